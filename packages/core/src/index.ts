@@ -1,0 +1,19 @@
+/**
+ * `@bilevel/core`: the tensor layer, autodiff primitives, problem definitions, and the
+ * inner and linear solvers every hypergradient strategy shares.
+ *
+ * @packageDocumentation
+ */
+export { tf } from './tf.js';
+export type { Tensor, Scalar } from './tf.js';
+export { initBackend } from './backend.js';
+export type { BackendName, BackendOptions } from './backend.js';
+export * from './params.js';
+export { valueAndGrad, grad, valueAndGradParams, vjp, hvp, mixedProduct, jvp, withIsolatedTape } from './autodiff.js';
+export { defineProblem, defineFixedPoint } from './problem.js';
+export type { Data, Constant, Problem, ProblemSpec, FixedPointProblem, FixedPointSpec } from './problem.js';
+export { emptyWork, addWork, workUnits } from './work.js';
+export type { Work } from './work.js';
+export { checkNonNegative, checkPositiveInt, checkFinite, checkShape, readScalar } from './validate.js';
+export type { InnerSolver, InnerResult, InnerSolveOptions, InnerStatus } from './inner/types.js';
+export type { LinearSolver, LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './linear/types.js';

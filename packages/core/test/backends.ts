@@ -1,0 +1,32 @@
+import { describe, beforeAll } from 'vitest';
+import { tf, initBackend } from '../src/index.js';
+
+/** Backends every core test runs on: wasm (the default here) and the pure-JS cpu backend. */
+export const BACKENDS = ['wasm', 'cpu'] as const;
+
+/** Runs a describe block once per backend, with that backend active. */
+export function describeEachBackend(name: string, body: (backend: string) => void): void {
+  for (const backend of BACKENDS) {
+    describe(`${name} [${backend}]`, () => {
+      beforeAll(async () => {
+        await initBackend({ backend, log: false });
+        if (tf.getBackend() !== backend) throw new Error(`could not activate ${backend}`);
+      });
+      body(backend);
+    });
+  }
+}
+
+/** Seeded standard normal tensor. */
+export function randn(shape: number[], seed: number): tf.Tensor {
+  return tf.randomNormal(shape, 0, 1, 'float32', seed);
+}
+
+/** ‖a − b‖ / max(‖b‖, tiny), read to a number. */
+export function relErr(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => {
+    const num = tf.norm(tf.sub(a, b)).dataSync()[0];
+    const den = Math.max(tf.norm(b).dataSync()[0], 1e-12);
+    return num / den;
+  });
+}
