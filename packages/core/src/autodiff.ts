@@ -35,7 +35,7 @@ function assertScalar(y: tf.Tensor, where: string): void {
  * // value = 5, grad = [2, 4]
  * ```
  */
-export function valueAndGrad(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor): { value: tf.Scalar; grad: tf.Tensor } {
+export function valueAndGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): { value: tf.Scalar; grad: tf.Tensor } {
   return withIsolatedTape(() => {
     const { value, grad } = tf.valueAndGrad((z: tf.Tensor) => {
       const y = f(z);
@@ -47,7 +47,7 @@ export function valueAndGrad(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor): { va
 }
 
 /** Gradient `∇f(x)` of a scalar function of one tensor. See {@link valueAndGrad}. */
-export function grad(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor): tf.Tensor {
+export function grad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
   const { value, grad: g } = valueAndGrad(f, x);
   value.dispose();
   return g;
@@ -62,7 +62,7 @@ export function grad(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor): tf.Tensor {
  * const { grad } = valueAndGradParams((p) => tf.sum(tf.mul(p.a, p.b)), { a, b });
  * ```
  */
-export function valueAndGradParams(f: (p: Params) => tf.Scalar, p: Params): { value: tf.Scalar; grad: Params } {
+export function valueAndGradParams(f: (p: Params) => tf.Tensor, p: Params): { value: tf.Scalar; grad: Params } {
   const keys = keysOf(p);
   return withIsolatedTape(() => {
     let value!: tf.Scalar;
@@ -108,7 +108,7 @@ export function vjp(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, v: tf.Tensor):
  * const hv = hvp((x) => tf.sum(tf.exp(x)), x, v);   // = exp(x) ⊙ v
  * ```
  */
-export function hvp(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, v: tf.Tensor): tf.Tensor {
+export function hvp(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, v: tf.Tensor): tf.Tensor {
   if (!tf.util.arraysEqual(x.shape, v.shape)) {
     throw new Error(`hvp: direction v has shape [${v.shape}], expected the shape of x [${x.shape}].`);
   }
@@ -131,7 +131,7 @@ export function hvp(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, v: tf.Tensor):
  * @returns a tree shaped like `theta`.
  */
 export function mixedProduct(
-  f: (x: tf.Tensor, theta: Params) => tf.Scalar,
+  f: (x: tf.Tensor, theta: Params) => tf.Tensor,
   x: tf.Tensor,
   theta: Params,
   v: tf.Tensor,

@@ -15,7 +15,7 @@ export interface ProblemSpec<D = Data> {
    * Lower-level energy `Φ(x; θ, data)` as a scalar. For a batch (leading axis of x), return
    * the sum over samples, so one tensor op per step solves every sample.
    */
-  energy(x: tf.Tensor, theta: Params, data: D): tf.Scalar;
+  energy(x: tf.Tensor, theta: Params, data: D): tf.Tensor;
   /** Initial point of the inner solve when no `x0` is given (e.g. the noisy image). */
   init?(theta: Params, data: D): tf.Tensor;
   /** Strong-convexity modulus μ of Φ in x, if known: certifies ‖x − x̂‖ ≤ ‖∇Φ‖/μ. */

@@ -21,12 +21,12 @@ function fivePoint<T extends tf.Tensor | number>(g: (t: number) => T): T {
 }
 
 /** Finite-difference Hessian–vector product from exact first-order gradients. */
-function fdHvp(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, v: tf.Tensor): tf.Tensor {
+function fdHvp(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, v: tf.Tensor): tf.Tensor {
   return fivePoint((t) => grad(f, tf.add(x, tf.mul(v, t))));
 }
 
 // Every op the library's energies rely on, each inside a scalar energy.
-const ENERGIES: Record<string, (x: tf.Tensor) => tf.Scalar> = {
+const ENERGIES: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   'log1p(exp x)': (x) => tf.sum(tf.log1p(tf.exp(x))),
   'exp|x|': (x) => tf.sum(tf.exp(tf.abs(tf.add(x, 0.3)))),
   tanh: (x) => tf.sum(tf.mul(x, tf.tanh(x))),
@@ -45,7 +45,7 @@ const ENERGIES: Record<string, (x: tf.Tensor) => tf.Scalar> = {
   'smoothed TV (conv2d)': (x) => {
     const img = tf.reshape(x, [1, 3, 4, 1]);
     const kernel = tf.tensor4d([-1, 1, 0.5, -0.5], [2, 2, 1, 1]);
-    return tf.sum(tf.sqrt(tf.add(tf.square(tf.conv2d(img, kernel as tf.Tensor4D, 1, 'same')), 1e-2)));
+    return tf.sum(tf.sqrt(tf.add(tf.square(tf.conv2d(img as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same')), 1e-2)));
   },
 };
 
@@ -153,7 +153,7 @@ describeEachBackend('first-order primitives', () => {
 
   it('primitives are safe inside a tf.customGrad gradient function', () => {
     const problem = defineProblem({ energy: (x, th) => tf.sum(tf.mul(th.s as tf.Tensor, tf.exp(x))) });
-    const f = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
       save([x]);
       return {
         value: tf.sum(tf.square(x)),
@@ -163,7 +163,7 @@ describeEachBackend('first-order primitives', () => {
           return tf.mul(dy, tf.add(tf.mul(2, saved[0]), tf.mul(0, h)));
         },
       };
-    });
+    }) as unknown as tf.CustomGradientFunc<tf.Tensor>);
     const x = randn([4], 40);
     const g = tf.grad((z: tf.Tensor) => tf.mul(f(z) as tf.Scalar, 3))(x);
     expect(relErr(g, tf.mul(6, x))).toBeLessThan(1e-6);
