@@ -17,3 +17,4 @@ export type { Work } from './work.js';
 export { checkNonNegative, checkPositiveInt, checkFinite, checkShape, readScalar } from './validate.js';
 export type { InnerSolver, InnerResult, InnerSolveOptions, InnerStatus } from './inner/types.js';
 export type { LinearSolver, LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './linear/types.js';
+export type { Loss, Accuracy, HypergradientRequest, HypergradientResult, HypergradientStatus, Strategy } from './strategy.js';

@@ -1,0 +1,66 @@
+import type { tf } from './tf.js';
+import type { Params } from './params.js';
+import type { Problem, FixedPointProblem, Data } from './problem.js';
+import type { Work } from './work.js';
+
+/**
+ * Upper-level loss `ℓ(x, θ; data)`, a scalar. For a batch, return the sum (or mean) over
+ * samples; the hypergradient is of exactly what this returns.
+ */
+export type Loss<D = Data> = (x: tf.Tensor, theta: Params, data: D) => tf.Tensor;
+
+/** Accuracy requested for one hypergradient (MAID and HOAG set these per call). */
+export interface Accuracy {
+  /** Inner tolerance ε on ‖∇ₓΦ‖ (absolute). */
+  tol?: number;
+  /** Adjoint / backward tolerance δ on the linear residual (absolute). */
+  linearTol?: number;
+  /** Iteration caps for this call. */
+  maxIter?: number;
+  linearMaxIter?: number;
+}
+
+/** What a strategy is asked to differentiate. */
+export interface HypergradientRequest<D = Data> extends Accuracy {
+  problem: Problem<D> | FixedPointProblem<D>;
+  theta: Params;
+  data: D;
+  loss: Loss<D>;
+  /** Warm-start point for the forward solve (not consumed). */
+  x0?: tf.Tensor;
+}
+
+/** Convergence of the forward (and backward) solves behind one hypergradient. */
+export type HypergradientStatus = 'converged' | 'forward-not-converged' | 'backward-not-converged';
+
+/** What {@link Strategy.compute} returns. The caller owns the tensors (call `dispose()`). */
+export interface HypergradientResult {
+  /** Upper-level loss ℓ(x, θ) at the returned x. */
+  value: number;
+  /** Hypergradient estimate. */
+  grad: Params;
+  /** The lower-level solution used. */
+  x: tf.Tensor;
+  /** A-posteriori bound on ‖grad − ∇F(θ)‖ where the strategy and the constants allow one. */
+  bound?: number;
+  /** Bound on |value − F(θ)| (`‖∇ₓℓ‖ε + Lε²/2`) where available. */
+  valueBound?: number;
+  /** Work of this call. */
+  work: Work;
+  status: HypergradientStatus;
+  converged: boolean;
+  /** Forward residual (‖∇ₓΦ‖ or ‖T(x) − x‖) and backward residual, for diagnostics. */
+  residuals: { forward: number; backward?: number };
+  /** Human-readable status naming the fix when a solve failed. */
+  message: string;
+  /** Name of the strategy that produced this result (after any fallback). */
+  strategy: string;
+  /** Disposes `grad` and `x`. */
+  dispose(): void;
+}
+
+/** A differentiation rule: swapping strategy is changing this one object. */
+export interface Strategy {
+  readonly name: string;
+  compute<D = Data>(request: HypergradientRequest<D>): HypergradientResult;
+}
