@@ -18,3 +18,8 @@ export { checkNonNegative, checkPositiveInt, checkFinite, checkShape, readScalar
 export type { InnerSolver, InnerResult, InnerSolveOptions, InnerStatus } from './inner/types.js';
 export type { LinearSolver, LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './linear/types.js';
 export type { Loss, Accuracy, HypergradientRequest, HypergradientResult, HypergradientStatus, Strategy } from './strategy.js';
+export type { SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from './strategy.js';
+export { hypergradient, DEFAULT_HYPERGRADIENT_OPTIONS } from './hypergradient.js';
+export type { HypergradientOptions } from './hypergradient.js';
+export { resetConvergenceWarnings, DEFAULT_ON_NOT_CONVERGED } from './gate.js';
+export type { OnNotConverged } from './gate.js';

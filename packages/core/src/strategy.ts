@@ -63,4 +63,61 @@ export interface HypergradientResult {
 export interface Strategy {
   readonly name: string;
   compute<D = Data>(request: HypergradientRequest<D>): HypergradientResult;
+  /**
+   * Optional: the forward solve alone, `x̂(θ)` (used by `argmin`). Strategies without it
+   * cannot back an `argmin` function.
+   */
+  solve?<D = Data>(request: SolveRequest<D>): SolveResult;
+  /**
+   * Optional: vector–Jacobian product of the solution map, `(∂x̂/∂θ)ᵀ v` at a point `x`
+   * returned by {@link Strategy.solve} (used inside the `tf.customGrad` of `argmin`).
+   * Implementations must be safe inside a custom gradient (use core's autodiff primitives,
+   * which isolate the tape).
+   */
+  vjpSolution?<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult;
+}
+
+/** What {@link Strategy.solve} is asked: the forward solve of `argmin`. */
+export interface SolveRequest<D = Data> {
+  problem: Problem<D> | FixedPointProblem<D>;
+  theta: Params;
+  data: D;
+  /** Warm start (not consumed). */
+  x0?: tf.Tensor;
+  tol?: number;
+  maxIter?: number;
+}
+
+/** What {@link Strategy.solve} returns. The caller owns `x`. */
+export interface SolveResult {
+  x: tf.Tensor;
+  /** Forward residual (‖∇ₓΦ‖ or ‖T(x) − x‖). */
+  residual: number;
+  converged: boolean;
+  message: string;
+  work: Work;
+}
+
+/** What {@link Strategy.vjpSolution} is asked. */
+export interface SolutionVjpRequest<D = Data> {
+  problem: Problem<D> | FixedPointProblem<D>;
+  theta: Params;
+  data: D;
+  /** The forward solution (not consumed). */
+  x: tf.Tensor;
+  /** Cotangent `v = ∂L/∂x̂`, shaped like x (not consumed). */
+  cotangent: tf.Tensor;
+  linearTol?: number;
+  linearMaxIter?: number;
+}
+
+/** What {@link Strategy.vjpSolution} returns. The caller owns `grad`. */
+export interface SolutionVjpResult {
+  /** `(∂x̂/∂θ)ᵀ v`, shaped like θ. */
+  grad: Params;
+  /** Backward residual, where the strategy solves a system (undefined otherwise). */
+  residual?: number;
+  converged: boolean;
+  message: string;
+  work: Work;
 }

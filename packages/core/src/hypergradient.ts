@@ -1,0 +1,111 @@
+import { tf } from './tf.js';
+import type { Params } from './params.js';
+import { keysOf } from './params.js';
+import type { Data, Problem, FixedPointProblem } from './problem.js';
+import type { HypergradientRequest, HypergradientResult, Loss, Strategy } from './strategy.js';
+import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
+import type { OnNotConverged } from './gate.js';
+import { applyConvergenceGate, callSite, checkOnNotConverged } from './gate.js';
+
+/** What {@link hypergradient} takes. */
+export interface HypergradientOptions<D = Data> {
+  /** The lower-level problem (an energy from `defineProblem`, or a map from `defineFixedPoint`). */
+  problem: Problem<D> | FixedPointProblem<D>;
+  /** Upper-level parameters θ: a tree of finite tensors. */
+  theta: Params;
+  /** Lower-level data (noisy images, operators, ...). */
+  data: D;
+  /** Upper-level loss ℓ(x, θ; data), a scalar. */
+  loss: Loss<D>;
+  /** How the solution map is differentiated (`implicit(...)`, `jacobianFree(...)`, ...). */
+  strategy: Strategy;
+  /** Inner (forward) tolerance ε on ‖∇ₓΦ‖; default: the strategy's. */
+  tol?: number;
+  /** Adjoint (backward) tolerance δ; default: the strategy's. */
+  linearTol?: number;
+  /** Inner iteration cap; default: the strategy's. */
+  maxIter?: number;
+  /** Adjoint iteration cap; default: the strategy's. */
+  linearMaxIter?: number;
+  /** Warm start of the forward solve (not consumed). */
+  x0?: tf.Tensor;
+  /** Convergence gate; default {@link DEFAULT_HYPERGRADIENT_OPTIONS}.onNotConverged (`'warn'`). */
+  onNotConverged?: OnNotConverged;
+}
+
+/** Exported defaults of {@link hypergradient}. */
+export const DEFAULT_HYPERGRADIENT_OPTIONS = Object.freeze({ onNotConverged: 'warn' as OnNotConverged });
+
+function validate<D>(o: HypergradientOptions<D>): OnNotConverged {
+  const where = 'hypergradient';
+  if (o == null || typeof o !== 'object') throw new Error(`${where}: pass one options object { problem, theta, data, loss, strategy }.`);
+  const p = o.problem as { kind?: string } | undefined;
+  if (p == null || (p.kind !== 'energy' && p.kind !== 'fixed-point')) {
+    throw new Error(`${where}: option 'problem' must come from defineProblem(...) or defineFixedPoint(...).`);
+  }
+  if (o.theta == null || typeof o.theta !== 'object' || o.theta instanceof tf.Tensor) {
+    throw new Error(`${where}: option 'theta' must be a tree of tensors such as { logAlpha: tf.scalar(0) }, got ${o.theta instanceof tf.Tensor ? 'a bare tensor' : String(o.theta)}.`);
+  }
+  const keys = keysOf(o.theta);
+  if (keys.length === 0) throw new Error(`${where}: option 'theta' is an empty tree; give at least one parameter tensor.`);
+  for (const k of keys) checkFinite(where, `theta.${k}`, o.theta[k]);
+  for (const k of keys) {
+    if (o.theta[k].dtype !== 'float32') throw new Error(`${where}: 'theta.${k}' has dtype ${o.theta[k].dtype}; parameters must be float32 (tf.cast it).`);
+  }
+  if (typeof o.loss !== 'function') throw new Error(`${where}: option 'loss' must be a function (x, theta, data) => scalar tensor.`);
+  const s = o.strategy as Strategy | undefined;
+  if (s == null || typeof s !== 'object' || typeof s.compute !== 'function') {
+    throw new Error(`${where}: option 'strategy' must be a strategy object such as implicit({ inner, linear }) or jacobianFree(); got ${String(s)}.`);
+  }
+  if (o.tol != null) checkNonNegative(where, 'tol', o.tol, true);
+  if (o.linearTol != null) checkNonNegative(where, 'linearTol', o.linearTol, true);
+  if (o.maxIter != null) checkPositiveInt(where, 'maxIter', o.maxIter);
+  if (o.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', o.linearMaxIter);
+  if (o.x0 != null) checkFinite(where, 'x0', o.x0);
+  return checkOnNotConverged(where, o.onNotConverged);
+}
+
+/**
+ * The hypergradient `∇F(θ)` of `F(θ) = ℓ(x̂(θ), θ)` with `x̂(θ)` the lower-level solution,
+ * computed by the given strategy, behind a convergence gate.
+ *
+ * The strategy decides the maths (implicit: `∇_θℓ − (∇²_{xθ}Φ)ᵀ[∇²ₓₓΦ]⁻¹∇ₓℓ`; Jacobian-free:
+ * one differentiable step of the map; ...). This function validates the inputs, runs the
+ * strategy, and makes sure that an unconverged forward or backward solve is never returned
+ * silently: the result carries `converged`, `status` and `residuals`, and `onNotConverged`
+ * picks between a warning (once per call site), an error, or a fallback strategy.
+ *
+ * @param options - problem, θ, data, loss, strategy, accuracies and the gate policy.
+ * @returns the strategy's {@link HypergradientResult}; the caller owns it (`dispose()`).
+ * @example
+ * ```ts
+ * const r = hypergradient({ problem, theta, data, loss, strategy: implicit({ inner: lbfgs(), linear: cg() }), tol: 1e-5 });
+ * console.log(r.value, r.status, r.residuals);
+ * r.dispose();
+ * ```
+ */
+export function hypergradient<D = Data>(options: HypergradientOptions<D>): HypergradientResult {
+  const policy = validate(options);
+  const site = callSite();
+  const request: HypergradientRequest<D> = {
+    problem: options.problem,
+    theta: options.theta,
+    data: options.data,
+    loss: options.loss,
+    tol: options.tol,
+    linearTol: options.linearTol,
+    maxIter: options.maxIter,
+    linearMaxIter: options.linearMaxIter,
+    x0: options.x0,
+  };
+  const run = (strategy: Strategy): HypergradientResult => {
+    const result = strategy.compute(request);
+    if (result == null || result.grad == null || result.x == null) {
+      throw new Error(`hypergradient: strategy '${strategy.name}' returned no result; its compute() must return a HypergradientResult.`);
+    }
+    if (!result.strategy) result.strategy = strategy.name;
+    return result;
+  };
+  const first = run(options.strategy);
+  return applyConvergenceGate('hypergradient', first, policy, options, run, site);
+}
