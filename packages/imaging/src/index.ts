@@ -7,3 +7,22 @@ export { gradient2d, divergence, finiteDifference } from './operators/finite-dif
 export { dftMatrices, fft2, ifft2, subsampledFourier, SUBSAMPLED_FOURIER_DEFAULTS } from './operators/fourier.js';
 export type { SubsampledFourierOptions } from './operators/fourier.js';
 export { inpainting } from './operators/inpainting.js';
+export type { Regularizer } from './regularizers/types.js';
+export { smoothedTV, huberTV, TV_DEFAULTS } from './regularizers/tv.js';
+export type { TVOptions } from './regularizers/tv.js';
+export { tikhonov, sumRegularizers } from './regularizers/tikhonov.js';
+export { randomFilters, dctFilters, RANDOM_FILTERS_DEFAULTS } from './regularizers/filters.js';
+export type { RandomFiltersOptions } from './regularizers/filters.js';
+export { filterPenalty, FILTER_PENALTY_DEFAULTS } from './regularizers/filter-model.js';
+export type { FilterPenaltyOptions } from './regularizers/filter-model.js';
+export { fieldsOfExperts, FIELDS_OF_EXPERTS_DEFAULTS } from './regularizers/foe.js';
+export type { FieldsOfExpertsOptions } from './regularizers/foe.js';
+export { icnn, icnnZWeights, ICNN_DEFAULTS } from './regularizers/icnn.js';
+export type { IcnnOptions } from './regularizers/icnn.js';
+export { leastSquares } from './data-terms.js';
+export type { DataTerm } from './data-terms.js';
+export {
+  reconstructionProblem, tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem,
+  TV_PROBLEM_DEFAULTS, ICNN_PROBLEM_DEFAULTS,
+} from './problems.js';
+export type { ReconstructionData, ReconstructionProblem, ReconstructionOptions, TVProblemOptions } from './problems.js';

@@ -41,8 +41,8 @@ interface Dft {
  */
 function rightMultiply(re: tf.Tensor2D, im: tf.Tensor2D | null, m: Dft, forward: boolean): [tf.Tensor2D, tf.Tensor2D] {
   const sign = forward ? 1 : -1;
-  const ac = tf.matMul(re, m.cos);
-  const as = tf.matMul(re, m.sin);
+  const ac = tf.matMul(re, m.cos) as tf.Tensor2D;
+  const as = tf.matMul(re, m.sin) as tf.Tensor2D;
   if (im == null) return [ac, tf.mul(as, -sign) as tf.Tensor2D];
   const bc = tf.matMul(im, m.cos);
   const bs = tf.matMul(im, m.sin);
@@ -54,7 +54,7 @@ function rightMultiply(re: tf.Tensor2D, im: tf.Tensor2D | null, m: Dft, forward:
 function transform2d(re: tf.Tensor3D, im: tf.Tensor3D | null, rows: Dft, cols: Dft, forward: boolean): tf.Tensor4D {
   const [b, h, w] = re.shape;
   // along width: [b·h, w] · F_w
-  const [r1, i1] = rightMultiply(re.reshape([b * h, w]), im == null ? null : im.reshape([b * h, w]), cols, forward);
+  const [r1, i1] = rightMultiply(re.reshape([b * h, w]) as tf.Tensor2D, im == null ? null : (im.reshape([b * h, w]) as tf.Tensor2D), cols, forward);
   // along height: transpose to [b, w, h], then [b·w, h] · F_h (F is symmetric)
   const t = (z: tf.Tensor2D) => tf.transpose(z.reshape([b, h, w]), [0, 2, 1]).reshape([b * w, h]) as tf.Tensor2D;
   const [r2, i2] = rightMultiply(t(r1), t(i1), rows, forward);
@@ -105,7 +105,7 @@ function withMatrices<T>(h: number, w: number, fn: (rows: Dft, cols: Dft) => T):
  */
 export function fft2(z: tf.Tensor): tf.Tensor4D {
   checkPairs('fft2', z, true);
-  return withMatrices(z.shape[1], z.shape[2], (rows, cols) =>
+  return withMatrices(z.shape[1] as number, z.shape[2] as number, (rows, cols) =>
     tf.tidy(() => {
       const [re, im] = parts(z);
       return transform2d(re, im, rows, cols, true);
@@ -125,7 +125,7 @@ export function fft2(z: tf.Tensor): tf.Tensor4D {
  */
 export function ifft2(z: tf.Tensor): tf.Tensor4D {
   checkPairs('ifft2', z, false);
-  return withMatrices(z.shape[1], z.shape[2], (rows, cols) =>
+  return withMatrices(z.shape[1] as number, z.shape[2] as number, (rows, cols) =>
     tf.tidy(() => {
       const [re, im] = parts(z);
       return transform2d(re, im, rows, cols, false);

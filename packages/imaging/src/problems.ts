@@ -1,0 +1,187 @@
+import { tf, defineProblem, disposeParams } from '@bilevel/core';
+import type { Params, Problem } from '@bilevel/core';
+import type { LinearOperator } from './operators/types.js';
+import type { Regularizer } from './regularizers/types.js';
+import { identity } from './operators/identity.js';
+import { leastSquares } from './data-terms.js';
+import { smoothedTV, huberTV, TV_DEFAULTS } from './regularizers/tv.js';
+import { filterPenalty } from './regularizers/filter-model.js';
+import type { FilterPenaltyOptions } from './regularizers/filter-model.js';
+import { fieldsOfExperts } from './regularizers/foe.js';
+import type { FieldsOfExpertsOptions } from './regularizers/foe.js';
+import { icnn } from './regularizers/icnn.js';
+import type { IcnnOptions } from './regularizers/icnn.js';
+import { checkNonNegative } from '@bilevel/core';
+
+/** Lower-level data of a reconstruction problem: the measurements `y` (shaped like `A x`). */
+export type ReconstructionData = { y: tf.Tensor };
+
+/** What every problem builder returns. */
+export interface ReconstructionProblem {
+  /** The lower-level problem `Φ(x; θ, {y}) = ½‖Ax − y‖² + R(x; θ) + (ξ/2)‖x‖²`. */
+  problem: Problem<ReconstructionData>;
+  /** Initial parameters (fresh tensors; dispose them, or hand them to an optimiser). */
+  theta: Params;
+  /** The regularizer R. */
+  regularizer: Regularizer;
+  /** The forward operator A. */
+  operator: LinearOperator;
+  /** Frees `theta` (if still alive) and the operator when the problem created it. */
+  dispose(): void;
+}
+
+/** Options common to every problem builder. */
+export interface ReconstructionOptions {
+  /** Forward operator A; default the identity (denoising). The caller keeps ownership. */
+  operator?: LinearOperator;
+  /** Weight ξ ≥ 0 of an extra `(ξ/2)‖x‖²`. */
+  xi?: number;
+  /** A name for messages. */
+  name?: string;
+}
+
+/**
+ * Builds `Φ(x; θ, {y}) = ½‖Ax − y‖² + R(x; θ) + (ξ/2)‖x‖²` as a bilevel {@link Problem}.
+ *
+ * Declared constants: strong convexity `μ = μ_D + ξ + μ_R(θ)` (μ_D = 1 for A = I, else 0;
+ * μ_R ≤ 0 for weakly convex R) when it is positive for the initial θ, re-evaluated at each
+ * θ and clipped at 0; smoothness `L = ‖A‖² + ξ + L_R(θ)` when both terms are bounded.
+ * Starting point: `Aᵀy` (`y` itself for denoising; zero-filled reconstruction for MRI).
+ *
+ * @param regularizer - R, e.g. {@link smoothedTV}.
+ * @param options - operator (default identity), ξ, name.
+ * @returns the problem, the regularizer's initial θ, and a `dispose`.
+ * @example
+ * ```ts
+ * const { problem, theta } = reconstructionProblem(smoothedTV({ nu: 0.01 }), { operator: blur() });
+ * const g = problem.gradient(x, theta, { y });
+ * ```
+ */
+export function reconstructionProblem(regularizer: Regularizer, options: ReconstructionOptions = {}): ReconstructionProblem {
+  if (regularizer == null || typeof regularizer.value !== 'function') {
+    throw new Error('reconstructionProblem: \'regularizer\' must be a Regularizer (smoothedTV(), filterPenalty(), fieldsOfExperts(), icnn()).');
+  }
+  const xi = options.xi ?? 0;
+  checkNonNegative('reconstructionProblem', 'xi', xi);
+  const ownsOperator = options.operator == null;
+  const operator = options.operator ?? identity();
+  const data = leastSquares(operator);
+  const theta = regularizer.init();
+  const muOf = (th: Params) => data.mu + xi + (regularizer.mu ? regularizer.mu(th) : -Infinity);
+  const muKnown = regularizer.mu != null || data.mu + xi > 0;
+  const muAtInit = muKnown ? (regularizer.mu ? muOf(theta) : data.mu + xi) : 0;
+  const strongConvexity = muAtInit > 0
+    ? (th: Params) => Math.max(0, regularizer.mu ? muOf(th) : data.mu + xi)
+    : undefined;
+  const smoothness = data.lipschitz != null && regularizer.lipschitz != null
+    ? (th: Params) => data.lipschitz! + xi + regularizer.lipschitz!(th)
+    : undefined;
+  const problem = defineProblem<ReconstructionData>({
+    name: options.name ?? `${regularizer.name}, A = ${operator.name}`,
+    energy: (x, th, d) =>
+      tf.tidy(() => {
+        const terms = [data.value(x, d.y), regularizer.value(x, th)];
+        if (xi > 0) terms.push(tf.mul(xi / 2, tf.sum(tf.square(x))));
+        return tf.addN(terms);
+      }),
+    init: (_th, d) => (operator.isIdentity ? d.y.clone() : operator.adjoint(d.y)),
+    strongConvexity,
+    smoothness,
+  });
+  return {
+    problem,
+    theta,
+    regularizer,
+    operator,
+    dispose() {
+      disposeParams(Object.fromEntries(Object.entries(theta).filter(([, t]) => !t.isDisposed)));
+      if (ownsOperator) operator.dispose();
+    },
+  };
+}
+
+/** Options of {@link tvDenoisingProblem}. */
+export interface TVProblemOptions extends ReconstructionOptions {
+  /** Smoothing ν. */
+  nu?: number;
+  /** Initial α (θ.logAlpha = log α). */
+  alpha?: number;
+  /** 'smoothed' √(|∇x|² + ν²) (default) or 'huber'. */
+  kind?: 'smoothed' | 'huber';
+}
+
+/** Defaults of {@link tvDenoisingProblem}. */
+export const TV_PROBLEM_DEFAULTS = { ...TV_DEFAULTS, kind: 'smoothed', xi: 0 } as const;
+
+/**
+ * TV reconstruction `½‖Ax − y‖² + e^{θ.logAlpha} Σ √(|∇x|² + ν²)` (or Huber TV), denoising by
+ * default; pass `operator` for deblurring, MRI or inpainting.
+ *
+ * μ = 1 for denoising (ξ otherwise); `L = ‖A‖² + ξ + 8α/ν`.
+ *
+ * @param options - see {@link TV_PROBLEM_DEFAULTS}.
+ * @returns a {@link ReconstructionProblem} with `theta = { logAlpha }`.
+ * @example
+ * ```ts
+ * const { problem, theta, dispose } = tvDenoisingProblem({ nu: 0.01, alpha: 0.05 });
+ * const g = problem.gradient(noisy, theta, { y: noisy });
+ * dispose();
+ * ```
+ */
+export function tvDenoisingProblem(options: TVProblemOptions = {}): ReconstructionProblem {
+  const o = { ...TV_PROBLEM_DEFAULTS, ...options };
+  if (o.kind !== 'smoothed' && o.kind !== 'huber') throw new Error(`tvDenoisingProblem: option 'kind' must be 'smoothed' or 'huber', got ${String(o.kind)}.`);
+  const R = o.kind === 'huber' ? huberTV({ nu: o.nu, alpha: o.alpha }) : smoothedTV({ nu: o.nu, alpha: o.alpha });
+  return reconstructionProblem(R, options);
+}
+
+/**
+ * The review's running example (Ex): `½‖Ax − y‖² + e^{β₀} Σ_k e^{β_k} Σ √((c_k ∗ x)² + ε²)`.
+ *
+ * μ = 1 for denoising (ξ otherwise); `L = ‖A‖² + ξ + e^{β₀}Σ_k e^{β_k}‖c_k‖₁²/ε`.
+ *
+ * @param options - regularizer options (see {@link filterPenalty}) plus operator and ξ.
+ * @returns a {@link ReconstructionProblem} with `theta = { filters, beta0, beta }`.
+ * @example
+ * ```ts
+ * const { problem, theta } = filterModelProblem({ size: 5, count: 8, epsilon: 1e-2 });
+ * ```
+ */
+export function filterModelProblem(options: FilterPenaltyOptions & ReconstructionOptions = {}): ReconstructionProblem {
+  return reconstructionProblem(filterPenalty(options), options);
+}
+
+/**
+ * Fields-of-Experts reconstruction `½‖Ax − y‖² + Σ_k e^{α_k} Σ log(1 + (c_k ∗ x)²/ν_k²) + (ξ/2)‖x‖²`.
+ *
+ * Non-convex regularizer: μ = 1 (denoising) or ξ, minus the FoE's negative curvature bound;
+ * declared only while it stays positive (choose ξ or α accordingly).
+ *
+ * @param options - regularizer options (see {@link fieldsOfExperts}) plus operator and ξ.
+ * @returns a {@link ReconstructionProblem} with `theta = { filters, logAlpha, logNu }`.
+ * @example
+ * ```ts
+ * const { problem, theta } = foeProblem({ size: 3, alpha: 1e-3 });
+ * ```
+ */
+export function foeProblem(options: FieldsOfExpertsOptions & ReconstructionOptions = {}): ReconstructionProblem {
+  return reconstructionProblem(fieldsOfExperts(options), options);
+}
+
+/** Defaults of {@link icnnProblem}: ξ = 0.01 so that the energy is strongly convex for any A. */
+export const ICNN_PROBLEM_DEFAULTS = { xi: 0.01 } as const;
+
+/**
+ * ICNN reconstruction `½‖Ax − y‖² + R_ICNN(x; θ) + (ξ/2)‖x‖²`: convex for every θ,
+ * μ = 1 + ξ (denoising) or ξ; no smoothness constant is declared.
+ *
+ * @param options - regularizer options (see {@link icnn}) plus operator and ξ (default 0.01).
+ * @returns a {@link ReconstructionProblem} with the ICNN's θ.
+ * @example
+ * ```ts
+ * const { problem, theta } = icnnProblem({ layers: 2, channels: 8, xi: 0.01 });
+ * ```
+ */
+export function icnnProblem(options: IcnnOptions & ReconstructionOptions = {}): ReconstructionProblem {
+  return reconstructionProblem(icnn(options), { ...ICNN_PROBLEM_DEFAULTS, ...options });
+}
