@@ -1,0 +1,142 @@
+import { tf } from '../tf.js';
+import { checkPositiveInt } from '../validate.js';
+import type { InnerSolver } from './types.js';
+import {
+  INNER_DEFAULTS, acceptStep, checkOptionKeys, checkStoppingOptions, readScalars, runInner,
+  type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
+} from './loop.js';
+import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
+
+/** Options of {@link lbfgs}. */
+export interface LbfgsOptions extends InnerBaseOptions {
+  /** Number of (s, y) pairs kept (default 10). */
+  memory?: number;
+  /**
+   * Backtracking settings of the Armijo line search (it always runs; the first trial is
+   * the unit quasi-Newton step). `growth` is unused.
+   */
+  lineSearch?: BacktrackingOptions;
+}
+
+/** Defaults of {@link lbfgs}. */
+export const LBFGS_DEFAULTS = { ...INNER_DEFAULTS, memory: 10, lineSearch: BACKTRACKING_DEFAULTS } as const;
+
+interface LbfgsState extends InnerState {
+  s: tf.Tensor[];
+  y: tf.Tensor[];
+  /** 1/(sᵢᵀyᵢ) as scalar tensors, so the two-loop recursion needs no device reads. */
+  rho: tf.Tensor[];
+  /** Initial Hessian scaling sᵀy/yᵀy of the newest pair. */
+  gamma: number;
+}
+
+/** Two-loop recursion: `−H g` with H the L-BFGS inverse-Hessian approximation. */
+function direction(g: tf.Tensor, state: LbfgsState): tf.Tensor {
+  return tf.tidy(() => {
+    const m = state.s.length;
+    const alphas: tf.Tensor[] = new Array(m);
+    let q = g;
+    for (let i = m - 1; i >= 0; i--) {
+      alphas[i] = tf.mul(state.rho[i], tf.sum(tf.mul(state.s[i], q)));
+      q = tf.sub(q, tf.mul(state.y[i], alphas[i]));
+    }
+    let r = tf.mul(q, state.gamma);
+    for (let i = 0; i < m; i++) {
+      const beta = tf.mul(state.rho[i], tf.sum(tf.mul(state.y[i], r)));
+      r = tf.add(r, tf.mul(state.s[i], tf.sub(alphas[i], beta)));
+    }
+    return tf.neg(r);
+  });
+}
+
+/**
+ * Limited-memory BFGS with a backtracking Armijo line search.
+ *
+ * The direction is `d = −H_k ∇Φ(x_k)`, H_k built by the two-loop recursion from the last
+ * `memory` pairs `sᵢ = x_{i+1} − x_i`, `yᵢ = ∇Φ(x_{i+1}) − ∇Φ(x_i)` with the scaling
+ * `H⁰ = (sᵀy / yᵀy) I`. Safeguards: a pair with `sᵀy ≤ 0` (or below round-off) is skipped,
+ * so H stays positive definite; a direction that is not a descent direction resets the
+ * memory and falls back to `−∇Φ`. The first step is `1/L` (or `1/‖∇Φ‖`), later ones try
+ * the unit step first.
+ *
+ * @param options - `memory`, `lineSearch`, and the defaults `tol`, `tolMode`, `maxIter`.
+ * @returns an {@link InnerSolver}.
+ * @example
+ * ```ts
+ * const solver = lbfgs({ memory: 10, tol: 1e-4, tolMode: 'absolute' });
+ * const { x, gradNorm } = solver.solve(problem, theta, data, { x0 });
+ * ```
+ */
+export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
+  const where = 'lbfgs';
+  checkOptionKeys(where, options, ['memory', 'lineSearch', 'tol', 'tolMode', 'maxIter']);
+  checkStoppingOptions(where, options);
+  const memory = options.memory ?? LBFGS_DEFAULTS.memory;
+  checkPositiveInt(where, 'memory', memory);
+  if (options.lineSearch !== undefined && (options.lineSearch === null || typeof options.lineSearch !== 'object')) {
+    throw new Error(`${where}: option 'lineSearch' must be an object of backtracking settings, got ${String(options.lineSearch)}.`);
+  }
+  const search = resolveBacktracking(where, options.lineSearch ?? true)!;
+  const defaults = {
+    tol: options.tol ?? INNER_DEFAULTS.tol,
+    tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
+    maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
+  };
+
+  const method = {
+    init(_ctx: InnerContext, start: Evaluated): LbfgsState {
+      return { current: start, s: [], y: [], rho: [], gamma: 1 };
+    },
+    step(ctx: InnerContext, state: LbfgsState) {
+      const { x, grad, value, gradNorm } = state.current;
+      let pairs = { s: state.s, y: state.y, rho: state.rho, gamma: state.gamma };
+      let d = direction(grad, state);
+      let slope = readDot(grad, d);
+      if (!(slope < 0)) {
+        // Not a descent direction (round-off or a bad pair): restart from steepest descent.
+        d.dispose();
+        d = tf.neg(grad);
+        slope = -gradNorm * gradNorm;
+        pairs = { s: [], y: [], rho: [], gamma: 1 };
+      }
+      let alpha = pairs.s.length > 0 ? 1 : ctx.lipschitz != null ? 1 / ctx.lipschitz : Math.min(1, 1 / Math.max(gradNorm, 1e-30));
+      let next: Evaluated | null = null;
+      for (let trial = 0; trial < search.maxTrials; trial++) {
+        const candidate = ctx.evaluate(tf.tidy(() => tf.add(x, tf.mul(d, alpha))));
+        const trialSlope = readDot(candidate.grad, d);
+        if (acceptStep(value, candidate.value, slope, trialSlope, alpha, search.c)) {
+          next = candidate;
+          break;
+        }
+        tf.dispose([candidate.x, candidate.grad]);
+        alpha *= search.shrink;
+      }
+      if (next == null) {
+        d.dispose();
+        return { lineSearchFailed: `no step down to ${alpha.toExponential(2)} along the quasi-Newton direction satisfied Armijo` };
+      }
+      const sNew = tf.tidy(() => tf.mul(d, alpha));
+      d.dispose();
+      const yNew = tf.tidy(() => tf.sub(next!.grad, grad));
+      const [sy, yy, ss] = readScalars(tf.tidy(() => tf.sum(tf.mul(sNew, yNew))), tf.tidy(() => tf.sum(tf.square(yNew))), tf.tidy(() => tf.sum(tf.square(sNew))));
+      // Curvature safeguard: sᵀy must be positive, and not lost in float32 round-off.
+      if (sy > 1e-6 * Math.sqrt(ss * yy) && Number.isFinite(sy)) {
+        const s = [...pairs.s, sNew];
+        const y = [...pairs.y, yNew];
+        const rho = [...pairs.rho, tf.scalar(1 / sy)];
+        if (s.length > memory) {
+          s.shift();
+          y.shift();
+          rho.shift();
+        }
+        return { state: { current: next, s, y, rho, gamma: sy / yy } };
+      }
+      tf.dispose([sNew, yNew]);
+      return { state: { current: next, ...pairs } };
+    },
+  };
+  return {
+    name: where,
+    solve: (problem, theta, data, solveOptions) => runInner(where, defaults, method, problem, theta, data, solveOptions),
+  };
+}

@@ -1,0 +1,78 @@
+import { tf } from '../tf.js';
+import { checkNonNegative, checkPositiveInt } from '../validate.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars } from '../inner/loop.js';
+import type { LinearSolver } from './types.js';
+import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
+
+/** Options of {@link neumann}. */
+export interface NeumannOptions extends Omit<LinearBaseOptions, 'maxIter'> {
+  /** Step s (required): the series converges for SPD A when `0 < s < 2/λ_max(A)`. */
+  step?: number;
+  /** Number of terms K (default 20); a per-call `maxIter` overrides it. */
+  terms?: number;
+}
+
+/** Defaults of {@link neumann}. `tol` is only used to report `converged`: the series always has K terms. */
+export const NEUMANN_DEFAULTS = { terms: 20, tol: 1e-5, tolMode: 'relative' } as const;
+
+/**
+ * Truncated Neumann series `A⁻¹b ≈ s Σ_{j=0}^{K−1} (I − sA)^j b`.
+ *
+ * The fixed-budget approximation of the inverse-Hessian product used by Neumann-series
+ * hypergradients (Lorraine et al.). Its residual is `b − Ax = (I − sA)^K b`, which decays
+ * like `(1 − sμ)^K` for SPD A; it is recomputed as `b − Ax` and reported. With `x0` the
+ * series runs on the initial residual: `x = x0 + s Σ (I − sA)^j (b − A x0)`. It does not
+ * stop early (that would make it {@link richardson}); `converged` says whether the
+ * residual met `tol`. K terms cost K matvecs (K − 1 for the series, one for the residual).
+ *
+ * @param options - `step` (required), `terms`, `tol`, `tolMode`.
+ * @returns a {@link LinearSolver}.
+ * @example
+ * ```ts
+ * const { x, residualNorm } = neumann({ step: 1 / L, terms: 50 }).solve(matvec, b);
+ * ```
+ */
+export function neumann(options: NeumannOptions = {}): LinearSolver {
+  const where = 'neumann';
+  checkOptionKeys(where, options, ['step', 'terms', 'tol', 'tolMode']);
+  if (options.step === undefined) {
+    throw new Error(`${where}: option 'step' is required: pass step = 1/L with L ≥ λ_max(A) (the problem's smoothness, or estimateLipschitz / lanczos).`);
+  }
+  checkNonNegative(where, 'step', options.step, true);
+  checkStoppingOptions(where, options);
+  const terms = options.terms ?? NEUMANN_DEFAULTS.terms;
+  checkPositiveInt(where, 'terms', terms);
+  const step = options.step;
+  const defaults = {
+    tol: options.tol ?? NEUMANN_DEFAULTS.tol,
+    tolMode: options.tolMode ?? NEUMANN_DEFAULTS.tolMode,
+    maxIter: terms,
+  };
+  return {
+    name: where,
+    requiresSymmetric: false,
+    solve(matvec, b, solveOptions) {
+      const setup = setupLinear(where, matvec, b, solveOptions, defaults);
+      const K = Math.max(setup.maxIter, 1);
+      const x0 = setup.x;
+      let term = setup.zeroStart ? tf.clone(b) : residual(setup, b, x0);
+      let sum = tf.clone(term);
+      for (let j = 1; j < K; j++) {
+        const aTerm = setup.apply(term);
+        const next = tf.tidy(() => tf.sub(term, tf.mul(aTerm, step)));
+        const nextSum = tf.tidy(() => tf.add(sum, next));
+        tf.dispose([aTerm, term, sum]);
+        term = next;
+        sum = nextSum;
+      }
+      const x = tf.tidy(() => tf.add(x0, tf.mul(sum, step)));
+      tf.dispose([term, sum, x0]);
+      const r = residual(setup, b, x);
+      const [rNorm] = readScalars(tf.tidy(() => tf.norm(r)));
+      r.dispose();
+      const status = !Number.isFinite(rNorm) ? 'nan' : rNorm <= setup.threshold ? 'converged' : 'max-iterations';
+      return finishLinear(setup, x, K, rNorm, status, '',
+        'increase terms, or a larger step (up to 2/λ_max); the residual decays like (1 − sμ)^K');
+    },
+  };
+}

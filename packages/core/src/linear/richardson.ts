@@ -1,0 +1,82 @@
+import { tf } from '../tf.js';
+import { checkNonNegative } from '../validate.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars } from '../inner/loop.js';
+import type { LinearSolver, LinearStatus } from './types.js';
+import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
+
+/** Options of {@link richardson}. */
+export interface RichardsonOptions extends LinearBaseOptions {
+  /**
+   * Step s (required). Converges for SPD A when `0 < s < 2/λ_max(A)`; `s = 1/L` with
+   * `L ≥ λ_max` (from the problem, or {@link estimateLipschitz}) is the usual choice.
+   */
+  step?: number;
+}
+
+/** Defaults of {@link richardson} (`step` has none: it depends on the operator). */
+export const RICHARDSON_DEFAULTS = { tol: 1e-5, tolMode: 'relative', maxIter: 1000 } as const satisfies Required<LinearBaseOptions>;
+
+/**
+ * Richardson iteration: gradient descent on `½xᵀAx − bᵀx` with a fixed step.
+ *
+ * `x_{k+1} = x_k + s (b − A x_k)`. From `x₀ = 0` the k-th iterate is exactly the truncated
+ * Neumann series `x_k = s Σ_{j<k} (I − sA)^j b`, which is why k steps of unrolled
+ * differentiation through k steps of gradient descent from the solution equal implicit
+ * differentiation with this solver (the form `x + s(b − Ax)` is kept on purpose: do not
+ * reorder it). The residual `b − Ax_k` is computed every iteration anyway, so the stopping
+ * test and the reported residual are the true ones; each iteration is one matvec.
+ *
+ * @param options - `step` (required), and defaults `tol`, `tolMode`, `maxIter`.
+ * @returns a {@link LinearSolver}.
+ * @example
+ * ```ts
+ * const { x } = richardson({ step: 1 / L, maxIter: 200 }).solve(matvec, b);
+ * ```
+ */
+export function richardson(options: RichardsonOptions = {}): LinearSolver {
+  const where = 'richardson';
+  checkOptionKeys(where, options, ['step', 'tol', 'tolMode', 'maxIter']);
+  if (options.step === undefined) {
+    throw new Error(`${where}: option 'step' is required: pass step = 1/L with L ≥ λ_max(A) (the problem's smoothness, or estimateLipschitz / lanczos).`);
+  }
+  checkNonNegative(where, 'step', options.step, true);
+  checkStoppingOptions(where, options);
+  const step = options.step;
+  const defaults = {
+    tol: options.tol ?? RICHARDSON_DEFAULTS.tol,
+    tolMode: options.tolMode ?? RICHARDSON_DEFAULTS.tolMode,
+    maxIter: options.maxIter ?? RICHARDSON_DEFAULTS.maxIter,
+  };
+  return {
+    name: where,
+    requiresSymmetric: false,
+    solve(matvec, b, solveOptions) {
+      const setup = setupLinear(where, matvec, b, solveOptions, defaults);
+      let x = setup.x;
+      let k = 0;
+      let status: LinearStatus = 'max-iterations';
+      let r = setup.zeroStart ? tf.clone(b) : residual(setup, b, x);
+      let [rNorm] = readScalars(tf.tidy(() => tf.norm(r)));
+      while (true) {
+        if (!Number.isFinite(rNorm)) {
+          status = 'nan';
+          break;
+        }
+        if (rNorm <= setup.threshold) {
+          status = 'converged';
+          break;
+        }
+        if (k >= setup.maxIter) break;
+        const xNew = tf.tidy(() => tf.add(x, tf.mul(r, step)));
+        tf.dispose([x, r]);
+        x = xNew;
+        r = residual(setup, b, x);
+        rNorm = readScalars(tf.tidy(() => tf.norm(r)))[0];
+        k += 1;
+      }
+      r.dispose();
+      return finishLinear(setup, x, k, rNorm, status, '',
+        'increase maxIter, or a larger step (up to 2/λ_max); Richardson needs O(L/μ) iterations, cg needs O(√(L/μ))');
+    },
+  };
+}

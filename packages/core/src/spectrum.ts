@@ -1,0 +1,317 @@
+/**
+ * Estimates of the extreme eigenvalues of a symmetric operator given only `v ↦ Av`:
+ * power iteration and Lanczos, and from them heuristic estimates of a problem's L and μ.
+ *
+ * @packageDocumentation
+ */
+import { tf } from './tf.js';
+import type { Params } from './params.js';
+import type { Problem, Data } from './problem.js';
+import type { MatVec } from './linear/types.js';
+import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
+import { checkOptionKeys, readScalars } from './inner/loop.js';
+
+/** Eigenvalue estimates of a symmetric operator. */
+export interface SpectrumEstimate {
+  /** Estimate of λ_max (power iteration: the eigenvalue of largest magnitude). */
+  max: number;
+  /** Estimate of λ_min (`NaN` when not requested from {@link powerIteration}). */
+  min: number;
+  /** Iterations (per eigenvalue for power iteration; Lanczos steps for Lanczos). */
+  iterations: number;
+  /** Matrix–vector products used. */
+  matvecs: number;
+}
+
+/** Options of {@link powerIteration}. */
+export interface PowerIterationOptions {
+  /** Iteration cap (default 100). */
+  iterations?: number;
+  /** Stop when the Rayleigh quotient changes by less than tol relatively (default 1e-5: float32 leaves ~1e-6 noise). */
+  tol?: number;
+  /** Seed of the random start vector (default 0). */
+  seed?: number;
+  /** Also estimate λ_min by power iteration on `λ_max I − A` (default false: doubles the cost). */
+  min?: boolean;
+}
+
+/** Defaults of {@link powerIteration}. */
+export const POWER_ITERATION_DEFAULTS = { iterations: 100, tol: 1e-5, seed: 0, min: false } as const;
+
+/** Options of {@link lanczos}. */
+export interface LanczosOptions {
+  /** Lanczos steps m (default 30, capped by the dimension). Extreme eigenvalues converge first. */
+  iterations?: number;
+  /** Seed of the random start vector (default 0). */
+  seed?: number;
+}
+
+/** Defaults of {@link lanczos}. */
+export const LANCZOS_DEFAULTS = { iterations: 30, seed: 0 } as const;
+
+function checkLike(where: string, matvec: MatVec, like: tf.Tensor): void {
+  if (typeof matvec !== 'function') throw new Error(`${where}: 'matvec' must be a function v => A v, got ${typeof matvec}.`);
+  if (!(like instanceof tf.Tensor)) throw new Error(`${where}: 'like' must be a tf.Tensor giving the shape of v, got ${typeof like}.`);
+}
+
+function startVector(like: tf.Tensor, seed: number): tf.Tensor {
+  return tf.tidy(() => {
+    const v = tf.randomNormal(like.shape, 0, 1, 'float32', seed);
+    return tf.div(v, tf.norm(v));
+  });
+}
+
+function applyChecked(where: string, matvec: MatVec, v: tf.Tensor): tf.Tensor {
+  const out = matvec(v);
+  if (!(out instanceof tf.Tensor) || !tf.util.arraysEqual(out.shape, v.shape)) {
+    if (out instanceof tf.Tensor) out.dispose();
+    throw new Error(`${where}: matvec must return a tensor shaped like its input [${v.shape}].`);
+  }
+  return out;
+}
+
+/** Power iteration on `op`; returns the Rayleigh quotient of the dominant eigenvector. */
+function dominant(where: string, op: MatVec, like: tf.Tensor, o: Required<PowerIterationOptions>): { value: number; iterations: number } {
+  let v = startVector(like, o.seed);
+  let value = NaN;
+  let k = 0;
+  try {
+    for (k = 1; k <= o.iterations; k++) {
+      const av = applyChecked(where, op, v);
+      const [rayleigh, norm] = readScalars(tf.tidy(() => tf.sum(tf.mul(v, av))), tf.tidy(() => tf.norm(av)));
+      if (!Number.isFinite(norm)) {
+        av.dispose();
+        throw new Error(`${where}: the operator produced NaN/Inf; check the matvec (e.g. the HVP at x).`);
+      }
+      const previous = value;
+      value = rayleigh;
+      if (norm === 0) {
+        av.dispose();
+        break;
+      }
+      const next = tf.tidy(() => tf.div(av, norm));
+      av.dispose();
+      v.dispose();
+      v = next;
+      if (Math.abs(value - previous) <= o.tol * Math.abs(value)) break;
+    }
+  } finally {
+    v.dispose();
+  }
+  return { value, iterations: Math.min(k, o.iterations) };
+}
+
+/**
+ * Power iteration for the eigenvalue of largest magnitude of a symmetric operator.
+ *
+ * `v ← Av/‖Av‖`, estimate `λ ≈ vᵀAv`; converges like `(|λ₂|/|λ₁|)^k`. With `min: true` it
+ * runs again on `λ_max I − A` (PSD for PSD A) to get `λ_min = λ_max − λ_max(λ_max I − A)`,
+ * which converges slowly when λ_min is small relative to λ_max; prefer {@link lanczos}.
+ *
+ * @param matvec - `v ↦ Av`, A symmetric.
+ * @param like - a tensor with the shape of v.
+ * @param options - `iterations`, `tol`, `seed`, `min`.
+ * @returns `{ max, min, iterations, matvecs }` (`min` is NaN unless requested).
+ * @example
+ * ```ts
+ * const { max } = powerIteration((v) => problem.hvp(x, theta, data, v), x, { iterations: 50 });
+ * ```
+ */
+export function powerIteration(matvec: MatVec, like: tf.Tensor, options: PowerIterationOptions = {}): SpectrumEstimate {
+  const where = 'powerIteration';
+  checkLike(where, matvec, like);
+  checkOptionKeys(where, options, Object.keys(POWER_ITERATION_DEFAULTS));
+  const o = { ...POWER_ITERATION_DEFAULTS, ...options };
+  checkPositiveInt(where, 'iterations', o.iterations);
+  checkNonNegative(where, 'tol', o.tol);
+  if (!Number.isInteger(o.seed)) throw new Error(`${where}: option 'seed' must be an integer, got ${String(o.seed)}.`);
+  let matvecs = 0;
+  const counted: MatVec = (v) => {
+    matvecs += 1;
+    return matvec(v);
+  };
+  const top = dominant(where, counted, like, o);
+  let min = NaN;
+  let iterations = top.iterations;
+  if (o.min) {
+    const shift = top.value;
+    const bottom = dominant(where, (v) => {
+      const av = counted(v);
+      const out = tf.tidy(() => tf.sub(tf.mul(v, shift), av));
+      av.dispose();
+      return out;
+    }, like, { ...o, seed: o.seed + 1 });
+    min = shift - bottom.value;
+    iterations = Math.max(iterations, bottom.iterations);
+  }
+  return { max: top.value, min, iterations, matvecs };
+}
+
+/** Number of eigenvalues of the symmetric tridiagonal (α, β) below x (Sturm sequence). */
+function countBelow(alpha: number[], beta: number[], x: number): number {
+  let count = 0;
+  let d = 1;
+  for (let i = 0; i < alpha.length; i++) {
+    const b2 = i > 0 ? beta[i - 1] * beta[i - 1] : 0;
+    d = alpha[i] - x - (i > 0 ? b2 / d : 0);
+    if (d === 0) d = -1e-300;
+    if (d < 0) count += 1;
+  }
+  return count;
+}
+
+/**
+ * The k-th smallest eigenvalue (0-based) of a symmetric tridiagonal matrix by bisection
+ * on Sturm counts: robust, float64, and plenty fast for the m ≤ a few hundred of Lanczos.
+ */
+export function tridiagonalEigenvalue(alpha: number[], beta: number[], k: number): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < alpha.length; i++) {
+    const radius = (i > 0 ? Math.abs(beta[i - 1]) : 0) + (i < beta.length ? Math.abs(beta[i]) : 0);
+    lo = Math.min(lo, alpha[i] - radius);
+    hi = Math.max(hi, alpha[i] + radius);
+  }
+  for (let it = 0; it < 200 && hi - lo > 1e-15 * Math.max(Math.abs(lo), Math.abs(hi), 1e-300); it++) {
+    const mid = 0.5 * (lo + hi);
+    if (countBelow(alpha, beta, mid) > k) hi = mid;
+    else lo = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/**
+ * Lanczos estimates of the extreme eigenvalues of a symmetric operator.
+ *
+ * Builds `AV_m = V_m T_m + β_m v_{m+1} e_mᵀ` with T tridiagonal and returns the extreme
+ * eigenvalues of T (Ritz values), which converge to λ_min and λ_max much faster than
+ * power iteration (like Chebyshev polynomials: `~exp(−2m/√κ)`). The basis is fully
+ * reorthogonalised: in float32 plain Lanczos loses orthogonality within a few steps and
+ * produces ghost copies of eigenvalues. Ritz values lie inside [λ_min, λ_max], so both
+ * estimates err on the inside.
+ *
+ * @param matvec - `v ↦ Av`, A symmetric.
+ * @param like - a tensor with the shape of v.
+ * @param options - `iterations` (m), `seed`.
+ * @returns `{ max, min, iterations, matvecs }`.
+ * @example
+ * ```ts
+ * const { min, max } = lanczos((v) => problem.hvp(x, theta, data, v), x, { iterations: 20 });
+ * const condition = max / min;
+ * ```
+ */
+export function lanczos(matvec: MatVec, like: tf.Tensor, options: LanczosOptions = {}): SpectrumEstimate {
+  const where = 'lanczos';
+  checkLike(where, matvec, like);
+  checkOptionKeys(where, options, Object.keys(LANCZOS_DEFAULTS));
+  const o = { ...LANCZOS_DEFAULTS, ...options };
+  checkPositiveInt(where, 'iterations', o.iterations);
+  if (!Number.isInteger(o.seed)) throw new Error(`${where}: option 'seed' must be an integer, got ${String(o.seed)}.`);
+  const m = Math.min(o.iterations, like.size);
+  const V: tf.Tensor[] = [startVector(like, o.seed)];
+  const alpha: number[] = [];
+  const beta: number[] = [];
+  let matvecs = 0;
+  try {
+    for (let j = 0; j < m; j++) {
+      const av = applyChecked(where, matvec, V[j]);
+      matvecs += 1;
+      const [a] = readScalars(tf.tidy(() => tf.sum(tf.mul(V[j], av))));
+      if (!Number.isFinite(a)) {
+        av.dispose();
+        throw new Error(`${where}: the operator produced NaN/Inf; check the matvec (e.g. the HVP at x).`);
+      }
+      alpha.push(a);
+      if (j === m - 1) {
+        av.dispose();
+        break;
+      }
+      const w = tf.tidy(() => {
+        let w = tf.sub(av, tf.mul(V[j], a));
+        if (j > 0) w = tf.sub(w, tf.mul(V[j - 1], beta[j - 1]));
+        // Full reorthogonalisation (twice is enough, Kahan–Parlett), kept on the device.
+        for (let pass = 0; pass < 2; pass++) for (const v of V) w = tf.sub(w, tf.mul(v, tf.sum(tf.mul(w, v))));
+        return w;
+      });
+      av.dispose();
+      const [b] = readScalars(tf.tidy(() => tf.norm(w)));
+      // Invariant subspace found: T's eigenvalues are exact eigenvalues of A.
+      if (!(b > 1e-6 * Math.max(...alpha.map(Math.abs), 1e-30))) {
+        w.dispose();
+        break;
+      }
+      beta.push(b);
+      V.push(tf.tidy(() => tf.div(w, b)));
+      w.dispose();
+    }
+  } finally {
+    tf.dispose(V);
+  }
+  const n = alpha.length;
+  return {
+    max: tridiagonalEigenvalue(alpha, beta.slice(0, n - 1), n - 1),
+    min: tridiagonalEigenvalue(alpha, beta.slice(0, n - 1), 0),
+    iterations: n,
+    matvecs,
+  };
+}
+
+/** Options of {@link estimateLipschitz} and {@link estimateStrongConvexity}. */
+export interface CurvatureEstimateOptions extends LanczosOptions {
+  /** Multiply (L) or divide (μ) the estimate by this safety factor ≥ 1 (default 1: the raw Ritz value). */
+  safety?: number;
+}
+
+function hessianSpectrum<D>(where: string, problem: Problem<D>, x: tf.Tensor, theta: Params, data: D, options: CurvatureEstimateOptions) {
+  if (problem == null || problem.kind !== 'energy') throw new Error(`${where}: 'problem' must come from defineProblem.`);
+  checkFinite(where, 'x', x);
+  const { safety = 1, ...rest } = options;
+  if (!(typeof safety === 'number' && safety >= 1 && Number.isFinite(safety))) {
+    throw new Error(`${where}: option 'safety' must be a finite number ≥ 1, got ${String(safety)}.`);
+  }
+  checkOptionKeys(where, rest, Object.keys(LANCZOS_DEFAULTS));
+  return { spectrum: lanczos((v) => problem.hvp(x, theta, data, v), x, rest), safety };
+}
+
+/**
+ * Heuristic estimate of the smoothness constant L of `∇ₓΦ` near x: the largest Ritz value
+ * of the Hessian `∇²ₓₓΦ(x)` from {@link lanczos} on HVPs, times `safety`.
+ *
+ * Not a certified bound: L is a supremum over all x, and the Ritz value underestimates
+ * λ_max(∇²Φ(x)) itself. Use a safety factor (e.g. 1.1–2) before taking steps 1/L.
+ *
+ * @param problem - the energy problem.
+ * @param x - point (e.g. the current inner iterate).
+ * @param theta - parameters.
+ * @param data - lower-level data.
+ * @param options - `iterations`, `seed`, `safety`.
+ * @returns the estimate.
+ * @example
+ * ```ts
+ * const L = estimateLipschitz(problem, x, theta, data, { iterations: 20, safety: 1.2 });
+ * const solver = richardson({ step: 1 / L });
+ * ```
+ */
+export function estimateLipschitz<D = Data>(problem: Problem<D>, x: tf.Tensor, theta: Params, data: D, options: CurvatureEstimateOptions = {}): number {
+  const { spectrum, safety } = hessianSpectrum('estimateLipschitz', problem, x, theta, data, options);
+  return spectrum.max * safety;
+}
+
+/**
+ * Heuristic estimate of the strong-convexity modulus μ near x: the smallest Ritz value of
+ * `∇²ₓₓΦ(x)` from {@link lanczos}, divided by `safety`.
+ *
+ * Not certified: μ is an infimum over all x, and the smallest Ritz value overestimates
+ * λ_min(∇²Φ(x)) until Lanczos has converged, so a distance bound ‖∇Φ‖/μ built from it is
+ * a heuristic, not a guarantee.
+ *
+ * @returns the estimate (may be ≤ 0: then Φ is not strongly convex at x).
+ * @example
+ * ```ts
+ * const mu = estimateStrongConvexity(problem, xHat, theta, data, { iterations: 40 });
+ * ```
+ */
+export function estimateStrongConvexity<D = Data>(problem: Problem<D>, x: tf.Tensor, theta: Params, data: D, options: CurvatureEstimateOptions = {}): number {
+  const { spectrum, safety } = hessianSpectrum('estimateStrongConvexity', problem, x, theta, data, options);
+  return spectrum.min / safety;
+}
