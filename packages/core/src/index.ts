@@ -43,3 +43,7 @@ export { powerIteration, lanczos, estimateLipschitz, estimateStrongConvexity, PO
 export type { SpectrumEstimate, PowerIterationOptions, LanczosOptions, CurvatureEstimateOptions } from './spectrum.js';
 export { checkGradient, checkParamsGradient, GRADCHECK_DEFAULTS } from './gradcheck.js';
 export type { GradCheckOptions, GradCheckResult, GradCheckEntry } from './gradcheck.js';
+export { argmin, withoutTape, DEFAULT_ARGMIN_OPTIONS } from './argmin.js';
+export type { ArgminOptions, ArgminFunction } from './argmin.js';
+export { ArgminLayer, registerArgminProblem } from './argmin-layer.js';
+export type { ArgminLayerArgs, ArgminWeightSpec } from './argmin-layer.js';

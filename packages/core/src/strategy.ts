@@ -109,12 +109,19 @@ export interface SolutionVjpRequest<D = Data> {
   cotangent: tf.Tensor;
   linearTol?: number;
   linearMaxIter?: number;
+  /**
+   * Also return `(∂x̂/∂data)ᵀ v` when `data` is a single tensor (e.g. the input of an
+   * `ArgminLayer` fed by earlier layers). Strategies that cannot must throw, never skip it.
+   */
+  wrtData?: boolean;
 }
 
 /** What {@link Strategy.vjpSolution} returns. The caller owns `grad`. */
 export interface SolutionVjpResult {
   /** `(∂x̂/∂θ)ᵀ v`, shaped like θ. */
   grad: Params;
+  /** `(∂x̂/∂data)ᵀ v`, shaped like data, when `wrtData` was asked. */
+  dataGrad?: tf.Tensor;
   /** Backward residual, where the strategy solves a system (undefined otherwise). */
   residual?: number;
   converged: boolean;

@@ -316,13 +316,30 @@ export function implicit(options: ImplicitOptions): ImplicitStrategy {
         linearTol, request.linearMaxIter ?? opts.linearMaxIter,
       );
       const mixed = problem.mixed(request.x, request.theta, request.data, lin.x);
-      const grad = tf.tidy(() => keepAll(scaleParams(mixed, -1)));
+      const grad = tf.tidy(() => scaleParams(mixed, -1));
       disposeParams(mixed);
+      let dataGrad: tf.Tensor | undefined;
+      if (request.wrtData) {
+        if (!(request.data instanceof tf.Tensor)) {
+          throw new Error(`${name}: vjpSolution with wrtData needs 'data' to be a single tensor.`);
+        }
+        // −∇_y ⟨∇ₓΦ(x; θ, y), q⟩: the mixed product with the data in the role of θ.
+        const q = lin.x;
+        const x = request.x;
+        const { value, grad: g } = valueAndGradParams(
+          (p) => tf.sum(tf.mul(problem.gradient(x, request.theta, p[X_KEY] as unknown as D), q)),
+          { [X_KEY]: request.data },
+        );
+        value.dispose();
+        dataGrad = tf.tidy(() => tf.neg(g[X_KEY]));
+        g[X_KEY].dispose();
+      }
       lin.x.dispose();
-      const work = addWork({ ...lin.work, hvps: 0 }, { hvps, vjps: 1 });
+      const work = addWork({ ...lin.work, hvps: 0 }, { hvps, vjps: request.wrtData ? 2 : 1 });
       work.timeMs = performance.now() - t0;
       return {
         grad,
+        dataGrad,
         residual: lin.residualNorm,
         converged: lin.converged,
         message: lin.converged
