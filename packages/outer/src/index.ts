@@ -1,1 +1,38 @@
-export {};
+/**
+ * `@bilevel/outer`: upper-level methods on inexact hypergradient oracles — certified error
+ * bounds, MAID, HOAG, inexact SGD/Adam, parameter transforms, and a checkpointing
+ * training loop.
+ *
+ * @packageDocumentation
+ */
+export type {
+  ParamsArrays,
+  OracleAccuracy,
+  OracleCallOptions,
+  OracleResult,
+  Oracle,
+  Proximal,
+  StepContext,
+  StopReason,
+  StepInfo,
+  MethodStateBase,
+  Method,
+} from './types.js';
+export { hypergradientBound, adjointErrorBound, valueBound, distanceBound } from './bounds.js';
+export type { BoundConstants, BoundInputs } from './bounds.js';
+export { constant, geometric, quadratic, cubic } from './schedules.js';
+export type { Schedule } from './schedules.js';
+export { maid, MAID_DEFAULTS } from './maid.js';
+export type { MaidOptions, MaidState } from './maid.js';
+export { hoag, HOAG_DEFAULTS } from './hoag.js';
+export type { HoagOptions, HoagState } from './hoag.js';
+export { sgd, adam, SGD_DEFAULTS, ADAM_DEFAULTS } from './stochastic.js';
+export type { StochasticOptions, AdamOptions, SgdState, AdamState } from './stochastic.js';
+export { expParameterisation, reparameterise, l1, l2, box, projection, composeProximal, proximalOf, withRegularizer } from './transforms.js';
+export type { Reparameterisation, Regularizer, BoxBounds } from './transforms.js';
+export { oracleFromStrategy } from './oracle.js';
+export type { StrategyOracleOptions } from './oracle.js';
+export { train, trainSteps, writeFileAtomic, readCheckpoint } from './train.js';
+export type { Budget, ProgressEvent, CheckpointOptions, TrainOptions, TrainResult, Checkpoint } from './train.js';
+export { mulberry32, permutation } from './internal/rng.js';
+export type { Rng } from './internal/rng.js';

@@ -1,0 +1,202 @@
+/**
+ * MAID: Method of Adaptive Inexact Descent (Salehi, Mukherjee, Roberts & Ehrhardt,
+ * "An adaptively inexact first-order method for bilevel optimization with application to
+ * hyperparameter learning", SIMODS 2025; Algorithm 3 of seed 001, slides of seeds 002/003).
+ *
+ * @packageDocumentation
+ */
+import { addWork, emptyWork, normParams, type Params, type Work } from '@bilevel/core';
+import type { Method, MethodStateBase, Oracle, StepContext, StepInfo } from './types.js';
+import { toArrays, withParams, gradientStep, requireGrad, checkRange, checkInt, checkKeys } from './internal/util.js';
+
+/** Options of {@link maid}. */
+export interface MaidOptions {
+  /** Initial inner tolerance ε₀ on ‖∇ₓΦ‖ (the oracle's `tol`). */
+  tol0: number;
+  /** Initial adjoint tolerance δ₀ (the oracle's `linearTol`); default `tol0`. */
+  linearTol0?: number;
+  /** Initial step size α₀. */
+  step0: number;
+  /** η ∈ [0, 1): descent test `bound ≤ (1 − η)‖h‖` (seed 003: ω ≤ ‖z‖). */
+  descentMargin: number;
+  /** c > 0: sufficient decrease `F̃(θ⁺) + Δ⁺ ≤ F̃(θ) − Δ − c α‖h‖²`. */
+  decrease: number;
+  /** ρ̲ ∈ (0, 1): step reduction per failed backtrack. */
+  stepShrink: number;
+  /** ρ̄ ≥ 1: step increase after a successful iteration. */
+  stepGrow: number;
+  /** ν̲ ∈ (0, 1): accuracy reduction (ε, δ ← ν̲ε, ν̲δ) after a failed descent test or line search. */
+  accuracyShrink: number;
+  /** ν̄ ≥ 1: accuracy relaxation (ε, δ ← ν̄ε, ν̄δ) after a successful iteration. */
+  accuracyGrow: number;
+  /** J₀: backtracks of the first line-search round; each failed round allows one more (Algorithm 3). */
+  maxBacktracks: number;
+  /** Accuracy reductions allowed within one iteration before MAID stops with 'accuracy-limit'. */
+  maxAccuracyReductions: number;
+  /** Stop with 'stationary' once the certified ‖∇F(θ)‖ ≤ ‖h‖ + bound ≤ gradTol. Default 0 (never). */
+  gradTol: number;
+}
+
+/**
+ * Defaults. ν̲ = 0.5, ν̄ = 1.05, ρ̲ = 0.5, ρ̄ = 10/9 are seed 001's values "following [33]"
+ * (the MAID paper); η = c = 10⁻⁴ and 10 backtracks are those of the MAID reference code.
+ * `tol0` and `step0` are problem-dependent: give them (seed 003 shows MAID is robust to ε₀).
+ */
+export const MAID_DEFAULTS: Readonly<Omit<MaidOptions, 'tol0' | 'linearTol0' | 'step0'>> & { tol0: number; step0: number } = Object.freeze({
+  tol0: 1e-1,
+  step0: 1,
+  descentMargin: 1e-4,
+  decrease: 1e-4,
+  stepShrink: 0.5,
+  stepGrow: 10 / 9,
+  accuracyShrink: 0.5,
+  accuracyGrow: 1.05,
+  maxBacktracks: 10,
+  maxAccuracyReductions: 30,
+  gradTol: 0,
+});
+
+/** MAID's explicit, JSON-serialisable state. */
+export interface MaidState extends MethodStateBase {
+  /** Current ε (oracle `tol`) and δ (oracle `linearTol`). */
+  tol: number;
+  linearTol: number;
+  /** Current initial step α. */
+  step: number;
+}
+
+const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepShrink', 'stepGrow', 'accuracyShrink', 'accuracyGrow', 'maxBacktracks', 'maxAccuracyReductions', 'gradTol'] as const;
+
+/**
+ * Creates MAID. One `step` is one upper-level iteration k:
+ *
+ * 1. h_k, F̃(θ_k), bound ω_k, Δ_k from the oracle at accuracies (ε_k, δ_k);
+ *    while ω_k > (1 − η)‖h_k‖ (descent not certified): ε_k, δ_k ← ν̲ε_k, ν̲δ_k and recompute
+ *    (−h_k is then a descent direction: seed 003, "Lem: if ‖z − ∇f‖ < ‖z‖ ...").
+ * 2. Backtracking, at most J trials: θ̂ = prox(θ_k − α h_k), accept if
+ *    F̃(θ̂) + J(θ̂) + Δ̂ ≤ F̃(θ_k) + J(θ_k) − Δ_k − c‖θ̂ − θ_k‖²/α
+ *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, seed 003), else α ← ρ̲α.
+ *    If all J trials fail: ε_k, δ_k ← ν̲ε_k, ν̲δ_k, J ← J + 1, back to 1 (Algorithm 3).
+ * 3. θ_{k+1} = θ̂, ε_{k+1} = ν̄ε_k, δ_{k+1} = ν̄δ_k, α_{k+1} = ρ̄α.
+ *
+ * If the sufficient decrease test holds, F(θ_{k+1}) ≤ F(θ_k) − cα‖h_k‖² for the exact F
+ * (seed 002, Theorem of Salehi et al. 2025), so the exact objective decreases monotonically.
+ *
+ * @param options - {@link MaidOptions}; missing ones default to {@link MAID_DEFAULTS}.
+ * @returns a {@link Method} with state {@link MaidState}.
+ * @example
+ * ```ts
+ * const method = maid({ tol0: 1e-1, step0: 1 });
+ * let state = method.init(theta0);
+ * for (let k = 0; k < 50; k++) ({ state } = method.step(state, oracle));
+ * ```
+ */
+export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { readonly options: Readonly<MaidOptions> } {
+  const where = 'maid';
+  if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be an object, e.g. maid({ tol0: 1e-1, step0: 1 }).`);
+  checkKeys(where, options, KEYS);
+  const o: MaidOptions = { ...MAID_DEFAULTS, ...options, linearTol0: options.linearTol0 ?? options.tol0 ?? MAID_DEFAULTS.tol0 };
+  checkRange(where, 'tol0', o.tol0, 0, Infinity, true, true, 'give the initial inner tolerance, e.g. 1e-1');
+  checkRange(where, 'linearTol0', o.linearTol0, 0, Infinity, true, true, 'give the initial adjoint tolerance, e.g. 1e-1');
+  checkRange(where, 'step0', o.step0, 0, Infinity, true, true, 'give a positive initial step, e.g. 1 (backtracking shrinks it)');
+  checkRange(where, 'descentMargin', o.descentMargin, 0, 1, false, true, 'use a small margin such as 1e-4');
+  checkRange(where, 'decrease', o.decrease, 0, 1, true, true, 'use e.g. 1e-4');
+  checkRange(where, 'stepShrink', o.stepShrink, 0, 1, true, true, 'use e.g. 0.5');
+  checkRange(where, 'stepGrow', o.stepGrow, 1, Infinity, false, true, 'use e.g. 10/9 (1 keeps the step)');
+  checkRange(where, 'accuracyShrink', o.accuracyShrink, 0, 1, true, true, 'use e.g. 0.5');
+  checkRange(where, 'accuracyGrow', o.accuracyGrow, 1, Infinity, false, true, 'use e.g. 1.05 (1 keeps the accuracy)');
+  checkInt(where, 'maxBacktracks', o.maxBacktracks, 1, 'use e.g. 10');
+  checkInt(where, 'maxAccuracyReductions', o.maxAccuracyReductions, 0, 'use e.g. 30');
+  checkRange(where, 'gradTol', o.gradTol, 0, Infinity, false, true, 'use 0 to disable');
+  const opts = Object.freeze(o);
+
+  function init(theta: Params): MaidState {
+    return { theta: toArrays(theta), iteration: 0, tol: opts.tol0, linearTol: opts.linearTol0!, step: opts.step0 };
+  }
+
+  function step(state: MaidState, oracle: Oracle, context: StepContext = {}): { state: MaidState; info: StepInfo } {
+    if (typeof oracle !== 'function') throw new Error(`${where}.step: 'oracle' must be a function (theta, { tol, linearTol }, options?) => OracleResult.`);
+    const proximal = context.proximal;
+    let tol = state.tol;
+    let linearTol = state.linearTol;
+    let alpha = state.step;
+    let budget = opts.maxBacktracks;
+    let reductions = 0;
+    let work: Work = emptyWork();
+    let evaluations = 0;
+    const done = (s: Partial<MaidState>, info: Omit<StepInfo, 'iteration' | 'work' | 'evaluations'>) => ({
+      state: { ...state, ...s, iteration: state.iteration + (info.accepted ? 1 : 0) },
+      info: { ...info, iteration: state.iteration, work, evaluations },
+    });
+
+    return withParams(state.theta, (theta) => {
+      const penalty = proximal != null ? proximal.value(theta) : 0;
+      for (;;) {
+        // 1. Inexact gradient with certified descent.
+        const r = oracle(theta, { tol, linearTol });
+        evaluations++;
+        work = addWork(work, r.work);
+        const grad: Params = requireGrad(`${where}.step`, r);
+        try {
+          if (Number.isNaN(r.bound)) {
+            throw new Error(`${where}.step: the oracle returned no hypergradient bound (NaN); MAID needs one: give oracleFromStrategy 'constants' (BoundConstants) or use a strategy that reports 'bound'.`);
+          }
+          if (Number.isNaN(r.valueBound)) {
+            throw new Error(`${where}.step: the oracle returned no valueBound (NaN); MAID's line search needs Δ = ‖∇ₓℓ‖ε + Lε²/2: give oracleFromStrategy 'constants' (with lossLipschitz).`);
+          }
+          if (!Number.isFinite(r.value)) {
+            return done({ tol, linearTol }, { value: r.value, gradNorm: NaN, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'oracle-failed', message: `${where}: the oracle returned a non-finite value ${r.value} at θ_${state.iteration}; check the problem (NaN in the energy?) or lower step0.` });
+          }
+          const value = r.value + penalty;
+          const gradNorm = normParams(grad);
+          if (gradNorm === 0 || gradNorm + r.bound <= opts.gradTol) {
+            return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'stationary', message: `${where}: certified ‖∇F(θ)‖ ≤ ‖h‖ + bound = ${gradNorm + r.bound} ≤ gradTol = ${opts.gradTol}.` });
+          }
+          if (!(r.bound <= (1 - opts.descentMargin) * gradNorm)) {
+            // Descent not certified: tighten both accuracies (seed 003, MAID step 2).
+            if (reductions >= opts.maxAccuracyReductions) {
+              return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'accuracy-limit', message: `${where}: after ${reductions} accuracy reductions (tol=${tol}, linearTol=${linearTol}) the bound ${r.bound} still exceeds (1−η)‖h‖ = ${(1 - opts.descentMargin) * gradNorm}; θ is stationary to the attainable accuracy, or the BoundConstants are too pessimistic; raise maxAccuracyReductions or tighten the constants.` });
+            }
+            tol *= opts.accuracyShrink;
+            linearTol *= opts.accuracyShrink;
+            reductions++;
+            continue;
+          }
+          // 2. Backtracking line search with inexact sufficient decrease.
+          const rhsBase = value - r.valueBound;
+          for (let j = 0; j < budget; j++) {
+            const { next, moveSq } = gradientStep(theta, grad, alpha, proximal);
+            const trial = withParams(next, (thetaHat) => {
+              const t = oracle(thetaHat, { tol, linearTol }, { valueOnly: true });
+              evaluations++;
+              work = addWork(work, t.work);
+              const v = t.value + (proximal != null ? proximal.value(thetaHat) : 0);
+              const vb = t.valueBound;
+              t.dispose();
+              return { v, vb };
+            });
+            if (trial.v + trial.vb <= rhsBase - (opts.decrease * moveSq) / alpha) {
+              return done(
+                { theta: next, tol: tol * opts.accuracyGrow, linearTol: linearTol * opts.accuracyGrow, step: alpha * opts.stepGrow },
+                { value, gradNorm, bound: r.bound, tol, linearTol, step: alpha, accepted: true },
+              );
+            }
+            alpha *= opts.stepShrink;
+          }
+          // Backtracking failed: needs higher accuracy (Algorithm 3, lines 9–10).
+          if (reductions >= opts.maxAccuracyReductions) {
+            return done({ tol, linearTol, step: alpha }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'backtracking-failed', message: `${where}: no sufficient decrease after ${reductions} accuracy reductions (tol=${tol}, step=${alpha}); the inexact values cannot resolve a decrease: θ is near-stationary for this accuracy, or raise maxAccuracyReductions / check lossLipschitz.` });
+          }
+          tol *= opts.accuracyShrink;
+          linearTol *= opts.accuracyShrink;
+          reductions++;
+          budget++;
+        } finally {
+          r.dispose();
+        }
+      }
+    });
+  }
+
+  return { name: 'maid', options: opts, init, step };
+}

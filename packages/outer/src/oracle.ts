@@ -1,0 +1,131 @@
+/**
+ * Adapter from a hypergradient {@link Strategy} (e.g. `implicit({ inner, linear })`) to the
+ * {@link Oracle} the upper-level methods run on, with warm starts of the lower-level solve.
+ *
+ * @packageDocumentation
+ */
+import { tf, grad as gradOf, normParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type Strategy, type HypergradientResult } from '@bilevel/core';
+import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
+import { hypergradientBound, valueBound, type BoundConstants } from './bounds.js';
+import { checkKeys, checkInt } from './internal/util.js';
+
+/** Options of {@link oracleFromStrategy}. */
+export interface StrategyOracleOptions<D = Data> {
+  problem: Problem<D> | FixedPointProblem<D>;
+  /** Data of the whole training set. */
+  data: D;
+  loss: Loss<D>;
+  strategy: Strategy;
+  /** Data of a minibatch (required by minibatch methods such as `sgd`/`adam`). */
+  batchData?: (batch: number[]) => D;
+  /**
+   * Constants for the bound when the strategy reports none (see {@link BoundConstants};
+   * `mu` defaults to the problem's `strongConvexity`). Without them and without a strategy
+   * bound, `bound` and `valueBound` are NaN (fine for HOAG/SGD/Adam, refused by MAID).
+   */
+  constants?: Omit<BoundConstants, 'mu'> & { mu?: number };
+  /** Iteration caps passed to the strategy. */
+  maxIter?: number;
+  linearMaxIter?: number;
+  /** Warm-start each solve from the previous solution of the same batch (default true). */
+  warmStart?: boolean;
+  /** Warm starts kept (one per distinct batch, least recently used dropped). Default 16. */
+  maxWarmStarts?: number;
+}
+
+interface Stored {
+  shape: number[];
+  values: number[];
+}
+
+/**
+ * Builds an {@link Oracle} from a strategy: each call runs
+ * `strategy.compute({ problem, theta, data, loss, tol, linearTol, maxIter, linearMaxIter, x0 })`
+ * with `x0` the previous lower-level solution of the same batch (warm start), and returns
+ * `{ value, grad, bound, valueBound, work }`.
+ *
+ * When the strategy reports no `bound`, and `constants` are given for an energy problem, the
+ * bound is computed a-priori from the achieved residuals: ε = ‖∇ₓΦ(x̃)‖/μ, δ = backward
+ * residual, ‖q̃‖ ≤ (‖∇ₓℓ(x̃)‖ + δ)/μ ({@link hypergradientBound}), and
+ * `valueBound = ‖∇ₓℓ(x̃)‖ε + L_{∇ℓ}ε²/2` ({@link valueBound}).
+ *
+ * The warm starts are part of the oracle's `saveState()` so checkpoints can restore them.
+ *
+ * @param options - {@link StrategyOracleOptions}.
+ * @returns the {@link Oracle}.
+ * @example
+ * ```ts
+ * import { implicit } from '@bilevel/implicit';
+ * const oracle = oracleFromStrategy({ problem, data, loss, strategy: implicit({ inner, linear }),
+ *   constants: { lossLipschitz: 2 / n, mixedNorm: 1 } });
+ * const result = await train({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 50 } });
+ * ```
+ */
+export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>): Oracle {
+  const where = 'oracleFromStrategy';
+  if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be { problem, data, loss, strategy, ... }.`);
+  checkKeys(where, options, ['problem', 'data', 'loss', 'strategy', 'batchData', 'constants', 'maxIter', 'linearMaxIter', 'warmStart', 'maxWarmStarts']);
+  const { problem, data, loss, strategy } = options;
+  if (problem == null) throw new Error(`${where}: option 'problem' is required (defineProblem(...)).`);
+  if (typeof loss !== 'function') throw new Error(`${where}: option 'loss' must be a function (x, theta, data) => scalar tensor.`);
+  if (strategy == null || typeof strategy.compute !== 'function') throw new Error(`${where}: option 'strategy' must be a Strategy (e.g. implicit({ inner, linear })).`);
+  if (options.batchData != null && typeof options.batchData !== 'function') throw new Error(`${where}: option 'batchData' must be a function (batch: number[]) => data.`);
+  if (options.maxIter != null) checkInt(where, 'maxIter', options.maxIter, 1, 'give a positive iteration cap');
+  if (options.linearMaxIter != null) checkInt(where, 'linearMaxIter', options.linearMaxIter, 1, 'give a positive iteration cap');
+  const maxWarm = options.maxWarmStarts ?? 16;
+  checkInt(where, 'maxWarmStarts', maxWarm, 1, 'keep at least one warm start');
+  const warmStart = options.warmStart ?? true;
+  const warm = new Map<string, Stored>();
+
+  function dataFor(batch: number[] | undefined): D {
+    if (batch == null) return data;
+    if (options.batchData == null) throw new Error(`${where}: the method asked for a minibatch but option 'batchData' is missing; give batchData: (batch) => data of those samples.`);
+    return options.batchData(batch);
+  }
+
+  function certify(res: HypergradientResult, theta: Params, d: D, accuracy: OracleAccuracy): { bound: number; valueBound: number } {
+    let bound = res.bound ?? NaN;
+    let vBound = res.valueBound ?? NaN;
+    const c = options.constants;
+    if ((Number.isNaN(bound) || Number.isNaN(vBound)) && c != null && problem.kind === 'energy') {
+      const mu = c.mu ?? problem.mu(theta, d);
+      if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the bound: give constants.mu or the problem's strongConvexity.`);
+      const eps = res.residuals.forward / mu;
+      const delta = res.residuals.backward ?? accuracy.linearTol;
+      const g = gradOf((x) => loss(x, theta, d), res.x);
+      const lossGradNorm = normParams({ g });
+      g.dispose();
+      if (Number.isNaN(bound)) bound = hypergradientBound({ ...c, mu }, { eps, delta, lossGradNorm });
+      if (Number.isNaN(vBound)) vBound = valueBound(lossGradNorm, eps, c.lossLipschitz);
+    }
+    return { bound, valueBound: vBound };
+  }
+
+  const oracle = (theta: Params, accuracy: OracleAccuracy, call: OracleCallOptions = {}): OracleResult => {
+    const key = call.batch == null ? '*' : call.batch.join(',');
+    const d = dataFor(call.batch);
+    const stored = warmStart ? warm.get(key) : undefined;
+    const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
+    let res: HypergradientResult;
+    try {
+      res = strategy.compute<D>({ problem, theta, data: d, loss, tol: accuracy.tol, linearTol: accuracy.linearTol, maxIter: options.maxIter, linearMaxIter: options.linearMaxIter, x0 });
+    } finally {
+      x0?.dispose();
+    }
+    if (warmStart) {
+      warm.delete(key);
+      warm.set(key, { shape: res.x.shape.slice(), values: Array.from(res.x.dataSync()) });
+      while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
+    }
+    const { bound, valueBound: vb } = certify(res, theta, d, accuracy);
+    return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, dispose: () => res.dispose() };
+  };
+  return Object.assign(oracle, {
+    saveState: () => Array.from(warm.entries()),
+    loadState(state: unknown) {
+      if (!Array.isArray(state)) throw new Error(`${where}.loadState: expected the array saveState() returned.`);
+      warm.clear();
+      for (const [k, v] of state as Array<[string, Stored]>) warm.set(k, v);
+    },
+  });
+}

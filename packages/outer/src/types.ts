@@ -1,0 +1,134 @@
+import type { Params, Work } from '@bilevel/core';
+
+/** θ (or any parameter-shaped tree) as plain arrays: what checkpoints and method states hold. */
+export type ParamsArrays = Record<string, { shape: number[]; values: number[] }>;
+
+/**
+ * Accuracy requested from an {@link Oracle}, with the meaning of the `Strategy` contract:
+ * `tol` bounds the inner residual ‖∇ₓΦ(x̃; θ)‖ (so ‖x̃ − x̂(θ)‖ ≤ ε := tol/μ), `linearTol`
+ * bounds the adjoint residual ‖∇²ₓₓΦ(x̃) q̃ − ∇ₓℓ(x̃)‖ ≤ δ.
+ */
+export interface OracleAccuracy {
+  tol: number;
+  linearTol: number;
+}
+
+/** Per-call options of an {@link Oracle}. */
+export interface OracleCallOptions {
+  /** Indices of the training pairs of this minibatch; absent means the whole training set. */
+  batch?: number[];
+  /**
+   * Only the value (and its `valueBound`) is needed, as in a line-search trial point: the
+   * oracle may skip the adjoint solve and return no `grad`.
+   */
+  valueOnly?: boolean;
+}
+
+/**
+ * What one oracle call returns. The caller owns `grad` and must call `dispose()`.
+ *
+ * - `value` = F̃(θ) = ℓ(x̃, θ), the upper-level loss at the inexact lower-level solution;
+ * - `grad` = h, the inexact hypergradient;
+ * - `bound` ≥ ‖h − ∇F(θ)‖ (a-posteriori, see {@link hypergradientBound}); `Infinity` or `NaN`
+ *   when the oracle cannot certify one;
+ * - `valueBound` ≥ |F̃(θ) − F(θ)| (see {@link valueBound}).
+ */
+export interface OracleResult {
+  value: number;
+  grad?: Params;
+  bound: number;
+  valueBound: number;
+  work: Work;
+  dispose(): void;
+}
+
+/**
+ * An inexact first-order oracle for the upper-level objective F(θ): the abstraction every
+ * upper-level method in this package runs on. Build one from a hypergradient strategy with
+ * {@link oracleFromStrategy}, or write one by hand (closed-form problems, tests).
+ *
+ * An oracle may keep warm-start state (the previous lower-level solution); `saveState` /
+ * `loadState` expose it as JSON so that a resumed training run follows exactly the same
+ * trajectory as an uninterrupted one.
+ */
+export interface Oracle {
+  (theta: Params, accuracy: OracleAccuracy, options?: OracleCallOptions): OracleResult;
+  /** JSON-serialisable warm-start state (for checkpoints). */
+  saveState?(): unknown;
+  /** Restores what {@link Oracle.saveState} returned. */
+  loadState?(state: unknown): void;
+}
+
+/**
+ * A non-smooth part applied after each gradient step: a proximal map (e.g. of λ‖θ‖₁) and/or
+ * a projection onto a constraint set. `value` is the non-smooth term J(θ) (0 for a pure
+ * projection), included in the objective that line searches compare.
+ */
+export interface Proximal {
+  readonly name: string;
+  /** J(θ) (0 for an indicator function at feasible θ). */
+  value(theta: Params): number;
+  /** prox_{step·J}(θ) (or the projection); returns new tensors. */
+  apply(theta: Params, step: number): Params;
+}
+
+/** What a method's `step` receives besides its state and the oracle. */
+export interface StepContext {
+  /** Post-step proximal map / projection (from `train`'s `regularizer` and `project`). */
+  proximal?: Proximal;
+}
+
+/** Why a method (or `train`) stopped. */
+export type StopReason =
+  | 'stationary'
+  | 'accuracy-limit'
+  | 'backtracking-failed'
+  | 'oracle-failed'
+  | 'budget-iterations'
+  | 'budget-work'
+  | 'budget-seconds'
+  | 'stopped';
+
+/** Diagnostics of one upper-level iteration. */
+export interface StepInfo {
+  /** Index of the iteration that produced this info (0-based). */
+  iteration: number;
+  /** F̃(θ_k) (+ J(θ_k)) at the iterate where the gradient was taken. */
+  value: number;
+  /** ‖h_k‖. */
+  gradNorm: number;
+  /** Certified bound on ‖h_k − ∇F(θ_k)‖ (NaN when the oracle gave none). */
+  bound: number;
+  /** Accuracies the accepted gradient was computed with. */
+  tol: number;
+  linearTol: number;
+  /** Step size α_k actually taken (0 if no step was taken). */
+  step: number;
+  /** Whether θ moved. */
+  accepted: boolean;
+  /** Work of all oracle calls of this iteration. */
+  work: Work;
+  /** Oracle calls of this iteration. */
+  evaluations: number;
+  /** Set when the method cannot continue; `message` says why and what to change. */
+  stop?: StopReason;
+  message?: string;
+}
+
+/** Common shape of every method state: serialisable with `JSON.stringify`. */
+export interface MethodStateBase {
+  theta: ParamsArrays;
+  iteration: number;
+}
+
+/**
+ * An upper-level method, Optax-style: explicit, JSON-serialisable state; `step` is pure
+ * except for the oracle calls it makes (and their warm starts).
+ */
+export interface Method<S extends MethodStateBase = MethodStateBase> {
+  readonly name: string;
+  /** State at θ₀ (θ₀ is read, not consumed). */
+  init(theta: Params): S;
+  /** One upper-level iteration. */
+  step(state: S, oracle: Oracle, context?: StepContext): { state: S; info: StepInfo };
+}
