@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkNonNegative } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, checkOptionKeys, checkStoppingOptions, runInner,
+  INNER_DEFAULTS, acceptStep, withinRoundoff, checkOptionKeys, checkStoppingOptions, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
@@ -97,10 +97,12 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
       } else {
         // Monotone backtracking (Beck & Teboulle): the step only shrinks, which keeps the
         // O(1/k²) guarantee; growth would need the momentum sequence to be rescaled.
+        let approximate = false;
         for (let trial = 0; trial < search.maxTrials; trial++) {
           const candidate = tf.tidy(() => tf.sub(y, tf.mul(grad, s)));
           const trialValue = ctx.energy(candidate);
-          if (acceptStep(value, trialValue, -gradNorm * gradNorm, undefined, s, 0.5)) {
+          if (trial === 0) approximate = withinRoundoff(value, trialValue);
+          if (acceptStep(value, trialValue, -gradNorm * gradNorm, undefined, s, 0.5, approximate)) {
             xNext = candidate;
             break;
           }

@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, checkOptionKeys, checkStoppingOptions, runInner,
+  INNER_DEFAULTS, acceptStep, withinRoundoff, checkOptionKeys, checkStoppingOptions, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 
@@ -101,10 +101,12 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
       }
       const slope = -gradNorm * gradNorm;
       let s = state.step;
+      let approximate = false;
       for (let trial = 0; trial < search.maxTrials; trial++) {
         const next = ctx.evaluate(moveAlong(x, grad, s));
         const trialSlope = -readDot(next.grad, grad);
-        if (acceptStep(value, next.value, slope, trialSlope, s, search.c)) {
+        if (trial === 0) approximate = withinRoundoff(value, next.value);
+        if (acceptStep(value, next.value, slope, trialSlope, s, search.c, approximate)) {
           return { state: { current: next, step: s * search.growth } };
         }
         tf.dispose([next.x, next.grad]);

@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, checkOptionKeys, checkStoppingOptions, readScalars, runInner,
+  INNER_DEFAULTS, acceptStep, withinRoundoff, checkOptionKeys, checkStoppingOptions, readScalars, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
@@ -101,10 +101,12 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       }
       let alpha = pairs.s.length > 0 ? 1 : ctx.lipschitz != null ? 1 / ctx.lipschitz : Math.min(1, 1 / Math.max(gradNorm, 1e-30));
       let next: Evaluated | null = null;
+      let approximate = false;
       for (let trial = 0; trial < search.maxTrials; trial++) {
         const candidate = ctx.evaluate(tf.tidy(() => tf.add(x, tf.mul(d, alpha))));
         const trialSlope = readDot(candidate.grad, d);
-        if (acceptStep(value, candidate.value, slope, trialSlope, alpha, search.c)) {
+        if (trial === 0) approximate = withinRoundoff(value, candidate.value);
+        if (acceptStep(value, candidate.value, slope, trialSlope, alpha, search.c, approximate)) {
           next = candidate;
           break;
         }

@@ -154,6 +154,23 @@ function makeContext<D>(where: string, problem: Problem<D>, theta: Params, data:
 }
 
 /**
+ * Throws, naming the argument, when θ or the data hold a non-tensor leaf where a tensor is
+ * expected or contain NaN/Inf: a NaN in the data otherwise surfaces many iterations later
+ * as a NaN energy with no hint of where it came from. One small device read per tensor.
+ */
+export function checkInputs(where: string, theta: Params, data: unknown): void {
+  if (theta == null || typeof theta !== 'object') throw new Error(`${where}: 'theta' must be a parameter tree (Record<string, tf.Tensor>), got ${String(theta)}.`);
+  for (const [k, v] of Object.entries(theta)) checkFinite(where, `theta.${k}`, v);
+  if (data instanceof tf.Tensor) checkFinite(where, 'data', data);
+  else if (data != null && typeof data === 'object') {
+    for (const [k, v] of Object.entries(data)) {
+      if (v instanceof tf.Tensor) checkFinite(where, `data.${k}`, v);
+      else if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${where}: 'data.${k}' is ${v}; it must be finite.`);
+    }
+  }
+}
+
+/**
  * Runs an inner solver: resolves and validates the per-call options, builds the start
  * point, iterates `method.step` until ‖∇ₓΦ‖ meets the tolerance, the iteration cap, a
  * NaN, or a line-search failure, and assembles the {@link InnerResult}.
@@ -188,6 +205,7 @@ export function runInner<D, S extends InnerState>(
       checkShape(`${where}.solve`, 'x0', options.x0.shape, shape);
     }
   }
+  checkInputs(`${where}.solve`, theta, data);
   const work = emptyWork();
   const ctx = makeContext(where, problem, theta, data, work);
   const x0 = problem.initialPoint(theta, data, options.x0);
@@ -255,11 +273,14 @@ export function runInner<D, S extends InnerState>(
  * Backtracking acceptance test shared by the line searches.
  *
  * Accepts a trial point when the Armijo condition `Φ(x⁺) ≤ Φ(x) + c·α·φ'(0)` holds, or,
- * once the decrease has sunk below float32 round-off of Φ, when the approximate Armijo
- * condition of Hager & Zhang holds: `φ'(α) ≤ (2c − 1)·φ'(0)` with `Φ(x⁺) ≤ Φ(x) + ε|Φ(x)|`.
- * Near the solution the energy difference is pure round-off (Φ of a 128×128 image is
- * ~10² while the decrease is ~10⁻⁸), but directional derivatives are still accurate, and
- * on a quadratic the two conditions are identical.
+ * when `approximate` is set, the approximate Armijo condition of Hager & Zhang:
+ * `φ'(α) ≤ (2c − 1)·φ'(0)` with `Φ(x⁺) ≤ Φ(x) + ε|Φ(x)|`. Near the solution the energy
+ * difference is pure float32 round-off (Φ of a 128×128 image is ~10² while the decrease
+ * is ~10⁻⁸), but directional derivatives are still accurate, and on a quadratic the two
+ * conditions are identical. Callers set `approximate` only when the *first* trial of the
+ * line search already changed Φ by no more than round-off ({@link withinRoundoff}): a
+ * gradient that disagrees with the energy then still fails the line search, instead of
+ * creeping along in steps too small to measure.
  *
  * @param value - Φ(x).
  * @param trialValue - Φ(x + α d).
@@ -267,14 +288,21 @@ export function runInner<D, S extends InnerState>(
  * @param trialSlope - φ'(α) = ⟨∇Φ(x + α d), d⟩, or undefined when not computed.
  * @param alpha - step length.
  * @param c - sufficient-decrease constant.
+ * @param approximate - whether the round-off regime was detected.
  */
-export function acceptStep(value: number, trialValue: number, slope: number, trialSlope: number | undefined, alpha: number, c: number): boolean {
+export function acceptStep(
+  value: number, trialValue: number, slope: number, trialSlope: number | undefined, alpha: number, c: number, approximate: boolean,
+): boolean {
   if (!Number.isFinite(trialValue)) return false;
   if (trialValue <= value + c * alpha * slope) return true;
-  const roundoff = ROUNDOFF * Math.max(Math.abs(value), 1e-30);
-  if (trialValue > value + roundoff) return false;
+  if (!approximate || !withinRoundoff(value, trialValue)) return false;
   if (trialSlope === undefined) return true;
   return trialSlope <= (2 * c - 1) * slope;
+}
+
+/** Whether `|Φ(x⁺) − Φ(x)|` is within float32 round-off of Φ. */
+export function withinRoundoff(value: number, trialValue: number): boolean {
+  return Math.abs(trialValue - value) <= ROUNDOFF * Math.max(Math.abs(value), 1e-30);
 }
 
 /** Relative size of float32 round-off in an energy summed over many terms (ε₃₂ ≈ 1.2e-7, times a summation margin). */
