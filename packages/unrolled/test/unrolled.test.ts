@@ -136,7 +136,7 @@ describe('unrolled [wasm]', () => {
         const b = gl.grad.x;
         // (1) inexact AD, literally as in the seed.
         let xt = b.clone();
-        let h = tf.zerosLike(flattenParams(c.theta));
+        let h: tf.Tensor = tf.tidy(() => tf.zerosLike(flattenParams(c.theta)));
         for (let k = 0; k < T; k++) {
           const m = mixedProduct(energy, xT, c.theta, xt);
           const hNew = tf.tidy(() => tf.sub(h, tf.mul(c.s, flattenParams(m))));
