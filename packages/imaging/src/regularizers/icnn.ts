@@ -80,7 +80,7 @@ export function icnn(options: IcnnOptions = {}): Regularizer {
         const conv = (input: tf.Tensor, w: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
         let z = tf.softplus(tf.add(conv(x, p(theta, 'w0')), p(theta, 'b0')));
         for (let k = 1; k < o.layers; k++) {
-          const pre = tf.addN([conv(x, p(theta, `wx${k}`)), conv(z, tf.softplus(p(theta, `wz${k}`))), p(theta, `b${k}`)]);
+          const pre = tf.add(tf.add(conv(x, p(theta, `wx${k}`)), conv(z, tf.softplus(p(theta, `wz${k}`)))), p(theta, `b${k}`));
           z = tf.softplus(pre);
         }
         return tf.mul(tf.exp(p(theta, 'logAlpha')), tf.sum(z));

@@ -80,10 +80,11 @@ export function huberTV(options_: TVOptions = {}): Regularizer {
     value: (x, theta) =>
       tf.tidy(() => {
         const n2 = tf.sum(tf.square(gradient2d(x)), 3);
-        const quadratic = tf.div(n2, 2 * nu);
-        // max keeps √ away from 0 in the branch where() discards, so no NaN gradient leaks
-        const linear = tf.sub(tf.sqrt(tf.maximum(n2, nu * nu)), nu / 2);
-        const r = tf.sum(tf.where(tf.lessEqual(n2, nu * nu), quadratic, linear));
+        // h_ν(t) = min(t², ν²)/(2ν) + max(t, ν) − ν, written with min/max of t² only: no √ at 0
+        // (NaN gradient) and no boolean masks (tf.where breaks double backprop in tfjs).
+        const quadratic = tf.div(tf.minimum(n2, nu * nu), 2 * nu);
+        const linear = tf.sqrt(tf.maximum(n2, nu * nu));
+        const r = tf.sub(tf.sum(tf.add(quadratic, linear)), nu * n2.size);
         return tf.mul(tf.exp(param(theta, 'logAlpha', 'huberTV')), r);
       }),
     mu: () => 0,

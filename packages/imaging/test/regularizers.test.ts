@@ -1,0 +1,304 @@
+import { it, expect } from 'vitest';
+import { tf, grad, hvp, valueAndGradParams, disposeParams } from '@bilevel/core';
+import type { Params } from '@bilevel/core';
+import { describeEachBackend, randn, relErr } from '../../core/test/backends.js';
+import { dot } from './helpers.js';
+import {
+  tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, reconstructionProblem, blur, subsampledFourier,
+  icnn, icnnZWeights, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, randomFilters, fieldsOfExperts, filterPenalty,
+} from '../src/index.js';
+import type { ReconstructionProblem } from '../src/index.js';
+
+/*
+ * Finite-difference tolerances (float32, ~6e-8 relative round-off per op).
+ * Directional derivatives use the five-point stencil on energy VALUES with h = 1e-2 along
+ * N(0, 1) directions: round-off is ≈ 6e-8·|Φ|/(h·|Φ'|) ≈ 1e-4…5e-4 here (|Φ|/|Φ'| ≲ 30,
+ * the energy being a float32 sum of ~10³ terms), and the O(h⁴) truncation is negligible
+ * as long as the smoothing parameters (ν, ε) are not small against h·|v|·‖c‖: the tests
+ * use ν = 0.1 (TV), ε = 0.2 (filter model). We assert 2e-3.
+ * HVPs are compared with five-point differences of exact GRADIENTS, where no large sum
+ * cancels, so a smaller h = 1e-3 is affordable (round-off 6e-8·|∇Φ|/h ≈ 1e-4 relative,
+ * truncation (h|v|/ν)⁴ ≈ 1e-6); same 2e-3 budget.
+ */
+const H = 1e-2;
+const H_GRAD = 1e-3;
+const FD_TOL = 2e-3;
+
+function fivePoint(g: (t: number) => number): number {
+  return (-g(2 * H) + 8 * g(H) - 8 * g(-H) + g(-2 * H)) / (12 * H);
+}
+function fivePointTensor(g: (t: number) => tf.Tensor): tf.Tensor {
+  const h = H_GRAD;
+  return tf.tidy(() => tf.div(tf.addN([tf.neg(g(2 * h)), tf.mul(8, g(h)), tf.mul(-8, g(-h)), g(-2 * h)]), 12 * h));
+}
+const valueAt = (f: () => tf.Tensor) => {
+  const t = tf.tidy(f);
+  const v = t.dataSync()[0];
+  t.dispose();
+  return v;
+};
+
+type Case = [string, (size: number) => { built: ReconstructionProblem; y: tf.Tensor; x: tf.Tensor }];
+
+describeEachBackend('energies', (backend) => {
+  const size = backend === 'cpu' ? 8 : 12;
+  const image = (seed: number) => tf.tidy(() => tf.add(0.5, tf.mul(0.2, randn([2, size, size, 1], seed))));
+  const denoise = (built: ReconstructionProblem) => ({ built, y: image(11), x: image(12) });
+
+  const cases: Case[] = [
+    ['smoothed TV denoising', () => denoise(tvDenoisingProblem({ nu: 0.1, alpha: 0.3 }))],
+    ['filter model (Ex)', () => denoise(filterModelProblem({ size: 3, count: 4, epsilon: 0.2, beta0: Math.log(0.2) }))],
+    ['Fields of Experts', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2 }))],
+    ['ICNN', () => denoise(icnnProblem({ layers: 2, channels: 3, size: 3, alpha: 1, scale: 0.5 }))],
+    ['TV deblurring', (n) => {
+      const A = blur({ size: 5, sigma: 1 });
+      const built = tvDenoisingProblem({ nu: 0.1, alpha: 0.3, operator: A, xi: 0.01 });
+      const x = image(12);
+      const y = tf.tidy(() => tf.add(A.apply(image(13)), tf.mul(0.01, randn([2, n, n, 1], 14))));
+      return { built: { ...built, dispose: () => (built.dispose(), A.dispose()) }, y, x };
+    }],
+    ['TV MRI (subsampled Fourier)', (n) => {
+      const mask = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([n, n], 0, 1, 'float32', 15), 0.5), 'float32'));
+      const A = subsampledFourier(mask);
+      mask.dispose();
+      const built = tvDenoisingProblem({ nu: 0.1, alpha: 0.3, operator: A, xi: 0.01 });
+      const y = tf.tidy(() => A.apply(image(13)));
+      return { built: { ...built, dispose: () => (built.dispose(), A.dispose()) }, y, x: image(12) };
+    }],
+  ];
+
+  for (const [name, make] of cases) {
+    it(`${name}: ∇ₓΦ matches five-point differences, no leaks`, () => {
+      const before = tf.memory().numTensors;
+      const { built, y, x } = make(size);
+      const { problem, theta } = built;
+      const data = { y };
+      const v = randn(x.shape, 21);
+      const g = problem.gradient(x, theta, data);
+      const fd = fivePoint((t) => valueAt(() => problem.energy(tf.add(x, tf.mul(v, t)), theta, data)));
+      const exact = dot(g, v);
+      const err = Math.abs(exact - fd) / Math.abs(exact);
+      console.log(`[${backend}] ${name}: directional derivative rel. error ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(FD_TOL);
+      // the initial point and the constants are usable
+      const x0 = problem.initialPoint(theta, data);
+      expect(x0.shape).toEqual(x.shape);
+      const mu = problem.mu(theta, data);
+      const L = problem.lipschitz(theta, data);
+      if (mu != null && L != null) expect(mu).toBeLessThanOrEqual(L);
+      tf.dispose([g, v, x0, x, y]);
+      built.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it(`${name}: ∇_θΦ matches five-point differences`, () => {
+      const before = tf.memory().numTensors;
+      const { built, y, x } = make(size);
+      const { problem, theta } = built;
+      const data = { y };
+      const keys = Object.keys(theta);
+      const dirs: Params = Object.fromEntries(keys.map((k, i) => [k, randn(theta[k].shape, 30 + i)]));
+      const { value, grad: gTheta } = valueAndGradParams((th) => problem.energy(x, th, data), theta);
+      const exact = keys.reduce((s, k) => s + dot(gTheta[k], dirs[k]), 0);
+      const fd = fivePoint((t) => valueAt(() => problem.energy(x, Object.fromEntries(keys.map((k) => [k, tf.add(theta[k], tf.mul(dirs[k], t))])), data)));
+      const err = Math.abs(exact - fd) / Math.abs(exact);
+      console.log(`[${backend}] ${name}: θ directional derivative rel. error ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(FD_TOL);
+      value.dispose();
+      disposeParams(gTheta);
+      disposeParams(dirs);
+      tf.dispose([x, y]);
+      built.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    if (backend === 'wasm') {
+      it(`${name}: HVP matches differences of gradients`, () => {
+        const before = tf.memory().numTensors;
+        const { built, y, x } = make(size);
+        const { problem, theta } = built;
+        const data = { y };
+        const v = randn(x.shape, 22);
+        const hv = problem.hvp(x, theta, data, v);
+        const fd = fivePointTensor((t) => grad((z) => problem.energy(z, theta, data), tf.add(x, tf.mul(v, t))));
+        const err = relErr(hv, fd);
+        console.log(`[${backend}] ${name}: HVP rel. error ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(FD_TOL);
+        // HVP is symmetric: ⟨u, Hv⟩ = ⟨v, Hu⟩
+        const u = randn(x.shape, 23);
+        const hu = problem.hvp(x, theta, data, u);
+        expect(Math.abs(dot(u, hv) - dot(v, hu)) / Math.abs(dot(u, hv))).toBeLessThan(1e-4);
+        tf.dispose([hv, fd, v, u, hu, x, y]);
+        built.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    }
+  }
+});
+
+describeEachBackend('regularizer properties', (backend) => {
+  const size = backend === 'cpu' ? 8 : 16;
+
+  it('ICNN is midpoint convex on random pairs, and W^z stays non-negative after updates', () => {
+    const before = tf.memory().numTensors;
+    const R = icnn({ layers: 3, channels: 4, size: 3, alpha: 1, scale: 1 });
+    let theta = R.init();
+    const checkConvex = () => {
+      for (let pair = 0; pair < 4; pair++) {
+        const [a, b] = [randn([1, size, size, 1], 100 + pair), tf.tidy(() => tf.mul(2, randn([1, size, size, 1], 200 + pair)))];
+        const ra = valueAt(() => R.value(a, theta));
+        const rb = valueAt(() => R.value(b, theta));
+        const rm = valueAt(() => R.value(tf.mul(0.5, tf.add(a, b)), theta));
+        // float32 slack: the three values are sums of ~10³ terms, relative round-off ≲ 1e-6
+        expect(rm).toBeLessThanOrEqual((ra + rb) / 2 + 1e-5 * (Math.abs(ra) + Math.abs(rb)));
+        tf.dispose([a, b]);
+      }
+    };
+    checkConvex();
+    // Unconstrained gradient-descent steps on R over the raw parameters. R increases with W^z
+    // (z ≥ 0, σ non-decreasing), so descent pushes the raw z-weights down, further negative.
+    const x = randn([1, size, size, 1], 7);
+    const rawBefore = valueAt(() => tf.mean(theta.wz1));
+    for (let step = 0; step < 3; step++) {
+      const { value, grad: g } = valueAndGradParams((th) => R.value(x, th), theta);
+      value.dispose();
+      const next: Params = Object.fromEntries(Object.keys(theta).map((k) => [k, tf.tidy(() => tf.sub(theta[k], tf.mul(1, g[k])))]));
+      disposeParams(g);
+      disposeParams(theta);
+      theta = next;
+    }
+    expect(valueAt(() => tf.mean(theta.wz1))).toBeLessThan(rawBefore);
+    const rawMin = valueAt(() => tf.min(theta.wz1));
+    expect(rawMin).toBeLessThan(0); // the raw parameters are negative …
+    for (const k of [1, 2]) {
+      const wz = icnnZWeights(theta, k);
+      expect(valueAt(() => tf.min(wz))).toBeGreaterThanOrEqual(0); // … the weights used are not
+      expect(valueAt(() => tf.max(wz))).toBeGreaterThan(0);
+      wz.dispose();
+    }
+    checkConvex();
+    x.dispose();
+    disposeParams(theta);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Huber TV: gradient and HVP match differences away from the kink |∇x| = ν', () => {
+    // Huber is C¹ with a Hessian that jumps where |∇x| = ν, so differences are only
+    // comparable when no pixel crosses the threshold: put ν in the widest gap of the |∇x|
+    // values and scale the direction so that the largest stencil step moves |∇x| by less
+    // than a quarter of that gap.
+    const before = tf.memory().numTensors;
+    const n = 6;
+    const x = tf.tidy(() => tf.add(0.5, tf.mul(0.2, randn([1, n, n, 1], 61))));
+    const magsTensor = tf.tidy(() => {
+      const g = tf.sub(tf.concat([tf.slice(x, [0, 1, 0, 0], [1, n - 1, n, 1]), tf.slice(x, [0, n - 1, 0, 0], [1, 1, n, 1])], 1), x);
+      const h = tf.sub(tf.concat([tf.slice(x, [0, 0, 1, 0], [1, n, n - 1, 1]), tf.slice(x, [0, 0, n - 1, 0], [1, n, 1, 1])], 2), x);
+      return tf.sqrt(tf.add(tf.square(g), tf.square(h)));
+    });
+    const mags = Array.from(magsTensor.dataSync()).sort((a, b) => a - b);
+    magsTensor.dispose();
+    let nu = 0, gap = 0;
+    for (let i = Math.floor(mags.length / 4); i < Math.floor((3 * mags.length) / 4); i++) {
+      if (mags[i + 1] - mags[i] > gap) [gap, nu] = [mags[i + 1] - mags[i], (mags[i + 1] + mags[i]) / 2];
+    }
+    const built = tvDenoisingProblem({ kind: 'huber', nu, alpha: 0.3 });
+    const { problem, theta } = built;
+    const y = tf.tidy(() => tf.add(0.5, tf.mul(0.2, randn([1, n, n, 1], 62))));
+    const data = { y };
+    const raw = randn([1, n, n, 1], 63);
+    // |∇v| ≤ 2√2 max|v|; the value stencil reaches 2H, the gradient stencil 2H_GRAD
+    const vMax = valueAt(() => tf.max(tf.abs(raw)));
+    const v = tf.mul(raw, gap / 4 / (2 * H * 2 * Math.SQRT2 * vMax));
+    const g = problem.gradient(x, theta, data);
+    const exact = dot(g, v);
+    const fd = fivePoint((s) => valueAt(() => problem.energy(tf.add(x, tf.mul(v, s)), theta, data)));
+    const err = Math.abs(exact - fd) / Math.abs(exact);
+    console.log(`[${backend}] Huber TV (ν = ${nu.toFixed(4)} in a gap of ${gap.toExponential(1)}): directional derivative rel. error ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(FD_TOL);
+    if (backend === 'wasm') {
+      const hv = problem.hvp(x, theta, data, v);
+      const fdH = fivePointTensor((s) => grad((z) => problem.energy(z, theta, data), tf.add(x, tf.mul(v, s))));
+      const errH = relErr(hv, fdH);
+      console.log(`[${backend}] Huber TV: HVP rel. error ${errH.toExponential(2)}`);
+      expect(errH).toBeLessThan(FD_TOL);
+      tf.dispose([hv, fdH]);
+    }
+    tf.dispose([x, y, raw, v, g]);
+    built.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Fields of Experts is non-convex (declared) and its curvature bound holds along a line', () => {
+    const R = fieldsOfExperts({ size: 3, alpha: 1, nu: 0.1 });
+    expect(R.convex).toBe(false);
+    const theta = R.init();
+    const mu = R.mu!(theta);
+    const L = R.lipschitz!(theta);
+    expect(mu).toBeLessThan(0);
+    // second difference along random directions stays within [μ, L]·‖v‖²
+    for (let s = 0; s < 3; s++) {
+      const x = randn([1, size, size, 1], 40 + s);
+      const v = randn([1, size, size, 1], 50 + s);
+      const h = 1e-2;
+      const f = (t: number) => valueAt(() => R.value(tf.add(x, tf.mul(v, t)), theta));
+      const curvature = (f(h) - 2 * f(0) + f(-h)) / (h * h) / dot(v, v);
+      expect(curvature).toBeGreaterThanOrEqual(mu * 1.01);
+      expect(curvature).toBeLessThanOrEqual(L * 1.01);
+      tf.dispose([x, v]);
+    }
+    disposeParams(theta);
+  });
+
+  it('constants: TV L = 8α/ν, filter penalty L = e^{β₀}Σe^{β_k}‖c_k‖₁²/ε, sums add, problems declare μ', () => {
+    const tv = smoothedTV({ nu: 0.1, alpha: 0.5 });
+    const th = tv.init();
+    expect(tv.lipschitz!(th)).toBeCloseTo(40, 4);
+    const hub = huberTV({ nu: 0.1, alpha: 0.5 });
+    expect(hub.lipschitz!(th)).toBeCloseTo(40, 4);
+    const sum = sumRegularizers(tv, tikhonov(0.3));
+    expect(sum.mu!(th)).toBeCloseTo(0.3, 6);
+    expect(sum.lipschitz!(th)).toBeCloseTo(40.3, 4);
+    disposeParams(th);
+
+    const filters = tf.tensor4d([1, -1, 0, 0, 2, 0, 0, -2], [2, 2, 1, 2]);
+    const fp = filterPenalty({ filters, epsilon: 0.5, beta0: Math.log(2), beta: 0 });
+    const fth = fp.init();
+    // ‖c_1‖₁ = 3 (1, 0, 0, −2 … laid out [S,S,1,K]): c_1 = [1, 0, 2, 0]? compute directly:
+    const l1 = tf.sum(tf.abs(filters), [0, 1, 2]).arraySync() as number[];
+    expect(fp.lipschitz!(fth)).toBeCloseTo((2 * (l1[0] ** 2 + l1[1] ** 2)) / 0.5, 3);
+    disposeParams(fth);
+    filters.dispose();
+
+    const denoising = tvDenoisingProblem({ nu: 0.1, alpha: 0.5 });
+    const y = tf.zeros([1, 4, 4, 1]);
+    expect(denoising.problem.mu(denoising.theta, { y })).toBe(1);
+    expect(denoising.problem.lipschitz(denoising.theta, { y })).toBeCloseTo(41, 3);
+    denoising.dispose();
+    const A = blur({ size: 3, sigma: 1 });
+    const deblur = tvDenoisingProblem({ nu: 0.1, alpha: 0.5, operator: A, xi: 0.25 });
+    expect(deblur.problem.mu(deblur.theta, { y })).toBe(0.25);
+    deblur.dispose();
+    A.dispose();
+    const plainDeblur = reconstructionProblem(smoothedTV(), { operator: blur({ size: 3 }) });
+    expect(plainDeblur.problem.mu(plainDeblur.theta, { y })).toBeUndefined();
+    plainDeblur.dispose();
+    y.dispose();
+  });
+
+  it('filter initialisations: DCT basis is orthonormal and zero-mean; random filters are seeded, zero-mean, unit norm', () => {
+    const d = dctFilters(4);
+    expect(d.shape).toEqual([4, 4, 1, 15]);
+    const m = d.reshape([16, 15]);
+    const gram = tf.matMul(m, m, true, false);
+    expect(tf.max(tf.abs(tf.sub(gram, tf.eye(15)))).dataSync()[0]).toBeLessThan(1e-6);
+    expect(tf.max(tf.abs(tf.sum(m, 0))).dataSync()[0]).toBeLessThan(1e-6);
+    const r1 = randomFilters({ size: 5, count: 6, seed: 3 });
+    const r2 = randomFilters({ size: 5, count: 6, seed: 3 });
+    expect(Array.from(r1.dataSync())).toEqual(Array.from(r2.dataSync()));
+    const rm = r1.reshape([25, 6]);
+    expect(tf.max(tf.abs(tf.sum(rm, 0))).dataSync()[0]).toBeLessThan(1e-6);
+    expect(tf.max(tf.abs(tf.sub(tf.norm(rm, 'euclidean', 0), 1))).dataSync()[0]).toBeLessThan(1e-6);
+    expect(() => randomFilters({ count: 0 })).toThrow(/randomFilters: option 'count'/);
+    tf.dispose([d, m, gram, r1, r2, rm]);
+  });
+});
