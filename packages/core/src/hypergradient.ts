@@ -107,5 +107,8 @@ export function hypergradient<D = Data>(options: HypergradientOptions<D>): Hyper
     return result;
   };
   const first = run(options.strategy);
-  return applyConvergenceGate('hypergradient', first, policy, options, run, site);
+  // The tolerances the strategy actually used, for the gate's message.
+  const own = (options.strategy as { options?: { tol?: number; linearTol?: number } }).options;
+  const tol = { tol: options.tol ?? own?.tol, linearTol: options.linearTol ?? own?.linearTol };
+  return applyConvergenceGate('hypergradient', first, policy, tol, run, site);
 }

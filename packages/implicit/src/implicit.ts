@@ -40,9 +40,9 @@ export interface ImplicitOptions {
   tol?: number;
   /** Adjoint tolerance δ on ‖Hq − ∇ₓℓ‖ (absolute). */
   linearTol?: number;
-  /** Inner iteration cap. */
+  /** Inner iteration cap; default: the inner solver's. */
   maxIter?: number;
-  /** Adjoint iteration cap. */
+  /** Adjoint iteration cap; default: the linear solver's (for `neumann`, its number of terms). */
   linearMaxIter?: number;
   /** Reuse the last x̂ and q as starting points when shapes match (default true). */
   warmStart?: boolean;
@@ -54,14 +54,12 @@ export interface ImplicitOptions {
 export const DEFAULT_IMPLICIT_OPTIONS = Object.freeze({
   tol: 1e-5,
   linearTol: 1e-5,
-  maxIter: 1000,
-  linearMaxIter: 500,
   warmStart: true,
 });
 
 /** The implicit strategy: a {@link Strategy} with warm-start state. */
 export interface ImplicitStrategy extends Strategy {
-  readonly options: Readonly<Required<Omit<ImplicitOptions, 'constants'>>> & { constants?: BoundConstants };
+  readonly options: Readonly<ImplicitOptions & typeof DEFAULT_IMPLICIT_OPTIONS>;
   solve<D = Data>(request: SolveRequest<D>): SolveResult;
   vjpSolution<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult;
   /** Forgets the warm starts (disposes the kept x̂ and q). */
@@ -149,8 +147,8 @@ export function implicit(options: ImplicitOptions): ImplicitStrategy {
   const opts = { ...DEFAULT_IMPLICIT_OPTIONS, ...stripUndefined(options) } as ImplicitStrategy['options'];
   checkNonNegative(where, 'tol', opts.tol, true);
   checkNonNegative(where, 'linearTol', opts.linearTol, true);
-  checkPositiveInt(where, 'maxIter', opts.maxIter);
-  checkPositiveInt(where, 'linearMaxIter', opts.linearMaxIter);
+  if (opts.maxIter != null) checkPositiveInt(where, 'maxIter', opts.maxIter);
+  if (opts.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', opts.linearMaxIter);
   if (typeof opts.warmStart !== 'boolean') throw new Error(`${where}: option 'warmStart' must be true or false.`);
   if (opts.constants != null && typeof opts.constants !== 'object') {
     throw new Error(`${where}: option 'constants' must be an object { lossLipschitz, hessianLipschitz, mixedLipschitz, mixedNorm }.`);
@@ -173,7 +171,7 @@ export function implicit(options: ImplicitOptions): ImplicitStrategy {
     return (warmX as unknown as { t: tf.Tensor }).t.shape;
   }
 
-  function forward<D>(problem: Problem<D>, theta: Params, data: D, x0: tf.Tensor | undefined, tol: number, maxIter: number) {
+  function forward<D>(problem: Problem<D>, theta: Params, data: D, x0: tf.Tensor | undefined, tol: number, maxIter: number | undefined) {
     const start = startPoint(problem, theta, data, x0);
     const result = opts.inner.solve(problem, theta, data, { x0: start, tol, maxIter, tolMode: 'absolute' });
     tf.keep(result.x);
@@ -181,7 +179,7 @@ export function implicit(options: ImplicitOptions): ImplicitStrategy {
     return result;
   }
 
-  function adjoint<D>(problem: Problem<D>, theta: Params, data: D, x: tf.Tensor, rhs: tf.Tensor, slot: WarmSlot, tol: number, maxIter: number) {
+  function adjoint<D>(problem: Problem<D>, theta: Params, data: D, x: tf.Tensor, rhs: tf.Tensor, slot: WarmSlot, tol: number, maxIter: number | undefined) {
     let hvps = 0;
     const matvec = (v: tf.Tensor): tf.Tensor => {
       hvps += 1;
