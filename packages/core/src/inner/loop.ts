@@ -189,6 +189,18 @@ export function runInner<D, S extends InnerState>(
   data: D,
   options: InnerSolveOptions = {},
 ): InnerResult {
+  return withCleanup(() => solveInner(where, defaults, method, problem, theta, data, options));
+}
+
+function solveInner<D, S extends InnerState>(
+  where: string,
+  defaults: Required<InnerBaseOptions>,
+  method: InnerMethod<S>,
+  problem: Problem<D>,
+  theta: Params,
+  data: D,
+  options: InnerSolveOptions,
+): InnerResult {
   const t0 = performance.now();
   if (problem == null || problem.kind !== 'energy') {
     throw new Error(`${where}: 'problem' must come from defineProblem (an energy problem), got ${problem == null ? String(problem) : `kind '${(problem as { kind?: string }).kind}'`}.`);
@@ -307,3 +319,16 @@ export function withinRoundoff(value: number, trialValue: number): boolean {
 
 /** Relative size of float32 round-off in an energy summed over many terms (ε₃₂ ≈ 1.2e-7, times a summation margin). */
 export const ROUNDOFF = 1e-6;
+
+/**
+ * Runs a solve so that an exception (a throwing energy or matvec, a shape error) does not
+ * leak the solver's live tensors: everything created inside is released except `x`.
+ */
+export function withCleanup<T extends { x: tf.Tensor }>(fn: () => T): T {
+  let out!: T;
+  tf.tidy(() => {
+    out = fn();
+    return out.x;
+  });
+  return out;
+}

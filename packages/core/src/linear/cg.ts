@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { emptyWork, type Work } from '../work.js';
 import { checkFinite, checkShape } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars } from '../inner/loop.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
 import type { LinearResult, LinearSolveOptions, LinearSolver, LinearStatus, MatVec } from './types.js';
 
 /** The `{ tol, tolMode, maxIter }` options every linear solver takes. */
@@ -172,7 +172,7 @@ export function cg(options: CgOptions = {}): LinearSolver {
   return {
     name: where,
     requiresSymmetric: true,
-    solve(matvec, b, solveOptions) {
+    solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
       let x = setup.x;
       let r = setup.zeroStart ? tf.clone(b) : residual(setup, b, x);
@@ -240,6 +240,6 @@ export function cg(options: CgOptions = {}): LinearSolver {
         rTrue.dispose();
       }
       return finishLinear(setup, x, k, trueNorm, status, detail);
-    },
+    }),
   };
 }

@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { checkPositiveInt } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars } from '../inner/loop.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
 
@@ -55,7 +55,7 @@ export function gmres(options: GmresOptions = {}): LinearSolver {
   return {
     name: where,
     requiresSymmetric: false,
-    solve(matvec, b, solveOptions) {
+    solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
       let x = setup.x;
       let k = 0;
@@ -149,6 +149,6 @@ export function gmres(options: GmresOptions = {}): LinearSolver {
       }
       r.dispose();
       return finishLinear(setup, x, k, beta, status, detail, 'increase maxIter or restart, or precondition');
-    },
+    }),
   };
 }

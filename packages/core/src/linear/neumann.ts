@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars } from '../inner/loop.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
 import type { LinearSolver } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
 
@@ -51,7 +51,7 @@ export function neumann(options: NeumannOptions = {}): LinearSolver {
   return {
     name: where,
     requiresSymmetric: false,
-    solve(matvec, b, solveOptions) {
+    solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
       const K = Math.max(setup.maxIter, 1);
       const x0 = setup.x;
@@ -73,6 +73,6 @@ export function neumann(options: NeumannOptions = {}): LinearSolver {
       const status = !Number.isFinite(rNorm) ? 'nan' : rNorm <= setup.threshold ? 'converged' : 'max-iterations';
       return finishLinear(setup, x, K, rNorm, status, '',
         'increase terms, or a larger step (up to 2/λ_max); the residual decays like (1 − sμ)^K');
-    },
+    }),
   };
 }

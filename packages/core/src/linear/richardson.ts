@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { checkNonNegative } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars } from '../inner/loop.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
 
@@ -50,7 +50,7 @@ export function richardson(options: RichardsonOptions = {}): LinearSolver {
   return {
     name: where,
     requiresSymmetric: false,
-    solve(matvec, b, solveOptions) {
+    solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
       let x = setup.x;
       let k = 0;
@@ -77,6 +77,6 @@ export function richardson(options: RichardsonOptions = {}): LinearSolver {
       r.dispose();
       return finishLinear(setup, x, k, rNorm, status, '',
         'increase maxIter, or a larger step (up to 2/λ_max); Richardson needs O(L/μ) iterations, cg needs O(√(L/μ))');
-    },
+    }),
   };
 }
