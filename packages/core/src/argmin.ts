@@ -96,7 +96,8 @@ export function argmin<D = Data>(
       `${where}: strategy '${strategy?.name ?? String(strategy)}' has no solve()/vjpSolution(); use implicit(...) from @bilevel/implicit or jacobianFree() from @bilevel/jfb, or implement both methods.`,
     );
   }
-  const opts = { ...DEFAULT_ARGMIN_OPTIONS, ...options };
+  const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined)) as ArgminOptions;
+  const opts = { ...DEFAULT_ARGMIN_OPTIONS, ...given };
   if (opts.tol != null) checkNonNegative(where, 'tol', opts.tol, true);
   if (opts.linearTol != null) checkNonNegative(where, 'linearTol', opts.linearTol, true);
   if (opts.maxIter != null) checkPositiveInt(where, 'maxIter', opts.maxIter);
