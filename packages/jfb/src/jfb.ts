@@ -149,7 +149,9 @@ export function jacobianFree(options: JacobianFreeOptions = {}): JacobianFreeStr
       for (;;) {
         const tx = tf.keep(tf.tidy(() => step(x, theta)));
         evals += 1;
-        residual = tf.tidy(() => tf.norm(tf.sub(tx, x))).dataSync()[0] / scale;
+        const diff = tf.tidy(() => tf.sub(tx, x));
+        residual = readNorm(diff) / scale;
+        diff.dispose();
         if (residual <= tol || it >= maxIter || !Number.isFinite(residual)) {
           tx.dispose();
           break;
