@@ -118,6 +118,11 @@ function dominant(where: string, op: MatVec, like: tf.Tensor, o: Required<PowerI
  * ```
  */
 export function powerIteration(matvec: MatVec, like: tf.Tensor, options: PowerIterationOptions = {}): SpectrumEstimate {
+  // User matvecs may allocate intermediates: release them with everything else.
+  return tf.tidy(() => powerIterationImpl(matvec, like, options) as unknown as tf.TensorContainer) as unknown as SpectrumEstimate;
+}
+
+function powerIterationImpl(matvec: MatVec, like: tf.Tensor, options: PowerIterationOptions): SpectrumEstimate {
   const where = 'powerIteration';
   checkLike(where, matvec, like);
   checkOptionKeys(where, options, Object.keys(POWER_ITERATION_DEFAULTS));
@@ -201,6 +206,11 @@ export function tridiagonalEigenvalue(alpha: number[], beta: number[], k: number
  * ```
  */
 export function lanczos(matvec: MatVec, like: tf.Tensor, options: LanczosOptions = {}): SpectrumEstimate {
+  // User matvecs may allocate intermediates: release them with everything else.
+  return tf.tidy(() => lanczosImpl(matvec, like, options) as unknown as tf.TensorContainer) as unknown as SpectrumEstimate;
+}
+
+function lanczosImpl(matvec: MatVec, like: tf.Tensor, options: LanczosOptions): SpectrumEstimate {
   const where = 'lanczos';
   checkLike(where, matvec, like);
   checkOptionKeys(where, options, Object.keys(LANCZOS_DEFAULTS));
