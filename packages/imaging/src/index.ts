@@ -26,3 +26,13 @@ export {
   TV_PROBLEM_DEFAULTS, ICNN_PROBLEM_DEFAULTS,
 } from './problems.js';
 export type { ReconstructionData, ReconstructionProblem, ReconstructionOptions, TVProblemOptions } from './problems.js';
+export { decodePng, loadImage, encodePng, saveImage, LUMINANCE_WEIGHTS, SAVE_IMAGE_DEFAULTS } from './data/png.js';
+export type { SavePngOptions } from './data/png.js';
+export { sampleImages, SAMPLE_IMAGE_DIR } from './data/samples.js';
+export { centerCrop, randomCrops, extractPatches } from './data/crops.js';
+export { addNoise } from './data/noise.js';
+export { trainTestSplit } from './data/split.js';
+export { denoisingDataset, DENOISING_DATASET_DEFAULTS } from './data/dataset.js';
+export type { DenoisingDatasetOptions, DenoisingDataset, DenoisingBatch } from './data/dataset.js';
+export { psnr, ssim, SSIM_DEFAULTS } from './metrics.js';
+export type { MetricResult, SsimOptions } from './metrics.js';
