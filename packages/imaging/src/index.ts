@@ -1,3 +1,15 @@
+/**
+ * `@bilevel/imaging`: forward operators, regularizers and problem builders, image data and
+ * metrics for bilevel learning of variational image-reconstruction models.
+ *
+ * Conventions: images are NHWC float32 tensors `[batch, height, width, 1]` with values in
+ * [0, 1]; complex data are real pairs in a trailing axis of size 2; every energy and
+ * regularizer value is summed over the batch.
+ *
+ * @packageDocumentation
+ */
+
+// Linear operators
 export type { LinearOperator } from './operators/types.js';
 export { identity } from './operators/identity.js';
 export { gaussianKernel, boxKernel, motionKernel } from './operators/kernels.js';
@@ -7,6 +19,10 @@ export { gradient2d, divergence, finiteDifference } from './operators/finite-dif
 export { dftMatrices, fft2, ifft2, subsampledFourier, SUBSAMPLED_FOURIER_DEFAULTS } from './operators/fourier.js';
 export type { SubsampledFourierOptions } from './operators/fourier.js';
 export { inpainting } from './operators/inpainting.js';
+export { cartesianMask, randomMask, CARTESIAN_MASK_DEFAULTS } from './operators/masks.js';
+export type { CartesianMaskOptions } from './operators/masks.js';
+
+// Data terms, regularizers, problems
 export type { Regularizer } from './regularizers/types.js';
 export { smoothedTV, huberTV, TV_DEFAULTS } from './regularizers/tv.js';
 export type { TVOptions } from './regularizers/tv.js';
@@ -26,6 +42,8 @@ export {
   TV_PROBLEM_DEFAULTS, ICNN_PROBLEM_DEFAULTS,
 } from './problems.js';
 export type { ReconstructionData, ReconstructionProblem, ReconstructionOptions, TVProblemOptions } from './problems.js';
+
+// Data
 export { decodePng, loadImage, encodePng, saveImage, LUMINANCE_WEIGHTS, SAVE_IMAGE_DEFAULTS } from './data/png.js';
 export type { SavePngOptions } from './data/png.js';
 export { sampleImages, SAMPLE_IMAGE_DIR } from './data/samples.js';
@@ -34,5 +52,7 @@ export { addNoise } from './data/noise.js';
 export { trainTestSplit } from './data/split.js';
 export { denoisingDataset, DENOISING_DATASET_DEFAULTS } from './data/dataset.js';
 export type { DenoisingDatasetOptions, DenoisingDataset, DenoisingBatch } from './data/dataset.js';
+
+// Metrics
 export { psnr, ssim, SSIM_DEFAULTS } from './metrics.js';
 export type { MetricResult, SsimOptions } from './metrics.js';

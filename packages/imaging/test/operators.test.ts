@@ -4,7 +4,7 @@ import { describeEachBackend, randn } from '../../core/test/backends.js';
 import { adjointError, dot } from './helpers.js';
 import {
   identity, convolution, blur, gaussianKernel, boxKernel, motionKernel, finiteDifference, gradient2d, divergence,
-  subsampledFourier, fft2, ifft2, inpainting, dftMatrices,
+  subsampledFourier, fft2, ifft2, inpainting, dftMatrices, cartesianMask, randomMask,
 } from '../src/index.js';
 import type { LinearOperator } from '../src/index.js';
 
@@ -138,6 +138,19 @@ describeEachBackend('Fourier transform', (backend) => {
     const real = tf.add(tf.matMul(cos, cos), tf.matMul(sin, sin));
     expect(tf.max(tf.abs(tf.sub(real, tf.eye(12)))).dataSync()[0]).toBeLessThan(1e-6);
     tf.dispose([cos, sin, real]);
+  });
+
+  it('sampling masks: Cartesian keeps the centre lines and about h/R rows; random masks are seeded', () => {
+    const m = cartesianMask({ height: 32, width: 8, acceleration: 4, centerLines: 6, seed: 2 });
+    const rows = Array.from(tf.tidy(() => tf.max(m, 1)).dataSync());
+    expect(rows.reduce((a, b) => a + b, 0)).toBe(8);
+    for (const r of [0, 1, 2, 29, 30, 31]) expect(rows[r]).toBe(1);
+    const a = randomMask(16, 16, 0.3, 4);
+    const b = randomMask(16, 16, 0.3, 4);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    const frac = tf.tidy(() => tf.mean(a)).dataSync()[0];
+    expect(Math.abs(frac - 0.3)).toBeLessThan(0.1);
+    tf.dispose([m, a, b]);
   });
 
   it('kernels are normalised', () => {
