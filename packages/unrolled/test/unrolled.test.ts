@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { tf, initBackend, hvp, mixedProduct, valueAndGradParams, disposeParams, flattenParams } from '@bilevel/core';
+import { tf, initBackend, defineProblem, hvp, mixedProduct, valueAndGradParams, disposeParams, flattenParams, richardson, hypergradient } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { unrolled } from '../src/index.js';
 import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, logCoshProblem, gaussians } from './fixtures.js';
@@ -24,10 +24,6 @@ function relErr(a: Params, b: Params): number {
     const fb = flattenParams(b);
     return tf.norm(tf.sub(fa, fb)).dataSync()[0] / Math.max(tf.norm(fb).dataSync()[0], 1e-12);
   });
-}
-
-function flat(p: Params): number[] {
-  return tf.tidy(() => Array.from(flattenParams(p).dataSync()));
 }
 
 describe('unrolled [wasm]', () => {
@@ -150,15 +146,10 @@ describe('unrolled [wasm]', () => {
           xt = xtNew;
         }
         xt.dispose();
-        // (2) IFT with T Richardson steps q ← q + s(b − Hq) from q₀ = 0.
-        let qk = tf.zerosLike(b);
-        for (let k = 0; k < T; k++) {
-          const hq = hvp((z) => energy(z, c.theta), xT, qk);
-          const next = tf.tidy(() => tf.add(qk, tf.mul(c.s, tf.sub(b, hq))));
-          hq.dispose();
-          qk.dispose();
-          qk = next;
-        }
+        // (2) IFT with core's richardson: T steps q ← q + s(b − Hq) from q₀ = 0 (tol 0 forces all T).
+        const solved = richardson({ step: c.s }).solve((v) => hvp((z) => energy(z, c.theta), xT, v), b, { tol: 0, tolMode: 'absolute', maxIter: T });
+        expect(solved.iterations).toBe(T);
+        const qk = solved.x;
         const mq = mixedProduct(energy, xT, c.theta, qk);
         const direct = tf.tidy(() => flattenParams(Object.fromEntries(Object.keys(c.theta).map((k) => [k, gl.grad[k]]))));
         const ift = tf.tidy(() => tf.sub(direct, flattenParams(mq)));
@@ -223,7 +214,17 @@ describe('unrolled [wasm]', () => {
   });
 
   it('checkpointing T = 500 steps needs less peak memory than the full tape (tf.profile peakBytes), same gradient', async () => {
-    const lc = logCoshProblem(2000, 31);
+    // A cheap separable energy ½Σ wᵢ(xᵢ − yᵢ)² (θ = w) keeps the 500 nested-gradient steps fast.
+    const n = 2000;
+    const lc = {
+      problem: defineProblem<{ y: tf.Tensor; target: tf.Tensor }>({
+        energy: (x, th, d) => tf.mul(0.5, tf.sum(tf.mul(th.w, tf.square(tf.sub(x, d.y))))),
+        init: (_th, d) => tf.zerosLike(d.y),
+      }),
+      loss: (x: tf.Tensor, _th: Params, d: { target: tf.Tensor }) => tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.target)))),
+      data: { y: tf.tensor1d(gaussians(n, 31)), target: tf.tensor1d(gaussians(n, 32)) },
+      theta: { w: tf.tensor1d(gaussians(n, 33).map((v) => 1 + 0.3 * Math.tanh(v))) } as Params,
+    };
     const steps = 500;
     /*
      * tf.profile records numBytes after every kernel and reports the maximum, but computes it
@@ -260,7 +261,7 @@ describe('unrolled [wasm]', () => {
     const full = await run('full');
     const ck = await run({ checkpoint: 'sqrt' });
     console.log(
-      `T = 500, n = 2000: peak bytes full tape ${(full.peak - base).toLocaleString()} (+ ${base.toLocaleString()} resident), ` +
+      `T = 500, n = ${n}: peak bytes full tape ${(full.peak - base).toLocaleString()} (+ ${base.toLocaleString()} resident), ` +
         `checkpointed (every ${Math.ceil(Math.sqrt(steps))}) ${(ck.peak - base).toLocaleString()}; ratio ${((full.peak - base) / (ck.peak - base)).toFixed(1)}`,
     );
     expect(ck.peak).toBeLessThan(full.peak);
@@ -270,6 +271,21 @@ describe('unrolled [wasm]', () => {
     ck.result.dispose();
     disposeData(lc.data);
     disposeParams(lc.theta);
+  });
+
+  it('plugs into hypergradient() and backs argmin-style VJPs (solve + vjpSolution = full-tape gradient)', () => {
+    const strategy = unrolled({ steps: 300, memory: { checkpoint: 'sqrt' } });
+    const r = hypergradient({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss, strategy, tol: 1e-4 });
+    expect(r.converged).toBe(true);
+    expect(relErrNumbers(r.grad.theta.dataSync(), q.exact(q.theta0).grad)).toBeLessThan(1e-3);
+    // vjpSolution with cotangent ∇ₓℓ(x_T) reproduces the hypergradient (ℓ has no direct θ term).
+    const { x } = strategy.solve({ problem: t.problem, theta: t.theta, data: t.data });
+    const gx = tf.grad((z: tf.Tensor) => t.loss(z, t.theta, t.data))(x);
+    const vj = strategy.vjpSolution({ problem: t.problem, theta: t.theta, data: t.data, x, cotangent: gx });
+    expect(relErr(vj.grad, r.grad)).toBeLessThan(SAME);
+    for (const z of [x, gx]) z.dispose();
+    disposeParams(vj.grad);
+    r.dispose();
   });
 
   it('reports non-convergence, errors on bad options, leaks no tensors', () => {
