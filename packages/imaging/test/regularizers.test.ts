@@ -132,6 +132,36 @@ describeEachBackend('energies', (backend) => {
         built.dispose();
         expect(tf.memory().numTensors).toBe(before);
       });
+
+      it(`${name}: mixed product ∇_θ⟨∇ₓΦ, v⟩ matches differences of gradients in θ`, () => {
+        const before = tf.memory().numTensors;
+        const { built, y, x } = make(size);
+        const { problem, theta } = built;
+        const data = { y };
+        const v = randn(x.shape, 24);
+        const keys = Object.keys(theta);
+        const dirs: Params = Object.fromEntries(keys.map((k, i) => [k, randn(theta[k].shape, 40 + i)]));
+        const mixed = problem.mixed(x, theta, data, v);
+        const exact = keys.reduce((s, k) => s + dot(mixed[k], dirs[k]), 0);
+        // gradients in x are local (no big cancelling sum), so the smaller step applies
+        const h = H_GRAD;
+        const at = (t: number) => {
+          const th = Object.fromEntries(keys.map((k) => [k, tf.tidy(() => tf.add(theta[k], tf.mul(dirs[k], t)))]));
+          const g = problem.gradient(x, th, data);
+          const r = dot(g, v);
+          tf.dispose([g, ...Object.values(th)]);
+          return r;
+        };
+        const fd = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
+        const err = Math.abs(exact - fd) / Math.abs(exact);
+        console.log(`[${backend}] ${name}: mixed product rel. error ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(FD_TOL);
+        disposeParams(mixed);
+        disposeParams(dirs);
+        tf.dispose([v, x, y]);
+        built.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      });
     }
   }
 });
