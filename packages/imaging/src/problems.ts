@@ -67,12 +67,10 @@ export function reconstructionProblem(regularizer: Regularizer, options: Reconst
   const operator = options.operator ?? identity();
   const data = leastSquares(operator);
   const theta = regularizer.init();
-  const muOf = (th: Params) => data.mu + xi + (regularizer.mu ? regularizer.mu(th) : -Infinity);
-  const muKnown = regularizer.mu != null || data.mu + xi > 0;
-  const muAtInit = muKnown ? (regularizer.mu ? muOf(theta) : data.mu + xi) : 0;
-  const strongConvexity = muAtInit > 0
-    ? (th: Params) => Math.max(0, regularizer.mu ? muOf(th) : data.mu + xi)
-    : undefined;
+  // μ_R: declared by R, else 0 for a convex R, else unknown (then no μ can be claimed)
+  const muOfRegularizer = regularizer.mu != null ? regularizer.mu : regularizer.convex ? () => 0 : undefined;
+  const muOf = muOfRegularizer != null ? (th: Params) => data.mu + xi + muOfRegularizer(th) : undefined;
+  const strongConvexity = muOf != null && muOf(theta) > 0 ? (th: Params) => Math.max(0, muOf(th)) : undefined;
   const smoothness = data.lipschitz != null && regularizer.lipschitz != null
     ? (th: Params) => data.lipschitz! + xi + regularizer.lipschitz!(th)
     : undefined;
