@@ -309,9 +309,19 @@ describeEachBackend('regularizer properties', (backend) => {
     expect(deblur.problem.mu(deblur.theta, { y })).toBe(0.25);
     deblur.dispose();
     A.dispose();
-    const plainDeblur = reconstructionProblem(smoothedTV(), { operator: blur({ size: 3 }) });
+    const B = blur({ size: 3 });
+    const plainDeblur = reconstructionProblem(smoothedTV(), { operator: B });
     expect(plainDeblur.problem.mu(plainDeblur.theta, { y })).toBeUndefined();
     plainDeblur.dispose();
+    // FoE: μ = 1 + μ_R for denoising while positive; nothing claimed for deblurring without ξ
+    const foeDenoise = foeProblem({ size: 3, alpha: 1e-4, nu: 0.1 });
+    const muR = fieldsOfExperts({ size: 3, alpha: 1e-4, nu: 0.1 }).mu!(foeDenoise.theta);
+    expect(foeDenoise.problem.mu(foeDenoise.theta, { y })).toBeCloseTo(1 + muR, 6);
+    foeDenoise.dispose();
+    const foeDeblur = foeProblem({ size: 3, operator: B });
+    expect(foeDeblur.problem.mu(foeDeblur.theta, { y })).toBeUndefined();
+    foeDeblur.dispose();
+    B.dispose();
     y.dispose();
   });
 
