@@ -105,6 +105,10 @@ export function argmin<D = Data>(
   if (opts.onNotConverged !== 'warn' && opts.onNotConverged !== 'error') {
     throw new Error(`${where}: option 'onNotConverged' must be 'warn' or 'error', got ${String(opts.onNotConverged)}.`);
   }
+  // The tolerances the strategy will use, for messages.
+  const own = (strategy as { options?: { tol?: number; linearTol?: number } }).options;
+  const tolText = opts.tol ?? own?.tol ?? "(the strategy's default)";
+  const linearTolText = opts.linearTol ?? own?.linearTol ?? "(the strategy's default)";
   const solveForward = strategy.solve.bind(strategy);
   const vjpSolution = strategy.vjpSolution.bind(strategy);
 
@@ -118,7 +122,7 @@ export function argmin<D = Data>(
     const fwd = withoutTape(() => solveForward({ problem, theta, data, tol: opts.tol, maxIter: opts.maxIter }));
     if (!fwd.converged || !Number.isFinite(fwd.residual)) {
       const message =
-        `${where}: the forward solve of '${strategy.name}' did not converge: residual ${fwd.residual.toExponential(2)} vs tolerance ${opts.tol ?? "(the strategy's default)"}; ` +
+        `${where}: the forward solve of '${strategy.name}' did not converge: residual ${fwd.residual.toExponential(2)} vs tolerance ${tolText}; ` +
         `x̂ and its gradient may be wrong. Fix: increase 'maxIter', loosen 'tol', or use a faster inner solver. (${fwd.message})`;
       try {
         report(opts.onNotConverged, message, site);
@@ -147,7 +151,7 @@ export function argmin<D = Data>(
           });
           if (!r.converged || (r.residual != null && !Number.isFinite(r.residual))) {
             const message =
-              `${where}: the backward solve of '${strategy.name}' did not converge: residual ${r.residual?.toExponential(2)} vs tolerance ${opts.linearTol ?? "(the strategy's default)"}; ` +
+              `${where}: the backward solve of '${strategy.name}' did not converge: residual ${r.residual?.toExponential(2)} vs tolerance ${linearTolText}; ` +
               `the gradient may be wrong. Fix: increase 'linearMaxIter' or loosen 'linearTol'. (${r.message})`;
             try {
               report(opts.onNotConverged, message, `${site}#backward`);
