@@ -1,5 +1,5 @@
 /**
- * Test fixtures shared by the unrolled and equilibrium tests: the closed-form bilevel
+ * Test fixtures (a copy lives in each of the unrolled and equilibrium test folders): the closed-form bilevel
  * quadratic (exact hypergradient in float64 with dense JS linear algebra) and a
  * non-quadratic log-cosh energy.
  */
