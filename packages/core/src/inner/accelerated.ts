@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkNonNegative } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, withinRoundoff, checkOptionKeys, checkStoppingOptions, runInner,
+  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
@@ -97,12 +97,11 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
       } else {
         // Monotone backtracking (Beck & Teboulle): the step only shrinks, which keeps the
         // O(1/k²) guarantee; growth would need the momentum sequence to be rescaled.
-        let approximate = false;
+        const noise = lineSearchNoise(value, s * gradNorm * gradNorm, y.size);
         for (let trial = 0; trial < search.maxTrials; trial++) {
           const candidate = tf.tidy(() => tf.sub(y, tf.mul(grad, s)));
           const trialValue = ctx.energy(candidate);
-          if (trial === 0) approximate = withinRoundoff(value, trialValue);
-          if (acceptStep(value, trialValue, -gradNorm * gradNorm, undefined, s, 0.5, approximate)) {
+          if (acceptStep(value, trialValue, -gradNorm * gradNorm, undefined, s, 0.5, noise)) {
             xNext = candidate;
             break;
           }

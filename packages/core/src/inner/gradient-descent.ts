@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, withinRoundoff, checkOptionKeys, checkStoppingOptions, runInner,
+  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 
@@ -101,12 +101,11 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
       }
       const slope = -gradNorm * gradNorm;
       let s = state.step;
-      let approximate = false;
+      const noise = lineSearchNoise(value, s * gradNorm * gradNorm, x.size);
       for (let trial = 0; trial < search.maxTrials; trial++) {
         const next = ctx.evaluate(moveAlong(x, grad, s));
         const trialSlope = -readDot(next.grad, grad);
-        if (trial === 0) approximate = withinRoundoff(value, next.value);
-        if (acceptStep(value, next.value, slope, trialSlope, s, search.c, approximate)) {
+        if (acceptStep(value, next.value, slope, trialSlope, s, search.c, noise)) {
           return { state: { current: next, step: s * search.growth } };
         }
         tf.dispose([next.x, next.grad]);

@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, withinRoundoff, checkOptionKeys, checkStoppingOptions, readScalars, runInner,
+  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, readScalars, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
@@ -101,12 +101,11 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       }
       let alpha = pairs.s.length > 0 ? 1 : ctx.lipschitz != null ? 1 / ctx.lipschitz : Math.min(1, 1 / Math.max(gradNorm, 1e-30));
       let next: Evaluated | null = null;
-      let approximate = false;
+      const noise = lineSearchNoise(value, alpha * Math.abs(slope), x.size);
       for (let trial = 0; trial < search.maxTrials; trial++) {
         const candidate = ctx.evaluate(tf.tidy(() => tf.add(x, tf.mul(d, alpha))));
         const trialSlope = readDot(candidate.grad, d);
-        if (trial === 0) approximate = withinRoundoff(value, candidate.value);
-        if (acceptStep(value, candidate.value, slope, trialSlope, alpha, search.c, approximate)) {
+        if (acceptStep(value, candidate.value, slope, trialSlope, alpha, search.c, noise)) {
           next = candidate;
           break;
         }
@@ -121,6 +120,11 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       d.dispose();
       const yNew = tf.tidy(() => tf.sub(next!.grad, grad));
       const [sy, yy, ss] = readScalars(tf.tidy(() => tf.sum(tf.mul(sNew, yNew))), tf.tidy(() => tf.sum(tf.square(yNew))), tf.tidy(() => tf.sum(tf.square(sNew))));
+      if (ss === 0) {
+        // x + αd rounded back to x: no float32 progress is possible along d.
+        tf.dispose([sNew, yNew, next.x, next.grad]);
+        return { lineSearchFailed: `the accepted step ${alpha.toExponential(2)} no longer changes x in float32` };
+      }
       // Curvature safeguard: sᵀy must be positive, and not lost in float32 round-off.
       if (sy > 1e-6 * Math.sqrt(ss * yy) && Number.isFinite(sy)) {
         const s = [...pairs.s, sNew];
