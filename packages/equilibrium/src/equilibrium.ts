@@ -278,8 +278,8 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
     const grad = thetaVjp(map, x, theta, solved.x);
     solved.x.dispose();
     perVjp(1);
-    work.linearIterations += solved.iterations;
-    const merged = addWork(work, { ...solved.work, vjps: 0, hvps: 0 });
+    // The solver's own work record counts its iterations; the VJPs were counted by matvec above.
+    const merged = addWork(work, { ...solved.work, vjps: 0, hvps: 0, linearIterations: solved.iterations });
     return {
       grad,
       residual: solved.residualNorm,

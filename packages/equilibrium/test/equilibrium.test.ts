@@ -92,6 +92,8 @@ describe('equilibrium [wasm]', () => {
           const r = equilibrium({ forward: make(), backward, tol, backwardTol: tol }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
           expect(r.converged).toBe(true);
           expect(r.residuals.forward).toBeLessThanOrEqual(tol);
+          // Each backward iteration is one VJP (plus one VJP in θ and one for ∇ℓ): no double counting.
+          expect(r.work.linearIterations).toBeLessThanOrEqual(r.work.vjps - 2);
           errs.push(relErrNumbers(flat(r.grad), exact));
           if (tol === 1e-6) table.push(`${name}/${backward}: fwd ${r.work.innerIterations} it, bwd ${r.work.linearIterations} it, rel err ${errs[1].toExponential(2)} (loose ${errs[0].toExponential(2)})`);
           r.dispose();
