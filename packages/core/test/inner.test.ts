@@ -161,6 +161,29 @@ describeEachBackend('inner solvers', (backend) => {
     });
   }
 
+  it('every solver still converges when Φ is large and its decrease is below float32 round-off', () => {
+    // Φ + 10⁴: float32 spacing at 10⁴ is ~10⁻³, far above the late decreases (~10⁻⁸), so
+    // the line searches must switch to their gradient-based (approximate Armijo) test.
+    const base = tv1d();
+    const offset = defineProblem<{ y: tf.Tensor }>({
+      energy: (x, t, d) => tf.add(base.energy(x, t, d), 1e4),
+      init: base.init,
+      strongConvexity: 1,
+      smoothness: 1 + (4 * ALPHA) / NU,
+    });
+    const m = backend === 'cpu' ? 16 : 32;
+    const yRows = [Array.from({ length: m }, (_, i) => (i < m / 3 ? 0 : 1) + 0.2 * Math.cos(5 * i))];
+    const y = tf.tensor2d(yRows);
+    const xHat = tf.tensor2d(yRows.map(tv1dReference));
+    for (const [name, make] of Object.entries(SOLVERS)) {
+      const r = make().solve(offset, theta, { y });
+      expect(r.status, `${name}: ${r.message}`).toBe('converged');
+      expect(distance(r.x, xHat)).toBeLessThanOrEqual(r.distanceBound! + SLACK);
+      r.x.dispose();
+    }
+    tf.dispose([y, xHat]);
+  });
+
   it('1,000 iterations of gradientDescent, and 200 of accelerated and lbfgs, leave the tensor count unchanged', () => {
     const { A, Ainv } = spd(linspace(1, 10, 8), 5);
     const b = randn([1, 8], 6) as tf.Tensor2D;
