@@ -40,6 +40,7 @@ const ENERGIES: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   elu: (x) => tf.sum(tf.square(tf.elu(x))),
   softmax: (x) => tf.sum(tf.mul(tf.softmax(tf.reshape(x, [3, 4])), tf.reshape(x, [3, 4]))),
   logSumExp: (x) => tf.sum(tf.logSumExp(tf.reshape(x, [3, 4]), 1)),
+  'unstack (one slice)': (x) => tf.sum(tf.exp(tf.unstack(tf.reshape(x, [1, 12]))[0])),
   logSigmoid: (x) => tf.sum(tf.mul(x, tf.logSigmoid(x))),
   'relu / maximum': (x) => tf.sum(tf.add(tf.square(tf.relu(x)), tf.square(tf.maximum(x, 0.1)))),
   'smoothed TV (conv2d)': (x) => {

@@ -78,6 +78,11 @@ export function registerSecondOrderGradients(): void {
         },
       };
     });
+    // tfjs hands a one-output Unpack's gradient a tensor, not an array, and its registered
+    // gradient then fails to stack it (a one-element tf.unstack breaks any nested grad).
+    reRegister('Unpack', [], (dy, _saved, attrs) => ({
+      value: () => tf.stack(Array.isArray(dy) ? dy : [dy], attrs.axis as number),
+    }));
     // Comparisons feed tf.where masks; their derivative is zero. tfjs registers no gradient
     // for them, which breaks nested differentiation of any where() built from a comparison.
     for (const kernelName of ['Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual',
