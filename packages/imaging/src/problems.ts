@@ -106,6 +106,8 @@ export interface TVProblemOptions extends ReconstructionOptions {
   alpha?: number;
   /** 'smoothed' √(|∇x|² + ν²) (default) or 'huber'. */
   kind?: 'smoothed' | 'huber';
+  /** Learn ν too (`theta.logNu`); smoothed TV only. */
+  learnNu?: boolean;
 }
 
 /** Defaults of {@link tvDenoisingProblem}. */
@@ -129,7 +131,8 @@ export const TV_PROBLEM_DEFAULTS = { ...TV_DEFAULTS, kind: 'smoothed', xi: 0 } a
 export function tvDenoisingProblem(options: TVProblemOptions = {}): ReconstructionProblem {
   const o = { ...TV_PROBLEM_DEFAULTS, ...options };
   if (o.kind !== 'smoothed' && o.kind !== 'huber') throw new Error(`tvDenoisingProblem: option 'kind' must be 'smoothed' or 'huber', got ${String(o.kind)}.`);
-  const R = o.kind === 'huber' ? huberTV({ nu: o.nu, alpha: o.alpha }) : smoothedTV({ nu: o.nu, alpha: o.alpha });
+  if (o.kind === 'huber' && options.learnNu) throw new Error("tvDenoisingProblem: option 'learnNu' needs kind 'smoothed' (Huber TV's threshold is not differentiable).");
+  const R = o.kind === 'huber' ? huberTV({ nu: o.nu, alpha: o.alpha }) : smoothedTV({ nu: o.nu, alpha: o.alpha, learnNu: options.learnNu });
   return reconstructionProblem(R, options);
 }
 

@@ -1,5 +1,5 @@
 import { it, expect } from 'vitest';
-import { tf, grad, hvp, valueAndGradParams, disposeParams } from '@bilevel/core';
+import { tf, grad, hvp, valueAndGradParams, disposeParams, checkParamsGradient, mixedProduct } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn, relErr } from '../../core/test/backends.js';
 import { dot } from './helpers.js';
@@ -277,6 +277,24 @@ describeEachBackend('regularizer properties', (backend) => {
       tf.dispose([x, v]);
     }
     disposeParams(theta);
+  });
+
+  it('smoothed TV with learnNu: θ = {logAlpha, logNu}, gradients in θ and the mixed product match finite differences, L uses the learned ν', () => {
+    const tv = smoothedTV({ nu: 0.2, alpha: 0.5, learnNu: true });
+    const theta = tv.init();
+    expect(Object.keys(theta).sort()).toEqual(['logAlpha', 'logNu']);
+    expect(tv.lipschitz!(theta)).toBeCloseTo(20, 3);
+    const x = randn([1, 6, 6, 1], 60);
+    const v = randn([1, 6, 6, 1], 61);
+    // Five-point differences in θ; 2e-3 relative as for the other energies (float32 round-off / h).
+    expect(checkParamsGradient((th) => tv.value(x, th), theta).maxRelError).toBeLessThan(2e-3);
+    const m = mixedProduct((z, th) => tv.value(z, th), x, theta, v);
+    const fdMixed = checkParamsGradient((th) => tf.sum(tf.mul(grad((z) => tv.value(z, th), x), v)), theta);
+    expect(fdMixed.maxRelError).toBeLessThan(2e-3);
+    expect(() => tvDenoisingProblem({ kind: 'huber', learnNu: true })).toThrow(/learnNu/);
+    disposeParams(m);
+    disposeParams(theta);
+    tf.dispose([x, v]);
   });
 
   it('constants: TV L = 8α/ν, filter penalty L = e^{β₀}Σe^{β_k}‖c_k‖₁²/ε, sums add, problems declare μ', () => {

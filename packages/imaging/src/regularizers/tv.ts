@@ -11,6 +11,11 @@ export interface TVOptions {
   nu?: number;
   /** Initial weight α (stored as `theta.logAlpha = log α`). */
   alpha?: number;
+  /**
+   * Smoothed TV only: make ν a learnable parameter `theta.logNu = log ν` (initialised at
+   * `nu`), as in the papers' (α, ν) learning experiments.
+   */
+  learnNu?: boolean;
 }
 
 /** Defaults of {@link smoothedTV} and {@link huberTV}: ν = 0.01, α = 0.1. */
@@ -43,18 +48,21 @@ const alphaOf = (theta: Params, where: string) => read(() => tf.exp(param(theta,
  */
 export function smoothedTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('smoothedTV', options_);
+  const learnNu = options_.learnNu === true;
+  const nuOf = (theta: Params) => (learnNu ? read(() => tf.exp(param(theta, 'logNu', 'smoothedTV')))[0] : nu);
   return {
-    name: `smoothed TV (ν = ${nu})`,
+    name: learnNu ? 'smoothed TV (learned ν)' : `smoothed TV (ν = ${nu})`,
     convex: true,
     value: (x, theta) =>
       tf.tidy(() => {
         const g = gradient2d(x);
-        const r = tf.sum(tf.sqrt(tf.add(tf.sum(tf.square(g), 3), nu * nu)));
+        const nuSquared = learnNu ? tf.exp(tf.mul(2, param(theta, 'logNu', 'smoothedTV'))) : nu * nu;
+        const r = tf.sum(tf.sqrt(tf.add(tf.sum(tf.square(g), 3), nuSquared)));
         return tf.mul(tf.exp(param(theta, 'logAlpha', 'smoothedTV')), r);
       }),
     mu: () => 0,
-    lipschitz: (theta) => (8 * alphaOf(theta, 'smoothedTV')) / nu,
-    init: () => ({ logAlpha: tf.scalar(Math.log(alpha)) }),
+    lipschitz: (theta) => (8 * alphaOf(theta, 'smoothedTV')) / nuOf(theta),
+    init: () => (learnNu ? { logAlpha: tf.scalar(Math.log(alpha)), logNu: tf.scalar(Math.log(nu)) } : { logAlpha: tf.scalar(Math.log(alpha)) }),
   };
 }
 
