@@ -62,7 +62,11 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
       }),
     mu: () => 0,
     lipschitz: (theta) => (8 * alphaOf(theta, 'smoothedTV')) / nuOf(theta),
-    init: () => (learnNu ? { logAlpha: tf.scalar(Math.log(alpha)), logNu: tf.scalar(Math.log(nu)) } : { logAlpha: tf.scalar(Math.log(alpha)) }),
+    init: (): Params => {
+      const theta: Params = { logAlpha: tf.scalar(Math.log(alpha)) };
+      if (learnNu) theta.logNu = tf.scalar(Math.log(nu));
+      return theta;
+    },
   };
 }
 
