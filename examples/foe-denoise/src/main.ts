@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { tf, initBackend, lbfgs, cg, disposeParams, workUnits, paramsToArrays } from '@bilevel/core';
 import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { maid, train } from '@bilevel/outer';
+import { maid, adam, train } from '@bilevel/outer';
 import type { ProgressEvent } from '@bilevel/outer';
 import { filterModelProblem, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, dctFilters } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
@@ -31,8 +31,11 @@ const flags = parseFlags({
   sigma: 0.1,
   iterations: 60,
   tvIterations: 0,
+  method: 'maid',
   tol0: 0.1,
   step0: 1,
+  adamStep: 0.02,
+  adamTol: 1e-3,
   safety: 2,
   seed: 0,
   out: 'out/foe-denoise',
@@ -42,6 +45,7 @@ const where = 'foe-denoise';
 for (const k of ['crop', 'count', 'testCount', 'filters', 'size', 'iterations'] as const) {
   if (!Number.isInteger(flags[k]) || flags[k] <= 0) throw new Error(`${where}: --${k} must be a positive integer, got ${flags[k]}.`);
 }
+if (flags.method !== 'maid' && flags.method !== 'adam') throw new Error(`${where}: --method must be 'maid' or 'adam', got '${flags.method}'.`);
 if (flags.init !== 'dct' && flags.init !== 'random') throw new Error(`${where}: --init must be 'dct' or 'random', got '${flags.init}'.`);
 if (flags.init === 'dct' && flags.filters > flags.size * flags.size - 1) {
   throw new Error(`${where}: --init dct gives at most ${flags.size * flags.size - 1} filters of size ${flags.size}; lower --filters or use --init random.`);
@@ -107,11 +111,17 @@ async function learn(label: string, problem: Problem<DenoisingData>, theta0: Par
   const strategy = implicit({ inner: lbfgs(), linear: cg(), maxIter: 2000, linearMaxIter: 500 });
   const progress = progressReporter(iterations, label.padEnd(12), 10);
   const t0 = performance.now();
+  // Adam runs on the full training set: every "minibatch" is all crops (the loss is a mean,
+  // so their order does not matter and the same batch tensors serve every call).
+  const n = data.y.shape[0]!;
   const result = await train({
-    method: maid({ tol0: flags.tol0, step0: flags.step0 }),
+    method: flags.method === 'maid'
+      ? maid({ tol0: flags.tol0, step0: flags.step0 })
+      : adam({ step: flags.adamStep, size: n, batchSize: n, tol: flags.adamTol, seed: flags.seed }),
     problem,
     strategy,
     data,
+    batchData: () => data,
     loss,
     constants,
     theta0,
