@@ -13,7 +13,7 @@ import { tf, initBackend, lbfgs, cg, disposeParams, workUnits, paramsToArrays } 
 import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { maid, adam, train } from '@bilevel/outer';
-import type { ProgressEvent } from '@bilevel/outer';
+import type { ProgressEvent, Method, MethodStateBase } from '@bilevel/outer';
 import { filterModelProblem, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, dctFilters } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
 import type { CurvePoint } from '@bilevel/example-utils';
@@ -21,17 +21,17 @@ import { estimateConstants, type DenoisingData } from './constants.js';
 
 const flags = parseFlags({
   crop: 40,
-  count: 4,
+  count: 8,
   testCount: 4,
-  filters: 8,
+  filters: 24,
   size: 5,
-  init: 'random',
+  init: 'dct',
   epsilon: 0.01,
   beta0: 'auto',
   sigma: 0.1,
-  iterations: 60,
-  tvIterations: 0,
-  method: 'maid',
+  iterations: 150,
+  tvIterations: 100,
+  method: 'adam',
   tol0: 0.1,
   step0: 1,
   adamStep: 0.02,
@@ -115,9 +115,9 @@ async function learn(label: string, problem: Problem<DenoisingData>, theta0: Par
   // so their order does not matter and the same batch tensors serve every call).
   const n = data.y.shape[0]!;
   const result = await train({
-    method: flags.method === 'maid'
+    method: (flags.method === 'maid'
       ? maid({ tol0: flags.tol0, step0: flags.step0 })
-      : adam({ step: flags.adamStep, size: n, batchSize: n, tol: flags.adamTol, seed: flags.seed }),
+      : adam({ step: flags.adamStep, size: n, batchSize: n, tol: flags.adamTol, seed: flags.seed })) as Method<MethodStateBase>,
     problem,
     strategy,
     data,
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   // Loss-versus-work curves.
   const points: CurvePoint[] = [];
   for (const t of [tvTrained, foeTrained]) for (const e of t.history) if (e.accepted) points.push({ series: t.label, work: e.work, loss: e.loss });
-  await plotLossVersusWork(join(out, 'loss-vs-work.svg'), points, `MAID, σ = ${flags.sigma}: training loss (1/n)·½‖x̂ − x‖² vs work`);
+  await plotLossVersusWork(join(out, 'loss-vs-work.svg'), points, `${flags.method}, σ = ${flags.sigma}: training loss (1/n)·½‖x̂ − x‖² vs work`);
 
   const rows = [
     { model: 'noisy input', 'PSNR (dB)': round(noisyTest.psnr, 2), SSIM: round(noisyTest.ssim, 4), 'train PSNR': round(noisyTrain.psnr, 2), iterations: 0, work: 0, 'train time (s)': 0 },
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   writeJson(join(out, 'summary.json'), {
     example: where,
     backend,
-    settings: { ...flags, trainImages: dataset.trainImages.map((i) => names[i]), testImages: dataset.testImages.map((i) => names[i]), method: 'maid', strategy: 'implicit(lbfgs, cg)' },
+    settings: { ...flags, trainImages: dataset.trainImages.map((i) => names[i]), testImages: dataset.testImages.map((i) => names[i]), method: flags.method, strategy: 'implicit(lbfgs, cg)' },
     noisy: { train: { psnr: noisyTrain.psnr, ssim: noisyTrain.ssim }, test: noisyTest },
     models: [
       [tvTrained, tvEval],

@@ -21,10 +21,10 @@ import type { CurvePoint } from '@bilevel/example-utils';
 
 const flags = parseFlags({
   crop: 40,
-  count: 4,
+  count: 8,
   testCount: 4,
   sigma: 0.1,
-  work: 3000,
+  work: 4000,
   maxIterations: 1000,
   step: 0.05,
   tol: 1e-3,
