@@ -14,15 +14,23 @@ import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { maid, adam, train } from '@bilevel/outer';
 import type { ProgressEvent, Method, MethodStateBase } from '@bilevel/outer';
-import { filterModelProblem, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, dctFilters } from '@bilevel/imaging';
+import { reconstructionProblem, fieldsOfExperts, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, dctFilters } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
 import type { CurvePoint } from '@bilevel/example-utils';
 import { estimateConstants, type DenoisingData } from './constants.js';
+import { tileDataset } from './data.js';
+import { exPenalty, scaledFilters } from './models.js';
 
 const flags = parseFlags({
+  images: 'astronaut,camera',
+  split: 'tiles',
   crop: 40,
   count: 8,
   testCount: 4,
+  model: 'ex',
+  nu: 0.1,
+  learnEpsilon: false,
+  filterStep: 1,
   filters: 24,
   size: 5,
   init: 'dct',
@@ -32,6 +40,8 @@ const flags = parseFlags({
   iterations: 150,
   tvIterations: 100,
   method: 'adam',
+  tvMethod: 'adam',
+  tvAdamStep: 0.02,
   tol0: 0.1,
   step0: 1,
   adamStep: 0.02,
@@ -45,7 +55,11 @@ const where = 'foe-denoise';
 for (const k of ['crop', 'count', 'testCount', 'filters', 'size', 'iterations'] as const) {
   if (!Number.isInteger(flags[k]) || flags[k] <= 0) throw new Error(`${where}: --${k} must be a positive integer, got ${flags[k]}.`);
 }
+if (flags.tvMethod !== 'maid' && flags.tvMethod !== 'adam') throw new Error(`${where}: --tvMethod must be 'maid' or 'adam', got '${flags.tvMethod}'.`);
 if (flags.method !== 'maid' && flags.method !== 'adam') throw new Error(`${where}: --method must be 'maid' or 'adam', got '${flags.method}'.`);
+if (flags.split !== 'tiles' && flags.split !== 'images') throw new Error(`${where}: --split must be 'tiles' or 'images', got '${flags.split}'.`);
+if (flags.model !== 'ex' && flags.model !== 'foe') throw new Error(`${where}: --model must be 'ex' or 'foe', got '${flags.model}'.`);
+if (!(flags.filterStep > 0)) throw new Error(`${where}: --filterStep must be positive, got ${flags.filterStep}.`);
 if (flags.init !== 'dct' && flags.init !== 'random') throw new Error(`${where}: --init must be 'dct' or 'random', got '${flags.init}'.`);
 if (flags.init === 'dct' && flags.filters > flags.size * flags.size - 1) {
   throw new Error(`${where}: --init dct gives at most ${flags.size * flags.size - 1} filters of size ${flags.size}; lower --filters or use --init random.`);
@@ -75,6 +89,14 @@ function solve(problem: Problem<DenoisingData>, theta: Params, data: DenoisingDa
   return { x: r.x, iterations: r.iterations };
 }
 
+/** The learned filter model: (Ex) (`--model ex`) or Student-t Fields of Experts (`--model foe`), weight `w` = β₀ or log α. */
+function filterModel(filters: tf.Tensor, w: number) {
+  const R = flags.model === 'foe'
+    ? fieldsOfExperts({ filters, alpha: Math.exp(w), nu: flags.nu })
+    : exPenalty({ filters, epsilon: flags.epsilon, beta0: w, learnEpsilon: flags.learnEpsilon });
+  return reconstructionProblem(scaledFilters(R, flags.filterStep));
+}
+
 /**
  * Initial overall weight β₀ of the filter model: the best of a coarse grid on the training
  * loss (one lower-level solve per value). Only the starting point; MAID learns β₀ afterwards.
@@ -82,14 +104,14 @@ function solve(problem: Problem<DenoisingData>, theta: Params, data: DenoisingDa
 function chooseBeta0(filters: tf.Tensor, data: DenoisingData): number {
   let best = { beta0: NaN, loss: Infinity };
   for (let beta0 = -6; beta0 <= -1; beta0 += 0.5) {
-    const model = filterModelProblem({ filters, epsilon: flags.epsilon, beta0 });
+    const model = filterModel(filters, beta0);
     const { x } = solve(model.problem as unknown as Problem<DenoisingData>, model.theta, data, 1e-2);
     const value = tf.tidy(() => loss(x, model.theta, data)).dataSync()[0];
     x.dispose();
     model.dispose();
     if (value < best.loss) best = { beta0, loss: value };
   }
-  console.log(`learned FoE: initial β₀ = ${best.beta0} (best of a grid over [−6, −1] on the training loss, ${best.loss.toFixed(4)})`);
+  console.log(`learned FoE: initial ${flags.model === 'foe' ? 'log α' : 'β₀'} = ${best.beta0} (best of a grid over [−6, −1] on the training loss, ${best.loss.toFixed(4)})`);
   return best.beta0;
 }
 
@@ -105,7 +127,7 @@ interface Trained {
   constants: Record<string, number>;
 }
 
-async function learn(label: string, problem: Problem<DenoisingData>, theta0: Params, data: DenoisingData, iterations: number): Promise<Trained> {
+async function learn(label: string, problem: Problem<DenoisingData>, theta0: Params, data: DenoisingData, iterations: number, method: string, adamStep: number): Promise<Trained> {
   const constants = estimateConstants(problem, theta0, data, { safety: flags.safety, seed: flags.seed });
   console.log(`${label}: heuristic bound constants ${JSON.stringify(Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v.toPrecision(3))])))}`);
   const strategy = implicit({ inner: lbfgs(), linear: cg(), maxIter: 2000, linearMaxIter: 500 });
@@ -115,9 +137,9 @@ async function learn(label: string, problem: Problem<DenoisingData>, theta0: Par
   // so their order does not matter and the same batch tensors serve every call).
   const n = data.y.shape[0]!;
   const result = await train({
-    method: (flags.method === 'maid'
+    method: (method === 'maid'
       ? maid({ tol0: flags.tol0, step0: flags.step0 })
-      : adam({ step: flags.adamStep, size: n, batchSize: n, tol: flags.adamTol, seed: flags.seed })) as Method<MethodStateBase>,
+      : adam({ step: adamStep, size: n, batchSize: n, tol: flags.adamTol, seed: flags.seed })) as Method<MethodStateBase>,
     problem,
     strategy,
     data,
@@ -157,26 +179,39 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const out = outputFolder(flags.out);
   const start = performance.now();
-  const images = Object.values(sampleImages());
-  const dataset = denoisingDataset({ images, cropSize: flags.crop, count: flags.count, testCount: flags.testCount, sigma: flags.sigma, seed: flags.seed });
+  const all = sampleImages() as Record<string, string>;
+  const chosen = flags.images === 'all' ? Object.keys(all) : String(flags.images).split(',').map((s) => s.trim());
+  for (const c of chosen) if (all[c] == null) throw new Error(`${where}: --images: unknown image '${c}' (have ${Object.keys(all).join(', ')}, or 'all').`);
+  let trainNames: string[];
+  let testNames: string[];
+  let dataset: { train: { clean: tf.Tensor4D; noisy: tf.Tensor4D }; test: { clean: tf.Tensor4D; noisy: tf.Tensor4D }; dispose(): void };
+  if (flags.split === 'tiles') {
+    dataset = tileDataset(chosen.map((c) => all[c]), flags.crop, flags.count, flags.testCount, flags.sigma, flags.seed);
+    trainNames = testNames = chosen;
+  } else {
+    const d = denoisingDataset({ images: chosen.map((c) => all[c]), cropSize: flags.crop, count: flags.count, testCount: flags.testCount, sigma: flags.sigma, seed: flags.seed });
+    dataset = d;
+    trainNames = d.trainImages.map((i) => chosen[i]);
+    testNames = d.testImages.map((i) => chosen[i]);
+  }
   const trainData: DenoisingData = { y: dataset.train.noisy, clean: dataset.train.clean };
   const testData: DenoisingData = { y: dataset.test.noisy, clean: dataset.test.clean };
-  const names = Object.keys(sampleImages());
-  console.log(`${where}: backend ${backend}; ${flags.count} training crops ${flags.crop}×${flags.crop} from [${dataset.trainImages.map((i) => names[i]).join(', ')}], ${flags.testCount} held-out crops from [${dataset.testImages.map((i) => names[i]).join(', ')}], σ = ${flags.sigma}`);
+  const splitText = flags.split === 'tiles' ? 'disjoint checkerboard tiles of the same images' : 'held-out images';
+  console.log(`${where}: backend ${backend}; ${flags.count} training crops ${flags.crop}×${flags.crop} from [${trainNames.join(', ')}], ${flags.testCount} held-out crops from [${testNames.join(', ')}] (${splitText}), σ = ${flags.sigma}`);
 
   // Learned TV: θ = (log α, log ν), the baseline the (Ex) model must beat.
   const tv = tvDenoisingProblem({ alpha: 0.05, nu: 0.05, learnNu: true });
   const tvProblem = tv.problem as unknown as Problem<DenoisingData>;
-  const tvTrained = await learn('learned TV', tvProblem, tv.theta, trainData, flags.tvIterations > 0 ? flags.tvIterations : flags.iterations);
+  const tvTrained = await learn('learned TV', tvProblem, tv.theta, trainData, flags.tvIterations > 0 ? flags.tvIterations : flags.iterations, flags.tvMethod, flags.tvAdamStep);
 
   // (Ex) filter model.
   const filters = initialFilters();
   const beta0 = flags.beta0 === 'auto' ? chooseBeta0(filters, trainData) : Number(flags.beta0);
   if (!Number.isFinite(beta0)) throw new Error(`${where}: --beta0 must be a number or 'auto', got '${flags.beta0}'.`);
-  const foe = filterModelProblem({ filters, epsilon: flags.epsilon, beta0 });
+  const foe = filterModel(filters, beta0);
   filters.dispose();
   const foeProblem = foe.problem as unknown as Problem<DenoisingData>;
-  const foeTrained = await learn('learned FoE', foeProblem, foe.theta, trainData, flags.iterations);
+  const foeTrained = await learn('learned FoE', foeProblem, foe.theta, trainData, flags.iterations, flags.method, flags.adamStep);
 
   // Held-out evaluation at tight lower-level accuracy.
   const noisyTrain = metrics(trainData.y, trainData.clean);
@@ -213,7 +248,7 @@ async function main(): Promise<void> {
   mosaic.dispose();
   // The learned filters, each scaled to [0, 1], side by side.
   const filterImage = tf.tidy(() => {
-    const f = foeTrained.theta.filters as tf.Tensor4D;
+    const f = tf.mul(foeTrained.theta.filters, flags.filterStep) as tf.Tensor4D;
     const k = f.shape[3];
     const tiles = [];
     for (let j = 0; j < k; j++) {
@@ -259,7 +294,7 @@ async function main(): Promise<void> {
   writeJson(join(out, 'summary.json'), {
     example: where,
     backend,
-    settings: { ...flags, trainImages: dataset.trainImages.map((i) => names[i]), testImages: dataset.testImages.map((i) => names[i]), method: flags.method, strategy: 'implicit(lbfgs, cg)' },
+    settings: { ...flags, trainImages: trainNames, testImages: testNames, split: splitText, method: flags.method, strategy: 'implicit(lbfgs, cg)' },
     noisy: { train: { psnr: noisyTrain.psnr, ssim: noisyTrain.ssim }, test: noisyTest },
     models: [
       [tvTrained, tvEval],
@@ -280,7 +315,9 @@ async function main(): Promise<void> {
         theta: {
           ...thetaSummary(tr.theta),
           ...(tr.theta.logAlpha != null ? { alpha: Math.exp(tr.theta.logAlpha.dataSync()[0]) } : {}),
-          ...(tr.theta.logNu != null ? { nu: Math.exp(tr.theta.logNu.dataSync()[0]) } : {}),
+          ...(tr.theta.logNu != null && tr.theta.logNu.size === 1 ? { nu: Math.exp(tr.theta.logNu.dataSync()[0]) } : {}),
+          ...(tr.theta.logEpsilon != null ? { epsilon: Math.exp(tr.theta.logEpsilon.dataSync()[0]) } : {}),
+          ...(tr.theta.filters != null ? { filterScale: flags.filterStep } : {}),
         },
         train: { psnr: ev.train.psnr, ssim: ev.train.ssim },
         test: ev.test,
