@@ -25,12 +25,12 @@ const flags = parseFlags({
   images: 'astronaut,camera',
   split: 'tiles',
   crop: 40,
-  count: 8,
-  testCount: 4,
-  model: 'ex',
+  count: 16,
+  testCount: 16,
+  model: 'foe',
   nu: 0.1,
   learnEpsilon: false,
-  filterStep: 1,
+  filterStep: 0.1,
   filters: 24,
   size: 5,
   init: 'dct',
@@ -38,10 +38,10 @@ const flags = parseFlags({
   beta0: 'auto',
   sigma: 0.1,
   iterations: 150,
-  tvIterations: 100,
+  tvIterations: 150,
   method: 'adam',
   tvMethod: 'adam',
-  tvAdamStep: 0.02,
+  tvAdamStep: 0.05,
   tol0: 0.1,
   step0: 1,
   adamStep: 0.02,
@@ -103,7 +103,8 @@ function filterModel(filters: tf.Tensor, w: number) {
  */
 function chooseBeta0(filters: tf.Tensor, data: DenoisingData): number {
   let best = { beta0: NaN, loss: Infinity };
-  for (let beta0 = -6; beta0 <= -1; beta0 += 0.5) {
+  const [lo, hi] = flags.model === 'foe' ? [-10, -3] : [-6, -1];
+  for (let beta0 = lo; beta0 <= hi; beta0 += 0.5) {
     const model = filterModel(filters, beta0);
     const { x } = solve(model.problem as unknown as Problem<DenoisingData>, model.theta, data, 1e-2);
     const value = tf.tidy(() => loss(x, model.theta, data)).dataSync()[0];
@@ -111,7 +112,7 @@ function chooseBeta0(filters: tf.Tensor, data: DenoisingData): number {
     model.dispose();
     if (value < best.loss) best = { beta0, loss: value };
   }
-  console.log(`learned FoE: initial ${flags.model === 'foe' ? 'log α' : 'β₀'} = ${best.beta0} (best of a grid over [−6, −1] on the training loss, ${best.loss.toFixed(4)})`);
+  console.log(`learned FoE: initial ${flags.model === 'foe' ? 'log α' : 'β₀'} = ${best.beta0} (best of a grid over [${lo}, ${hi}] on the training loss, ${best.loss.toFixed(4)})`);
   return best.beta0;
 }
 
