@@ -31,7 +31,7 @@ export type { StochasticOptions, AdamOptions, SgdState, AdamState } from './stoc
 export { expParameterisation, reparameterise, l1, l2, box, projection, composeProximal, proximalOf, withRegularizer } from './transforms.js';
 export type { Reparameterisation, Regularizer, BoxBounds } from './transforms.js';
 export { oracleFromStrategy } from './oracle.js';
-export type { StrategyOracleOptions } from './oracle.js';
+export type { StrategyOracleOptions, OracleConstants } from './oracle.js';
 export { train, trainSteps, writeFileAtomic, readCheckpoint } from './train.js';
 export type { Budget, ProgressEvent, CheckpointOptions, TrainOptions, TrainResult, Checkpoint } from './train.js';
 export { mulberry32, permutation } from './internal/rng.js';

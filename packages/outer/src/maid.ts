@@ -35,6 +35,8 @@ export interface MaidOptions {
   maxAccuracyReductions: number;
   /** Stop with 'stationary' once the certified ‖∇F(θ)‖ ≤ ‖h‖ + bound ≤ gradTol. Default 0 (never). */
   gradTol: number;
+  /** Floor on the inner tolerance: a reduction below it stops with 'accuracy-limit'. Default 0. */
+  minTol: number;
 }
 
 /**
@@ -54,6 +56,7 @@ export const MAID_DEFAULTS: Readonly<Omit<MaidOptions, 'tol0' | 'linearTol0' | '
   maxBacktracks: 10,
   maxAccuracyReductions: 30,
   gradTol: 0,
+  minTol: 0,
 });
 
 /** MAID's explicit, JSON-serialisable state. */
@@ -65,7 +68,7 @@ export interface MaidState extends MethodStateBase {
   step: number;
 }
 
-const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepShrink', 'stepGrow', 'accuracyShrink', 'accuracyGrow', 'maxBacktracks', 'maxAccuracyReductions', 'gradTol'] as const;
+const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepShrink', 'stepGrow', 'accuracyShrink', 'accuracyGrow', 'maxBacktracks', 'maxAccuracyReductions', 'gradTol', 'minTol'] as const;
 
 /**
  * Creates MAID. One `step` is one upper-level iteration k:
@@ -73,10 +76,13 @@ const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepS
  * 1. h_k, F̃(θ_k), bound ω_k, Δ_k from the oracle at accuracies (ε_k, δ_k);
  *    while ω_k > (1 − η)‖h_k‖ (descent not certified): ε_k, δ_k ← ν̲ε_k, ν̲δ_k and recompute
  *    (−h_k is then a descent direction: seed 003, "Lem: if ‖z − ∇f‖ < ‖z‖ ...").
- * 2. Backtracking, at most J trials: θ̂ = prox(θ_k − α h_k), accept if
+ * 2. Backtracking, at most J trials α = α_k ρ̲ʲ (j = 0..J−1): θ̂ = prox(θ_k − α h_k), accept if
  *    F̃(θ̂) + J(θ̂) + Δ̂ ≤ F̃(θ_k) + J(θ_k) − Δ_k − c‖θ̂ − θ_k‖²/α
- *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, seed 003), else α ← ρ̲α.
- *    If all J trials fail: ε_k, δ_k ← ν̲ε_k, ν̲δ_k, J ← J + 1, back to 1 (Algorithm 3).
+ *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, seed 003).
+ *    If all J trials fail: ε_k, δ_k ← ν̲ε_k, ν̲δ_k, J ← J + 1, back to 1. Each round
+ *    restarts from α_k, as in the single-iteration MAID of seed 002 (Salehi et al. 2025) and
+ *    the reference code; seed 001's Algorithm 3 keeps shrinking α across rounds instead,
+ *    which drives α to zero faster than the accuracies can resolve the decrease.
  * 3. θ_{k+1} = θ̂, ε_{k+1} = ν̄ε_k, δ_{k+1} = ν̄δ_k, α_{k+1} = ρ̄α.
  *
  * If the sufficient decrease test holds, F(θ_{k+1}) ≤ F(θ_k) − cα‖h_k‖² for the exact F
@@ -108,10 +114,19 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
   checkInt(where, 'maxBacktracks', o.maxBacktracks, 1, 'use e.g. 10');
   checkInt(where, 'maxAccuracyReductions', o.maxAccuracyReductions, 0, 'use e.g. 30');
   checkRange(where, 'gradTol', o.gradTol, 0, Infinity, false, true, 'use 0 to disable');
+  checkRange(where, 'minTol', o.minTol, 0, Infinity, false, true, 'use 0 for no floor');
   const opts = Object.freeze(o);
 
   function init(theta: Params): MaidState {
     return { theta: toArrays(theta), iteration: 0, tol: opts.tol0, linearTol: opts.linearTol0!, step: opts.step0 };
+  }
+
+  /** Why no further accuracy reduction is possible, or undefined when one is. */
+  function accuracyLimit(reductions: number, tol: number, converged: boolean | undefined): string | undefined {
+    if (converged === false) return 'the oracle could not reach the current accuracy (raise the solvers\' maxIter, or accept this θ)';
+    if (reductions >= opts.maxAccuracyReductions) return `${reductions} accuracy reductions were spent (raise maxAccuracyReductions)`;
+    if (tol * opts.accuracyShrink < opts.minTol) return `the next tolerance would fall below minTol = ${opts.minTol}`;
+    return undefined;
   }
 
   function step(state: MaidState, oracle: Oracle, context: StepContext = {}): { state: MaidState; info: StepInfo } {
@@ -154,8 +169,9 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
           }
           if (!(r.bound <= (1 - opts.descentMargin) * gradNorm)) {
             // Descent not certified: tighten both accuracies (seed 003, MAID step 2).
-            if (reductions >= opts.maxAccuracyReductions) {
-              return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'accuracy-limit', message: `${where}: after ${reductions} accuracy reductions (tol=${tol}, linearTol=${linearTol}) the bound ${r.bound} still exceeds (1−η)‖h‖ = ${(1 - opts.descentMargin) * gradNorm}; θ is stationary to the attainable accuracy, or the BoundConstants are too pessimistic; raise maxAccuracyReductions or tighten the constants.` });
+            const limit = accuracyLimit(reductions, tol, r.converged);
+            if (limit != null) {
+              return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'accuracy-limit', message: `${where}: descent cannot be certified: the bound ${r.bound} exceeds (1−η)‖h‖ = ${(1 - opts.descentMargin) * gradNorm} at tol=${tol}, linearTol=${linearTol}, and ${limit}. θ is stationary to the attainable accuracy, or the BoundConstants are too pessimistic.` });
             }
             tol *= opts.accuracyShrink;
             linearTol *= opts.accuracyShrink;
@@ -164,6 +180,8 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
           }
           // 2. Backtracking line search with inexact sufficient decrease.
           const rhsBase = value - r.valueBound;
+          // Each round restarts from the iteration's initial step: α_k = αρ̲ʲ, j < J (seed 002).
+          alpha = state.step;
           for (let j = 0; j < budget; j++) {
             const { next, moveSq } = gradientStep(theta, grad, alpha, proximal);
             const trial = withParams(next, (thetaHat) => {
@@ -184,8 +202,9 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
             alpha *= opts.stepShrink;
           }
           // Backtracking failed: needs higher accuracy (Algorithm 3, lines 9–10).
-          if (reductions >= opts.maxAccuracyReductions) {
-            return done({ tol, linearTol, step: alpha }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'backtracking-failed', message: `${where}: no sufficient decrease after ${reductions} accuracy reductions (tol=${tol}, step=${alpha}); the inexact values cannot resolve a decrease: θ is near-stationary for this accuracy, or raise maxAccuracyReductions / check lossLipschitz.` });
+          const limit = accuracyLimit(reductions, tol, r.converged);
+          if (limit != null) {
+            return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'backtracking-failed', message: `${where}: no sufficient decrease at tol=${tol} (smallest step tried ${alpha / opts.stepShrink}), and ${limit}. The inexact values cannot resolve a decrease: θ is near-stationary for this accuracy, or check lossLipschitz.` });
           }
           tol *= opts.accuracyShrink;
           linearTol *= opts.accuracyShrink;

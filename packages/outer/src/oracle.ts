@@ -10,6 +10,14 @@ import { hypergradientBound, valueBound, type BoundConstants } from './bounds.js
 import { checkKeys, checkInt } from './internal/util.js';
 
 /** Options of {@link oracleFromStrategy}. */
+/**
+ * Bound constants: fixed numbers, or a function of the current θ (and data) when they
+ * depend on the parameters (e.g. L_H ∝ α/ν² for smoothed TV), evaluated at every call.
+ */
+export type OracleConstants<D = Data> =
+  | (Omit<BoundConstants, 'mu'> & { mu?: number })
+  | ((theta: Params, data: D) => Omit<BoundConstants, 'mu'> & { mu?: number });
+
 export interface StrategyOracleOptions<D = Data> {
   problem: Problem<D> | FixedPointProblem<D>;
   /** Data of the whole training set. */
@@ -23,7 +31,7 @@ export interface StrategyOracleOptions<D = Data> {
    * `mu` defaults to the problem's `strongConvexity`). Without them and without a strategy
    * bound, `bound` and `valueBound` are NaN (fine for HOAG/SGD/Adam, refused by MAID).
    */
-  constants?: Omit<BoundConstants, 'mu'> & { mu?: number };
+  constants?: OracleConstants<D>;
   /** Iteration caps passed to the strategy. */
   maxIter?: number;
   linearMaxIter?: number;
@@ -86,7 +94,8 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
   function certify(res: HypergradientResult, theta: Params, d: D, accuracy: OracleAccuracy): { bound: number; valueBound: number } {
     let bound = res.bound ?? NaN;
     let vBound = res.valueBound ?? NaN;
-    const c = options.constants;
+    const given = options.constants;
+    const c = typeof given === 'function' ? given(theta, d) : given;
     if ((Number.isNaN(bound) || Number.isNaN(vBound)) && c != null && problem.kind === 'energy') {
       const mu = c.mu ?? problem.mu(theta, d);
       if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the bound: give constants.mu or the problem's strongConvexity.`);
@@ -118,7 +127,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
       while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
     }
     const { bound, valueBound: vb } = certify(res, theta, d, accuracy);
-    return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, dispose: () => res.dispose() };
+    return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, converged: res.converged, dispose: () => res.dispose() };
   };
   return Object.assign(oracle, {
     saveState: () => Array.from(warm.entries()),

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { addWork, emptyWork, workUnits, disposeParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
-import { oracleFromStrategy } from './oracle.js';
+import { oracleFromStrategy, type OracleConstants } from './oracle.js';
 import type { BoundConstants } from './bounds.js';
 import { reparameterise, withRegularizer, proximalOf, projection, composeProximal, type Reparameterisation, type Regularizer } from './transforms.js';
 import { fromArrays, copyArrays, checkKeys, checkInt, checkRange } from './internal/util.js';
@@ -63,7 +63,8 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
   data?: D;
   loss?: Loss<D>;
   batchData?: (batch: number[]) => D;
-  constants?: Omit<BoundConstants, 'mu'> & { mu?: number };
+  /** Bound constants (numbers, or a function of θ and data), see {@link OracleConstants}. */
+  constants?: OracleConstants<D>;
   /** Initial parameters θ₀ (in model space; not consumed). */
   theta0: Params;
   budget: Budget;

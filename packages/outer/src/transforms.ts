@@ -108,6 +108,7 @@ export function reparameterise(oracle: Oracle, transform: Reparameterisation): O
         bound: r.bound * scale,
         valueBound: r.valueBound,
         work: r.work,
+        converged: r.converged,
         dispose() {
           disposeParams(grad);
           inner.dispose();
@@ -291,6 +292,7 @@ export function withRegularizer(oracle: Oracle, reg: Regularizer): Oracle {
         bound: r.bound,
         valueBound: r.valueBound,
         work: r.work,
+        converged: r.converged,
         dispose() {
           disposeParams(grad);
           r.dispose();

@@ -39,6 +39,12 @@ export interface OracleResult {
   bound: number;
   valueBound: number;
   work: Work;
+  /**
+   * False when the solves stopped short of the requested accuracy (iteration caps, float32
+   * floor). `bound`/`valueBound` must still hold for what was achieved; MAID stops instead of
+   * asking for even more accuracy. Absent means true.
+   */
+  converged?: boolean;
   dispose(): void;
 }
 

@@ -15,6 +15,8 @@ export interface QuadraticSpec {
   ridge: number;
   seed: number;
   noise?: number;
+  /** 'gaussian' (N(0, 1/rows) entries) or 'uniform' (U[0, 1) entries, as in the MAID paper's quadratic problem). */
+  kind?: 'gaussian' | 'uniform';
 }
 
 export interface Quadratic {
@@ -45,17 +47,20 @@ function gaussian(rng: { next(): number }): number {
 export function makeQuadratic(spec: QuadraticSpec): Quadratic {
   const rng = mulberry32(spec.seed);
   const f = Math.fround;
-  const mat = (r: number, c: number, s: number) => Array.from({ length: r }, () => Array.from({ length: c }, () => f(gaussian(rng) * s)));
-  const A1 = mat(spec.rows, spec.m, 1 / Math.sqrt(spec.rows));
-  const A2 = mat(spec.rows, spec.m, 1 / Math.sqrt(spec.rows));
-  const A3 = mat(spec.rows, spec.p, 1 / Math.sqrt(spec.rows));
+  const uniform = spec.kind === 'uniform';
+  const draw = () => (uniform ? rng.next() : gaussian(rng));
+  const s0 = uniform ? 1 : 1 / Math.sqrt(spec.rows);
+  const mat = (r: number, c: number) => Array.from({ length: r }, () => Array.from({ length: c }, () => f(draw() * s0)));
+  const A1 = mat(spec.rows, spec.m);
+  const A2 = mat(spec.rows, spec.m);
+  const A3 = mat(spec.rows, spec.p);
   const noise = spec.noise ?? 0.1;
-  const thetaTrue = Array.from({ length: spec.p }, () => gaussian(rng));
+  const thetaTrue = Array.from({ length: spec.p }, draw);
   const b1: number[][] = [];
   const b2: number[][] = [];
   for (let i = 0; i < spec.samples; i++) {
-    const x1 = Array.from({ length: spec.m }, () => gaussian(rng));
-    const x2 = Array.from({ length: spec.m }, () => gaussian(rng));
+    const x1 = Array.from({ length: spec.m }, draw);
+    const x2 = Array.from({ length: spec.m }, draw);
     b1.push(D.add(D.matvec(A1, x1), Array.from({ length: spec.rows }, () => noise * gaussian(rng))).map(f));
     b2.push(D.add(D.add(D.matvec(A2, x2), D.matvec(A3, thetaTrue)), Array.from({ length: spec.rows }, () => noise * gaussian(rng))).map(f));
   }
@@ -102,7 +107,7 @@ export function makeQuadratic(spec: QuadraticSpec): Quadratic {
 /** An honest inexact oracle for `q` (see file header). */
 export function quadraticOracle(q: Quadratic, opts: { maxIter?: number; warm?: boolean } = {}): Oracle & { dispose(): void } {
   const { spec } = q;
-  const maxIter = opts.maxIter ?? 20000;
+  const maxIter = opts.maxIter ?? 3000;
   const warmStart = opts.warm ?? true;
   const A1 = tf.tensor2d(q.A1);
   const A2 = tf.tensor2d(q.A2);
@@ -204,9 +209,11 @@ export function quadraticOracle(q: Quadratic, opts: { maxIter?: number; warm?: b
     let value = 0;
     let bound = 0;
     let vBound = 0;
+    let converged = true;
     let grad: tf.Tensor | null = options.valueOnly ? null : tf.zeros([spec.p]);
     for (const i of batch) {
       const s = solveSample(i, theta.theta, accuracy.tol, accuracy.linearTol, options.valueOnly ?? false);
+      converged &&= s.eps * q.constants.mu <= accuracy.tol && s.delta <= accuracy.linearTol;
       work.innerIterations += s.innerIterations;
       work.linearIterations += s.linearIterations;
       value += s.value / batch.length;
@@ -226,6 +233,7 @@ export function quadraticOracle(q: Quadratic, opts: { maxIter?: number; warm?: b
       bound: g == null ? NaN : bound,
       valueBound: vBound,
       work,
+      converged,
       dispose: () => g?.dispose(),
     };
   };
