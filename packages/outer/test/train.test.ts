@@ -1,0 +1,147 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf, initBackend } from '@bilevel/core';
+import { maid, adam, train, trainSteps, readCheckpoint, expParameterisation, box, l1, l2, type ProgressEvent } from '../src/index.js';
+import { makeQuadratic, quadraticOracle } from './quadratic.js';
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', log: false });
+});
+
+const spec = { rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 };
+
+describe('train: checkpoints and exact resumption', () => {
+  it('a run killed at iteration k and resumed ends at the same θ as an uninterrupted run', async () => {
+    const q = makeQuadratic(spec);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outer-ckpt-'));
+    const file = path.join(dir, 'maid.json');
+    const total = 25;
+    const method = () => maid({ tol0: 1e-1, step0: 1 });
+    const theta0 = { theta: tf.zeros([spec.p]) };
+
+    const o1 = quadraticOracle(q);
+    const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
+
+    // "Killed" after k iterations (checkpoint every iteration), then a fresh process resumes.
+    const k = 11;
+    const o2 = quadraticOracle(q);
+    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+    expect(part.history.length).toBe(k);
+    const ckpt = readCheckpoint(file);
+    expect(ckpt.iterations).toBe(k);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    o2.dispose();
+    const o3 = quadraticOracle(q);
+    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
+
+    expect(resumed.history.length).toBe(total);
+    expect(resumed.state.theta).toEqual(full.state.theta); // bitwise (float32 values)
+    expect(resumed.state.tol).toBe(full.state.tol);
+    expect(resumed.work.innerIterations).toBe(full.work.innerIterations);
+    expect(resumed.work.linearIterations).toBe(full.work.linearIterations);
+    const strip = (h: ProgressEvent[]) => h.map(({ timeMs: _t, ...rest }) => rest);
+    expect(strip(resumed.history)).toEqual(strip(full.history));
+    const a = full.theta.theta.dataSync();
+    const b = resumed.theta.theta.dataSync();
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a[i])));
+    tf.dispose([theta0.theta, full.theta.theta, part.theta.theta, resumed.theta.theta]);
+    o1.dispose();
+    o3.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('emits progress events through the callback and the async iterator, and respects the work budget', async () => {
+    const q = makeQuadratic(spec);
+    const oracle = quadraticOracle(q);
+    const theta0 = { theta: tf.zeros([spec.p]) };
+    const seen: ProgressEvent[] = [];
+    const run = trainSteps({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { work: 200 }, onProgress: (e) => seen.push(e) });
+    const iterated: ProgressEvent[] = [];
+    let r = await run.next();
+    while (!r.done) {
+      iterated.push(r.value);
+      r = await run.next();
+    }
+    expect(r.value.status).toBe('budget-work');
+    expect(iterated).toEqual(seen);
+    expect(seen.length).toBeGreaterThan(3);
+    const last = seen[seen.length - 1];
+    expect(last.work).toBeGreaterThanOrEqual(200);
+    expect(seen[seen.length - 2].work).toBeLessThan(200);
+    for (const e of seen) for (const key of ['iteration', 'loss', 'gradNorm', 'eps', 'delta', 'step', 'work', 'timeMs'] as const) expect(Number.isFinite(e[key])).toBe(true);
+    tf.dispose([theta0.theta, r.value.theta.theta]);
+    oracle.dispose();
+  });
+
+  it('rejects bad options naming the option and the fix', async () => {
+    const q = makeQuadratic(spec);
+    const oracle = quadraticOracle(q);
+    const theta0 = { theta: tf.zeros([spec.p]) };
+    const method = maid({ tol0: 1e-1, step0: 1 });
+    await expect(train({ method, oracle, theta0, budget: {} })).rejects.toThrow(/train: option 'budget' needs at least one of iterations, work, seconds/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1.5 } })).rejects.toThrow(/budget.iterations/);
+    await expect(train({ method, theta0, budget: { iterations: 1 } })).rejects.toThrow(/give option 'oracle', or all of 'problem', 'strategy', 'data' and 'loss'/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, resume: true })).rejects.toThrow(/resume: true' needs 'checkpoint.path'/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, resume: '/nonexistent/ckpt.json' })).rejects.toThrow(/does not exist/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, checkpoint: { path: 'x.json', every: 0 } })).rejects.toThrow(/checkpoint.every/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, epochs: 3 } as never)).rejects.toThrow(/train: unknown option 'epochs'/);
+    theta0.theta.dispose();
+    oracle.dispose();
+  });
+});
+
+describe('transforms', () => {
+  it('box projection keeps θ feasible, l1 sparsifies, l2 shrinks, exp reparameterisation keeps weights positive', async () => {
+    const q = makeQuadratic(spec);
+    const run = async (extra: Record<string, unknown>) => {
+      const oracle = quadraticOracle(q);
+      const theta0 = { theta: tf.fill([spec.p], 0.5) };
+      const r = await train({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 40 }, ...extra });
+      const values = Array.from(r.theta.theta.dataSync());
+      tf.dispose([theta0.theta, r.theta.theta]);
+      oracle.dispose();
+      return { values, r };
+    };
+    const free = await run({});
+    const boxed = await run({ project: box({ lower: 0.2, upper: 0.6 }) });
+    for (const v of boxed.values) {
+      expect(v).toBeGreaterThanOrEqual(0.2 - 1e-7);
+      expect(v).toBeLessThanOrEqual(0.6 + 1e-7);
+    }
+    expect(free.values.some((v) => v < 0.2 || v > 0.6)).toBe(true);
+    const sparse = await run({ regularizer: l1(0.5) });
+    const norm1 = (v: number[]) => v.reduce((s, x) => s + Math.abs(x), 0);
+    expect(sparse.values.filter((v) => v === 0).length).toBeGreaterThan(0);
+    expect(norm1(sparse.values)).toBeLessThan(norm1(free.values));
+    const ridge = await run({ regularizer: l2(1) });
+    const norm2 = (v: number[]) => Math.hypot(...v);
+    expect(norm2(ridge.values)).toBeLessThan(norm2(free.values));
+    const positive = await run({ transform: expParameterisation() });
+    for (const v of positive.values) expect(v).toBeGreaterThan(0);
+    // the loss still decreases under every transform
+    for (const r of [boxed, sparse, ridge, positive]) {
+      const h = r.r.history;
+      expect(h[h.length - 1].loss).toBeLessThan(h[0].loss);
+    }
+  });
+
+  it('adam state (moments, sampler) survives a checkpoint round trip', async () => {
+    const q = makeQuadratic({ ...spec, samples: 8 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outer-adam-'));
+    const file = path.join(dir, 'adam.json');
+    const method = () => adam({ step: 0.05, size: 8, batchSize: 3, tol: 1e-3, seed: 42 });
+    const theta0 = { theta: tf.zeros([spec.p]) };
+    const o1 = quadraticOracle(q);
+    const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: 12 } });
+    const o2 = quadraticOracle(q);
+    await train({ method: method(), oracle: o2, theta0, budget: { iterations: 5 }, checkpoint: { path: file, every: 2 } });
+    const o3 = quadraticOracle(q);
+    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: 12 }, checkpoint: { path: file }, resume: true });
+    expect(resumed.state).toEqual(full.state);
+    tf.dispose([theta0.theta, full.theta.theta, resumed.theta.theta]);
+    [o1, o2, o3].forEach((o) => o.dispose());
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
