@@ -13,20 +13,19 @@ import { gradient2d, divergence } from '@bilevel/imaging';
  * - L_H: ∇²Φ = I + α Dᵀ diag(∇²ψ(g_i)) D; ∇²ψ is Lipschitz in g with constant c/ν² (for
  *   the 1-D ψ the sharp value is max|ψ'''| = 0.86/ν²; we take c = 1 for the 2-D case, an
  *   estimate), so L_H ≤ α ‖D‖² · 2 · c/ν² = 16α/ν².
- * - B_J = ‖∇²_{xθ}Φ‖ with ∇²_{xθ}Φ = [α Dᵀu, α Dᵀw], u_i = g_i/√(|g_i|²+ν²),
- *   w_i = −ν² g_i/(|g_i|²+ν²)^{3/2}: evaluated on the noisy data y (whose gradients are the
- *   largest the reconstruction sees; a heuristic, since the bound wants it at x̃), as the
- *   Frobenius norm √(‖αDᵀu‖² + ‖αDᵀw‖²) ≥ the operator norm.
+ * - B_J = ‖∇²_{xθ}Φ(x̃)‖ with ∇²_{xθ}Φ = [α Dᵀu, α Dᵀw], u_i = g_i/√(|g_i|²+ν²),
+ *   w_i = −ν² g_i/(|g_i|²+ν²)^{3/2}, computed at the inner solution x̃ the bound is taken at
+ *   (exact up to using the Frobenius norm √(‖αDᵀu‖² + ‖αDᵀw‖²) ≥ the operator norm).
  * - L_J: the x-derivatives of u and w have norm ≤ 1/ν each, so L_J ≤ 8α√2/ν (rigorous).
  *
- * L_H's c and B_J at y are heuristic estimates, as the papers' constants are.
+ * Only L_H's constant c is a heuristic estimate; the rest are exact or rigorous.
  */
-export function tvBoundConstants(theta: Params, y: tf.Tensor, n: number): Omit<BoundConstants, 'mu'> & { mu: number } {
+export function tvBoundConstants(theta: Params, x: tf.Tensor, n: number): Omit<BoundConstants, 'mu'> & { mu: number } {
   const [logAlpha, logNu] = [theta.logAlpha.dataSync()[0], theta.logNu.dataSync()[0]];
   const alpha = Math.exp(logAlpha);
   const nu = Math.exp(logNu);
   const mixed = tf.tidy(() => {
-    const g = gradient2d(y);
+    const g = gradient2d(x);
     const s = tf.add(tf.sum(tf.square(g), 3, true), nu * nu);
     const u = tf.div(g, tf.sqrt(s));
     const w = tf.mul(-nu * nu, tf.div(g, tf.pow(s, 1.5)));

@@ -11,12 +11,13 @@ import { checkKeys, checkInt } from './internal/util.js';
 
 /** Options of {@link oracleFromStrategy}. */
 /**
- * Bound constants: fixed numbers, or a function of the current θ (and data) when they
- * depend on the parameters (e.g. L_H ∝ α/ν² for smoothed TV), evaluated at every call.
+ * Bound constants: fixed numbers, or a function of the current θ, the data and the computed
+ * lower-level point x̃ when they depend on them (e.g. L_H ∝ α/ν² for smoothed TV, and
+ * B_J = ‖∇²_{xθ}Φ(x̃; θ)‖, which the bound needs at x̃ only), evaluated at every call.
  */
 export type OracleConstants<D = Data> =
   | (Omit<BoundConstants, 'mu'> & { mu?: number })
-  | ((theta: Params, data: D) => Omit<BoundConstants, 'mu'> & { mu?: number });
+  | ((theta: Params, data: D, x: tf.Tensor) => Omit<BoundConstants, 'mu'> & { mu?: number });
 
 export interface StrategyOracleOptions<D = Data> {
   problem: Problem<D> | FixedPointProblem<D>;
@@ -95,7 +96,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     let bound = res.bound ?? NaN;
     let vBound = res.valueBound ?? NaN;
     const given = options.constants;
-    const c = typeof given === 'function' ? given(theta, d) : given;
+    const c = typeof given === 'function' ? given(theta, d, res.x) : given;
     if ((Number.isNaN(bound) || Number.isNaN(vBound)) && c != null && problem.kind === 'energy') {
       const mu = c.mu ?? problem.mu(theta, d);
       if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the bound: give constants.mu or the problem's strongConvexity.`);
