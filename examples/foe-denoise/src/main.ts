@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { tf, initBackend, lbfgs, cg, disposeParams, workUnits, paramsToArrays } from '@bilevel/core';
 import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { maid, adam, train } from '@bilevel/outer';
+import { maid, adam, train, box } from '@bilevel/outer';
 import type { ProgressEvent, Method, MethodStateBase } from '@bilevel/outer';
 import { reconstructionProblem, fieldsOfExperts, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, dctFilters } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
@@ -29,6 +29,7 @@ const flags = parseFlags({
   testCount: 4,
   model: 'ex',
   nu: 0.1,
+  nuMin: 0,
   learnEpsilon: false,
   filterStep: 0.1,
   filters: 24,
@@ -59,6 +60,7 @@ if (flags.tvMethod !== 'maid' && flags.tvMethod !== 'adam') throw new Error(`${w
 if (flags.method !== 'maid' && flags.method !== 'adam') throw new Error(`${where}: --method must be 'maid' or 'adam', got '${flags.method}'.`);
 if (flags.split !== 'tiles' && flags.split !== 'images') throw new Error(`${where}: --split must be 'tiles' or 'images', got '${flags.split}'.`);
 if (flags.model !== 'ex' && flags.model !== 'foe') throw new Error(`${where}: --model must be 'ex' or 'foe', got '${flags.model}'.`);
+if (!(flags.nuMin >= 0)) throw new Error(`${where}: --nuMin must be ≥ 0, got ${flags.nuMin}.`);
 if (!(flags.filterStep > 0)) throw new Error(`${where}: --filterStep must be positive, got ${flags.filterStep}.`);
 if (flags.init !== 'dct' && flags.init !== 'random') throw new Error(`${where}: --init must be 'dct' or 'random', got '${flags.init}'.`);
 if (flags.init === 'dct' && flags.filters > flags.size * flags.size - 1) {
@@ -128,7 +130,7 @@ interface Trained {
   constants: Record<string, number>;
 }
 
-async function learn(label: string, problem: Problem<DenoisingData>, theta0: Params, data: DenoisingData, iterations: number, method: string, adamStep: number): Promise<Trained> {
+async function learn(label: string, problem: Problem<DenoisingData>, theta0: Params, data: DenoisingData, iterations: number, method: string, adamStep: number, project?: ReturnType<typeof box>): Promise<Trained> {
   const constants = estimateConstants(problem, theta0, data, { safety: flags.safety, seed: flags.seed });
   console.log(`${label}: heuristic bound constants ${JSON.stringify(Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v.toPrecision(3))])))}`);
   const strategy = implicit({ inner: lbfgs(), linear: cg(), maxIter: 2000, linearMaxIter: 500 });
@@ -148,6 +150,7 @@ async function learn(label: string, problem: Problem<DenoisingData>, theta0: Par
     loss,
     constants,
     theta0,
+    ...(project != null ? { project } : {}),
     budget: { iterations },
     onProgress: progress.onProgress,
   });
@@ -212,7 +215,9 @@ async function main(): Promise<void> {
   const foe = filterModel(filters, beta0);
   filters.dispose();
   const foeProblem = foe.problem as unknown as Problem<DenoisingData>;
-  const foeTrained = await learn('learned FoE', foeProblem, foe.theta, trainData, flags.iterations, flags.method, flags.adamStep);
+  // Student-t FoE: ν_k ≥ --nuMin by projection (clipping log ν_k) after every step.
+  const nuBound = flags.model === 'foe' && flags.nuMin > 0 ? box({ logNu: { lower: Math.log(flags.nuMin) } }) : undefined;
+  const foeTrained = await learn('learned FoE', foeProblem, foe.theta, trainData, flags.iterations, flags.method, flags.adamStep, nuBound);
 
   // Held-out evaluation at tight lower-level accuracy.
   const noisyTrain = metrics(trainData.y, trainData.clean);
@@ -281,6 +286,13 @@ async function main(): Promise<void> {
   ];
   const table = markdownTable(rows);
   console.log(`\nheld-out crops (${n}×${flags.crop}², σ = ${flags.sigma}); PSNR/SSIM are means over crops\n${table}\n`);
+  // Per-crop FoE − TV held-out PSNR differences: mean, standard error, wins.
+  const diffs = foeEval.test.psnrPerImage.map((p, i) => p - tvEval.test.psnrPerImage[i]);
+  const meanDiff = diffs.reduce((a, b) => a + b, 0) / n;
+  const sdDiff = Math.sqrt(diffs.reduce((a, d) => a + (d - meanDiff) ** 2, 0) / Math.max(n - 1, 1));
+  const comparison = { meanDiff, standardError: sdDiff / Math.sqrt(n), foeWins: diffs.filter((d) => d > 0).length, crops: n, perCrop: diffs.map((d) => round(d, 3)) };
+  console.log(`FoE − TV held-out PSNR per crop: [${comparison.perCrop.join(', ')}]; mean ${meanDiff.toFixed(3)} ± ${comparison.standardError.toFixed(3)} dB (standard error); FoE wins ${comparison.foeWins}/${n} crops`);
+  console.log(`final training losses: TV ${tvTrained.history.at(-1)?.loss.toFixed(4)}, FoE ${foeTrained.history.at(-1)?.loss.toFixed(4)}`);
 
   const thetaSummary = (t: Params) => {
     const a = paramsToArrays(t);
@@ -325,6 +337,7 @@ async function main(): Promise<void> {
       };
     }),
     table: rows,
+    foeMinusTvHeldOutPsnr: comparison,
     wallSeconds,
   });
   console.log(`${where}: wrote ${out}/{summary.json, loss-vs-work.svg, mosaic-clean-noisy-tv-foe.png, learned-filters.png, test*-{clean,noisy,tv,foe}.png} in ${wallSeconds.toFixed(1)} s`);
