@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf, defineProblem, gradientDescent, accelerated, lbfgs, type InnerSolver, type Params } from '../src/index.js';
-import { describeEachBackend, randn } from './backends.js';
+import { describeEachBackend, randn, relErr } from './backends.js';
 
 /*
  * Tolerances. Solves stop on the absolute ‖∇Φ‖ ≤ 1e-4: the gradient of these O(1)-scaled
@@ -189,7 +189,8 @@ describeEachBackend('inner solvers', (backend) => {
     const b = randn([1, 8], 6) as tf.Tensor2D;
     const problem = quadratic(1, 10);
     const before = tf.memory().numTensors;
-    const r = gradientDescent({ tol: 0, maxIter: 1000 }).solve(problem, theta, { A, b });
+    // stallIterations: 0, or the stall detector would (rightly) stop at the float32 floor.
+    const r = gradientDescent({ tol: 0, maxIter: 1000, stallIterations: 0 }).solve(problem, theta, { A, b });
     expect(r.iterations).toBe(1000);
     expect(r.status).toBe('max-iterations');
     r.x.dispose();
@@ -198,6 +199,24 @@ describeEachBackend('inner solvers', (backend) => {
       s.x.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([A, Ainv, b]);
+  });
+
+  it("a tolerance below the float32 floor stops as 'stalled' instead of running to maxIter", () => {
+    const { A, Ainv } = spd(linspace(1, 10, 8), 5);
+    const b = randn([1, 8], 6) as tf.Tensor2D;
+    for (const solver of [gradientDescent({ tol: 0, maxIter: 5000 }), accelerated({ tol: 0, maxIter: 5000 }), lbfgs({ tol: 0, maxIter: 5000 })]) {
+      const r = solver.solve(quadratic(1, 10), theta, { A, b });
+      expect(r.status).toBe('stalled');
+      expect(r.converged).toBe(false);
+      expect(r.iterations).toBeLessThan(5000);
+      expect(r.message).toMatch(/float32 floor/);
+      // It stopped at the floor, not early: the solution is accurate to float32.
+      const exact = tf.matMul(b, Ainv);
+      expect(relErr(r.x, exact)).toBeLessThan(1e-5);
+      tf.dispose([r.x, exact]);
+    }
+    expect(() => lbfgs({ stallIterations: -1 })).toThrow(/stallIterations/);
     tf.dispose([A, Ainv, b]);
   });
 

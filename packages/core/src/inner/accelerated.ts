@@ -63,7 +63,7 @@ interface AccState extends InnerState {
  */
 export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
   const where = 'accelerated';
-  checkOptionKeys(where, options, ['step', 'backtracking', 'restart', 'useStrongConvexity', 'tol', 'tolMode', 'maxIter']);
+  checkOptionKeys(where, options, ['step', 'backtracking', 'restart', 'useStrongConvexity', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
   checkStoppingOptions(where, options);
   if (options.step !== undefined) checkNonNegative(where, 'step', options.step, true);
   const restart = options.restart ?? ACCELERATED_DEFAULTS.restart;
@@ -79,6 +79,7 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
     tol: options.tol ?? INNER_DEFAULTS.tol,
     tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
     maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
+    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
   };
 
   const method = {

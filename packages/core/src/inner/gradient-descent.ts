@@ -76,7 +76,7 @@ function moveAlong(x: tf.Tensor, g: tf.Tensor, s: number): tf.Tensor {
  */
 export function gradientDescent(options: GradientDescentOptions = {}): InnerSolver {
   const where = 'gradientDescent';
-  checkOptionKeys(where, options, ['step', 'backtracking', 'tol', 'tolMode', 'maxIter']);
+  checkOptionKeys(where, options, ['step', 'backtracking', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
   checkStoppingOptions(where, options);
   if (options.step !== undefined) checkNonNegative(where, 'step', options.step, true);
   const backtracking = resolveBacktracking(where, options.backtracking);
@@ -84,6 +84,7 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
     tol: options.tol ?? INNER_DEFAULTS.tol,
     tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
     maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
+    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
   };
 
   const method = {

@@ -69,7 +69,7 @@ function direction(g: tf.Tensor, state: LbfgsState): tf.Tensor {
  */
 export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
   const where = 'lbfgs';
-  checkOptionKeys(where, options, ['memory', 'lineSearch', 'tol', 'tolMode', 'maxIter']);
+  checkOptionKeys(where, options, ['memory', 'lineSearch', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
   checkStoppingOptions(where, options);
   const memory = options.memory ?? LBFGS_DEFAULTS.memory;
   checkPositiveInt(where, 'memory', memory);
@@ -81,6 +81,7 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
     tol: options.tol ?? INNER_DEFAULTS.tol,
     tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
     maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
+    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
   };
 
   const method = {

@@ -25,6 +25,13 @@ export interface InnerBaseOptions {
   tolMode?: 'absolute' | 'relative';
   /** Iteration cap. */
   maxIter?: number;
+  /**
+   * Stop with status `'stalled'` when the best ‖∇ₓΦ‖ so far has not dropped by 1% in this
+   * many iterations (0 disables): in float32 a tolerance below the round-off floor is
+   * otherwise chased until maxIter (measured: 3,000 L-BFGS iterations, 88 s, stuck at
+   * ‖∇Φ‖ = 2e-5 on 4 TV-denoising crops of 64×64).
+   */
+  stallIterations?: number;
 }
 
 /**
@@ -34,7 +41,7 @@ export interface InnerBaseOptions {
  * over thousands of pixels loses one or two more, so a relative decrease of ‖∇Φ‖ much
  * below 1e-5 is round-off, not progress.
  */
-export const INNER_DEFAULTS = { tol: 1e-4, tolMode: 'relative', maxIter: 1000 } as const satisfies Required<InnerBaseOptions>;
+export const INNER_DEFAULTS = { tol: 1e-4, tolMode: 'relative', maxIter: 1000, stallIterations: 200 } as const satisfies Required<InnerBaseOptions>;
 
 /** Throws unless every key of `options` is one of `known` (catches misspelt options). */
 export function checkOptionKeys(where: string, options: object | undefined, known: readonly string[]): void {
@@ -48,7 +55,8 @@ export function checkOptionKeys(where: string, options: object | undefined, know
 }
 
 /** Validates the `{ tol, tolMode, maxIter }` triple every solver takes; `undefined` is allowed. */
-export function checkStoppingOptions(where: string, options: { tol?: unknown; tolMode?: unknown; maxIter?: unknown }): void {
+export function checkStoppingOptions(where: string, options: { tol?: unknown; tolMode?: unknown; maxIter?: unknown; stallIterations?: unknown }): void {
+  if (options.stallIterations !== undefined && options.stallIterations !== 0) checkPositiveInt(where, 'stallIterations', options.stallIterations);
   if (options.tol !== undefined) checkNonNegative(where, 'tol', options.tol);
   if (options.tolMode !== undefined && options.tolMode !== 'absolute' && options.tolMode !== 'relative') {
     throw new Error(`${where}: option 'tolMode' must be 'absolute' or 'relative', got ${String(options.tolMode)}.`);
@@ -205,11 +213,12 @@ function solveInner<D, S extends InnerState>(
   if (problem == null || problem.kind !== 'energy') {
     throw new Error(`${where}: 'problem' must come from defineProblem (an energy problem), got ${problem == null ? String(problem) : `kind '${(problem as { kind?: string }).kind}'`}.`);
   }
-  checkOptionKeys(`${where}.solve`, options, ['x0', 'tol', 'tolMode', 'maxIter']);
+  checkOptionKeys(`${where}.solve`, options, ['x0', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
   checkStoppingOptions(`${where}.solve`, options);
   const tol = options.tol ?? defaults.tol;
   const tolMode = options.tolMode ?? defaults.tolMode;
   const maxIter = options.maxIter ?? defaults.maxIter;
+  const stallIterations = options.stallIterations ?? defaults.stallIterations;
   if (options.x0 != null) {
     checkFinite(`${where}.solve`, 'x0', options.x0);
     if (problem.init != null) {
@@ -240,12 +249,23 @@ function solveInner<D, S extends InnerState>(
     status = 'nan';
     message = `${where}: energy returned NaN/Inf at iteration 0 (the starting point): check data/θ and x0.`;
   } else {
+    let best = state.current.gradNorm;
+    let bestAt = 0;
     while (true) {
       if (state.current.gradNorm <= threshold) {
         status = 'converged';
         break;
       }
       if (iterations >= maxIter) break;
+      if (state.current.gradNorm < 0.99 * best) {
+        best = state.current.gradNorm;
+        bestAt = iterations;
+      } else if (stallIterations > 0 && iterations - bestAt >= stallIterations) {
+        status = 'stalled';
+        message = `${where}: stalled: the best ‖∇Φ‖ = ${best.toExponential(3)} has not dropped by 1% in ${stallIterations} iterations ` +
+          `(tol ${threshold.toExponential(3)} is likely below the float32 floor of this problem): relax tol, or raise stallIterations.`;
+        break;
+      }
       const outcome = method.step(ctx, state, iterations);
       if ('lineSearchFailed' in outcome) {
         status = 'line-search-failed';

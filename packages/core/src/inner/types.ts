@@ -4,7 +4,7 @@ import type { Problem, Data } from '../problem.js';
 import type { Work } from '../work.js';
 
 /** How an inner solve ended. */
-export type InnerStatus = 'converged' | 'max-iterations' | 'line-search-failed' | 'nan';
+export type InnerStatus = 'converged' | 'max-iterations' | 'stalled' | 'line-search-failed' | 'nan';
 
 /** Per-call options of an inner solver (override the factory's defaults). */
 export interface InnerSolveOptions {
@@ -16,6 +16,8 @@ export interface InnerSolveOptions {
   tolMode?: 'absolute' | 'relative';
   /** Iteration cap. */
   maxIter?: number;
+  /** Stop as `'stalled'` after this many iterations without a 1% drop of the best ‖∇ₓΦ‖ (0: never). */
+  stallIterations?: number;
 }
 
 /** What every inner solver returns. The caller owns `x` and must dispose it. */
