@@ -6,5 +6,5 @@
  */
 export { implicit, DEFAULT_IMPLICIT_OPTIONS } from './implicit.js';
 export type { ImplicitOptions, ImplicitStrategy } from './implicit.js';
-export { implicitErrorBound } from './bound.js';
-export type { BoundConstants, BoundInputs, BoundOutputs } from './bound.js';
+export { implicitErrorBound, hypergradientBound, adjointErrorBound, valueBound, distanceBound } from './bound.js';
+export type { BoundConstants, BoundInputs, BoundOutputs, HypergradientBoundConstants, HypergradientBoundInputs } from './bound.js';

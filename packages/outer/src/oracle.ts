@@ -6,7 +6,7 @@
  */
 import { tf, grad as gradOf, normParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type Strategy, type HypergradientResult } from '@bilevel/core';
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
-import { hypergradientBound, valueBound, type BoundConstants } from './bounds.js';
+import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
 
 /** Options of {@link oracleFromStrategy}. */
