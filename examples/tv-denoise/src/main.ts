@@ -8,7 +8,7 @@
  *   npx --yes pnpm@9 --filter @bilevel/example-tv-denoise start -- --crop 96 --count 8 --iterations 60
  */
 import { join } from 'node:path';
-import { tf, initBackend, accelerated, cg, disposeParams, workUnits } from '@bilevel/core';
+import { tf, initBackend, lbfgs, cg, disposeParams, workUnits } from '@bilevel/core';
 import type { Params, Loss } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { maid, train } from '@bilevel/outer';
@@ -59,8 +59,8 @@ const problem = tv.problem as unknown as import('@bilevel/core').Problem<Data>;
 const n = flags.count;
 const loss: Loss<Data> = (x, _theta, data) => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, data.clean)))), x.shape[0]!);
 
-// FISTA with step 1/L and momentum from μ = 1: no line search, so float32 noise in Φ cannot stall it.
-const inner = accelerated({ maxIter: 3000 });
+// L-BFGS reaches the lowest float32 floor here (‖∇Φ‖ ≈ 2e-5 vs 4e-5 for FISTA on 4 crops 64×64).
+const inner = lbfgs({ maxIter: 3000 });
 const linear = cg({ maxIter: 500 });
 
 /** Denoises `data.y` at θ tightly and returns x̂ (for evaluation). */
