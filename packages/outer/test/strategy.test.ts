@@ -36,4 +36,38 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
     expect(f).toBeLessThan(q.F(thetaValues));
     tf.dispose([theta.theta, result.theta.theta, ...Object.values(data)]);
   });
+
+  it('bound constants may be a function of θ, the data and the computed x̃, evaluated at every call', () => {
+    const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 8 });
+    const data = { A1: tf.tensor2d(q.A1), A2: tf.tensor2d(q.A2), A3: tf.tensor2d(q.A3), b1: tf.tensor1d(q.b1[0]), b2: tf.tensor1d(q.b2[0]) };
+    const mv = (a: tf.Tensor, v: tf.Tensor) => tf.reshape(tf.matMul(a, tf.reshape(v, [-1, 1])), [-1]);
+    const problem = defineProblem<typeof data>({
+      energy: (x, theta, d) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(tf.add(mv(d.A2, x), mv(d.A3, theta.theta)), d.b2)))), tf.mul(0.05, tf.sum(tf.square(x)))),
+      init: () => tf.zeros([5]),
+      strongConvexity: q.constants.mu,
+    });
+    const loss = (x: tf.Tensor, _theta: unknown, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(mv(d.A1, x), d.b1))));
+    const fixed = { lossLipschitz: q.constants.lossLipschitz, mixedNorm: q.constants.mixedNorm };
+    const seen: Array<{ theta: number[]; xShape: number[]; data: boolean }> = [];
+    const dynamic = oracleFromStrategy({
+      problem, data, loss, strategy: implicit({ inner: gradientDescent(), linear: cg() }),
+      constants: (theta, d, x) => {
+        seen.push({ theta: Array.from(theta.theta.dataSync()), xShape: x.shape, data: d === data });
+        return fixed;
+      },
+    });
+    const still = oracleFromStrategy({ problem, data, loss, strategy: implicit({ inner: gradientDescent(), linear: cg() }), constants: fixed });
+    const theta = { theta: tf.tensor1d([0.1, -0.2, 0.3, 0, 0.5]) };
+    const a = dynamic(theta, { tol: 1e-3, linearTol: 1e-3 });
+    const b = still(theta, { tol: 1e-3, linearTol: 1e-3 });
+    expect(seen).toHaveLength(1);
+    expect(seen[0].xShape).toEqual([5]);
+    expect(seen[0].data).toBe(true);
+    expect(seen[0].theta.map((v) => Math.round(v * 10) / 10)).toEqual([0.1, -0.2, 0.3, 0, 0.5]);
+    // Same constants, same solves: the same bound.
+    expect(a.bound).toBeCloseTo(b.bound, 6);
+    a.dispose();
+    b.dispose();
+    tf.dispose([theta.theta, ...Object.values(data)]);
+  });
 });
