@@ -14,7 +14,7 @@ import {
   transpose,
   matvec,
   sub,
-} from './fixtures.js';
+} from '../../core/test/strategy-fixtures.js';
 
 /*
  * Tolerances (float32): at the tight setting (forward tol 1e-6 on ‖∇Φ‖ or ‖T(x) − x‖,

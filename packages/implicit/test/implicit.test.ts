@@ -6,7 +6,7 @@ import {
 import type { LinearSolver, Params } from '@bilevel/core';
 import { describeEachBackend } from '../../core/test/backends.js';
 import { implicit, implicitErrorBound } from '../src/index.js';
-import { quadraticFixture, matmul, transpose, norm, sub } from './quadratic.js';
+import { quadraticFixture, matmul, transpose, norm, sub } from '../../core/test/quadratic-bilevel.js';
 
 const fx = quadraticFixture();
 const theta0 = [0.3, -0.2, 0.5, 0.1];

@@ -3,7 +3,7 @@ import { tf, initBackend, hypergradient, argmin, lbfgs, defineProblem, defineFix
 import type { Params } from '@bilevel/core';
 import { describeEachBackend } from '../../core/test/backends.js';
 import { jacobianFree } from '../src/index.js';
-import { quadraticFixture, dot, norm, sub } from './quadratic.js';
+import { quadraticFixture, dot, norm, sub } from '../../core/test/quadratic-bilevel.js';
 
 const fx = quadraticFixture();
 const theta0 = [0.3, -0.2, 0.5, 0.1];

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend, defineProblem, hvp, mixedProduct, valueAndGradParams, disposeParams, flattenParams, richardson, hypergradient } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { unrolled } from '../src/index.js';
-import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, logCoshProblem, gaussians } from './fixtures.js';
+import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, logCoshProblem, gaussians } from '../../core/test/strategy-fixtures.js';
 
 /*
  * Tolerances (float32, ~7 significant digits):

@@ -1,10 +1,10 @@
 /**
- * Test fixtures (a copy lives in each of the unrolled and equilibrium test folders): the closed-form bilevel
+ * Test fixtures shared by the strategy packages' tests (unrolled, equilibrium): the closed-form bilevel
  * quadratic (exact hypergradient in float64 with dense JS linear algebra) and a
  * non-quadratic log-cosh energy.
  */
-import { tf, defineProblem } from '@bilevel/core';
-import type { Params, Problem } from '@bilevel/core';
+import { tf, defineProblem } from '../src/index.js';
+import type { Params, Problem } from '../src/index.js';
 
 export type Matrix = number[][];
 

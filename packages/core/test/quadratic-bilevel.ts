@@ -4,8 +4,8 @@
  *   lower  x̂(θ) = argmin_x ½‖A₂x + A₃θ − b₂‖² + ½ξ‖x‖²  ⇒  H x̂ = A₂ᵀ(b₂ − A₃θ),  H = A₂ᵀA₂ + ξI
  *   upper  F(θ) = ½‖A₁x̂(θ) − b₁‖²                      ⇒  ∇F = −A₃ᵀA₂ H⁻¹ A₁ᵀ(A₁x̂ − b₁)
  */
-import { tf, defineProblem } from '@bilevel/core';
-import type { Params, Problem } from '@bilevel/core';
+import { tf, defineProblem } from '../src/index.js';
+import type { Params, Problem } from '../src/index.js';
 
 export type Mat = number[][];
 
