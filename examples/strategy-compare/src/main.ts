@@ -57,14 +57,13 @@ async function main(): Promise<void> {
   const dataset = denoisingDataset({ images: Object.values(sampleImages()), cropSize: flags.crop, count: flags.count, testCount: flags.testCount, sigma: flags.sigma, seed: flags.seed });
   const trainData: DenoisingData = { y: dataset.train.noisy, clean: dataset.train.clean };
   const testData: DenoisingData = { y: dataset.test.noisy, clean: dataset.test.clean };
-  // one minibatch per crop, sliced once (the oracle does not dispose batch data)
-  const crops: DenoisingData[] = Array.from({ length: flags.count }, (_, i) => ({
-    y: tf.slice(trainData.y, [i, 0, 0, 0], [1, -1, -1, -1]),
-    clean: tf.slice(trainData.clean, [i, 0, 0, 0], [1, -1, -1, -1]),
-  }));
+  // One minibatch per crop; the oracle disposes these slices when its call ends.
   const batchData = (batch: number[]): DenoisingData => {
     if (batch.length !== 1) throw new Error(`${where}: expected single-crop minibatches, got ${batch.length}.`);
-    return crops[batch[0]];
+    return {
+      y: tf.slice(trainData.y, [batch[0], 0, 0, 0], [1, -1, -1, -1]),
+      clean: tf.slice(trainData.clean, [batch[0], 0, 0, 0], [1, -1, -1, -1]),
+    };
   };
   console.log(`${where}: backend ${backend}; learned TV (α, ν); ${flags.count} training crops ${flags.crop}×${flags.crop} from [${dataset.trainImages.map((i) => names[i]).join(', ')}], ${flags.testCount} held-out crops from [${dataset.testImages.map((i) => names[i]).join(', ')}], σ = ${flags.sigma}; budget ${flags.work} work units (inner + linear iterations); Adam step ${flags.step}, tol ${flags.tol}`);
 
@@ -168,7 +167,6 @@ async function main(): Promise<void> {
     wallSeconds,
   });
   console.log(`${where}: wrote ${out}/{summary.json, loss-vs-work.svg, test0-*.png} in ${wallSeconds.toFixed(1)} s`);
-  tf.dispose(crops.flatMap((c) => [c.y, c.clean]));
   dataset.dispose();
 }
 

@@ -25,7 +25,11 @@ export interface StrategyOracleOptions<D = Data> {
   data: D;
   loss: Loss<D>;
   strategy: Strategy;
-  /** Data of a minibatch (required by minibatch methods such as `sgd`/`adam`). */
+  /**
+   * Data of a minibatch (required by minibatch methods such as `sgd`/`adam`). Tensors it
+   * returns that are not tensors of `data` itself are disposed when the oracle call ends,
+   * so it may build slices (`tf.gather(data.y, batch)`) freely.
+   */
   batchData?: (batch: number[]) => D;
   /**
    * Constants for the bound when the strategy reports none (see {@link BoundConstants};
@@ -86,6 +90,12 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
   const warmStart = options.warmStart ?? true;
   const warm = new Map<string, Stored>();
 
+  function tensorsOf(value: unknown): tf.Tensor[] {
+    if (value instanceof tf.Tensor) return [value];
+    if (value == null || typeof value !== 'object') return [];
+    return Object.values(value as Record<string, unknown>).filter((v): v is tf.Tensor => v instanceof tf.Tensor);
+  }
+
   function dataFor(batch: number[] | undefined): D {
     if (batch == null) return data;
     if (options.batchData == null) throw new Error(`${where}: the method asked for a minibatch but option 'batchData' is missing; give batchData: (batch) => data of those samples.`);
@@ -114,6 +124,18 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
   const oracle = (theta: Params, accuracy: OracleAccuracy, call: OracleCallOptions = {}): OracleResult => {
     const key = call.batch == null ? '*' : call.batch.join(',');
     const d = dataFor(call.batch);
+    try {
+      return evaluate(theta, accuracy, key, d);
+    } finally {
+      // Tensors batchData made for this call (not the full data's own) die with the call.
+      if (d !== data) {
+        const own = new Set(tensorsOf(data));
+        for (const t of tensorsOf(d)) if (!own.has(t) && !t.isDisposed) t.dispose();
+      }
+    }
+  };
+
+  const evaluate = (theta: Params, accuracy: OracleAccuracy, key: string, d: D): OracleResult => {
     const stored = warmStart ? warm.get(key) : undefined;
     const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
     let res: HypergradientResult;

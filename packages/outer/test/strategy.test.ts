@@ -70,4 +70,26 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
     b.dispose();
     tf.dispose([theta.theta, ...Object.values(data)]);
   });
+
+  it('disposes the tensors batchData makes for a call, and never the full data', () => {
+    const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 9 });
+    const data = { A1: tf.tensor2d(q.A1), A2: tf.tensor2d(q.A2), A3: tf.tensor2d(q.A3), b1: tf.tensor1d(q.b1[0]), b2: tf.tensor1d(q.b2[0]) };
+    const mv = (a: tf.Tensor, v: tf.Tensor) => tf.reshape(tf.matMul(a, tf.reshape(v, [-1, 1])), [-1]);
+    const problem = defineProblem<typeof data>({
+      energy: (x, theta, d) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(tf.add(mv(d.A2, x), mv(d.A3, theta.theta)), d.b2)))), tf.mul(0.05, tf.sum(tf.square(x)))),
+      init: () => tf.zeros([5]),
+    });
+    const loss = (x: tf.Tensor, _theta: unknown, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(mv(d.A1, x), d.b1))));
+    // A minibatch view: the shared matrices plus a fresh copy of the right-hand sides.
+    const batchData = () => ({ ...data, b1: tf.clone(data.b1), b2: tf.clone(data.b2) });
+    const oracle = oracleFromStrategy({ problem, data, loss, strategy: implicit({ inner: gradientDescent(), linear: cg() }), batchData });
+    const theta = { theta: tf.tensor1d([0.1, -0.2, 0.3, 0, 0.5]) };
+    const warm = oracle(theta, { tol: 1e-3, linearTol: 1e-3 }, { batch: [0] });
+    warm.dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) oracle(theta, { tol: 1e-3, linearTol: 1e-3 }, { batch: [0] }).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Object.values(data).every((t) => !t.isDisposed)).toBe(true);
+    tf.dispose([theta.theta, ...Object.values(data)]);
+  });
 });
