@@ -1,12 +1,15 @@
 /**
- * Field-of-Experts denoising: learn the (Ex) filter model of the review (seed 000)
+ * Field-of-Experts denoising: learn a filter regulariser by bilevel learning (implicit
+ * hypergradients, Adam by default) on noisy training crops (σ = 0.1) — the Student-t Fields of
+ * Experts (`--model foe`, default; ν_k ≥ --nuMin by projection) or the (Ex) model of the review
+ * (seed 000, `--model ex`),
  *
  *   Φ(x; θ, y) = ½‖x − y‖² + e^{β₀} Σ_k e^{β_k} Σ_pixels √((c_k ∗ x)² + ε²),  θ = (c_k, β₀, β_k),
  *
- * by bilevel learning with MAID on noisy training crops (σ = 0.1), learn smoothed TV (α, ν)
- * with the same method and budget, and compare both with the noisy input on held-out crops.
+ * learn smoothed TV (α, ν) on the same crops with the same loss, and compare both with the noisy
+ * input on held-out crops (per-crop FoE − TV differences in the console and summary).
  *
- *   npx --yes pnpm@9 --filter @bilevel/example-foe-denoise start [-- --crop 48 --count 8 --filters 16 --iterations 80]
+ *   npx --yes pnpm@9 --filter @bilevel/example-foe-denoise start [-- --count 8 --testCount 8 --filters 16 --iterations 80]
  */
 import { join } from 'node:path';
 import { tf, initBackend, lbfgs, cg, disposeParams, workUnits, paramsToArrays } from '@bilevel/core';
@@ -25,11 +28,11 @@ const flags = parseFlags({
   images: 'astronaut,camera',
   split: 'tiles',
   crop: 40,
-  count: 8,
-  testCount: 4,
-  model: 'ex',
+  count: 16,
+  testCount: 16,
+  model: 'foe',
   nu: 0.1,
-  nuMin: 0,
+  nuMin: 0.03,
   learnEpsilon: false,
   filterStep: 0.1,
   filters: 24,
@@ -40,10 +43,10 @@ const flags = parseFlags({
   sigma: 0.1,
   loss: 'mse',
   iterations: 150,
-  tvIterations: 100,
+  tvIterations: 200,
   method: 'adam',
   tvMethod: 'adam',
-  tvAdamStep: 0.02,
+  tvAdamStep: 0.05,
   tol0: 0.1,
   step0: 1,
   adamStep: 0.02,
