@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkNonNegative } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, runInner,
+  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, resolveStopping, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
@@ -75,12 +75,7 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
   }
   const useMu = options.useStrongConvexity ?? ACCELERATED_DEFAULTS.useStrongConvexity;
   const backtracking = resolveBacktracking(where, options.backtracking);
-  const defaults = {
-    tol: options.tol ?? INNER_DEFAULTS.tol,
-    tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
-    maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
-    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
-  };
+  const defaults = resolveStopping(options);
 
   const method = {
     init(ctx: InnerContext, start: Evaluated): AccState {

@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, runInner,
+  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, resolveStopping, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 
@@ -80,12 +80,7 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
   checkStoppingOptions(where, options);
   if (options.step !== undefined) checkNonNegative(where, 'step', options.step, true);
   const backtracking = resolveBacktracking(where, options.backtracking);
-  const defaults = {
-    tol: options.tol ?? INNER_DEFAULTS.tol,
-    tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
-    maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
-    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
-  };
+  const defaults = resolveStopping(options);
 
   const method = {
     init(ctx: InnerContext, start: Evaluated): GdState {

@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import {
-  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, readScalars, runInner,
+  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, readScalars, resolveStopping, runInner,
   type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
 } from './loop.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
@@ -77,12 +77,7 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
     throw new Error(`${where}: option 'lineSearch' must be an object of backtracking settings, got ${String(options.lineSearch)}.`);
   }
   const search = resolveBacktracking(where, options.lineSearch ?? true)!;
-  const defaults = {
-    tol: options.tol ?? INNER_DEFAULTS.tol,
-    tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
-    maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
-    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
-  };
+  const defaults = resolveStopping(options);
 
   const method = {
     init(_ctx: InnerContext, start: Evaluated): LbfgsState {

@@ -43,6 +43,16 @@ export interface InnerBaseOptions {
  */
 export const INNER_DEFAULTS = { tol: 1e-4, tolMode: 'relative', maxIter: 1000, stallIterations: 200 } as const satisfies Required<InnerBaseOptions>;
 
+/** The factory's stopping defaults: the given options over {@link INNER_DEFAULTS}. */
+export function resolveStopping(options: InnerBaseOptions): Required<InnerBaseOptions> {
+  return {
+    tol: options.tol ?? INNER_DEFAULTS.tol,
+    tolMode: options.tolMode ?? INNER_DEFAULTS.tolMode,
+    maxIter: options.maxIter ?? INNER_DEFAULTS.maxIter,
+    stallIterations: options.stallIterations ?? INNER_DEFAULTS.stallIterations,
+  };
+}
+
 /** Throws unless every key of `options` is one of `known` (catches misspelt options). */
 export function checkOptionKeys(where: string, options: object | undefined, known: readonly string[]): void {
   if (options == null) return;
