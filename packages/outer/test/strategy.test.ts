@@ -2,24 +2,30 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend, defineProblem, gradientDescent, cg } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { oracleFromStrategy, maid, train } from '../src/index.js';
-import { makeQuadratic } from './quadratic.js';
+import { makeQuadratic, type Quadratic } from './quadratic.js';
 import * as D from './dense.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
 });
 
+/** The quadratic as tensors: lower ½‖A₂x + A₃θ − b₂‖² + 0.05‖x‖², upper ½‖A₁x − b₁‖². */
+function tensorProblem(q: Quadratic, declareMu = true) {
+  const data = { A1: tf.tensor2d(q.A1), A2: tf.tensor2d(q.A2), A3: tf.tensor2d(q.A3), b1: tf.tensor1d(q.b1[0]), b2: tf.tensor1d(q.b2[0]) };
+  const mv = (a: tf.Tensor, v: tf.Tensor) => tf.reshape(tf.matMul(a, tf.reshape(v, [-1, 1])), [-1]);
+  const problem = defineProblem<typeof data>({
+    energy: (x, theta, d) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(tf.add(mv(d.A2, x), mv(d.A3, theta.theta)), d.b2)))), tf.mul(0.05, tf.sum(tf.square(x)))),
+    init: () => tf.zeros([5]),
+    ...(declareMu ? { strongConvexity: q.constants.mu } : {}),
+  });
+  const loss = (x: tf.Tensor, _theta: unknown, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(mv(d.A1, x), d.b1))));
+  return { data, problem, loss };
+}
+
 describe('oracleFromStrategy with the real implicit strategy', () => {
   it('gives a certified hypergradient and drives MAID through train()', async () => {
     const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 });
-    const data = { A1: tf.tensor2d(q.A1), A2: tf.tensor2d(q.A2), A3: tf.tensor2d(q.A3), b1: tf.tensor1d(q.b1[0]), b2: tf.tensor1d(q.b2[0]) };
-    const mv = (a: tf.Tensor, v: tf.Tensor) => tf.reshape(tf.matMul(a, tf.reshape(v, [-1, 1])), [-1]);
-    const problem = defineProblem<typeof data>({
-      energy: (x, theta, d) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(tf.add(mv(d.A2, x), mv(d.A3, theta.theta)), d.b2)))), tf.mul(0.05, tf.sum(tf.square(x)))),
-      init: () => tf.zeros([5]),
-      strongConvexity: q.constants.mu,
-    });
-    const loss = (x: tf.Tensor, _theta: unknown, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(mv(d.A1, x), d.b1))));
+    const { data, problem, loss } = tensorProblem(q);
     const strategy = implicit({ inner: gradientDescent(), linear: cg() });
     const constants = { lossLipschitz: q.constants.lossLipschitz, mixedNorm: q.constants.mixedNorm };
     const oracle = oracleFromStrategy({ problem, data, loss, strategy, constants });
@@ -39,14 +45,7 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
 
   it('bound constants may be a function of θ, the data and the computed x̃, evaluated at every call', () => {
     const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 8 });
-    const data = { A1: tf.tensor2d(q.A1), A2: tf.tensor2d(q.A2), A3: tf.tensor2d(q.A3), b1: tf.tensor1d(q.b1[0]), b2: tf.tensor1d(q.b2[0]) };
-    const mv = (a: tf.Tensor, v: tf.Tensor) => tf.reshape(tf.matMul(a, tf.reshape(v, [-1, 1])), [-1]);
-    const problem = defineProblem<typeof data>({
-      energy: (x, theta, d) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(tf.add(mv(d.A2, x), mv(d.A3, theta.theta)), d.b2)))), tf.mul(0.05, tf.sum(tf.square(x)))),
-      init: () => tf.zeros([5]),
-      strongConvexity: q.constants.mu,
-    });
-    const loss = (x: tf.Tensor, _theta: unknown, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(mv(d.A1, x), d.b1))));
+    const { data, problem, loss } = tensorProblem(q);
     const fixed = { lossLipschitz: q.constants.lossLipschitz, mixedNorm: q.constants.mixedNorm };
     const seen: Array<{ theta: number[]; xShape: number[]; data: boolean }> = [];
     const dynamic = oracleFromStrategy({
@@ -73,13 +72,7 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
 
   it('disposes the tensors batchData makes for a call, and never the full data', () => {
     const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 9 });
-    const data = { A1: tf.tensor2d(q.A1), A2: tf.tensor2d(q.A2), A3: tf.tensor2d(q.A3), b1: tf.tensor1d(q.b1[0]), b2: tf.tensor1d(q.b2[0]) };
-    const mv = (a: tf.Tensor, v: tf.Tensor) => tf.reshape(tf.matMul(a, tf.reshape(v, [-1, 1])), [-1]);
-    const problem = defineProblem<typeof data>({
-      energy: (x, theta, d) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(tf.add(mv(d.A2, x), mv(d.A3, theta.theta)), d.b2)))), tf.mul(0.05, tf.sum(tf.square(x)))),
-      init: () => tf.zeros([5]),
-    });
-    const loss = (x: tf.Tensor, _theta: unknown, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(mv(d.A1, x), d.b1))));
+    const { data, problem, loss } = tensorProblem(q, false);
     // A minibatch view: the shared matrices plus a fresh copy of the right-hand sides.
     const batchData = () => ({ ...data, b1: tf.clone(data.b1), b2: tf.clone(data.b2) });
     const oracle = oracleFromStrategy({ problem, data, loss, strategy: implicit({ inner: gradientDescent(), linear: cg() }), batchData });
