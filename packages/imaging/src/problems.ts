@@ -153,10 +153,11 @@ export function filterModelProblem(options: FilterPenaltyOptions & Reconstructio
 }
 
 /**
- * Fields-of-Experts reconstruction `½‖Ax − y‖² + Σ_k e^{α_k} Σ log(1 + (c_k ∗ x)²/ν_k²) + (ξ/2)‖x‖²`.
+ * Fields-of-Experts reconstruction `½‖Ax − y‖² + Σ_k e^{α_k} Σ ρ(c_k ∗ x; ν_k) + (ξ/2)‖x‖²`,
+ * `ρ(z; ν) = log(1 + z²/ν²)` (default) or `√(z² + ν²) − ν` (`expert: 'charbonnier'`, convex).
  *
- * Non-convex regularizer: μ = 1 (denoising) or ξ, minus the FoE's negative curvature bound;
- * declared only while it stays positive (choose ξ or α accordingly).
+ * Student-t experts are non-convex: μ = 1 (denoising) or ξ, minus the FoE's negative curvature
+ * bound; declared only while it stays positive (choose ξ or α accordingly).
  *
  * @param options - regularizer options (see {@link fieldsOfExperts}) plus operator and ξ.
  * @returns a {@link ReconstructionProblem} with `theta = { filters, logAlpha, logNu }`.

@@ -5,7 +5,7 @@ import { describeEachBackend, randn, relErr } from '../../core/test/backends.js'
 import { dot } from './helpers.js';
 import {
   tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, reconstructionProblem, blur, subsampledFourier,
-  icnn, icnnZWeights, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, randomFilters, fieldsOfExperts, filterPenalty,
+  icnn, icnnZWeights, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, differenceFilters, randomFilters, fieldsOfExperts, filterPenalty,
 } from '../src/index.js';
 import type { ReconstructionProblem } from '../src/index.js';
 
@@ -49,6 +49,9 @@ describeEachBackend('energies', (backend) => {
     ['smoothed TV denoising', () => denoise(tvDenoisingProblem({ nu: 0.1, alpha: 0.3 }))],
     ['filter model (Ex)', () => denoise(filterModelProblem({ size: 3, count: 4, epsilon: 0.2, beta0: Math.log(0.2) }))],
     ['Fields of Experts', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2 }))],
+    ['Fields of Experts (Charbonnier)', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2, expert: 'charbonnier' }))],
+    ['Fields of Experts, symmetric padding', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2, padding: 'symmetric' }))],
+    ['filter model (Ex), symmetric padding', () => denoise(filterModelProblem({ size: 5, count: 3, epsilon: 0.2, beta0: Math.log(0.2), padding: 'symmetric' }))],
     ['ICNN', () => denoise(icnnProblem({ layers: 2, channels: 3, size: 3, alpha: 1, scale: 0.5 }))],
     ['TV deblurring', (n) => {
       const A = blur({ size: 5, sigma: 1 });
@@ -279,6 +282,58 @@ describeEachBackend('regularizer properties', (backend) => {
     disposeParams(theta);
   });
 
+  it('Charbonnier Fields of Experts is convex (declared, μ = 0), ρ(0) = 0, and its curvature stays within [0, L] along lines', () => {
+    const R = fieldsOfExperts({ size: 3, alpha: 1, nu: 0.1, expert: 'charbonnier' });
+    expect(R.convex).toBe(true);
+    const theta = R.init();
+    expect(R.mu!(theta)).toBe(0);
+    const L = R.lipschitz!(theta);
+    // L = Σ_k e^{α_k}‖c_k‖₁²/ν_k: recomputed here from the filters
+    const f = theta.filters.reshape([9, 8]);
+    const l1 = Array.from(tf.sum(tf.abs(f), 0).dataSync());
+    expect(Math.abs(L / (l1.reduce((s, v) => s + v * v, 0) / 0.1) - 1)).toBeLessThan(1e-5);
+    const zero = tf.fill([1, size, size, 1], 0.3);
+    expect(Math.abs(valueAt(() => R.value(zero, theta)))).toBeLessThan(1e-5); // constant image: DCT filters annihilate it
+    for (let s = 0; s < 3; s++) {
+      const x = randn([1, size, size, 1], 60 + s);
+      const v = randn([1, size, size, 1], 70 + s);
+      const h = 1e-2;
+      const g = (t: number) => valueAt(() => R.value(tf.add(x, tf.mul(v, t)), theta));
+      const curvature = (g(h) - 2 * g(0) + g(-h)) / (h * h) / dot(v, v);
+      // float32 second difference of a sum of ~10² terms of size ~1: absolute noise ~1e-7·10²/h² ≈ 0.1
+      expect(curvature).toBeGreaterThan(-0.2);
+      expect(curvature).toBeLessThanOrEqual(L * 1.01);
+      tf.dispose([x, v]);
+    }
+    expect(() => fieldsOfExperts({ expert: 'cauchy' as never })).toThrow(/fieldsOfExperts: option 'expert'/);
+    tf.dispose([f, zero]);
+    disposeParams(theta);
+  });
+
+  it("symmetric padding: responses equal a direct mirror-padded correlation, constants give zero responses, and 'same'/'valid' shapes", () => {
+    const x = randn([2, 6, 7, 1], 90);
+    const c = randomFilters({ size: 4, count: 2, seed: 5 });
+    const R = filterPenalty({ filters: c, epsilon: 1, beta0: 0, padding: 'symmetric' });
+    const theta = R.init();
+    // direct: z[n, i, j, k] = Σ_{a,b} c[a, b, 0, k] · x[n, m(i + a − 1), m(j + b − 1)], m mirrors (−1 → 0, H → H − 1)
+    const xv = x.arraySync() as number[][][][];
+    const cv = c.arraySync() as number[][][][];
+    const mirror = (i: number, n: number) => (i < 0 ? -i - 1 : i >= n ? 2 * n - i - 1 : i);
+    let expected = 0;
+    for (let n = 0; n < 2; n++) for (let i = 0; i < 6; i++) for (let j = 0; j < 7; j++) for (let k = 0; k < 2; k++) {
+      let z = 0;
+      for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) z += cv[a][b][0][k] * xv[n][mirror(i + a - 1, 6)][mirror(j + b - 1, 7)][0];
+      expected += Math.sqrt(z * z + 1);
+    }
+    expect(Math.abs(valueAt(() => R.value(x, theta)) / expected - 1)).toBeLessThan(1e-5);
+    // a constant image: every response is 0, so R = (number of responses)·ε·Σ e^{β_k} = 2·6·7·2
+    const flat = tf.fill([2, 6, 7, 1], 0.7);
+    expect(Math.abs(valueAt(() => R.value(flat, theta)) - 2 * 6 * 7 * 2)).toBeLessThan(1e-3);
+    expect(() => filterPenalty({ padding: 'reflect' as never })).toThrow(/filterPenalty: option 'padding' must be 'valid', 'same' or 'symmetric'/);
+    tf.dispose([x, c, flat]);
+    disposeParams(theta);
+  });
+
   it('smoothed TV with learnNu: θ = {logAlpha, logNu}, gradients in θ and the mixed product match finite differences, L uses the learned ν', () => {
     const tv = smoothedTV({ nu: 0.2, alpha: 0.5, learnNu: true });
     const theta = tv.init();
@@ -357,6 +412,17 @@ describeEachBackend('regularizer properties', (backend) => {
     expect(tf.max(tf.abs(tf.sum(rm, 0))).dataSync()[0]).toBeLessThan(1e-6);
     expect(tf.max(tf.abs(tf.sub(tf.norm(rm, 'euclidean', 0), 1))).dataSync()[0]).toBeLessThan(1e-6);
     expect(() => randomFilters({ count: 0 })).toThrow(/randomFilters: option 'count'/);
-    tf.dispose([d, m, gram, r1, r2, rm]);
+    // difference filters: zero-mean, unit norm, and c₀ ∗ x is the forward difference x[i, j+1] − x[i, j] (over √2)
+    const df = differenceFilters(5, 4);
+    expect(df.shape).toEqual([5, 5, 1, 4]);
+    const dm = df.reshape([25, 4]);
+    expect(tf.max(tf.abs(tf.sum(dm, 0))).dataSync()[0]).toBeLessThan(1e-7);
+    expect(tf.max(tf.abs(tf.sub(tf.norm(dm, 'euclidean', 0), 1))).dataSync()[0]).toBeLessThan(1e-6);
+    const img = randn([1, 7, 7, 1], 80);
+    const z = tf.conv2d(img as tf.Tensor4D, tf.slice(df, [0, 0, 0, 0], [-1, -1, -1, 1]) as tf.Tensor4D, 1, 'valid');
+    const forward = tf.div(tf.sub(tf.slice(img, [0, 2, 3, 0], [1, 3, 3, 1]), tf.slice(img, [0, 2, 2, 0], [1, 3, 3, 1])), Math.SQRT2);
+    expect(tf.max(tf.abs(tf.sub(z, forward))).dataSync()[0]).toBeLessThan(1e-6);
+    expect(() => differenceFilters(5, 3 as 2)).toThrow(/differenceFilters: 'count'/);
+    tf.dispose([d, m, gram, r1, r2, rm, df, dm, img, z, forward]);
   });
 });

@@ -29,3 +29,60 @@ export function checkFilters(where: string, filters: tf.Tensor): void {
     throw new Error(`${where}: 'filters' must be [S, S, 1, K] (one input channel, K filters), got [${filters.shape}]; see randomFilters / dctFilters.`);
   }
 }
+
+/** Boundary handling of the filter regularizers' convolutions. */
+export type FilterPadding = 'valid' | 'same' | 'symmetric';
+
+/** Throws unless `padding` is a {@link FilterPadding}. */
+export function checkPadding(where: string, padding: unknown): void {
+  if (padding !== 'valid' && padding !== 'same' && padding !== 'symmetric') {
+    throw new Error(`${where}: option 'padding' must be 'valid', 'same' or 'symmetric', got ${String(padding)}.`);
+  }
+}
+
+/**
+ * Mirror-pads `[N, H, W, C]` images along H and W by `before`/`after` pixels, repeating the edge
+ * pixel (`… x₁ x₀ | x₀ x₁ …`, NumPy's 'symmetric'). Built from slices, reverses and concats, whose
+ * gradients (of any order) tfjs gets right; `tf.mirrorPad`'s gradient ignores the reflected copies.
+ */
+export function symmetricPad(x: tf.Tensor, before: number, after: number): tf.Tensor {
+  return tf.tidy(() => {
+    let out = x;
+    for (const axis of [1, 2]) {
+      const n = out.shape[axis]!;
+      if (before > n || after > n) throw new Error(`symmetricPad: padding ${Math.max(before, after)} exceeds the image side ${n}.`);
+      const edge = (start: number, size: number) => {
+        const begin = [0, 0, 0, 0];
+        const sizes = [-1, -1, -1, -1];
+        begin[axis] = start;
+        sizes[axis] = size;
+        return tf.reverse(tf.slice(out, begin, sizes), axis);
+      };
+      const parts = [...(before > 0 ? [edge(0, before)] : []), out, ...(after > 0 ? [edge(n - after, after)] : [])];
+      out = parts.length === 1 ? out : tf.concat(parts, axis);
+    }
+    return out;
+  });
+}
+
+/**
+ * `c ∗ x` for every filter, `[N, H', W', K]`: 'valid' (only windows inside the image), 'same'
+ * (zero padding) or 'symmetric' (mirror padding: every pixel is covered by every filter tap, and
+ * constant images give zero responses at the boundary too, the discrete Neumann condition).
+ */
+export function filterResponses(x: tf.Tensor, filters: tf.Tensor, padding: FilterPadding): tf.Tensor4D {
+  if (padding !== 'symmetric') return tf.conv2d(x as tf.Tensor4D, filters as tf.Tensor4D, 1, padding);
+  return tf.tidy(() => {
+    const s = filters.shape[0]!;
+    const before = Math.floor((s - 1) / 2);
+    return tf.conv2d(symmetricPad(x, before, s - 1 - before) as tf.Tensor4D, filters as tf.Tensor4D, 1, 'valid');
+  });
+}
+
+/**
+ * Factor on `‖C_k‖² ≤ ‖c_k‖₁²` for the padding: 1 for 'valid' and 'same'; 4 for 'symmetric',
+ * where every shifted window sees each pixel at most twice per axis (pad < image side).
+ */
+export function paddingNormFactor(padding: FilterPadding): number {
+  return padding === 'symmetric' ? 4 : 1;
+}

@@ -2,7 +2,7 @@ import { tf } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import type { Regularizer } from './types.js';
 import { checkPositive } from '../internal/checks.js';
-import { param, read, filterL1Norms, checkFilters } from '../internal/params.js';
+import { param, read, filterL1Norms, checkFilters, checkPadding, filterResponses, paddingNormFactor, type FilterPadding } from '../internal/params.js';
 import { randomFilters } from './filters.js';
 
 /** Options of {@link filterPenalty}. */
@@ -21,8 +21,8 @@ export interface FilterPenaltyOptions {
   beta0?: number;
   /** Initial β_k, the same for every filter. */
   beta?: number;
-  /** Convolution boundary: 'valid' (no artificial edges, default) or 'same' (zero padding). */
-  padding?: 'valid' | 'same';
+  /** Convolution boundary: 'valid' (no artificial edges, default), 'same' (zero padding) or 'symmetric' (mirror padding; L gets a factor 4). */
+  padding?: FilterPadding;
 }
 
 /** Defaults of {@link filterPenalty}: ε = 0.01, 8 random 5×5 filters, β₀ = log 0.01, β_k = 0, valid padding. */
@@ -48,7 +48,7 @@ export const FILTER_PENALTY_DEFAULTS = { epsilon: 0.01, size: 5, count: 8, seed:
 export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
   const o = { ...FILTER_PENALTY_DEFAULTS, ...options };
   checkPositive('filterPenalty', 'epsilon', o.epsilon);
-  if (o.padding !== 'valid' && o.padding !== 'same') throw new Error(`filterPenalty: option 'padding' must be 'valid' or 'same', got ${String(o.padding)}.`);
+  checkPadding('filterPenalty', o.padding);
   if (options.filters != null) checkFilters('filterPenalty', options.filters);
   const eps2 = o.epsilon * o.epsilon;
   const where = 'filterPenalty';
@@ -58,7 +58,7 @@ export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
     convex: true,
     value: (x, theta) =>
       tf.tidy(() => {
-        const z = tf.conv2d(x as tf.Tensor4D, param(theta, 'filters', where) as tf.Tensor4D, 1, o.padding);
+        const z = filterResponses(x, param(theta, 'filters', where), o.padding);
         const perFilter = tf.sum(tf.sqrt(tf.add(tf.square(z), eps2)), [0, 1, 2]);
         return tf.sum(tf.mul(weights(theta), perFilter));
       }),
@@ -66,7 +66,7 @@ export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
     lipschitz(theta) {
       const w = read(() => weights(theta));
       const l1 = filterL1Norms(param(theta, 'filters', where));
-      return w.reduce((s, wk, k) => s + wk * l1[k] * l1[k], 0) / o.epsilon;
+      return (paddingNormFactor(o.padding) * w.reduce((s, wk, k) => s + wk * l1[k] * l1[k], 0)) / o.epsilon;
     },
     init() {
       const filters = options.filters != null ? options.filters.clone() : randomFilters({ size: o.size, count: o.count, seed: o.seed });

@@ -88,3 +88,34 @@ export function dctFilters(size: number): tf.Tensor4D {
   }
   return tf.tensor4d(values, [size, size, 1, count]);
 }
+
+/**
+ * Finite-difference filters embedded in an `S × S` support: the horizontal and vertical forward
+ * differences `x[i, j+1] − x[i, j]` and `x[i+1, j] − x[i, j]`, then (with `count` 4) the two
+ * diagonal ones, each of ℓ2 norm 1. They make a filter model start from (anisotropic) total
+ * variation: with a smoothed ℓ1 expert, the first two give `Σ |∂₁x| + |∂₂x|`.
+ *
+ * @param size - filter side S ≥ 2 (the difference sits at the centre, `⌊(S−1)/2⌋`).
+ * @param count - 2 (horizontal, vertical) or 4 (plus the two diagonals).
+ * @returns `[S, S, 1, count]` zero-mean filters.
+ * @example
+ * ```ts
+ * const filters = tf.concat([differenceFilters(5, 4), dctFilters(5)], 3);
+ * ```
+ */
+export function differenceFilters(size: number, count: 2 | 4 = 2): tf.Tensor4D {
+  checkInt('differenceFilters', 'size', size);
+  if (size < 2) throw new Error("differenceFilters: 'size' must be ≥ 2.");
+  if (count !== 2 && count !== 4) throw new Error(`differenceFilters: 'count' must be 2 or 4, got ${String(count)}.`);
+  const c = Math.floor((size - 1) / 2);
+  // (di, dj) of the +1 tap; the −1 tap is at the centre
+  const offsets: Array<[number, number]> = [[0, 1], [1, 0], [1, 1], [1, -1]];
+  const values = new Float32Array(size * size * count);
+  for (let k = 0; k < count; k++) {
+    const [di, dj] = offsets[k];
+    const jc = dj < 0 ? c + 1 : c;
+    values[(c * size + jc) * count + k] = -Math.SQRT1_2;
+    values[((c + di) * size + jc + dj) * count + k] = Math.SQRT1_2;
+  }
+  return tf.tensor4d(values, [size, size, 1, count]);
+}

@@ -2,7 +2,7 @@ import { tf } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import type { Regularizer } from './types.js';
 import { checkPositive } from '../internal/checks.js';
-import { param, read, filterL1Norms, checkFilters } from '../internal/params.js';
+import { param, read, filterL1Norms, checkFilters, checkPadding, filterResponses, paddingNormFactor, type FilterPadding } from '../internal/params.js';
 import { dctFilters } from './filters.js';
 
 /** Options of {@link fieldsOfExperts}. */
@@ -15,15 +15,21 @@ export interface FieldsOfExpertsOptions {
   alpha?: number;
   /** Initial smoothing ν_k (stored as `logNu`), the same for every filter. */
   nu?: number;
-  /** Convolution boundary. */
-  padding?: 'valid' | 'same';
+  /** Convolution boundary: 'valid' (default), 'same' (zero padding) or 'symmetric' (mirror padding, every pixel regularized). */
+  padding?: FilterPadding;
+  /**
+   * The expert ρ(z; ν): `'student-t'` (Roth & Black, `log(1 + z²/ν²)`, non-convex) or
+   * `'charbonnier'` (the smoothed ℓ1 norm of the papers' FoE experiments, `√(z² + ν²) − ν`,
+   * convex, `0 < ρ'' ≤ 1/ν`).
+   */
+  expert?: 'student-t' | 'charbonnier';
 }
 
-/** Defaults of {@link fieldsOfExperts}: 3×3 DCT filters (8), α = 0.01, ν = 0.1, valid padding. */
-export const FIELDS_OF_EXPERTS_DEFAULTS = { size: 3, alpha: 0.01, nu: 0.1, padding: 'valid' } as const;
+/** Defaults of {@link fieldsOfExperts}: 3×3 DCT filters (8), α = 0.01, ν = 0.1, valid padding, Student-t experts. With 'symmetric' padding the constants below carry a factor 4 (`‖C_k‖ ≤ 2‖c_k‖₁`). */
+export const FIELDS_OF_EXPERTS_DEFAULTS = { size: 3, alpha: 0.01, nu: 0.1, padding: 'valid', expert: 'student-t' } as const;
 
 /**
- * Fields of Experts (Roth & Black) with Student-t experts:
+ * Fields of Experts (Roth & Black), by default with Student-t experts:
  * `R(x; θ) = Σ_k e^{α_k} 1ᵀ ρ.(c_k ∗ x; ν_k)`, `ρ(z; ν) = log(1 + z²/ν²)`, with learnable
  * filters `c_k`, weights `α_k` and smoothings `ν_k = e^{θ.logNu_k}`.
  *
@@ -32,6 +38,10 @@ export const FIELDS_OF_EXPERTS_DEFAULTS = { size: 3, alpha: 0.01, nu: 0.1, paddi
  * `L = Σ_k e^{α_k}‖c_k‖₁² · 2/ν_k²`. Pair it with a strongly convex term whose modulus
  * exceeds |μ| (the data term `½‖x − y‖²` for denoising, or {@link tikhonov} ξ) to get a
  * strongly convex lower-level problem; {@link foeProblem} declares μ accordingly.
+ *
+ * With `expert: 'charbonnier'`, `ρ(z; ν) = √(z² + ν²) − ν` (a smoothed ℓ1 norm with learnable
+ * smoothing per filter, as in the FoE experiments of the source papers): R is **convex**
+ * (μ = 0) and `∇R` is Lipschitz with `L = Σ_k e^{α_k}‖c_k‖₁²/ν_k`.
  *
  * @param options - see {@link FIELDS_OF_EXPERTS_DEFAULTS}.
  * @returns a {@link Regularizer} with parameters `{ filters: [S, S, 1, K], logAlpha: [K], logNu: [K] }`.
@@ -45,27 +55,38 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
   const o = { ...FIELDS_OF_EXPERTS_DEFAULTS, ...options };
   checkPositive('fieldsOfExperts', 'alpha', o.alpha);
   checkPositive('fieldsOfExperts', 'nu', o.nu);
-  if (o.padding !== 'valid' && o.padding !== 'same') throw new Error(`fieldsOfExperts: option 'padding' must be 'valid' or 'same', got ${String(o.padding)}.`);
+  checkPadding('fieldsOfExperts', o.padding);
   if (options.filters != null) checkFilters('fieldsOfExperts', options.filters);
+  if (o.expert !== 'student-t' && o.expert !== 'charbonnier') {
+    throw new Error(`fieldsOfExperts: option 'expert' must be 'student-t' or 'charbonnier', got ${String(o.expert)}.`);
+  }
   const where = 'fieldsOfExperts';
+  const charbonnier = o.expert === 'charbonnier';
+  // e^{α_k}‖c_k‖₁²/ν_k² (Student-t) or e^{α_k}‖c_k‖₁²/ν_k (Charbonnier), per filter
   const constants = (theta: Params) => {
     const alpha = read(() => tf.exp(param(theta, 'logAlpha', where)));
     const nu = read(() => tf.exp(param(theta, 'logNu', where)));
     const l1 = filterL1Norms(param(theta, 'filters', where));
-    return Array.from(alpha, (a, k) => (a * l1[k] * l1[k]) / (nu[k] * nu[k]));
+    const factor = paddingNormFactor(o.padding);
+    return Array.from(alpha, (a, k) => (factor * a * l1[k] * l1[k]) / (charbonnier ? nu[k] : nu[k] * nu[k]));
   };
+  const total = (theta: Params) => constants(theta).reduce((s, c) => s + c, 0);
   return {
-    name: 'Fields of Experts',
-    convex: false,
+    name: charbonnier ? 'Fields of Experts (Charbonnier)' : 'Fields of Experts',
+    convex: charbonnier,
     value: (x, theta) =>
       tf.tidy(() => {
-        const z = tf.conv2d(x as tf.Tensor4D, param(theta, 'filters', where) as tf.Tensor4D, 1, o.padding);
-        const nu2 = tf.exp(tf.mul(2, param(theta, 'logNu', where)));
-        const perFilter = tf.sum(tf.log1p(tf.div(tf.square(z), nu2)), [0, 1, 2]);
+        const z = filterResponses(x, param(theta, 'filters', where), o.padding);
+        const logNu = param(theta, 'logNu', where);
+        const nu2 = tf.exp(tf.mul(2, logNu));
+        const z2 = tf.square(z);
+        // √(z² + ν²) − ν written as z²/(√(z² + ν²) + ν): no cancellation in float32, exactly 0 at z = 0
+        const rho = charbonnier ? tf.div(z2, tf.add(tf.sqrt(tf.add(z2, nu2)), tf.exp(logNu))) : tf.log1p(tf.div(z2, nu2));
+        const perFilter = tf.sum(rho, [0, 1, 2]);
         return tf.sum(tf.mul(tf.exp(param(theta, 'logAlpha', where)), perFilter));
       }),
-    mu: (theta) => -constants(theta).reduce((s, c) => s + c, 0) / 4,
-    lipschitz: (theta) => 2 * constants(theta).reduce((s, c) => s + c, 0),
+    mu: (theta) => (charbonnier ? 0 : -total(theta) / 4),
+    lipschitz: (theta) => (charbonnier ? total(theta) : 2 * total(theta)),
     init() {
       const filters = options.filters != null ? options.filters.clone() : dctFilters(o.size);
       const count = filters.shape[3] as number;
