@@ -29,6 +29,12 @@ export interface StochasticOptions {
   linearTol?: number | Schedule;
   /** Seed of the minibatch shuffling (uint32). Default 0. */
   seed?: number;
+  /**
+   * Per-leaf step multipliers: leaf `key` moves by `α_k · stepScale[key]` (default 1), e.g.
+   * `{ filters: 0.1 }` when filters need a 10× smaller step than weights. Adam's step is
+   * invariant to the gradient's scale, so this is its only way to give groups their own step.
+   */
+  stepScale?: Record<string, number>;
 }
 
 /** Adam's extra options (Kingma & Ba 2015). */
@@ -63,18 +69,41 @@ interface Common {
   size: number;
   batchSize: number;
   seed: number;
+  stepScale: Record<string, number>;
 }
 
 function validateCommon(where: string, options: StochasticOptions, extra: readonly string[]): Common {
   if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be an object, e.g. ${where}({ step: 0.1, size: N, batchSize: 4, tol: 1e-2 }).`);
-  checkKeys(where, options, ['step', 'size', 'batchSize', 'tol', 'linearTol', 'seed', ...extra]);
+  checkKeys(where, options, ['step', 'size', 'batchSize', 'tol', 'linearTol', 'seed', 'stepScale', ...extra]);
+  const stepScale = options.stepScale ?? {};
+  if (stepScale == null || typeof stepScale !== 'object') throw new Error(`${where}: option 'stepScale' must be an object { leaf: multiplier }, got ${String(stepScale)}.`);
+  for (const [k, m] of Object.entries(stepScale)) {
+    if (typeof m !== 'number' || !Number.isFinite(m) || m <= 0) throw new Error(`${where}: stepScale.${k} must be a positive number, got ${String(m)}.`);
+  }
   checkInt(where, 'size', options.size, 1, 'give the number of training pairs');
   checkInt(where, 'batchSize', options.batchSize, 1, 'give a minibatch size ≥ 1');
   if (options.batchSize > options.size) throw new Error(`${where}: option 'batchSize' (${options.batchSize}) exceeds 'size' (${options.size}); use batchSize ≤ size.`);
   const seed = options.seed ?? SGD_DEFAULTS.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`${where}: option 'seed' must be an integer in [0, 2³²), got ${String(seed)}.`);
   const tol = toSchedule(where, 'tol', options.tol);
-  return { step: toSchedule(where, 'step', options.step), tol, linearTol: toSchedule(where, 'linearTol', options.linearTol, tol), size: options.size, batchSize: options.batchSize, seed };
+  return { step: toSchedule(where, 'step', options.step), tol, linearTol: toSchedule(where, 'linearTol', options.linearTol, tol), size: options.size, batchSize: options.batchSize, seed, stepScale: { ...stepScale } };
+}
+
+/**
+ * The step `α_k · direction` with every leaf named in `stepScale` multiplied by its factor,
+ * applied through {@link gradientStep} (and the proximal map); the caller keeps `direction`.
+ */
+function scaledStep(where: string, c: Common, theta: Params, direction: Params, alpha: number, proximal: StepContext['proximal']): ParamsArrays {
+  const keys = Object.keys(c.stepScale);
+  if (keys.length === 0) return gradientStep(theta, direction, alpha, proximal).next;
+  for (const k of keys) if (!(k in direction)) throw new Error(`${where}: stepScale names '${k}', which is not a parameter (θ has ${keysOf(direction).join(', ')}).`);
+  const scaled: Params = {};
+  for (const k of keysOf(direction)) scaled[k] = k in c.stepScale ? tf.mul(direction[k], c.stepScale[k]) : direction[k];
+  try {
+    return gradientStep(theta, scaled, alpha, proximal).next;
+  } finally {
+    for (const k of keys) scaled[k].dispose();
+  }
 }
 
 function initSampler(c: Common): Pick<SgdState, 'rng' | 'epoch' | 'order' | 'cursor'> {
@@ -131,7 +160,7 @@ export function sgd(options: StochasticOptions): Method<SgdState> {
             const info: StepInfo = { iteration: k, value: r.value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, work: r.work, evaluations: 1, stop: 'oracle-failed', message: `${where}: non-finite value or gradient at iteration ${k}; lower the step.` };
             return { state, info };
           }
-          const { next } = gradientStep(theta, grad, alpha, context.proximal);
+          const next = scaledStep(where, c, theta, grad, alpha, context.proximal);
           const info: StepInfo = { iteration: k, value: r.value + penalty, gradNorm, bound: r.bound, tol, linearTol, step: alpha, accepted: true, work: r.work, evaluations: 1 };
           return { state: { theta: next, iteration: k + 1, ...sampler }, info };
         } finally {
@@ -205,7 +234,7 @@ export function adam(options: AdamOptions): Method<AdamState> {
           });
           disposeParams(m0);
           disposeParams(v0);
-          const { next } = gradientStep(theta, direction, alpha, context.proximal);
+          const next = scaledStep(where, c, theta, direction, alpha, context.proximal);
           disposeParams(direction);
           const mArrays = toArrays(m);
           const vArrays = toArrays(v);

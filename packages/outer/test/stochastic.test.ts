@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend } from '@bilevel/core';
-import { sgd, adam, train, quadratic as quadraticSchedule, mulberry32, permutation, type Method, type MethodStateBase } from '../src/index.js';
+import { sgd, adam, train, quadratic as quadraticSchedule, mulberry32, permutation, type Method, type MethodStateBase, type Oracle } from '../src/index.js';
 import { makeQuadratic, quadraticOracle } from './quadratic.js';
 
 beforeAll(async () => {
@@ -49,6 +49,37 @@ describe('inexact minibatch SGD and Adam', () => {
       expect((first.r.state as unknown as { epoch: number }).epoch).toBe(15);
     });
   }
+
+  it('stepScale gives each parameter group its own step (SGD exactly, Adam in its first step), without leaks', () => {
+    // F(θ) = ½‖a‖² + ½‖b‖²: the gradient is θ itself
+    const oracle: Oracle = (theta) => {
+      const grad = { a: theta.a.clone(), b: theta.b.clone() };
+      const v = tf.tidy(() => tf.mul(0.5, tf.add(tf.sum(tf.square(theta.a)), tf.sum(tf.square(theta.b)))));
+      const value = v.dataSync()[0];
+      v.dispose();
+      return { value, grad, bound: 0, valueBound: 0, work: { innerIterations: 0, linearIterations: 0 } as never, dispose: () => tf.dispose([grad.a, grad.b]) };
+    };
+    const theta0 = () => ({ a: tf.tensor1d([1, -2]), b: tf.tensor1d([3, 4]) });
+    const stepOnce = (method: Method<MethodStateBase>) => {
+      const th = theta0();
+      const state = method.init(th);
+      tf.dispose([th.a, th.b]);
+      const before = tf.memory().numTensors;
+      const { state: next } = method.step(state, oracle);
+      expect(tf.memory().numTensors).toBe(before);
+      return next.theta;
+    };
+    const s = stepOnce(sgd({ step: 0.5, size: 1, batchSize: 1, tol: 1e-3, stepScale: { a: 0.1 } }) as unknown as Method<MethodStateBase>);
+    // a ← a − 0.5·0.1·a, b ← b − 0.5·b
+    s.a.values.forEach((v, i) => expect(v).toBeCloseTo([1, -2][i] * 0.95, 6));
+    s.b.values.forEach((v, i) => expect(v).toBeCloseTo([3, 4][i] * 0.5, 6));
+    const m = stepOnce(adam({ step: 0.1, size: 1, batchSize: 1, tol: 1e-3, stepScale: { b: 0.01 } }) as unknown as Method<MethodStateBase>);
+    // Adam's first step is α·sign(g) per coordinate (m̂/√v̂ = g/|g|), times the group's scale
+    m.a.values.forEach((v, i) => expect(v).toBeCloseTo([1, -2][i] - 0.1 * Math.sign([1, -2][i]), 5));
+    m.b.values.forEach((v, i) => expect(v).toBeCloseTo([3, 4][i] - 0.001, 5));
+    expect(() => stepOnce(sgd({ step: 0.5, size: 1, batchSize: 1, tol: 1e-3, stepScale: { c: 0.1 } }) as unknown as Method<MethodStateBase>)).toThrow(/sgd: stepScale names 'c', which is not a parameter/);
+    expect(() => adam({ step: 0.1, size: 1, batchSize: 1, tol: 1e-3, stepScale: { a: 0 } })).toThrow(/adam: stepScale.a must be a positive number/);
+  });
 
   it('rejects bad options', () => {
     expect(() => sgd({ step: 0.1, size: 4, batchSize: 8, tol: 1e-3 })).toThrow(/sgd: option 'batchSize' \(8\) exceeds 'size' \(4\)/);
