@@ -1,18 +1,16 @@
 /**
  * Regularizers of the example, built on @bilevel/imaging:
  * - `exPenalty`: the (Ex) penalty e^{β₀} Σ_k e^{β_k} Σ √((c_k ∗ x)² + ε²), optionally with a
- *   learnable ε = e^{θ.logEpsilon} (one for all filters);
- * - `scaledFilters(R, s)`: the same regularizer with the filters stored as c/s, so that a
- *   first-order method's step on the filters is s times its step on the weights (Adam has one
- *   step size; this gives the filters their own).
+ *   learnable ε = e^{θ.logEpsilon} (one for all filters).
  */
 import { tf } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { filterPenalty } from '@bilevel/imaging';
 import type { Regularizer } from '@bilevel/imaging';
 
-export function exPenalty(options: { filters: tf.Tensor; epsilon: number; beta0: number; learnEpsilon: boolean }): Regularizer {
-  if (!options.learnEpsilon) return filterPenalty({ filters: options.filters, epsilon: options.epsilon, beta0: options.beta0 });
+export function exPenalty(options: { filters: tf.Tensor; epsilon: number; beta0: number; learnEpsilon: boolean; padding: 'valid' | 'same' | 'symmetric' }): Regularizer {
+  if (!options.learnEpsilon) return filterPenalty({ filters: options.filters, epsilon: options.epsilon, beta0: options.beta0, padding: options.padding });
+  if (options.padding !== 'valid') throw new Error("exPenalty: --learnEpsilon supports only --padding valid.");
   const where = 'exPenalty';
   const get = (theta: Params, k: string) => {
     const t = theta[k];
@@ -33,32 +31,6 @@ export function exPenalty(options: { filters: tf.Tensor; epsilon: number; beta0:
     init() {
       const k = options.filters.shape[3] as number;
       return { filters: options.filters.clone(), beta0: tf.scalar(options.beta0), beta: tf.zeros([k]), logEpsilon: tf.scalar(Math.log(options.epsilon)) };
-    },
-  };
-}
-
-export function scaledFilters(R: Regularizer, scale: number): Regularizer {
-  if (scale === 1) return R;
-  const real = (theta: Params): Params => ({ ...theta, filters: tf.mul(theta.filters, scale) });
-  const withReal = <T>(theta: Params, f: (t: Params) => T): T => {
-    const r = real(theta);
-    try {
-      return f(r);
-    } finally {
-      r.filters.dispose();
-    }
-  };
-  return {
-    name: `${R.name} (filters stored ×1/${scale})`,
-    convex: R.convex,
-    value: (x, theta) => tf.tidy(() => R.value(x, real(theta))),
-    ...(R.mu != null ? { mu: (theta: Params) => withReal(theta, (t) => R.mu!(t)) } : {}),
-    ...(R.lipschitz != null ? { lipschitz: (theta: Params) => withReal(theta, (t) => R.lipschitz!(t)) } : {}),
-    init() {
-      const theta = R.init();
-      const stored = tf.div(theta.filters, scale);
-      theta.filters.dispose();
-      return { ...theta, filters: stored };
     },
   };
 }

@@ -11,12 +11,26 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { ProgressEvent } from '@bilevel/outer';
 
-/** Flags of an example: `--name value` (numbers parsed), `--flag` for booleans. */
+/**
+ * Flags of an example: `--name value` (numbers parsed; `--name=-3` for negative values),
+ * `--flag` / `--no-flag` for booleans.
+ */
 export function parseFlags<T extends Record<string, string | number | boolean>>(defaults: T, argv = process.argv.slice(2)): T {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [k, v] of Object.entries(defaults)) options[k] = { type: typeof v === 'boolean' ? 'boolean' : 'string' };
-  const { values } = parseArgs({ args: argv.filter((a) => a !== '--'), options, strict: true, allowPositionals: false });
+  const negated: string[] = [];
+  const args = argv.filter((a) => {
+    const m = /^--no-(.+)$/.exec(a);
+    if (a === '--') return false;
+    if (m != null && typeof defaults[m[1]] === 'boolean') {
+      negated.push(m[1]);
+      return false;
+    }
+    return true;
+  });
+  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
   const out: Record<string, string | number | boolean> = { ...defaults };
+  for (const k of negated) out[k] = false;
   for (const [k, v] of Object.entries(values)) {
     const d = defaults[k];
     if (typeof d === 'number') {
