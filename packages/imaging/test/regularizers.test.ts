@@ -50,8 +50,8 @@ describeEachBackend('energies', (backend) => {
     ['filter model (Ex)', () => denoise(filterModelProblem({ size: 3, count: 4, epsilon: 0.2, beta0: Math.log(0.2) }))],
     ['Fields of Experts', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2 }))],
     ['Fields of Experts (Charbonnier)', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2, expert: 'charbonnier' }))],
-    ['Fields of Experts, symmetric padding', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2, padding: 'symmetric' }))],
-    ['filter model (Ex), symmetric padding', () => denoise(filterModelProblem({ size: 5, count: 3, epsilon: 0.2, beta0: Math.log(0.2), padding: 'symmetric' }))],
+    ['Fields of Experts, valid padding', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2, padding: 'valid' }))],
+    ['filter model (Ex), valid padding', () => denoise(filterModelProblem({ size: 5, count: 3, epsilon: 0.2, beta0: Math.log(0.2), padding: 'valid' }))],
     ['ICNN', () => denoise(icnnProblem({ layers: 2, channels: 3, size: 3, alpha: 1, scale: 0.5 }))],
     ['TV deblurring', (n) => {
       const A = blur({ size: 5, sigma: 1 });
@@ -291,7 +291,8 @@ describeEachBackend('regularizer properties', (backend) => {
     // L = Σ_k e^{α_k}‖c_k‖₁²/ν_k: recomputed here from the filters
     const f = theta.filters.reshape([9, 8]);
     const l1 = Array.from(tf.sum(tf.abs(f), 0).dataSync());
-    expect(Math.abs(L / (l1.reduce((s, v) => s + v * v, 0) / 0.1) - 1)).toBeLessThan(1e-5);
+    // default symmetric padding: factor 4
+    expect(Math.abs(L / ((4 * l1.reduce((s, v) => s + v * v, 0)) / 0.1) - 1)).toBeLessThan(1e-5);
     const zero = tf.fill([1, size, size, 1], 0.3);
     expect(Math.abs(valueAt(() => R.value(zero, theta)))).toBeLessThan(1e-5); // constant image: DCT filters annihilate it
     for (let s = 0; s < 3; s++) {
@@ -364,11 +365,14 @@ describeEachBackend('regularizer properties', (backend) => {
     disposeParams(th);
 
     const filters = tf.tensor4d([1, -1, 0, 0, 2, 0, 0, -2], [2, 2, 1, 2]);
-    const fp = filterPenalty({ filters, epsilon: 0.5, beta0: Math.log(2), beta: 0 });
+    const fp = filterPenalty({ filters, epsilon: 0.5, beta0: Math.log(2), beta: 0, padding: 'valid' });
     const fth = fp.init();
     // ‖c_1‖₁ = 3 (1, 0, 0, −2 … laid out [S,S,1,K]): c_1 = [1, 0, 2, 0]? compute directly:
     const l1 = tf.sum(tf.abs(filters), [0, 1, 2]).arraySync() as number[];
     expect(fp.lipschitz!(fth)).toBeCloseTo((2 * (l1[0] ** 2 + l1[1] ** 2)) / 0.5, 3);
+    // the default symmetric padding: ‖C_k P‖ ≤ 2‖c_k‖₁, so L is 4× larger
+    const fpSym = filterPenalty({ filters, epsilon: 0.5, beta0: Math.log(2), beta: 0 });
+    expect(fpSym.lipschitz!(fth)).toBeCloseTo((4 * 2 * (l1[0] ** 2 + l1[1] ** 2)) / 0.5, 3);
     disposeParams(fth);
     filters.dispose();
 

@@ -21,12 +21,12 @@ export interface FilterPenaltyOptions {
   beta0?: number;
   /** Initial β_k, the same for every filter. */
   beta?: number;
-  /** Convolution boundary: 'valid' (no artificial edges, default), 'same' (zero padding) or 'symmetric' (mirror padding; L gets a factor 4). */
+  /** Convolution boundary: 'symmetric' (default: mirror padding; L gets a factor 4), 'valid' (only windows inside the image) or 'same' (zero padding). */
   padding?: FilterPadding;
 }
 
-/** Defaults of {@link filterPenalty}: ε = 0.01, 8 random 5×5 filters, β₀ = log 0.01, β_k = 0, valid padding. */
-export const FILTER_PENALTY_DEFAULTS = { epsilon: 0.01, size: 5, count: 8, seed: 0, beta0: Math.log(0.01), beta: 0, padding: 'valid' } as const;
+/** Defaults of {@link filterPenalty}: ε = 0.01, 8 random 5×5 filters, β₀ = log 0.01, β_k = 0, symmetric padding. */
+export const FILTER_PENALTY_DEFAULTS = { epsilon: 0.01, size: 5, count: 8, seed: 0, beta0: Math.log(0.01), beta: 0, padding: 'symmetric' } as const;
 
 /**
  * The regularizer of the review's running example (Ex), filter learning:
@@ -34,7 +34,7 @@ export const FILTER_PENALTY_DEFAULTS = { epsilon: 0.01, size: 5, count: 8, seed:
  * 1-norm: `φ' ∈ (−1, 1)`, `0 < φ'' ≤ 1/ε`).
  *
  * Convex for all γ. `∇R` is Lipschitz with `L = e^{β₀} Σ_k e^{β_k} ‖c_k‖₁² / ε`
- * (`‖C_k‖ ≤ ‖c_k‖₁`). With `½‖Ax − y‖²` this is (Ex): see {@link filterModelProblem}.
+ * (`‖C_k‖ ≤ ‖c_k‖₁`), times 4 with the default symmetric padding. With `½‖Ax − y‖²` this is (Ex): see {@link filterModelProblem}.
  *
  * @param options - see {@link FILTER_PENALTY_DEFAULTS}.
  * @returns a {@link Regularizer} with parameters `{ filters: [S, S, 1, K], beta0: scalar, beta: [K] }`.
