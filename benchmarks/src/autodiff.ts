@@ -13,7 +13,7 @@
  */
 import Benchmark from 'benchmark';
 import { tf, initBackend, grad, hvp, mixedProduct, disposeParams } from '@bilevel/core';
-import type { Params } from '@bilevel/core';
+import { foeEnergy, foeInputs } from './foe.js';
 
 const SIZE = Number(process.env.BENCH_SIZE ?? 96);
 const FILTERS = Number(process.env.BENCH_FILTERS ?? 30);
@@ -22,15 +22,6 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? 'wasm,cpu').split(',') as Array<
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
 // The cpu backend is 15–40× slower than wasm: fewer samples keep the run short.
 const MAX_TIME_S: Record<string, number> = { wasm: 2, cpu: 1, tensorflow: 2 };
-
-function foeEnergy(y: tf.Tensor) {
-  return (x: tf.Tensor, theta: Params): tf.Tensor => {
-    const responses = tf.conv2d(x as tf.Tensor4D, theta.filters as tf.Tensor4D, 1, 'same');
-    const penalty = tf.sum(tf.log1p(tf.square(responses)), [0, 1, 2]); // per filter
-    const data = tf.mul(0.5, tf.sum(tf.square(tf.sub(x, y))));
-    return tf.add(data, tf.sum(tf.mul(tf.exp(theta.alpha), penalty)));
-  };
-}
 
 /** Convolution FLOPs of one call, read from the kernels tf.profile records. */
 async function convFlops(fn: () => tf.Tensor | tf.Tensor[]): Promise<number> {
@@ -61,13 +52,7 @@ async function main(): Promise<void> {
   for (const backend of BACKENDS) {
     await initBackend({ backend, log: false });
     for (const batch of BATCHES) {
-      const y = tf.randomUniform([batch, SIZE, SIZE, 1], 0, 1, 'float32', 1);
-      const x = tf.randomUniform([batch, SIZE, SIZE, 1], 0, 1, 'float32', 2);
-      const v = tf.randomNormal([batch, SIZE, SIZE, 1], 0, 1, 'float32', 3);
-      const theta: Params = {
-        filters: tf.mul(tf.randomNormal([KERNEL, KERNEL, 1, FILTERS], 0, 1, 'float32', 4), 0.1),
-        alpha: tf.fill([FILTERS], -2),
-      };
+      const { x, y, v, theta } = foeInputs(batch, SIZE, KERNEL, FILTERS);
       const energy = foeEnergy(y);
       const ops: Record<string, () => tf.Tensor[]> = {
         gradient: () => [grad((z) => energy(z, theta), x)],
