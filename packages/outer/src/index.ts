@@ -1,6 +1,6 @@
 /**
  * `@bilevel/outer`: upper-level methods on inexact hypergradient oracles — certified error
- * bounds, MAID, HOAG, inexact SGD/Adam, parameter transforms, and a checkpointing
+ * bounds, MAID, HOAG, inexact SGD/Adam, dynamic-accuracy derivative-free trust region (DFO), parameter transforms, and a checkpointing
  * training loop.
  *
  * @packageDocumentation
@@ -25,6 +25,8 @@ export type { Schedule } from './schedules.js';
 export { maid, MAID_DEFAULTS } from './maid.js';
 export type { MaidOptions, MaidState } from './maid.js';
 export { hoag, HOAG_DEFAULTS } from './hoag.js';
+export { dfo, DFO_DEFAULTS } from './dfo.js';
+export type { DfoOptions, DfoState } from './dfo.js';
 export type { HoagOptions, HoagState } from './hoag.js';
 export { sgd, adam, SGD_DEFAULTS, ADAM_DEFAULTS } from './stochastic.js';
 export type { StochasticOptions, AdamOptions, SgdState, AdamState } from './stochastic.js';

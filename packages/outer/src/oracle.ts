@@ -125,6 +125,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const key = call.batch == null ? '*' : call.batch.join(',');
     const d = dataFor(call.batch);
     try {
+      if (call.valueOnly === true && call.skipAdjoint === true && typeof strategy.solve === 'function') return evaluateValue(theta, accuracy, key, d);
       return evaluate(theta, accuracy, key, d);
     } finally {
       // Tensors batchData made for this call (not the full data's own) die with the call.
@@ -152,6 +153,44 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const { bound, valueBound: vb } = certify(res, theta, d, accuracy);
     return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, converged: res.converged, dispose: () => res.dispose() };
   };
+  // Value-only call with { skipAdjoint: true }: the forward solve alone (no adjoint, 0 linear
+  // iterations); the valueBound comes from `constants` (NaN without them).
+  const evaluateValue = (theta: Params, accuracy: OracleAccuracy, key: string, d: D): OracleResult => {
+    const stored = warmStart ? warm.get(key) : undefined;
+    const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
+    let solved;
+    try {
+      solved = strategy.solve!<D>({ problem, theta, data: d, x0, tol: accuracy.tol, maxIter: options.maxIter });
+    } finally {
+      x0?.dispose();
+    }
+    const x = solved.x;
+    try {
+      if (warmStart) {
+        warm.delete(key);
+        warm.set(key, { shape: x.shape.slice(), values: Array.from(x.dataSync()) });
+        while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
+      }
+      const lossValue = tf.tidy(() => loss(x, theta, d));
+      const value = lossValue.dataSync()[0];
+      lossValue.dispose();
+      let vBound = NaN;
+      const given = options.constants;
+      const c = typeof given === 'function' ? given(theta, d, x) : given;
+      if (c != null && problem.kind === 'energy') {
+        const mu = c.mu ?? problem.mu(theta, d);
+        if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the value bound: give constants.mu or the problem's strongConvexity.`);
+        const g = gradOf((z) => loss(z, theta, d), x);
+        const lossGradNorm = normParams({ g });
+        g.dispose();
+        vBound = valueBound(lossGradNorm, solved.residual / mu, c.lossLipschitz);
+      }
+      return { value, bound: NaN, valueBound: vBound, work: solved.work, converged: solved.converged, dispose: () => {} };
+    } finally {
+      x.dispose();
+    }
+  };
+
   return Object.assign(oracle, {
     saveState: () => Array.from(warm.entries()),
     loadState(state: unknown) {

@@ -22,6 +22,14 @@ export interface OracleCallOptions {
    * oracle may skip the adjoint solve and return no `grad`.
    */
   valueOnly?: boolean;
+  /**
+   * With `valueOnly`: run the forward (lower-level) solve alone, so the call does no adjoint
+   * solve and counts 0 linear iterations. {@link oracleFromStrategy} honours it when the
+   * strategy has `solve`; other oracles may ignore it. Without it a value-only call of
+   * `oracleFromStrategy` still runs the full hypergradient (the behaviour MAID's published
+   * work counts rest on).
+   */
+  skipAdjoint?: boolean;
 }
 
 /**
@@ -93,6 +101,7 @@ export type StopReason =
   | 'budget-iterations'
   | 'budget-work'
   | 'budget-seconds'
+  | 'radius-limit'
   | 'stopped';
 
 /** Diagnostics of one upper-level iteration. */

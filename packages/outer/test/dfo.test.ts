@@ -1,0 +1,225 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf, initBackend, emptyWork, type Params } from '@bilevel/core';
+import { dfo, train, readCheckpoint, box, DFO_DEFAULTS, type DfoState, type Oracle, type ParamsArrays, type ProgressEvent } from '../src/index.js';
+import { makeQuadratic, quadraticOracle, type Quadratic } from './quadratic.js';
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', log: false });
+});
+
+// The quadratic bilevel problems of maid.test.ts: dim θ = 3 (κ ≈ 5) and dim θ = 5 (κ ≈ 115).
+const small = { rows: 20, m: 5, p: 3, samples: 1, ridge: 0.1, seed: 2 };
+const large = { rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 };
+
+/** Runs `method` from θ₀ = 0 until F − F* ≤ 1e-3 (F₀ − F*) (exact F) or the budget ends. */
+async function toTarget(q: Quadratic, method: ReturnType<typeof dfo>, maxIterations = 400) {
+  const theta0 = new Array(q.spec.p).fill(0);
+  const f0 = q.F(theta0);
+  const target = 1e-3 * (f0 - q.fStar);
+  const oracle = quadraticOracle(q);
+  const thetaT = { theta: tf.tensor1d(theta0) };
+  let reached: number | undefined;
+  let finalF = f0;
+  const result = await train({
+    method,
+    oracle,
+    theta0: thetaT,
+    budget: { iterations: maxIterations },
+    stop: (event, theta: ParamsArrays) => {
+      finalF = q.F(theta.theta.values);
+      if (finalF - q.fStar <= target) {
+        reached = event.work;
+        return true;
+      }
+      return false;
+    },
+  });
+  tf.dispose([thetaT.theta, ...Object.values(result.theta)]);
+  oracle.dispose();
+  const history = result.history;
+  return {
+    reached,
+    work: history[history.length - 1].work,
+    relativeGap: (finalF - q.fStar) / (f0 - q.fStar),
+    iterations: history.length,
+    evaluations: history.reduce((a, e) => a + e.evaluations, 0),
+    finalTol: history[history.length - 1].eps,
+    status: result.status,
+    message: result.message,
+  };
+}
+
+describe('dfo: dynamic vs fixed accuracy on the quadratic bilevel problem', () => {
+  it('reaches F − F* ≤ 1e-3 (F₀ − F*) with less lower-level work than the same method at fixed high accuracy', async () => {
+    const rows: Array<Record<string, unknown>> = [];
+    for (const spec of [small, large]) {
+      const q = makeQuadratic(spec);
+      const dynamic = await toTarget(q, dfo({ radius0: 0.5, tol0: 1e-1 }));
+      // "Fixed high accuracy": every lower-level solve to ‖∇ₓΦ‖ ≤ 1e-6, a tolerance the
+      // float32 gradient descent of the fixture still meets (its floor is near 1e-7).
+      const fixed = await toTarget(q, dfo({ radius0: 0.5, tol0: 1e-6, dynamicAccuracy: false }));
+      // Looser fixed accuracies, for the table only: they show what guessing ε costs or saves.
+      const fixedLoose = await toTarget(q, dfo({ radius0: 0.5, tol0: 1e-4, dynamicAccuracy: false }));
+      for (const [name, r] of [['dynamic (ε₀ = 1e-1)', dynamic], ['fixed ε = 1e-6', fixed], ['fixed ε = 1e-4', fixedLoose]] as const) {
+        rows.push({ p: spec.p, method: name, workToTarget: r.reached ?? `> ${r.work} (not reached)`, iterations: r.iterations, evaluations: r.evaluations, relativeGap: r.relativeGap.toExponential(2), finalTol: r.finalTol.toExponential(2), status: r.status });
+      }
+      expect(dynamic.reached, `dynamic dfo must reach the target on p = ${spec.p}: ${dynamic.message}`).toBeDefined();
+      expect(fixed.reached, `fixed-accuracy dfo must reach the target on p = ${spec.p}: ${fixed.message}`).toBeDefined();
+      expect(dynamic.reached!).toBeLessThan(fixed.reached!);
+    }
+    console.log('[dfo] work (inner + linear iterations) to F − F* ≤ 1e-3 (F₀ − F*), θ₀ = 0, radius0 = 0.5');
+    console.table(rows);
+  }, 60000);
+});
+
+describe('dfo mechanics', () => {
+  it('with dynamic accuracy the exact objective decreases at every accepted step (certified ratio test)', async () => {
+    const q = makeQuadratic(large);
+    const oracle = quadraticOracle(q);
+    const method = dfo({ radius0: 0.5, tol0: 1e-1 });
+    let state = method.init({ theta: tf.zeros([large.p]) } as Params);
+    let f = q.F(state.theta.theta.values);
+    let accepted = 0;
+    for (let k = 0; k < 60; k++) {
+      const { state: next, info } = method.step(state, oracle);
+      expect(info.stop, info.message).toBeUndefined();
+      const fNext = q.F(next.theta.theta.values);
+      if (info.accepted) {
+        accepted++;
+        // |F̃ − F| ≤ η₁'·pred at both points and ρ ≥ η₁ give F(θ⁺) ≤ F(θ) − (η₁ − 2η₁')·pred.
+        // The slack 1e-6·F covers the float32 rounding of the loss value itself.
+        expect(fNext).toBeLessThanOrEqual(f + 1e-6 * Math.abs(f));
+      } else {
+        expect(next.theta).toEqual(state.theta);
+      }
+      f = fNext;
+      state = next;
+    }
+    expect(accepted).toBeGreaterThan(10);
+    oracle.dispose();
+  });
+
+  it('state is JSON-serialisable, and a run killed and resumed through train follows the same trajectory', async () => {
+    const q = makeQuadratic(large);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfo-ckpt-'));
+    const file = path.join(dir, 'dfo.json');
+    const total = 30;
+    const method = () => dfo({ radius0: 0.5, tol0: 1e-1 });
+    const theta0 = { theta: tf.zeros([large.p]) };
+    const o1 = quadraticOracle(q);
+    const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
+    const k = 13;
+    const o2 = quadraticOracle(q);
+    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+    expect(part.history.length).toBe(k);
+    const ckpt = readCheckpoint<DfoState>(file);
+    expect(ckpt.state).toEqual(JSON.parse(JSON.stringify(part.state)));
+    o2.dispose();
+    const o3 = quadraticOracle(q);
+    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
+    expect(resumed.history.length).toBe(total);
+    expect(resumed.state).toEqual(full.state);
+    // Through JSON on both sides: the checkpoint stores the NaN `bound` of DFO's events as null.
+    const strip = (h: ProgressEvent[]) => JSON.parse(JSON.stringify(h.map(({ timeMs: _t, ...rest }) => rest))) as unknown;
+    expect(strip(resumed.history)).toEqual(strip(full.history));
+    expect(resumed.work.innerIterations).toBe(full.work.innerIterations);
+    expect(full.work.linearIterations).toBe(0); // value-only calls do no adjoint solve
+    tf.dispose([theta0.theta, full.theta.theta, part.theta.theta, resumed.theta.theta]);
+    o1.dispose();
+    o3.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('no tensor leaks across 60 iterations', () => {
+    const q = makeQuadratic(small);
+    const oracle = quadraticOracle(q);
+    const method = dfo({ radius0: 0.5, tol0: 1e-1 });
+    const theta0 = { theta: tf.zeros([small.p]) };
+    let state = method.init(theta0);
+    state = method.step(state, oracle).state; // the first step fills the oracle's warm starts
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    for (let k = 0; k < 60; k++) {
+      const { state: next, info } = method.step(state, oracle);
+      if (info.stop != null) break;
+      state = next;
+      counts.push(tf.memory().numTensors);
+    }
+    expect(counts.length).toBeGreaterThan(20);
+    for (const c of counts) expect(c).toBe(before);
+    tf.dispose(theta0.theta);
+    oracle.dispose();
+  });
+
+  it('box bounds: every evaluated θ is feasible and the bound-constrained optimum is approached', async () => {
+    const q = makeQuadratic(small);
+    // θ* = (−0.97, 4.19, −1.28): the box [−2, 2] cuts off the second coordinate.
+    const base = quadraticOracle(q);
+    let infeasible = 0;
+    const oracle: Oracle = Object.assign(
+      (theta: Params, accuracy: { tol: number; linearTol: number }, options?: { valueOnly?: boolean }) => {
+        for (const v of theta.theta.dataSync()) if (v < -2 || v > 2) infeasible++;
+        return base(theta, accuracy, options);
+      },
+      { saveState: base.saveState, loadState: base.loadState },
+    );
+    const theta0 = { theta: tf.tensor1d([1.9, 1.95, -1.9]) };
+    const r = await train({ method: dfo({ radius0: 0.5, tol0: 1e-1, bounds: { lower: -2, upper: 2 } }), oracle, theta0, budget: { iterations: 80 } });
+    expect(infeasible).toBe(0);
+    const theta = r.state.theta.theta.values;
+    expect(theta[1]).toBe(2); // the active bound is attained exactly
+    // The constrained minimiser of the convex F over the box: projected gradient to convergence (float64).
+    let x = [0, 0, 0];
+    for (let i = 0; i < 20000; i++) x = x.map((v, j) => Math.min(2, Math.max(-2, v - q.gradF(x)[j] / q.lipschitzF)));
+    const fBox = q.F(x);
+    const f0 = q.F([1.9, 1.95, -1.9]);
+    console.log(`[dfo box] F = ${q.F(theta).toExponential(4)}, box optimum ${fBox.toExponential(4)}, status ${r.status}`);
+    expect(q.F(theta) - fBox).toBeLessThanOrEqual(1e-3 * (f0 - fBox));
+    tf.dispose([theta0.theta, r.theta.theta]);
+    base.dispose();
+    await expect(train({ method: dfo(), oracle: base, theta0: { theta: tf.zeros([3]) }, budget: { iterations: 1 }, project: box({ lower: 0 }) })).rejects.toThrow(/dfo.step: train's 'project'\/'regularizer' .* dfo\(\{ bounds/);
+  });
+
+  it('stops with a reason: radius below minRadius, accuracy floor, non-finite value', () => {
+    const q = makeQuadratic(small);
+    const oracle = quadraticOracle(q);
+    const run = (method: ReturnType<typeof dfo>) => {
+      let state = method.init({ theta: tf.zeros([small.p]) } as Params);
+      for (let k = 0; k < 300; k++) {
+        const { state: next, info } = method.step(state, oracle);
+        state = next;
+        if (info.stop != null) return info;
+      }
+      throw new Error('no stop within 300 iterations');
+    };
+    const radius = run(dfo({ radius0: 0.5, tol0: 1e-4, minRadius: 1e-2, dynamicAccuracy: false }));
+    expect(radius.stop).toBe('radius-limit');
+    expect(radius.message).toMatch(/fell below minRadius = 0.01/);
+    const floor = run(dfo({ radius0: 0.5, tol0: 1e-1, minTol: 1e-3 }));
+    expect(floor.stop).toBe('accuracy-limit');
+    expect(floor.message).toMatch(/minTol = 0.001/);
+    const nan: Oracle = () => ({ value: NaN, bound: NaN, valueBound: 0, work: emptyWork(), dispose: () => {} });
+    const failed = dfo().step(dfo().init({ theta: tf.zeros([2]) } as Params), nan);
+    expect(failed.info.stop).toBe('oracle-failed');
+    const noBound: Oracle = (theta, accuracy, options) => ({ ...oracle(theta, accuracy, options), valueBound: NaN });
+    expect(() => dfo().step(dfo().init({ theta: tf.zeros([3]) } as Params), noBound)).toThrow(/dfo.step: the oracle returned no valueBound .*dynamicAccuracy: false/);
+    oracle.dispose();
+  });
+
+  it('rejects bad options with the function, the option and a fix', () => {
+    expect(() => dfo({ radius0: -1 })).toThrow(/dfo: option 'radius0' must be a number in \(0, ∞\)/);
+    expect(() => dfo({ accuracyRatio: 0.2 })).toThrow(/accuracyRatio < min\(acceptRatio, 1 − expandRatio\)\/2 = 0.05/);
+    expect(() => dfo({ expandRatio: 0.05 })).toThrow(/option 'expandRatio'/);
+    expect(() => dfo({ radiusGrow: 1 })).toThrow(/option 'radiusGrow'/);
+    expect(() => dfo({ minRadius: 1 })).toThrow(/option 'minRadius'/);
+    expect(() => dfo({ dynamicAccuracy: 1 as unknown as boolean })).toThrow(/option 'dynamicAccuracy' must be true or false/);
+    expect(() => dfo({ radius: 1 } as never)).toThrow(/dfo: unknown option 'radius'/);
+    expect(() => dfo({ points: 3 }).init({ theta: tf.zeros([3]) } as Params)).toThrow(/option 'points' must be in \[n \+ 1, \(n \+ 1\)\(n \+ 2\)\/2\] = \[4, 10\]/);
+    expect(() => dfo({ radius0: 1, bounds: { lower: 0, upper: 1 } }).init({ theta: tf.zeros([3]) } as Params)).toThrow(/upper − lower ≥ 2·radius0/);
+    expect(() => dfo({ bounds: { w: { lower: 0 } } }).init({ theta: tf.zeros([3]) } as Params)).toThrow(/names 'w', which is not a parameter/);
+    expect(DFO_DEFAULTS.accuracyRatio).toBeLessThan(Math.min(DFO_DEFAULTS.acceptRatio, 1 - DFO_DEFAULTS.expandRatio) / 2);
+  });
+});
