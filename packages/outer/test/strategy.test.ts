@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend, defineProblem, gradientDescent, cg } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { oracleFromStrategy, maid, train } from '../src/index.js';
+import { oracleFromStrategy, maid, dfo, train } from '../src/index.js';
 import { makeQuadratic, type Quadratic } from './quadratic.js';
 import * as D from './dense.js';
 
@@ -84,5 +84,41 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(Object.values(data).every((t) => !t.isDisposed)).toBe(true);
     tf.dispose([theta.theta, ...Object.values(data)]);
+  });
+
+  it('value-only calls with skipAdjoint run the forward solve alone: same value and valueBound, 0 linear iterations', async () => {
+    const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 });
+    const { data, problem, loss } = tensorProblem(q);
+    const constants = { lossLipschitz: q.constants.lossLipschitz, mixedNorm: q.constants.mixedNorm };
+    // No warm starts anywhere, so both calls solve from the same initial point to the same x̃.
+    const strategy = implicit({ inner: gradientDescent(), linear: cg(), warmStart: false });
+    const oracle = oracleFromStrategy({ problem, data, loss, strategy, constants, warmStart: false });
+    const thetaValues = [0.1, -0.2, 0.3, 0, 0.5].map(Math.fround);
+    const theta = { theta: tf.tensor1d(thetaValues) };
+    const accuracy = { tol: 1e-3, linearTol: 1e-3 };
+    const before = tf.memory().numTensors;
+    const full = oracle(theta, accuracy, { valueOnly: true });
+    const skip = oracle(theta, accuracy, { valueOnly: true, skipAdjoint: true });
+    // Existing behaviour kept: without skipAdjoint a value-only call still runs the adjoint.
+    expect(full.work.linearIterations).toBeGreaterThan(0);
+    expect(full.grad).toBeDefined();
+    expect(skip.work.linearIterations).toBe(0);
+    expect(skip.grad).toBeUndefined();
+    expect(skip.work.innerIterations).toBe(full.work.innerIterations);
+    expect(skip.value).toBe(full.value);
+    expect(skip.valueBound).toBeCloseTo(full.valueBound, 6);
+    expect(Number.isFinite(skip.valueBound)).toBe(true);
+    // The certificate holds against the closed-form F (float64 reference of the float32 solve).
+    expect(Math.abs(skip.value - q.F(thetaValues))).toBeLessThanOrEqual(skip.valueBound);
+    full.dispose();
+    skip.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+
+    // dfo on this oracle through train: only forward solves, and F decreases.
+    const r = await train({ method: dfo({ radius0: 0.5, tol0: 1e-1 }), problem, strategy: implicit({ inner: gradientDescent(), linear: cg() }), data, loss, constants, theta0: theta, budget: { iterations: 15 } });
+    expect(r.work.linearIterations).toBe(0);
+    expect(r.work.innerIterations).toBeGreaterThan(0);
+    expect(q.F(r.state.theta.theta.values)).toBeLessThan(0.5 * q.F(thetaValues));
+    tf.dispose([theta.theta, r.theta.theta, ...Object.values(data)]);
   });
 });
