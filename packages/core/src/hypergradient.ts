@@ -1,7 +1,7 @@
 import { tf } from './tf.js';
 import type { Params } from './params.js';
 import { keysOf } from './params.js';
-import type { Data, Problem, FixedPointProblem } from './problem.js';
+import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { HypergradientRequest, HypergradientResult, Loss, Strategy } from './strategy.js';
 import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
 import type { OnNotConverged } from './gate.js';
@@ -9,8 +9,11 @@ import { applyConvergenceGate, callSite, checkOnNotConverged } from './gate.js';
 
 /** What {@link hypergradient} takes. */
 export interface HypergradientOptions<D = Data> {
-  /** The lower-level problem (an energy from `defineProblem`, or a map from `defineFixedPoint`). */
-  problem: Problem<D> | FixedPointProblem<D>;
+  /**
+   * The lower-level problem (an energy from `defineProblem`, a map from `defineFixedPoint`, or a
+   * saddle point from `defineSaddle`, which only saddle-point strategies such as piggyback accept).
+   */
+  problem: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
   /** Upper-level parameters θ: a tree of finite tensors. */
   theta: Params;
   /** Lower-level data (noisy images, operators, ...). */
@@ -40,8 +43,8 @@ function validate<D>(o: HypergradientOptions<D>): OnNotConverged {
   const where = 'hypergradient';
   if (o == null || typeof o !== 'object') throw new Error(`${where}: pass one options object { problem, theta, data, loss, strategy }.`);
   const p = o.problem as { kind?: string } | undefined;
-  if (p == null || (p.kind !== 'energy' && p.kind !== 'fixed-point')) {
-    throw new Error(`${where}: option 'problem' must come from defineProblem(...) or defineFixedPoint(...).`);
+  if (p == null || (p.kind !== 'energy' && p.kind !== 'fixed-point' && p.kind !== 'saddle')) {
+    throw new Error(`${where}: option 'problem' must come from defineProblem(...), defineFixedPoint(...) or defineSaddle(...).`);
   }
   if (o.theta == null || typeof o.theta !== 'object' || o.theta instanceof tf.Tensor) {
     throw new Error(`${where}: option 'theta' must be a tree of tensors such as { logAlpha: tf.scalar(0) }, got ${o.theta instanceof tf.Tensor ? 'a bare tensor' : String(o.theta)}.`);
@@ -88,7 +91,9 @@ export function hypergradient<D = Data>(options: HypergradientOptions<D>): Hyper
   const policy = validate(options);
   const site = callSite();
   const request: HypergradientRequest<D> = {
-    problem: options.problem,
+    // Saddle problems travel in the same request; strategies check `kind` at run time and
+    // only saddle-point strategies (piggyback) accept them, so the request type stays narrow.
+    problem: options.problem as Problem<D> | FixedPointProblem<D>,
     theta: options.theta,
     data: options.data,
     loss: options.loss,

@@ -1,0 +1,9 @@
+/**
+ * `@bilevel/piggyback`: hypergradients of saddle-point lower levels (`defineSaddle`) by PDHG
+ * and the piggyback adjoint iteration (Griewank–Faure; Bogensperger et al.), including
+ * parameters inside the linear operator K (learned discretisations).
+ *
+ * @packageDocumentation
+ */
+export { piggyback, DEFAULT_PIGGYBACK_OPTIONS } from './piggyback.js';
+export type { PiggybackOptions, PiggybackStrategy } from './piggyback.js';

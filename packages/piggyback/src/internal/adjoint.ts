@@ -1,0 +1,93 @@
+import { tf, addWork, vjp, valueAndGradParams, keysOf } from '@bilevel/core';
+import type { Loss, Params, SaddleProblem, Work } from '@bilevel/core';
+
+/** Result of {@link piggybackAdjoint}; `grad` is kept (the caller disposes it), `a`/`b` too. */
+export interface AdjointResult {
+  grad: Params;
+  value: number;
+  /** Adjoint state λ = (a, b), kept for warm starts. */
+  a: tf.Tensor;
+  b: tf.Tensor;
+  /** ‖λ_{k+1} − λ_k‖ at the last iteration. */
+  residual: number;
+  iterations: number;
+  converged: boolean;
+  diverged: boolean;
+  work: Work;
+}
+
+/**
+ * The piggyback adjoint (Griewank–Faure reverse mode of the fixed-point map T = one PDHG step
+ * with constant steps τ, σ): at the primal–dual point u = (x, z),
+ *
+ * `λ_{k+1} = (∂_u T)ᵀ λ_k + (∇ₓℓ, 0)`, then `∇F(θ) = ∇_θℓ + (∂_θ T)ᵀ λ`.
+ *
+ * `(∂_u T)ᵀ λ` is the linearised PDHG step run backwards (it is PDHG on the adjoint
+ * saddle-point problem (AS) of seed 001, written with derivatives of the prox maps): for
+ * `v = x − τKᵀz`, `w = z + σK(2x⁺ − x)`,
+ * `c_w = J_{prox σf*}(w)ᵀ b`, `c_x̄ = σKᵀc_w`, `c_v = J_{prox τg}(v)ᵀ(a + 2c_x̄)`,
+ * `a⁺ = ∇ₓℓ + c_v − c_x̄`, `b⁺ = c_w − τKc_v`. The prox Jacobians are tfjs VJPs.
+ */
+export function piggybackAdjoint<D>(
+  problem: SaddleProblem<D>, theta: Params, data: D, loss: Loss<D>,
+  x: tf.Tensor, z: tf.Tensor, tau: number, sigma: number,
+  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number,
+): AdjointResult {
+  const xShape = x.shape;
+  // Points where the prox maps are linearised; kept for the whole loop.
+  const [v, w] = tf.tidy(() => {
+    const vv = tf.sub(x, tf.mul(problem.adjoint(z, theta, data, xShape), tau));
+    const xPlus = problem.proxG(vv, tau, theta, data);
+    const xBar = tf.sub(tf.mul(xPlus, 2), x);
+    return [vv, tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigma))];
+  });
+  tf.keep(v);
+  tf.keep(w);
+  const lossGrad = tf.keep(tf.tidy(() => tf.grad((u: tf.Tensor) => loss(u, theta, data))(x)));
+  let a = tf.keep(a0 != null ? a0.clone() : lossGrad.clone());
+  let b = tf.keep(b0 != null ? b0.clone() : tf.zerosLike(z));
+  let residual = Infinity;
+  let iterations = 0;
+  let diverged = false;
+  while (iterations < maxIter) {
+    const [aNew, bNew, d2] = tf.tidy(() => {
+      const cw = vjp((u) => problem.proxFStar(u, sigma, theta, data), w, b);
+      const cxBar = tf.mul(problem.adjoint(cw, theta, data, xShape), sigma);
+      const cv = vjp((u) => problem.proxG(u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
+      const an = tf.add(lossGrad, tf.sub(cv, cxBar));
+      const bn = tf.sub(cw, tf.mul(problem.apply(cv, theta, data), tau));
+      const d = tf.add(tf.sum(tf.square(tf.sub(an, a))), tf.sum(tf.square(tf.sub(bn, b))));
+      return [an, bn, d];
+    });
+    tf.dispose([a, b]);
+    a = tf.keep(aNew);
+    b = tf.keep(bNew);
+    residual = Math.sqrt(d2.dataSync()[0]);
+    d2.dispose();
+    iterations += 1;
+    if (!Number.isFinite(residual)) {
+      diverged = true;
+      break;
+    }
+    if (residual <= tol) break;
+  }
+  // ∇_θ [ ℓ(x, θ) + ⟨T(x, z; θ), λ⟩ ] with (x, z, λ) held constant.
+  const { value, grad } = valueAndGradParams((th) => {
+    const kTz = problem.adjoint(z, th, data, xShape);
+    const xPlus = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
+    const xBar = tf.sub(tf.mul(xPlus, 2), x);
+    const zPlus = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
+    const lossValue = loss(x, th, data);
+    return tf.add(lossValue, tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b))));
+  }, theta);
+  value.dispose();
+  for (const k of keysOf(grad)) tf.keep(grad[k]);
+  const lossValue = tf.tidy(() => loss(x, theta, data));
+  const lossNumber = lossValue.dataSync()[0];
+  lossValue.dispose();
+  tf.dispose([v, w, lossGrad]);
+  // Per iteration: two prox VJPs and one Kᵀ (VJPs), one K (a JVP of a linear map); plus the final
+  // θ-VJP of one step and the loss gradient.
+  const work = addWork({ vjps: 3 * iterations + 2, jvps: iterations, linearIterations: iterations, energyEvals: 1 });
+  return { grad, value: lossNumber, a, b, residual, iterations, converged: residual <= tol, diverged, work };
+}
