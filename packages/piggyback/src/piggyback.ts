@@ -72,7 +72,7 @@ function fmt(v: number): string {
  * Chambolle & Pock; seed 001, Algorithm 1).
  *
  * For `min_x max_z ⟨K(θ)x, z⟩ + g(x; θ) − f*(z; θ)` from `defineSaddle`, it runs PDHG to an
- * approximate saddle point `u = (x, z)` (accelerated when μ_g is known), then the adjoint of
+ * approximate saddle point `u = (x, z)` (optionally accelerated, given μ_g), then the adjoint of
  * one PDHG step `T` at u, `λ ← (∂_u T)ᵀλ + (∇ₓℓ, 0)`, which is PDHG on the adjoint saddle-point
  * problem, and returns `∇F(θ) = ∇_θℓ + (∂_θ T)ᵀλ`. θ may sit in K (a learned discretisation),
  * in g or in f*; the prox Jacobians come from tfjs autodiff. Work: PDHG iterations are inner
