@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { tf, grad as gradOf, normParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type Strategy, type HypergradientResult } from '@bilevel/core';
+import { tf, grad as gradOf, normParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult } from '@bilevel/core';
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
@@ -20,7 +20,8 @@ export type OracleConstants<D = Data> =
   | ((theta: Params, data: D, x: tf.Tensor) => Omit<BoundConstants, 'mu'> & { mu?: number });
 
 export interface StrategyOracleOptions<D = Data> {
-  problem: Problem<D> | FixedPointProblem<D>;
+  /** The lower level; a saddle point (`defineSaddle`) needs a saddle-point strategy such as `piggyback()`. */
+  problem: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
   /** Data of the whole training set. */
   data: D;
   loss: Loss<D>;
@@ -40,7 +41,11 @@ export interface StrategyOracleOptions<D = Data> {
   /** Iteration caps passed to the strategy. */
   maxIter?: number;
   linearMaxIter?: number;
-  /** Warm-start each solve from the previous solution of the same batch (default true). */
+  /**
+   * Warm-start each solve from the previous solution of the same batch (default true).
+   * Never for saddle problems: a primal x₀ alone would restart the dual from zero, so the
+   * strategy's own (x, z, λ) warm start (piggyback's `warmStart`) is left to act instead.
+   */
   warmStart?: boolean;
   /** Warm starts kept (one per distinct batch, least recently used dropped). Default 16. */
   maxWarmStarts?: number;
@@ -87,7 +92,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
   if (options.linearMaxIter != null) checkInt(where, 'linearMaxIter', options.linearMaxIter, 1, 'give a positive iteration cap');
   const maxWarm = options.maxWarmStarts ?? 16;
   checkInt(where, 'maxWarmStarts', maxWarm, 1, 'keep at least one warm start');
-  const warmStart = options.warmStart ?? true;
+  const warmStart = (options.warmStart ?? true) && problem.kind !== 'saddle';
   const warm = new Map<string, Stored>();
 
   function tensorsOf(value: unknown): tf.Tensor[] {
@@ -141,7 +146,8 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
     let res: HypergradientResult;
     try {
-      res = strategy.compute<D>({ problem, theta, data: d, loss, tol: accuracy.tol, linearTol: accuracy.linearTol, maxIter: options.maxIter, linearMaxIter: options.linearMaxIter, x0 });
+      // Saddle problems travel in the same request (as in core's hypergradient); the strategy checks `kind`.
+      res = strategy.compute<D>({ problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, loss, tol: accuracy.tol, linearTol: accuracy.linearTol, maxIter: options.maxIter, linearMaxIter: options.linearMaxIter, x0 });
     } finally {
       x0?.dispose();
     }
@@ -160,7 +166,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
     let solved;
     try {
-      solved = strategy.solve!<D>({ problem, theta, data: d, x0, tol: accuracy.tol, maxIter: options.maxIter });
+      solved = strategy.solve!<D>({ problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, x0, tol: accuracy.tol, maxIter: options.maxIter });
     } finally {
       x0?.dispose();
     }

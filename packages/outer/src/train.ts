@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { addWork, emptyWork, workUnits, disposeParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type Strategy, type Work } from '@bilevel/core';
+import { addWork, emptyWork, workUnits, disposeParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import { oracleFromStrategy, type OracleConstants } from './oracle.js';
 import type { BoundConstants } from './bounds.js';
@@ -58,7 +58,8 @@ export interface CheckpointOptions {
 export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = Data> {
   method: Method<S>;
   oracle?: Oracle;
-  problem?: Problem<D> | FixedPointProblem<D>;
+  /** The lower level: an energy, a fixed point, or a saddle point (with a saddle-point strategy such as `piggyback()`). */
+  problem?: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
   strategy?: Strategy;
   data?: D;
   loss?: Loss<D>;
