@@ -13,7 +13,7 @@
  * None of the last three is a certified upper bound: they are measured at θ₀ only, from a
  * few directions. They are multiplied by a safety factor and reported in the summary.
  */
-import { tf, lbfgs, normParams, disposeParams, mapParams, zipParams, readScalar } from '@bilevel/core';
+import { tf, lbfgs, normParams, disposeParams, mapParams, zipParams, readScalar, seededNormal } from '@bilevel/core';
 import type { Params, Problem } from '@bilevel/core';
 import type { BoundConstants } from '@bilevel/outer';
 
@@ -22,14 +22,14 @@ export type DenoisingData = { y: tf.Tensor; clean: tf.Tensor };
 
 function unitLike(t: tf.Tensor, seed: number): tf.Tensor {
   return tf.tidy(() => {
-    const r = tf.randomNormal(t.shape, 0, 1, 'float32', seed);
+    const r = seededNormal(t.shape, seed);
     return tf.div(r, tf.norm(r));
   });
 }
 
 function randomParams(theta: Params, seed: number): Params {
   let s = seed;
-  const raw = mapParams(theta, (t) => tf.randomNormal(t.shape, 0, 1, 'float32', s++));
+  const raw = mapParams(theta, (t) => seededNormal(t.shape, s++));
   const n = normParams(raw);
   const out = mapParams(raw, (t) => tf.div(t, n));
   disposeParams(raw);

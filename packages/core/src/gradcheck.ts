@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { tf } from './tf.js';
+import { seededNormal } from './random.js';
 import { valueAndGrad, valueAndGradParams } from './autodiff.js';
 import { keysOf, disposeParams, type Params } from './params.js';
 import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
@@ -121,7 +122,7 @@ export function checkGradient(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, opti
   try {
     for (let i = 0; i < o.directions; i++) {
       const d = tf.tidy(() => {
-        const r = tf.randomNormal(x.shape, 0, 1, 'float32', o.seed + 7919 * i);
+        const r = seededNormal(x.shape, o.seed + 7919 * i);
         return tf.div(r, tf.norm(r));
       });
       try {
@@ -170,7 +171,7 @@ export function checkParamsGradient(f: (p: Params) => tf.Tensor, params: Params,
   try {
     for (let i = 0; i < o.directions; i++) {
       const d: Params = tf.tidy(() => {
-        const raw = keys.map((k, j) => tf.randomNormal(params[k].shape, 0, 1, 'float32', o.seed + 7919 * i + 104729 * j));
+        const raw = keys.map((k, j) => seededNormal(params[k].shape, o.seed + 7919 * i + 104729 * j));
         const norm = tf.sqrt(tf.addN(raw.map((r) => tf.sum(tf.square(r)))));
         const out: Params = {};
         keys.forEach((k, j) => (out[k] = tf.div(raw[j], norm)));

@@ -47,3 +47,4 @@ export { argmin, withoutTape, DEFAULT_ARGMIN_OPTIONS } from './argmin.js';
 export type { ArgminOptions, ArgminFunction } from './argmin.js';
 export { ArgminLayer, registerArgminProblem } from './argmin-layer.js';
 export type { ArgminLayerArgs, ArgminWeightSpec } from './argmin-layer.js';
+export { seededNormal } from './random.js';

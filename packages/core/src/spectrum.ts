@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { tf } from './tf.js';
+import { seededNormal } from './random.js';
 import type { Params } from './params.js';
 import type { Problem, Data } from './problem.js';
 import type { MatVec } from './linear/types.js';
@@ -56,7 +57,7 @@ function checkLike(where: string, matvec: MatVec, like: tf.Tensor): void {
 
 function startVector(like: tf.Tensor, seed: number): tf.Tensor {
   return tf.tidy(() => {
-    const v = tf.randomNormal(like.shape, 0, 1, 'float32', seed);
+    const v = seededNormal(like.shape, seed);
     return tf.div(v, tf.norm(v));
   });
 }

@@ -1,5 +1,5 @@
 import { it, expect } from 'vitest';
-import { tf, checkGradient, checkParamsGradient, GRADCHECK_DEFAULTS } from '../src/index.js';
+import { tf, checkGradient, checkParamsGradient, GRADCHECK_DEFAULTS, seededNormal } from '../src/index.js';
 import { describeEachBackend, randn } from './backends.js';
 
 /*
@@ -30,6 +30,18 @@ describeEachBackend('gradcheck', () => {
     expect(bad.maxRelError).toBeGreaterThan(GRADCHECK_DEFAULTS.tol);
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+
+  it('is reproducible: the default seed 0 draws the same directions on every call (tfjs treats seed 0 as unseeded)', () => {
+    const x = randn([3, 5], 1);
+    const a = checkGradient(energy, x, { directions: 3 });
+    const b = checkGradient(energy, x, { directions: 3 });
+    expect(b.errors).toEqual(a.errors);
+    const u = seededNormal([4, 4], 0);
+    const v = seededNormal([4, 4], 0);
+    expect(Array.from(u.dataSync())).toEqual(Array.from(v.dataSync()));
+    expect(() => seededNormal([2], 0.5)).toThrow(/seededNormal: 'seed' must be an integer/);
+    tf.dispose([x, u, v]);
   });
 
   it('copes with a large, image-sized input (float32 round-off in f)', () => {
