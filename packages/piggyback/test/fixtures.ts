@@ -4,8 +4,9 @@
  */
 import { tf, defineSaddle } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
+import { solve, matvec, type Mat } from '../../core/test/quadratic-bilevel.js';
 
-export type Mat = number[][];
+export type { Mat };
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -14,33 +15,10 @@ function lcg(seed: number): () => number {
     return s / 4294967296;
   };
 }
+/** Uniform entries in [−scale, scale] (the Gaussian `randomMatrix` of core's fixtures would change the measured tables). */
 export function randomMatrix(rows: number, cols: number, seed: number, scale = 1): Mat {
   const r = lcg(seed);
   return Array.from({ length: rows }, () => Array.from({ length: cols }, () => (r() * 2 - 1) * scale));
-}
-const matvec = (a: Mat, v: number[]): number[] => a.map((row) => row.reduce((s, x, k) => s + x * v[k], 0));
-
-
-/** Solves H x = b by Gaussian elimination with partial pivoting (float64). */
-function solve(h: Mat, b: number[]): number[] {
-  const n = b.length;
-  const a = h.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r;
-    [a[c], a[p]] = [a[p], a[c]];
-    for (let r = c + 1; r < n; r++) {
-      const f = a[r][c] / a[c][c];
-      for (let k = c; k <= n; k++) a[r][k] -= f * a[c][k];
-    }
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = a[r][n];
-    for (let k = r + 1; k < n; k++) s -= a[r][k] * x[k];
-    x[r] = s / a[r][r];
-  }
-  return x;
 }
 
 /**
