@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, initBackend, emptyWork, defineProblem, lbfgs, cg, type Params } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { dfo, train, readCheckpoint, box, oracleFromStrategy, mulberry32, DFO_DEFAULTS, type DfoState, type Oracle, type ParamsArrays, type ProgressEvent } from '../src/index.js';
-import { makeQuadratic, quadraticOracle, type Quadratic } from './quadratic.js';
+import { dfo, train, readCheckpoint, box, oracleFromStrategy, mulberry32, DFO_DEFAULTS, type DfoState, type Oracle, type ProgressEvent } from '../src/index.js';
+import { makeQuadratic, quadraticOracle, runToTarget, type Quadratic } from './quadratic.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
@@ -17,39 +17,17 @@ const large = { rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 };
 
 /** Runs `method` from θ₀ = 0 until F − F* ≤ 1e-3 (F₀ − F*) (exact F) or the budget ends. */
 async function toTarget(q: Quadratic, method: ReturnType<typeof dfo>, maxIterations = 400) {
-  const theta0 = new Array(q.spec.p).fill(0);
-  const f0 = q.F(theta0);
-  const target = 1e-3 * (f0 - q.fStar);
-  const oracle = quadraticOracle(q);
-  const thetaT = { theta: tf.tensor1d(theta0) };
-  let reached: number | undefined;
-  let finalF = f0;
-  const result = await train({
-    method,
-    oracle,
-    theta0: thetaT,
-    budget: { iterations: maxIterations },
-    stop: (event, theta: ParamsArrays) => {
-      finalF = q.F(theta.theta.values);
-      if (finalF - q.fStar <= target) {
-        reached = event.work;
-        return true;
-      }
-      return false;
-    },
-  });
-  tf.dispose([thetaT.theta, ...Object.values(result.theta)]);
-  oracle.dispose();
-  const history = result.history;
+  const r = await runToTarget(q, method, { fraction: 1e-3, maxIterations });
+  const last = r.history[r.history.length - 1];
   return {
-    reached,
-    work: history[history.length - 1].work,
-    relativeGap: (finalF - q.fStar) / (f0 - q.fStar),
-    iterations: history.length,
-    evaluations: history.reduce((a, e) => a + e.evaluations, 0),
-    finalTol: history[history.length - 1].eps,
-    status: result.status,
-    message: result.message,
+    reached: r.reached,
+    work: last.work,
+    relativeGap: (r.finalF - q.fStar) / (r.f0 - q.fStar),
+    iterations: r.iterations,
+    evaluations: r.history.reduce((a, e) => a + e.evaluations, 0),
+    finalTol: last.eps,
+    status: r.status,
+    message: r.message,
   };
 }
 

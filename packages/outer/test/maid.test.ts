@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend } from '@bilevel/core';
-import { maid, hoag, train, geometric, quadratic, cubic, MAID_DEFAULTS, type Method, type MethodStateBase, type ParamsArrays, type Schedule } from '../src/index.js';
-import { makeQuadratic, quadraticOracle, type Quadratic } from './quadratic.js';
+import { maid, hoag, train, geometric, quadratic, cubic, MAID_DEFAULTS, type Method, type MethodStateBase, type Schedule } from '../src/index.js';
+import { makeQuadratic, quadraticOracle, runToTarget, type Quadratic } from './quadratic.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
@@ -14,33 +14,8 @@ const comparison = { rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 };
 // A smaller, well-conditioned instance (dim θ = 3, κ ≈ 5) for the mechanics tests.
 const spec = { rows: 20, m: 5, p: 3, samples: 1, ridge: 0.1, seed: 2 };
 
-async function workToTarget<S extends MethodStateBase>(q: Quadratic, method: Method<S>, maxIterations: number, maxWork?: number) {
-  const theta0 = new Array(q.spec.p).fill(0);
-  const f0 = q.F(theta0);
-  const target = 1e-4 * (f0 - q.fStar);
-  const oracle = quadraticOracle(q);
-  const thetaT = { theta: tf.tensor1d(theta0) };
-  let reached: number | undefined;
-  let finalF = f0;
-  const result = await train({
-    method,
-    oracle,
-    theta0: thetaT,
-    budget: { iterations: maxIterations, work: maxWork },
-    stop: (event, theta: ParamsArrays) => {
-      finalF = q.F(theta.theta.values);
-      if (finalF - q.fStar <= target) {
-        reached = event.work;
-        return true;
-      }
-      return false;
-    },
-  });
-  tf.dispose(thetaT.theta);
-  tf.dispose(Object.values(result.theta));
-  oracle.dispose();
-  return { reached, finalF, iterations: result.history.length, status: result.status, history: result.history };
-}
+const workToTarget = <S extends MethodStateBase>(q: Quadratic, method: Method<S>, maxIterations: number, maxWork?: number) =>
+  runToTarget(q, method, { fraction: 1e-4, maxIterations, maxWork });
 
 describe('MAID vs HOAG on the quadratic bilevel problem', () => {
   it('MAID reaches F − F* ≤ 1e-4 (F₀ − F*) with less work than HOAG with every schedule', async () => {

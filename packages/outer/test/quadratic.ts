@@ -4,7 +4,7 @@
 // The oracle runs gradient descent (step 1/L) from a warm start until ‖∇ₓΦ‖ ≤ tol, then CG
 // from a warm start until the true adjoint residual is ≤ linearTol, in float32 tensors.
 import { tf, emptyWork, readScalar, type Params } from '@bilevel/core';
-import { hypergradientBound, valueBound, mulberry32, type Oracle, type OracleResult, type BoundConstants } from '../src/index.js';
+import { hypergradientBound, valueBound, mulberry32, train, type Oracle, type OracleResult, type BoundConstants, type Method, type MethodStateBase, type ParamsArrays } from '../src/index.js';
 import * as D from './dense.js';
 
 export interface QuadraticSpec {
@@ -255,4 +255,40 @@ export function quadraticOracle(q: Quadratic, opts: { maxIter?: number; warm?: b
       qs.forEach((t) => t?.dispose());
     },
   });
+}
+
+/**
+ * Runs `method` through `train` from θ₀ = 0 on {@link quadraticOracle} until the exact
+ * F − F* ≤ `fraction`·(F₀ − F*) or the budget ends; `reached` is the work at that point.
+ */
+export async function runToTarget<S extends MethodStateBase>(
+  q: Quadratic,
+  method: Method<S>,
+  options: { fraction: number; maxIterations: number; maxWork?: number },
+) {
+  const theta0 = new Array(q.spec.p).fill(0);
+  const f0 = q.F(theta0);
+  const target = options.fraction * (f0 - q.fStar);
+  const oracle = quadraticOracle(q);
+  const thetaT = { theta: tf.tensor1d(theta0) };
+  let reached: number | undefined;
+  let finalF = f0;
+  const result = await train({
+    method,
+    oracle,
+    theta0: thetaT,
+    budget: { iterations: options.maxIterations, work: options.maxWork },
+    stop: (event, theta: ParamsArrays) => {
+      finalF = q.F(theta.theta.values);
+      if (finalF - q.fStar <= target) {
+        reached = event.work;
+        return true;
+      }
+      return false;
+    },
+  });
+  tf.dispose([thetaT.theta, ...Object.values(result.theta)]);
+  oracle.dispose();
+  const history = result.history;
+  return { reached, f0, finalF, iterations: history.length, status: result.status, message: result.message, history };
 }
