@@ -1,7 +1,7 @@
 import { tf } from './tf.js';
 import type { Params } from './params.js';
 import { keysOf, disposeParams } from './params.js';
-import type { Data, Problem, FixedPointProblem } from './problem.js';
+import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { Strategy } from './strategy.js';
 import { checkNonNegative, checkPositiveInt } from './validate.js';
 import { callSite } from './gate.js';
@@ -72,7 +72,7 @@ export function withoutTape<T>(fn: () => T): T {
  * `−(∇²_{xθ}Φ)ᵀ [∇²ₓₓΦ]⁻¹ v` (one adjoint solve), for Jacobian-free backprop the VJP of k map
  * steps. The iterations of the solve are never taped.
  *
- * @param problem - the lower-level problem.
+ * @param problemIn - the lower-level problem (an energy, a fixed point, or a saddle point for strategies that support it, e.g. piggyback).
  * @param strategy - a strategy with `solve` and `vjpSolution` (implicit, jacobianFree, ...).
  * @param options - accuracies and the convergence policy.
  * @returns `(theta, data) => x̂`; the caller owns the returned tensor.
@@ -83,14 +83,17 @@ export function withoutTape<T>(fn: () => T): T {
  * ```
  */
 export function argmin<D = Data>(
-  problem: Problem<D> | FixedPointProblem<D>,
+  problemIn: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>,
   strategy: Strategy,
   options: ArgminOptions = {},
 ): ArgminFunction<D> {
   const where = 'argmin';
-  if (problem == null || ((problem as { kind?: string }).kind !== 'energy' && (problem as { kind?: string }).kind !== 'fixed-point')) {
-    throw new Error(`${where}: 'problem' must come from defineProblem(...) or defineFixedPoint(...).`);
+  const kind = (problemIn as { kind?: string } | null)?.kind;
+  if (problemIn == null || (kind !== 'energy' && kind !== 'fixed-point' && kind !== 'saddle')) {
+    throw new Error(`${where}: 'problem' must come from defineProblem(...), defineFixedPoint(...) or defineSaddle(...).`);
   }
+  // Saddle problems pass through to strategies that accept them (piggyback checks the kind).
+  const problem = problemIn as Problem<D> | FixedPointProblem<D>;
   if (strategy == null || typeof strategy.solve !== 'function' || typeof strategy.vjpSolution !== 'function') {
     throw new Error(
       `${where}: strategy '${strategy?.name ?? String(strategy)}' has no solve()/vjpSolution(); use implicit(...) from @bilevel/implicit or jacobianFree() from @bilevel/jfb, or implement both methods.`,

@@ -1,4 +1,4 @@
-import { tf, addWork, disposeParams, checkNonNegative, checkPositiveInt } from '@bilevel/core';
+import { tf, addWork, disposeParams, checkNonNegative, checkPositiveInt, withIsolatedTape } from '@bilevel/core';
 import type {
   Data,
   Params,
@@ -7,6 +7,10 @@ import type {
   HypergradientRequest,
   HypergradientResult,
   HypergradientStatus,
+  SolveRequest,
+  SolveResult,
+  SolutionVjpRequest,
+  SolutionVjpResult,
 } from '@bilevel/core';
 import { pdhg, estimateOperatorNorm } from './internal/pdhg.js';
 import { piggybackAdjoint } from './internal/adjoint.js';
@@ -120,12 +124,24 @@ export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
     throw new Error(`${where}: option 'accelerate' must be 'auto', true or false, got ${String(opts.accelerate)}.`);
   }
   const name = 'piggyback';
-  let warm: { x: tf.Tensor; z: tf.Tensor; a: tf.Tensor; b: tf.Tensor } | null = null;
+  // Warm start: the last saddle point (x, z) and, after an adjoint solve, its λ = (a, b).
+  let warm: { x: tf.Tensor; z: tf.Tensor; a: tf.Tensor | null; b: tf.Tensor | null } | null = null;
 
   const reset = () => {
-    if (warm != null) tf.dispose([warm.x, warm.z, warm.a, warm.b]);
+    if (warm != null) tf.dispose([warm.x, warm.z, ...(warm.a != null ? [warm.a] : []), ...(warm.b != null ? [warm.b] : [])]);
     warm = null;
   };
+
+  /** Replaces the warm start (takes ownership of z, a, b; x is copied). */
+  const remember = (x: tf.Tensor, z: tf.Tensor, a: tf.Tensor | null, b: tf.Tensor | null) => {
+    const keep = { x: tf.keep(x.clone()), z, a, b };
+    reset();
+    warm = keep;
+  };
+
+  /** The adjoint λ₀ from the warm start when its shapes fit, else undefined. */
+  const adjointStart = (z: tf.Tensor) =>
+    warm != null && warm.a != null && warm.b != null && tf.util.arraysEqual(warm.b.shape, z.shape) ? { a: warm.a, b: warm.b } : undefined;
 
   function asSaddle<D>(problem: unknown): SaddleProblem<D> {
     const kind = (problem as { kind?: string } | null)?.kind;
@@ -133,6 +149,64 @@ export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
       throw new Error(`${where}: 'problem' must come from defineSaddle(...) (got ${kind == null ? String(problem) : `a '${kind}' problem`}); for energies and fixed points use implicit(...), equilibrium(...) or jacobianFree(...).`);
     }
     return problem as SaddleProblem<D>;
+  }
+
+  /**
+   * PDHG from `x0` (or the warm start, or init(θ, data)) to `tol`: the forward half shared by
+   * {@link PiggybackStrategy.compute}, `solve` and `vjpSolution`. The caller owns `fwd.x`, `fwd.z`.
+   */
+  function forward<D>(problem: SaddleProblem<D>, theta: Params, data: D, x0Given: tf.Tensor | undefined, tol: number, maxIter: number, dualFromWarm = false) {
+    const init = tf.tidy(() => problem.initialPoint(theta, data));
+    if (!(init instanceof tf.Tensor)) throw new Error(`${problem.name}: 'init' must return a tf.Tensor, got ${typeof init}.`);
+    const xShape = init.shape;
+    if (x0Given != null && !tf.util.arraysEqual(x0Given.shape, xShape)) {
+      init.dispose();
+      throw new Error(`${where}: 'x0' has shape [${x0Given.shape}], expected the shape of init(θ, data) [${xShape}].`);
+    }
+    const useWarm = x0Given == null && opts.warmStart && warm != null && tf.util.arraysEqual(warm.x.shape, xShape);
+    const x0 = x0Given != null ? x0Given.clone() : useWarm ? warm!.x.clone() : init.clone();
+    init.dispose();
+    // the warm dual also serves a given x0 when asked (vjpSolution re-solving from argmin's x)
+    const warmDual = (useWarm || dualFromWarm) && warm != null && tf.util.arraysEqual(warm.x.shape, xShape);
+    const z0 = warmDual ? warm!.z.clone() : tf.tidy(() => problem.initialDual(theta, data, x0));
+    const kx = tf.tidy(() => problem.apply(x0, theta, data));
+    const badShape = !tf.util.arraysEqual(kx.shape, z0.shape) ? `initial dual z₀ has shape [${z0.shape}] but K x has shape [${kx.shape}]` : null;
+    const finite = tf.tidy(() => tf.all(tf.isFinite(kx)));
+    const kxFinite = finite.dataSync()[0] === 1;
+    finite.dispose();
+    kx.dispose();
+    if (badShape != null || !kxFinite) {
+      tf.dispose([x0, z0]);
+      throw new Error(badShape != null
+        ? `${problem.name}: ${badShape}; initDual must return a tensor shaped like apply(x).`
+        : `${problem.name}: K x₀ contains NaN or Inf; check 'init' and 'apply' (and θ).`);
+    }
+
+    let work = addWork();
+    let norm = problem.knownOperatorNorm(theta, data);
+    if (norm == null) {
+      const est = estimateOperatorNorm(problem, theta, data, xShape, opts.normIterations, opts.normMargin);
+      norm = est.norm;
+      work = addWork(work, est.work);
+      if (!(norm > 0) || !Number.isFinite(norm)) {
+        tf.dispose([x0, z0]);
+        throw new Error(`${problem.name}: the power-iteration estimate of ‖K‖ is ${norm}; check 'apply'/'adjoint' (is K zero or non-finite?) or pass 'operatorNorm'.`);
+      }
+    }
+    const tau = opts.stepScale / (norm * Math.sqrt(opts.stepRatio));
+    const sigma = (opts.stepScale * Math.sqrt(opts.stepRatio)) / norm;
+    const mu = problem.mu(theta, data);
+    const muDual = problem.muDual(theta, data);
+    const accelerate = opts.accelerate === 'auto' ? mu != null && mu > 0 : opts.accelerate;
+    // Acceleration needs μ_g; checked here because μ may depend on θ.
+    if (accelerate && !(mu != null && mu > 0)) {
+      tf.dispose([x0, z0]);
+      throw new Error(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
+    }
+
+    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter);
+    tf.dispose([x0, z0]);
+    return { fwd, tau, sigma, mu, muDual, accelerate, useWarm, work: addWork(work, fwd.work) };
   }
 
   const strategy: PiggybackStrategy = {
@@ -150,65 +224,14 @@ export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
       const maxIter = request.maxIter ?? opts.maxIter;
       const linearMaxIter = request.linearMaxIter ?? opts.linearMaxIter;
 
-      const init = tf.tidy(() => problem.initialPoint(theta, data));
-      if (!(init instanceof tf.Tensor)) throw new Error(`${problem.name}: 'init' must return a tf.Tensor, got ${typeof init}.`);
-      const xShape = init.shape;
-      if (request.x0 != null && !tf.util.arraysEqual(request.x0.shape, xShape)) {
-        init.dispose();
-        throw new Error(`${where}: 'x0' has shape [${request.x0.shape}], expected the shape of init(θ, data) [${xShape}].`);
-      }
-      const useWarm = request.x0 == null && opts.warmStart && warm != null && tf.util.arraysEqual(warm.x.shape, xShape);
-      const x0 = request.x0 != null ? request.x0.clone() : useWarm ? warm!.x.clone() : init.clone();
-      init.dispose();
-      const z0 = useWarm ? warm!.z.clone() : tf.tidy(() => problem.initialDual(theta, data, x0));
-      const kx = tf.tidy(() => problem.apply(x0, theta, data));
-      const badShape = !tf.util.arraysEqual(kx.shape, z0.shape) ? `initial dual z₀ has shape [${z0.shape}] but K x has shape [${kx.shape}]` : null;
-      const finite = tf.tidy(() => tf.all(tf.isFinite(kx)));
-      const kxFinite = finite.dataSync()[0] === 1;
-      finite.dispose();
-      kx.dispose();
-      if (badShape != null || !kxFinite) {
-        tf.dispose([x0, z0]);
-        throw new Error(badShape != null
-          ? `${problem.name}: ${badShape}; initDual must return a tensor shaped like apply(x).`
-          : `${problem.name}: K x₀ contains NaN or Inf; check 'init' and 'apply' (and θ).`);
-      }
+      const { fwd, tau, sigma, mu, muDual, accelerate, useWarm, work: forwardWork } = forward(problem, theta, data, request.x0, tol, maxIter);
+      let work = forwardWork;
+      const start = useWarm ? adjointStart(fwd.z) : undefined;
+      const adj = piggybackAdjoint(problem, theta, data, loss, fwd.x, fwd.z, tau, sigma, start?.a, start?.b, linearTol, linearMaxIter);
+      if (opts.warmStart) remember(fwd.x, fwd.z, adj.a, adj.b);
+      else tf.dispose([fwd.z, adj.a, adj.b]);
 
-      let work = addWork();
-      let norm = problem.knownOperatorNorm(theta, data);
-      if (norm == null) {
-        const est = estimateOperatorNorm(problem, theta, data, xShape, opts.normIterations, opts.normMargin);
-        norm = est.norm;
-        work = addWork(work, est.work);
-        if (!(norm > 0) || !Number.isFinite(norm)) {
-          tf.dispose([x0, z0]);
-          throw new Error(`${problem.name}: the power-iteration estimate of ‖K‖ is ${norm}; check 'apply'/'adjoint' (is K zero or non-finite?) or pass 'operatorNorm'.`);
-        }
-      }
-      const tau = opts.stepScale / (norm * Math.sqrt(opts.stepRatio));
-      const sigma = (opts.stepScale * Math.sqrt(opts.stepRatio)) / norm;
-      const mu = problem.mu(theta, data);
-      const muDual = problem.muDual(theta, data);
-      const accelerate = opts.accelerate === 'auto' ? mu != null && mu > 0 : opts.accelerate;
-      // Acceleration needs μ_g; checked here because μ may depend on θ.
-      if (accelerate && !(mu != null && mu > 0)) {
-        tf.dispose([x0, z0]);
-        throw new Error(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
-      }
-
-      const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter);
-      tf.dispose([x0, z0]);
-      const adjointStart = useWarm && warm != null && tf.util.arraysEqual(warm.b.shape, fwd.z.shape);
-      const adj = piggybackAdjoint(problem, theta, data, loss, fwd.x, fwd.z, tau, sigma,
-        adjointStart ? warm!.a : undefined, adjointStart ? warm!.b : undefined, linearTol, linearMaxIter);
-      if (opts.warmStart) {
-        reset();
-        warm = { x: tf.keep(fwd.x.clone()), z: fwd.z, a: adj.a, b: adj.b };
-      } else {
-        tf.dispose([fwd.z, adj.a, adj.b]);
-      }
-
-      work = addWork(work, fwd.work, adj.work);
+      work = addWork(work, adj.work);
       work.timeMs = performance.now() - t0;
       const status: HypergradientStatus = !fwd.converged ? 'forward-not-converged' : !adj.converged ? 'backward-not-converged' : 'converged';
       const forwardMessage = fwd.diverged
@@ -241,6 +264,66 @@ export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
           if (!x.isDisposed) x.dispose();
         },
       };
+    },
+
+    /** Forward half of `argmin(saddle, piggyback())`: PDHG to `tol`; (x, z) is kept for the VJP. */
+    solve<D = Data>(request: SolveRequest<D>): SolveResult {
+      const t0 = performance.now();
+      const problem = asSaddle<D>(request.problem);
+      const tol = request.tol ?? opts.tol;
+      const { fwd, work } = forward(problem, request.theta, request.data, request.x0, tol, request.maxIter ?? opts.maxIter);
+      // keep the adjoint warm start, replace the saddle point
+      const a = warm?.a ?? null;
+      const b = warm?.b ?? null;
+      if (warm != null) warm = { ...warm, a: null, b: null };
+      remember(fwd.x, fwd.z, a, b);
+      work.timeMs = performance.now() - t0;
+      return {
+        x: fwd.x,
+        residual: fwd.residual,
+        converged: fwd.converged,
+        message: fwd.converged
+          ? `PDHG converged: ‖(r_p, r_d)‖ = ${fmt(fwd.residual)} ≤ tol ${fmt(tol)} in ${fwd.iterations} iterations`
+          : `PDHG stopped: ‖(r_p, r_d)‖ = ${fmt(fwd.residual)} > tol ${fmt(tol)} after ${fwd.iterations} iterations; increase maxIter or loosen tol`,
+        work,
+      };
+    },
+
+    /**
+     * Backward half of `argmin`: `(∂x̂/∂θ)ᵀ v` by the piggyback adjoint with the linear loss
+     * `⟨v, x⟩`. The dual z of the solution comes from the last `solve` (PDHG is restarted from
+     * (x, z) to `tol`, which takes ~1 iteration when x is that solution).
+     */
+    vjpSolution<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult {
+      return withIsolatedTape(() => {
+        const t0 = performance.now();
+        const problem = asSaddle<D>(request.problem);
+        if (request.wrtData) {
+          throw new Error(`${where}: argmin's 'differentiateData' is not supported for saddle-point problems; differentiate with respect to θ (put the input in θ if you need its gradient).`);
+        }
+        const { theta, data, cotangent } = request;
+        const linearTol = request.linearTol ?? opts.linearTol;
+        const { fwd, tau, sigma, work: forwardWork } = forward(problem, theta, data, request.x, opts.tol, opts.maxIter, true);
+        const linear = (u: tf.Tensor) => tf.sum(tf.mul(u, cotangent));
+        const start = adjointStart(fwd.z);
+        const adj = piggybackAdjoint(problem, theta, data, linear, fwd.x, fwd.z, tau, sigma, start?.a, start?.b, linearTol, request.linearMaxIter ?? opts.linearMaxIter);
+        remember(fwd.x, fwd.z, adj.a, adj.b);
+        fwd.x.dispose();
+        const work = addWork(forwardWork, adj.work);
+        work.timeMs = performance.now() - t0;
+        const converged = fwd.converged && adj.converged;
+        return {
+          grad: adj.grad,
+          residual: adj.residual,
+          converged,
+          message: converged
+            ? `piggyback adjoint converged: ‖λ_{k+1} − λ_k‖ = ${fmt(adj.residual)} ≤ linearTol ${fmt(linearTol)} in ${adj.iterations} iterations (PDHG re-check: ${fwd.iterations} iterations)`
+            : !fwd.converged
+              ? `the saddle point could not be re-established from x: ‖(r_p, r_d)‖ = ${fmt(fwd.residual)} after ${fwd.iterations} iterations; increase maxIter`
+              : `piggyback adjoint stopped: ‖λ_{k+1} − λ_k‖ = ${fmt(adj.residual)} > linearTol ${fmt(linearTol)} after ${adj.iterations} iterations; increase linearMaxIter or loosen linearTol`,
+          work,
+        };
+      });
     },
   };
   return strategy;
