@@ -24,12 +24,12 @@ import { learnedTV, identityStencils, type DenoisingPair } from './discretisatio
 
 const flags = parseFlags({
   crop: 32, // side of the square crops
-  count: 12, // training crops (left halves of the images)
+  count: 24, // training crops (left halves of the images)
   test: 12, // held-out crops (right halves)
   sigma: 0.1,
   images: 'camera,coins,astronaut',
   stencil: 3, // side s of the interpolation stencils
-  filters: 2, // output channels n of K_θ (2 = a gradient; extra channels start near zero)
+  filters: 4, // output channels n of K_θ (2 = a gradient; extra channels start near zero)
   alpha: 0.08, // initial α of standard TV
   tvIterations: 30, // Adam iterations of standard TV (α only)
   iterations: 60, // Adam iterations of the learned discretisation
