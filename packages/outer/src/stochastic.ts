@@ -128,6 +128,46 @@ function nextBatch(c: Common, s: SgdState): { batch: number[]; sampler: Pick<Sgd
 }
 
 /**
+ * One step of a minibatch method: draw the batch, call the oracle at the step's accuracy, turn
+ * its hypergradient into a direction (`update`: the gradient for SGD, Adam's moment ratio), take
+ * the (scaled, proximal) step, and return the next state with `update`'s extra state merged in.
+ * `owned` says the direction's tensors are the update's to dispose (not the oracle's).
+ */
+function minibatchStep<S extends SgdState>(
+  where: string,
+  c: Common,
+  state: S,
+  oracle: Oracle,
+  context: StepContext,
+  update: (theta: Params, grad: Params) => { direction: Params; state: Partial<S>; owned?: boolean },
+): { state: S; info: StepInfo } {
+  const k = state.iteration;
+  const { batch, sampler } = nextBatch(c, state);
+  const tol = c.tol(k);
+  const linearTol = c.linearTol(k);
+  const alpha = c.step(k);
+  return withParams(state.theta, (theta) => {
+    const r = oracle(theta, { tol, linearTol }, { batch });
+    try {
+      const grad = requireGrad(`${where}.step`, r);
+      const gradNorm = normParams(grad);
+      const penalty = context.proximal != null ? context.proximal.value(theta) : 0;
+      if (!Number.isFinite(gradNorm) || !Number.isFinite(r.value)) {
+        const info: StepInfo = { iteration: k, value: r.value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, work: r.work, evaluations: 1, stop: 'oracle-failed', message: `${where}: non-finite value or gradient at iteration ${k}; lower the step.` };
+        return { state, info };
+      }
+      const u = update(theta, grad);
+      const next = scaledStep(where, c, theta, u.direction, alpha, context.proximal);
+      if (u.owned) disposeParams(u.direction);
+      const info: StepInfo = { iteration: k, value: r.value + penalty, gradNorm, bound: r.bound, tol, linearTol, step: alpha, accepted: true, work: r.work, evaluations: 1 };
+      return { state: { ...state, ...u.state, theta: next, iteration: k + 1, ...sampler }, info };
+    } finally {
+      r.dispose();
+    }
+  });
+}
+
+/**
  * Inexact minibatch SGD: θ_{k+1} = prox(θ_k − α_k h_{B_k}(θ_k)), with h_B the oracle's
  * hypergradient of the minibatch loss (1/|B|)Σ_{i∈B} ℓ(x̂_i(θ)) at accuracy (ε_k, δ_k).
  *
@@ -144,30 +184,8 @@ export function sgd(options: StochasticOptions): Method<SgdState> {
   return {
     name: 'sgd',
     init: (theta: Params): SgdState => ({ theta: toArrays(theta), iteration: 0, ...initSampler(c) }),
-    step(state: SgdState, oracle: Oracle, context: StepContext = {}) {
-      const k = state.iteration;
-      const { batch, sampler } = nextBatch(c, state);
-      const tol = c.tol(k);
-      const linearTol = c.linearTol(k);
-      const alpha = c.step(k);
-      return withParams(state.theta, (theta) => {
-        const r = oracle(theta, { tol, linearTol }, { batch });
-        try {
-          const grad = requireGrad(`${where}.step`, r);
-          const gradNorm = normParams(grad);
-          const penalty = context.proximal != null ? context.proximal.value(theta) : 0;
-          if (!Number.isFinite(gradNorm) || !Number.isFinite(r.value)) {
-            const info: StepInfo = { iteration: k, value: r.value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, work: r.work, evaluations: 1, stop: 'oracle-failed', message: `${where}: non-finite value or gradient at iteration ${k}; lower the step.` };
-            return { state, info };
-          }
-          const next = scaledStep(where, c, theta, grad, alpha, context.proximal);
-          const info: StepInfo = { iteration: k, value: r.value + penalty, gradNorm, bound: r.bound, tol, linearTol, step: alpha, accepted: true, work: r.work, evaluations: 1 };
-          return { state: { theta: next, iteration: k + 1, ...sampler }, info };
-        } finally {
-          r.dispose();
-        }
-      });
-    },
+    step: (state: SgdState, oracle: Oracle, context: StepContext = {}) =>
+      minibatchStep(where, c, state, oracle, context, (theta, grad) => ({ direction: grad, state: {} })),
   };
 }
 
@@ -200,52 +218,30 @@ export function adam(options: AdamOptions): Method<AdamState> {
   return {
     name: 'adam',
     init: (theta: Params): AdamState => ({ theta: toArrays(theta), iteration: 0, ...initSampler(c), m: zeros(theta), v: zeros(theta) }),
-    step(state: AdamState, oracle: Oracle, context: StepContext = {}) {
-      const k = state.iteration;
-      const { batch, sampler } = nextBatch(c, state);
-      const tol = c.tol(k);
-      const linearTol = c.linearTol(k);
-      const alpha = c.step(k);
-      return withParams(state.theta, (theta) => {
-        const r = oracle(theta, { tol, linearTol }, { batch });
-        try {
-          const grad = requireGrad(`${where}.step`, r);
-          const gradNorm = normParams(grad);
-          const penalty = context.proximal != null ? context.proximal.value(theta) : 0;
-          if (!Number.isFinite(gradNorm) || !Number.isFinite(r.value)) {
-            const info: StepInfo = { iteration: k, value: r.value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, work: r.work, evaluations: 1, stop: 'oracle-failed', message: `${where}: non-finite value or gradient at iteration ${k}; lower the step.` };
-            return { state, info };
+    step: (state: AdamState, oracle: Oracle, context: StepContext = {}) =>
+      minibatchStep(where, c, state, oracle, context, (theta, grad) => {
+        const m0 = fromArrays(state.m);
+        const v0 = fromArrays(state.v);
+        const t = state.iteration + 1;
+        const { m, v, direction } = tf.tidy(() => {
+          const m: Params = {};
+          const v: Params = {};
+          const direction: Params = {};
+          for (const key of keysOf(theta)) {
+            m[key] = tf.add(tf.mul(m0[key], beta1), tf.mul(grad[key], 1 - beta1));
+            v[key] = tf.add(tf.mul(v0[key], beta2), tf.mul(tf.square(grad[key]), 1 - beta2));
+            const mHat = tf.div(m[key], 1 - Math.pow(beta1, t));
+            const vHat = tf.div(v[key], 1 - Math.pow(beta2, t));
+            direction[key] = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
           }
-          const m0 = fromArrays(state.m);
-          const v0 = fromArrays(state.v);
-          const t = k + 1;
-          const { m, v, direction } = tf.tidy(() => {
-            const m: Params = {};
-            const v: Params = {};
-            const direction: Params = {};
-            for (const key of keysOf(theta)) {
-              m[key] = tf.add(tf.mul(m0[key], beta1), tf.mul(grad[key], 1 - beta1));
-              v[key] = tf.add(tf.mul(v0[key], beta2), tf.mul(tf.square(grad[key]), 1 - beta2));
-              const mHat = tf.div(m[key], 1 - Math.pow(beta1, t));
-              const vHat = tf.div(v[key], 1 - Math.pow(beta2, t));
-              direction[key] = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
-            }
-            return { m, v, direction };
-          });
-          disposeParams(m0);
-          disposeParams(v0);
-          const next = scaledStep(where, c, theta, direction, alpha, context.proximal);
-          disposeParams(direction);
-          const mArrays = toArrays(m);
-          const vArrays = toArrays(v);
-          disposeParams(m);
-          disposeParams(v);
-          const info: StepInfo = { iteration: k, value: r.value + penalty, gradNorm, bound: r.bound, tol, linearTol, step: alpha, accepted: true, work: r.work, evaluations: 1 };
-          return { state: { theta: next, iteration: k + 1, ...sampler, m: mArrays, v: vArrays }, info };
-        } finally {
-          r.dispose();
-        }
-      });
-    },
+          return { m, v, direction };
+        });
+        disposeParams(m0);
+        disposeParams(v0);
+        const moments = { m: toArrays(m), v: toArrays(v) };
+        disposeParams(m);
+        disposeParams(v);
+        return { direction, state: moments, owned: true };
+      }),
   };
 }
