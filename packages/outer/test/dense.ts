@@ -1,8 +1,10 @@
 // Tiny dense float64 linear algebra for closed-form references (matrices are small).
-export type Mat = number[][];
+import { transpose, matvec, sub, dot, norm, solve, type Mat } from '../../core/test/quadratic-bilevel.js';
+
+export { transpose, matvec, sub, dot, norm, solve, type Mat };
 
 export const zeros = (r: number, c: number): Mat => Array.from({ length: r }, () => new Array(c).fill(0));
-export const transpose = (a: Mat): Mat => a[0].map((_, j) => a.map((row) => row[j]));
+/** Product that skips zero entries of `a` (the fixtures' matrices are often sparse). */
 export function matmul(a: Mat, b: Mat): Mat {
   const out = zeros(a.length, b[0].length);
   for (let i = 0; i < a.length; i++) for (let k = 0; k < b.length; k++) {
@@ -12,34 +14,8 @@ export function matmul(a: Mat, b: Mat): Mat {
   }
   return out;
 }
-export const matvec = (a: Mat, x: number[]): number[] => a.map((row) => row.reduce((s, v, j) => s + v * x[j], 0));
 export const add = (x: number[], y: number[]): number[] => x.map((v, i) => v + y[i]);
-export const sub = (x: number[], y: number[]): number[] => x.map((v, i) => v - y[i]);
 export const scale = (x: number[], s: number): number[] => x.map((v) => v * s);
-export const dot = (x: number[], y: number[]): number => x.reduce((s, v, i) => s + v * y[i], 0);
-export const norm = (x: number[]): number => Math.sqrt(dot(x, x));
-
-/** Solves a x = b by Gaussian elimination with partial pivoting. */
-export function solve(a: Mat, b: number[]): number[] {
-  const n = a.length;
-  const m = a.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    [m[c], m[p]] = [m[p], m[c]];
-    for (let r = c + 1; r < n; r++) {
-      const f = m[r][c] / m[c][c];
-      for (let k = c; k <= n; k++) m[r][k] -= f * m[c][k];
-    }
-  }
-  const x = new Array(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = m[r][n];
-    for (let k = r + 1; k < n; k++) s -= m[r][k] * x[k];
-    x[r] = s / m[r][r];
-  }
-  return x;
-}
 
 /** Eigenvalues of a symmetric matrix (cyclic Jacobi), ascending. */
 export function symEig(a0: Mat): number[] {
