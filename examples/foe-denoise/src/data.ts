@@ -6,6 +6,7 @@
  */
 import { tf } from '@bilevel/core';
 import { loadImage, extractPatches, addNoise } from '@bilevel/imaging';
+import { mulberry32, permutation } from '@bilevel/outer';
 
 export interface TileDataset {
   train: { clean: tf.Tensor4D; noisy: tf.Tensor4D };
@@ -13,25 +14,9 @@ export interface TileDataset {
   dispose(): void;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** `items` in a seeded random order (mulberry32 + Fisher–Yates, as @bilevel/outer draws minibatches). */
 function shuffled<T>(items: T[], seed: number): T[] {
-  const out = items.slice();
-  const r = mulberry32(seed);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
+  return permutation(items.length, mulberry32(seed)).map((i) => items[i]);
 }
 
 /**
