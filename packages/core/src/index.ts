@@ -12,6 +12,8 @@ export * from './params.js';
 export { valueAndGrad, grad, valueAndGradParams, vjp, hvp, mixedProduct, jvp, withIsolatedTape } from './autodiff.js';
 export { defineProblem, defineFixedPoint, defineSaddle } from './problem.js';
 export type { Data, Constant, Problem, ProblemSpec, FixedPointProblem, FixedPointSpec, SaddleProblem, SaddleSpec } from './problem.js';
+export { STATUS, statusMessage, statusEntry, isOk, formatNumber } from './status.js';
+export type { StatusCode, StatusEntry, StatusFacts } from './status.js';
 export { emptyWork, addWork, workUnits } from './work.js';
 export type { Work } from './work.js';
 export { checkNonNegative, checkPositiveInt, checkFinite, checkShape, readScalar } from './validate.js';

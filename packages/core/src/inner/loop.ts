@@ -14,6 +14,7 @@ import { tf } from '../tf.js';
 import type { Params } from '../params.js';
 import type { Problem, Data } from '../problem.js';
 import { emptyWork, type Work } from '../work.js';
+import { statusMessage, type StatusFacts } from '../status.js';
 import { checkFinite, checkNonNegative, checkPositiveInt, checkShape } from '../validate.js';
 import type { InnerResult, InnerSolveOptions, InnerStatus } from './types.js';
 
@@ -248,6 +249,9 @@ function solveInner<D, S extends InnerState>(
     throw e;
   }
   const threshold = tolMode === 'absolute' ? tol : tol * start.gradNorm;
+  const facts = (iterations: number, gradNorm: number): StatusFacts => ({
+    where, iterations, residual: gradNorm, residualName: '‖∇Φ‖', threshold, tol, tolMode, relativeTo: '‖∇Φ(x0)‖', maxIter,
+  });
 
   let state = method.init(ctx, start);
   let iterations = 0;
@@ -257,7 +261,7 @@ function solveInner<D, S extends InnerState>(
 
   if (!finite(start)) {
     status = 'nan';
-    message = `${where}: energy returned NaN/Inf at iteration 0 (the starting point): check data/θ and x0.`;
+    message = statusMessage('nan', { where, iterations: 0, detail: 'the energy at the starting point', fix: 'check data/θ and x0' });
   } else {
     let best = state.current.gradNorm;
     let bestAt = 0;
@@ -272,22 +276,23 @@ function solveInner<D, S extends InnerState>(
         bestAt = iterations;
       } else if (stallIterations > 0 && iterations - bestAt >= stallIterations) {
         status = 'stalled';
-        message = `${where}: stalled: the best ‖∇Φ‖ = ${best.toExponential(3)} has not dropped by 1% in ${stallIterations} iterations ` +
-          `(tol ${threshold.toExponential(3)} is likely below the float32 floor of this problem): relax tol, or raise stallIterations.`;
+        message = statusMessage('stalled', { ...facts(iterations, state.current.gradNorm), best, stallIterations });
         break;
       }
       const outcome = method.step(ctx, state, iterations);
       if ('lineSearchFailed' in outcome) {
         status = 'line-search-failed';
-        message = `${where}: line search failed at iteration ${iterations} (${outcome.lineSearchFailed}); ` +
-          `‖∇Φ‖ = ${state.current.gradNorm.toExponential(3)} may be at the float32 floor (relax tol) or the gradient disagrees with the energy (check with checkGradient).`;
+        message = statusMessage('line-search-failed', { ...facts(iterations, state.current.gradNorm), detail: outcome.lineSearchFailed });
         break;
       }
       iterations += 1;
       if (!finite(outcome.state.current)) {
         disposeReplaced(outcome.state, state);
         status = 'nan';
-        message = `${where}: energy returned NaN/Inf at iteration ${iterations}: check data/θ, or use a smaller step / backtracking. Returning the last finite iterate.`;
+        message = statusMessage('nan', {
+          where, iterations, detail: 'in the energy or its gradient',
+          fix: 'check data/θ, or use a smaller step / backtracking; returning the last finite iterate',
+        });
         break;
       }
       disposeReplaced(state, outcome.state);
@@ -302,9 +307,12 @@ function solveInner<D, S extends InnerState>(
   const mu = ctx.mu;
   const distanceBound = mu != null ? gradNorm / mu : undefined;
   if (status === 'converged') {
-    message = `${where}: converged in ${iterations} iterations, ‖∇Φ‖ = ${gradNorm.toExponential(3)} ≤ ${threshold.toExponential(3)} (${tolMode} tol ${tol}).`;
+    message = statusMessage('converged', facts(iterations, gradNorm));
   } else if (status === 'max-iterations') {
-    message = `${where}: not converged after ${maxIter} iterations: ‖∇Φ‖ = ${gradNorm.toExponential(3)} > ${threshold.toExponential(3)}; increase maxIter, relax tol, or use a faster solver (accelerated, lbfgs).`;
+    message = statusMessage('max-iterations', {
+      ...facts(iterations, gradNorm),
+      fix: `increase maxIter (now ${maxIter}), loosen tol (now ${tol}), or use a faster solver (accelerated, lbfgs)`,
+    });
   }
   work.innerIterations = iterations;
   work.timeMs = performance.now() - t0;

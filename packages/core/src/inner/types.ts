@@ -2,9 +2,10 @@ import type { tf } from '../tf.js';
 import type { Params } from '../params.js';
 import type { Problem, Data } from '../problem.js';
 import type { Work } from '../work.js';
+import type { StatusCode } from '../status.js';
 
-/** How an inner solve ended. */
-export type InnerStatus = 'converged' | 'max-iterations' | 'stalled' | 'line-search-failed' | 'nan';
+/** How an inner solve ended (a subset of the status table's codes, {@link StatusCode}). */
+export type InnerStatus = Extract<StatusCode, 'converged' | 'max-iterations' | 'stalled' | 'line-search-failed' | 'nan'>;
 
 /** Per-call options of an inner solver (override the factory's defaults). */
 export interface InnerSolveOptions {

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
 import { emptyWork, type Work } from '../work.js';
+import { statusMessage } from '../status.js';
 import { checkFinite, checkShape } from '../validate.js';
 import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
 import type { LinearResult, LinearSolveOptions, LinearSolver, LinearStatus, MatVec } from './types.js';
@@ -106,7 +107,7 @@ export function finishLinear(
   residualNorm: number,
   status: LinearStatus,
   detail = '',
-  fix = 'increase maxIter, precondition, or use a looser tol',
+  fix?: string,
 ): LinearResult {
   const { where, work, threshold } = setup;
   let converged = status === 'converged';
@@ -116,25 +117,11 @@ export function finishLinear(
     status = 'max-iterations';
   }
   if (!Number.isFinite(residualNorm) && status !== 'nan') status = 'nan';
-  const r = `‖b − Ax‖ = ${residualNorm.toExponential(3)}`;
-  const target = `${threshold.toExponential(3)} (${setup.tolMode} tol ${setup.tol})`;
-  let message: string;
-  switch (status) {
-    case 'converged':
-      message = `${where}: converged in ${iterations} iterations, ${r} ≤ ${target}.`;
-      break;
-    case 'max-iterations':
-      message = `${where}: not converged after ${iterations} iterations: ${r} > ${target}; ${fix}.${detail ? ' ' + detail : ''}`;
-      break;
-    case 'non-positive-curvature':
-      message = `${where}: ${detail}`;
-      break;
-    case 'breakdown':
-      message = `${where}: breakdown at iteration ${iterations} (${detail}); ${r}.`;
-      break;
-    default:
-      message = `${where}: NaN/Inf at iteration ${iterations}${detail ? ` (${detail})` : ''}: the operator or b produced non-finite values; check the matvec (e.g. the HVP at x) and b.`;
-  }
+  const message = statusMessage(status, {
+    where, iterations, residual: residualNorm, residualName: '‖b − Ax‖', threshold, tol: setup.tol, tolMode: setup.tolMode,
+    relativeTo: '‖b‖', maxIter: setup.maxIter, detail: detail || undefined,
+    fix: status === 'max-iterations' ? fix : status === 'nan' ? 'the operator or b produced non-finite values; check the matvec (e.g. the HVP at x) and b' : undefined,
+  });
   work.linearIterations = iterations;
   work.timeMs = performance.now() - setup.t0;
   return { x, iterations, residualNorm, converged, status, message, work };

@@ -1,11 +1,12 @@
 import type { tf } from '../tf.js';
 import type { Work } from '../work.js';
+import type { StatusCode } from '../status.js';
 
 /** A matrix-free linear operator `v ↦ A v`. Must return a new tensor shaped like v. */
 export type MatVec = (v: tf.Tensor) => tf.Tensor;
 
-/** How a linear solve ended. */
-export type LinearStatus = 'converged' | 'max-iterations' | 'non-positive-curvature' | 'breakdown' | 'nan';
+/** How a linear solve ended (a subset of the status table's codes, {@link StatusCode}). */
+export type LinearStatus = Extract<StatusCode, 'converged' | 'max-iterations' | 'non-positive-curvature' | 'breakdown' | 'nan'>;
 
 /** Per-call options of a linear solver (override the factory's defaults). */
 export interface LinearSolveOptions {

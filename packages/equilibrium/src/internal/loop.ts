@@ -1,4 +1,4 @@
-import { tf, emptyWork, checkNonNegative, checkPositiveInt } from '@bilevel/core';
+import { tf, emptyWork, checkNonNegative, checkPositiveInt, statusMessage } from '@bilevel/core';
 import type { ForwardResult, ForwardSolveOptions, ForwardStatus } from '../forward/types.js';
 import { FORWARD_DEFAULTS } from '../forward/types.js';
 
@@ -39,18 +39,13 @@ export function finish(
   mapEvals: number,
   started: number,
 ): ForwardResult {
-  let status: ForwardStatus;
-  let message: string;
-  if (!Number.isFinite(residualNorm)) {
-    status = 'nan';
-    message = `${where}: the iteration produced NaN/Inf after ${iterations} iterations; the map is not a contraction here: add damping (picard({ damping: 0.5 })) or reduce the step size.`;
-  } else if (residualNorm <= tol) {
-    status = 'converged';
-    message = `${where}: converged in ${iterations} iterations, ‖T(x) − x‖ = ${residualNorm.toExponential(3)} ≤ tol ${tol}.`;
-  } else {
-    status = 'max-iterations';
-    message = `${where}: ‖T(x) − x‖ = ${residualNorm.toExponential(3)} > tol ${tol} after maxIter = ${maxIter} iterations; increase maxIter, use anderson(), or loosen tol.`;
-  }
+  const status: ForwardStatus = !Number.isFinite(residualNorm) ? 'nan' : residualNorm <= tol ? 'converged' : 'max-iterations';
+  const message = statusMessage(status, {
+    where, iterations, residual: residualNorm, residualName: '‖T(x) − x‖', tol, tolMode: 'absolute', maxIter,
+    fix: status === 'nan'
+      ? 'the map is not a contraction here: add damping (picard({ damping: 0.5 })) or reduce the step size'
+      : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), use anderson(), or loosen tol (now ${tol})` : undefined,
+  });
   const work = emptyWork();
   work.energyEvals = mapEvals;
   work.innerIterations = iterations;
