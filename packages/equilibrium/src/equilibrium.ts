@@ -1,17 +1,4 @@
-import {
-  tf,
-  emptyWork,
-  addWork,
-  vjp,
-  keysOf,
-  valueAndGradParams,
-  disposeParams,
-  addParams,
-  checkNonNegative,
-  checkPositiveInt,
-  gmres,
-  richardson,
-} from '@bilevel/core';
+import { tf, addWork, keysOf, valueAndGradParams, disposeParams, addParams, checkNonNegative, checkPositiveInt, gmres, richardson } from '@bilevel/core';
 import type {
   Data,
   Params,
@@ -27,16 +14,21 @@ import type {
 import type { ForwardSolver } from './forward/types.js';
 import { anderson } from './forward/anderson.js';
 import { checkKeys } from './internal/loop.js';
+import { fixedPointMap } from './internal/map.js';
+import type { FixedPointMap, FixedPointRule, FixedPointRuleResult } from './backward/types.js';
+import { linearSolveRule } from './backward/linear-solve.js';
+import { phantomRule } from './backward/phantom.js';
 
 /**
  * How the backward pass is computed.
+ * - a {@link FixedPointRule} object, e.g. `neumannSeries({ terms: 20 })`.
  * - `'implicit'`: solve `(I − ∂ₓT)ᵀ w = ∇ₓℓ` with GMRES (core's `gmres`).
  * - `{ implicit: solver }`: the same with any core {@link LinearSolver} (CG is valid for energies, where `(I − ∂ₓT)ᵀ = s∇²ₓₓΦ` is SPD).
  * - `'fixed-point'`: iterate `w ← (∂ₓT)ᵀ w + ∇ₓℓ` from w = 0 (Richardson with step 1; converges when T is a contraction).
  * - `{ phantom: k, damping: λ }`: phantom gradient (Geng et al. 2021): backpropagate through k
  *   steps of `x ← (1 − λ)x + λT(x)` started at the fixed point.
  */
-export type EquilibriumBackward = 'implicit' | { implicit: LinearSolver } | 'fixed-point' | { phantom: number; damping?: number };
+export type EquilibriumBackward = FixedPointRule | 'implicit' | { implicit: LinearSolver } | 'fixed-point' | { phantom: number; damping?: number };
 
 /** Options of {@link equilibrium}. */
 export interface EquilibriumOptions {
@@ -70,22 +62,6 @@ const WHERE = 'equilibrium';
 
 type AnyProblem<D> = Problem<D> | FixedPointProblem<D>;
 
-/** The map whose fixed point is the lower-level solution, and the scale turning its residual into the problem's. */
-function fixedPointMap<D>(problem: AnyProblem<D>, theta: Params, data: D, stepSize: number | undefined): { map: (x: tf.Tensor, th: Params) => tf.Tensor; scale: number; energy: boolean } {
-  if (problem.kind === 'fixed-point') return { map: (x, th) => problem.map(x, th, data), scale: 1, energy: false };
-  let s = stepSize;
-  if (s == null) {
-    const L = problem.lipschitz(theta, data);
-    if (L == null || !(L > 0)) {
-      throw new Error(`${WHERE}: energy '${problem.name}' has no smoothness: pass options.stepSize (T(x) = x − s∇Φ(x), s < 2/L) or give defineProblem a 'smoothness'.`);
-    }
-    s = 1 / L;
-  }
-  const step = s;
-  const map = (x: tf.Tensor, th: Params) => tf.sub(x, tf.mul(step, tf.grad((z: tf.Tensor) => problem.energy(z, th, data))(x)));
-  return { map, scale: step, energy: true };
-}
-
 /** Value and gradients of the loss w.r.t. x and θ (keys of θ may be anything, including 'x'). */
 function lossGradients<D>(loss: (x: tf.Tensor, theta: Params, data: D) => tf.Tensor, x: tf.Tensor, theta: Params, data: D): { value: number; gx: tf.Tensor; gTheta: Params } {
   const keys = keysOf(theta);
@@ -103,19 +79,16 @@ function lossGradients<D>(loss: (x: tf.Tensor, theta: Params, data: D) => tf.Ten
   return { value: v, gx: grad['\u0000x'], gTheta };
 }
 
-/** `(∂_θT(x; θ))ᵀ w` by one VJP of ⟨T(x; θ), w⟩ in θ. */
-function thetaVjp(map: (x: tf.Tensor, th: Params) => tf.Tensor, x: tf.Tensor, theta: Params, w: tf.Tensor): Params {
-  const { value, grad } = valueAndGradParams((th) => tf.sum(tf.mul(map(x, th), w)), theta);
-  value.dispose();
-  return grad;
-}
+const isRule = (b: unknown): b is FixedPointRule => typeof (b as FixedPointRule | null)?.vjp === 'function';
 
-interface Backward {
-  grad: Params;
-  residual?: number;
-  converged: boolean;
-  message: string;
-  work: Work;
+/** The backward option as a rule object. */
+function ruleOf(backward: EquilibriumBackward): FixedPointRule {
+  if (isRule(backward)) return backward;
+  const fix = "equilibrium backward: increase backwardMaxIter / request.linearMaxIter, or use 'implicit' (GMRES) when T is not a contraction";
+  if (backward === 'implicit') return linearSolveRule(gmres(), fix);
+  if (backward === 'fixed-point') return linearSolveRule(richardson({ step: 1 }), fix);
+  if ('implicit' in backward) return linearSolveRule(backward.implicit, fix);
+  return phantomRule(backward.phantom, backward.damping ?? DEFAULT_EQUILIBRIUM_OPTIONS.phantomDamping);
 }
 
 /** An equilibrium (deep-equilibrium style) strategy. */
@@ -147,12 +120,12 @@ function validate(options: EquilibriumOptions): void {
     throw new Error(`${WHERE}: option 'forward' must be a forward solver such as picard(), anderson() or broyden().`);
   }
   const b = options.backward;
-  if (b != null && b !== 'implicit' && b !== 'fixed-point') {
+  if (b != null && b !== 'implicit' && b !== 'fixed-point' && !isRule(b)) {
     const ok =
       typeof b === 'object' &&
       (('implicit' in b && typeof (b.implicit as LinearSolver)?.solve === 'function') || ('phantom' in b && Number.isInteger(b.phantom) && b.phantom > 0));
     if (!ok) {
-      throw new Error(`${WHERE}: option 'backward' must be 'implicit', { implicit: gmres() }, 'fixed-point' or { phantom: k, damping: λ } with k a positive integer, got ${JSON.stringify(b)}.`);
+      throw new Error(`${WHERE}: option 'backward' must be 'implicit', { implicit: gmres() }, 'fixed-point', { phantom: k, damping: λ } with k a positive integer, or a rule such as neumannSeries({ terms }), got ${JSON.stringify(b)}.`);
     }
     if ('phantom' in b && b.damping != null) {
       checkNonNegative(WHERE, 'backward.damping', b.damping, true);
@@ -194,15 +167,7 @@ function validate(options: EquilibriumOptions): void {
 export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrategy {
   validate(options);
   const forward = options.forward ?? anderson();
-  const backward = options.backward ?? DEFAULT_EQUILIBRIUM_OPTIONS.backward;
-  const linear: LinearSolver | undefined =
-    backward === 'implicit'
-      ? gmres()
-      : backward === 'fixed-point'
-        ? richardson({ step: 1 })
-        : 'implicit' in backward
-          ? backward.implicit
-          : undefined;
+  const rule = ruleOf(options.backward ?? DEFAULT_EQUILIBRIUM_OPTIONS.backward);
 
   function checkProblem(problem: unknown): void {
     const kind = (problem as { kind?: string } | null)?.kind;
@@ -212,7 +177,7 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
   }
 
   function forwardSolve<D>(problem: AnyProblem<D>, theta: Params, data: D, x0In: tf.Tensor | undefined, tolIn: number | undefined, maxIterIn: number | undefined) {
-    const { map, scale, energy } = fixedPointMap(problem, theta, data, options.stepSize);
+    const { map, scale, energy } = fixedPointMap(WHERE, problem, theta, data, options.stepSize);
     const tol = tolIn ?? options.tol ?? DEFAULT_EQUILIBRIUM_OPTIONS.tol;
     const maxIter = maxIterIn ?? options.maxIter ?? DEFAULT_EQUILIBRIUM_OPTIONS.maxIter;
     const x0 = problem.initialPoint(theta, data, x0In);
@@ -235,60 +200,11 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
     return { x: result.x, residual, converged: result.converged, message, work, map, energy };
   }
 
-  /** `(∂x̂/∂θ)ᵀ v` at x: the configured backward rule, plus the direct term added by the caller. */
-  function backwardPass<D>(
-    map: (x: tf.Tensor, th: Params) => tf.Tensor,
-    energy: boolean,
-    x: tf.Tensor,
-    theta: Params,
-    v: tf.Tensor,
-    tolIn: number | undefined,
-    maxIterIn: number | undefined,
-  ): Backward {
-    const work = emptyWork();
-    const perVjp = (n: number) => {
-      work.vjps += n;
-      if (energy) work.hvps += n;
-    };
-    if (linear == null) {
-      // Phantom gradient: backpropagate ⟨x_k, v⟩ through k damped steps from the fixed point.
-      const { phantom: k, damping } = backward as { phantom: number; damping?: number };
-      const lambda = damping ?? DEFAULT_EQUILIBRIUM_OPTIONS.phantomDamping;
-      const { value, grad } = valueAndGradParams((th) => {
-        let z = x;
-        for (let i = 0; i < k; i++) z = tf.add(tf.mul(1 - lambda, z), tf.mul(lambda, map(z, th)));
-        return tf.sum(tf.mul(z, v));
-      }, theta);
-      value.dispose();
-      perVjp(k);
-      work.innerIterations += k;
-      return { grad, converged: true, message: `phantom gradient: ${k} steps with damping ${lambda}.`, work };
-    }
+  /** `(∂x̂/∂θ)ᵀ v` at x by the configured rule, with the backward accuracy in force. */
+  function backwardPass(map: FixedPointMap, energy: boolean, x: tf.Tensor, theta: Params, v: tf.Tensor, tolIn: number | undefined, maxIterIn: number | undefined): FixedPointRuleResult {
     const tol = tolIn ?? options.backwardTol ?? DEFAULT_EQUILIBRIUM_OPTIONS.backwardTol;
     const maxIter = maxIterIn ?? options.backwardMaxIter ?? DEFAULT_EQUILIBRIUM_OPTIONS.backwardMaxIter;
-    // (I − ∂ₓT)ᵀ u = u − (∂ₓT)ᵀ u, one VJP of T per product.
-    const matvec = (u: tf.Tensor) => {
-      perVjp(1);
-      return tf.tidy(() => {
-        const jtu = vjp((z) => map(z, theta), x, u);
-        return tf.sub(u, jtu);
-      });
-    };
-    const solved = linear.solve(matvec, v, { tol, tolMode: 'absolute', maxIter });
-    const grad = thetaVjp(map, x, theta, solved.x);
-    solved.x.dispose();
-    perVjp(1);
-    // The solver's own work record counts its iterations; the VJPs were counted by matvec above.
-    const merged = addWork(work, { ...solved.work, vjps: 0, hvps: 0, linearIterations: solved.iterations });
-    return {
-      grad,
-      residual: solved.residualNorm,
-      converged: solved.converged,
-      message: solved.converged
-        ? `${linear.name}: adjoint residual ${solved.residualNorm.toExponential(3)} ≤ ${tol} in ${solved.iterations} iterations.`
-        : `${solved.message} (equilibrium backward: increase backwardMaxIter / request.linearMaxIter, or use 'implicit' (GMRES) when T is not a contraction).`,
-      work: merged,
-    };
+    return rule.vjp({ map, energy, x, theta, cotangent: v, tol, maxIter });
   }
 
   return {
@@ -302,7 +218,7 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
       if (typeof loss !== 'function') throw new Error(`${WHERE}: request.loss must be a function (x, theta, data) => scalar.`);
       const fwd = forwardSolve(problem, theta, data, request.x0, request.tol, request.maxIter);
       const lg = lossGradients(loss, fwd.x, theta, data);
-      let back: Backward;
+      let back: FixedPointRuleResult;
       try {
         back = backwardPass(fwd.map, fwd.energy, fwd.x, theta, lg.gx, request.linearTol, request.linearMaxIter);
       } finally {
@@ -347,7 +263,7 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
       if (!tf.util.arraysEqual(x.shape, cotangent.shape)) {
         throw new Error(`${WHERE}.vjpSolution: cotangent has shape [${cotangent.shape}], expected the shape of x [${x.shape}].`);
       }
-      const { map, energy } = fixedPointMap(problem, theta, data, options.stepSize);
+      const { map, energy } = fixedPointMap(WHERE, problem, theta, data, options.stepSize);
       const back = backwardPass(map, energy, x, theta, cotangent, request.linearTol, request.linearMaxIter);
       back.work.timeMs = performance.now() - started;
       return back;

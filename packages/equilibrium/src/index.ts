@@ -15,3 +15,6 @@ export { broyden, BROYDEN_DEFAULTS } from './forward/broyden.js';
 export type { BroydenOptions } from './forward/broyden.js';
 export { FORWARD_DEFAULTS } from './forward/types.js';
 export type { ForwardSolver, ForwardResult, ForwardSolveOptions, ForwardStatus } from './forward/types.js';
+export { neumannSeries, DEFAULT_NEUMANN_SERIES_OPTIONS } from './backward/neumann-series.js';
+export type { NeumannSeriesOptions } from './backward/neumann-series.js';
+export type { FixedPointRule, FixedPointRuleRequest, FixedPointRuleResult, FixedPointMap } from './backward/types.js';

@@ -1,0 +1,43 @@
+import { tf, addWork, emptyWork, vjp } from '@bilevel/core';
+import type { LinearSolver } from '@bilevel/core';
+import type { FixedPointRule } from './types.js';
+import { countMapVjps } from './types.js';
+import { thetaVjp } from '../internal/map.js';
+
+/**
+ * Implicit differentiation of a fixed point with a matrix-free linear solver: solve
+ * `(I − ∂ₓT)ᵀ w = v` (one VJP of T per product), return `(∂_θT)ᵀ w`. GMRES for any
+ * contraction; CG when T is the gradient step of an energy (`(I − ∂ₓT)ᵀ = s∇²ₓₓΦ`, SPD);
+ * Richardson with step 1 is the adjoint fixed-point iteration `w ← (∂ₓT)ᵀw + v`.
+ *
+ * @param linear - the core {@link LinearSolver}.
+ * @param fix - what the not-converged message advises.
+ * @returns a {@link FixedPointRule}.
+ */
+export function linearSolveRule(linear: LinearSolver, fix: string): FixedPointRule {
+  return {
+    name: linear.name,
+    vjp({ map, energy, x, theta, cotangent, tol, maxIter }) {
+      const work = emptyWork();
+      const matvec = (u: tf.Tensor) => {
+        countMapVjps(work, energy, 1);
+        return tf.tidy(() => tf.sub(u, vjp((z) => map(z, theta), x, u)));
+      };
+      const solved = linear.solve(matvec, cotangent, { tol, tolMode: 'absolute', maxIter });
+      const grad = thetaVjp(map, x, theta, solved.x);
+      solved.x.dispose();
+      countMapVjps(work, energy, 1);
+      // The solver's own record counts its iterations; the VJPs were counted by matvec.
+      const merged = addWork(work, { ...solved.work, vjps: 0, hvps: 0, linearIterations: solved.iterations });
+      return {
+        grad,
+        residual: solved.residualNorm,
+        converged: solved.converged,
+        message: solved.converged
+          ? `${linear.name}: adjoint residual ${solved.residualNorm.toExponential(3)} ≤ ${tol} in ${solved.iterations} iterations.`
+          : `${solved.message} (${fix}).`,
+        work: merged,
+      };
+    },
+  };
+}
