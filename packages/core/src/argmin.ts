@@ -4,7 +4,8 @@ import { keysOf, disposeParams } from './params.js';
 import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { Strategy } from './strategy.js';
 import { checkNonNegative, checkPositiveInt } from './validate.js';
-import { callSite } from './gate.js';
+import type { ConvergencePolicy } from './driver/policy.js';
+import { callSite, resolvePolicy, TIGHTEN_DEFAULTS } from './driver/policy.js';
 
 /** Options of {@link argmin}. */
 export interface ArgminOptions {
@@ -16,8 +17,12 @@ export interface ArgminOptions {
   linearTol?: number;
   /** Backward iteration cap; default: the strategy's. */
   linearMaxIter?: number;
-  /** What to do when a forward or backward solve misses its tolerance (default `'warn'`, once per call site). */
-  onNotConverged?: 'warn' | 'error';
+  /**
+   * What to do when a forward or backward solve misses its tolerance: `'warn'` (default: first
+   * occurrence per call site printed, the rest counted), `'error'`, `'tighten'` (retry with
+   * larger iteration caps, then warn) or a `convergencePolicy(...)` object shared with other calls.
+   */
+  onNotConverged?: 'warn' | 'error' | 'tighten' | ConvergencePolicy;
   /**
    * Also differentiate with respect to `data` when it is a single tensor (default false):
    * needed when the data comes out of other trainable computations.
@@ -30,16 +35,6 @@ export const DEFAULT_ARGMIN_OPTIONS = Object.freeze({ onNotConverged: 'warn' as 
 
 /** The differentiable solution map returned by {@link argmin}. */
 export type ArgminFunction<D = Data> = (theta: Params, data: D) => tf.Tensor;
-
-const warned = new Set<string>();
-
-function report(policy: 'warn' | 'error', message: string, site: string): void {
-  if (policy === 'error') throw new Error(message);
-  if (!warned.has(site)) {
-    warned.add(site);
-    console.warn(`${message} (warned once for ${site})`);
-  }
-}
 
 /**
  * Runs `fn` with the gradient tape paused: nothing it does is recorded on an enclosing
@@ -105,13 +100,18 @@ export function argmin<D = Data>(
   if (opts.linearTol != null) checkNonNegative(where, 'linearTol', opts.linearTol, true);
   if (opts.maxIter != null) checkPositiveInt(where, 'maxIter', opts.maxIter);
   if (opts.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', opts.linearMaxIter);
-  if (opts.onNotConverged !== 'warn' && opts.onNotConverged !== 'error') {
-    throw new Error(`${where}: option 'onNotConverged' must be 'warn' or 'error', got ${String(opts.onNotConverged)}.`);
+  const option = opts.onNotConverged as unknown;
+  if (option != null && typeof option === 'object' && 'fallback' in option) {
+    throw new Error(`${where}: option 'onNotConverged' cannot be { fallback } here (the forward and backward halves must come from one strategy); use 'warn', 'error' or 'tighten'.`);
   }
+  // Resolve once so that an invalid value fails here; the per-site policy is looked up per call.
+  const fixedPolicy = resolvePolicy(where, option, () => 'argmin-definition');
+  const policyAt = (site: () => string): ConvergencePolicy => (option === 'warn' || option === 'tighten' || option == null ? resolvePolicy(where, option, site) : fixedPolicy);
+  const tighten = fixedPolicy.mode === 'tighten';
   // The tolerances the strategy will use, for messages.
   const own = (strategy as { options?: { tol?: number; linearTol?: number } }).options;
-  const tolText = opts.tol ?? own?.tol ?? "(the strategy's default)";
-  const linearTolText = opts.linearTol ?? own?.linearTol ?? "(the strategy's default)";
+  const tol = opts.tol ?? own?.tol;
+  const linearTol = opts.linearTol ?? own?.linearTol;
   const solveForward = strategy.solve.bind(strategy);
   const vjpSolution = strategy.vjpSolution.bind(strategy);
 
@@ -121,19 +121,17 @@ export function argmin<D = Data>(
     }
     const keys = keysOf(theta);
     const site = callSite();
+    const policy = policyAt(() => site);
     const withData = opts.differentiateData && data instanceof tf.Tensor;
-    const fwd = withoutTape(() => solveForward({ problem, theta, data, tol: opts.tol, maxIter: opts.maxIter }));
-    if (!fwd.converged || !Number.isFinite(fwd.residual)) {
-      const message =
-        `${where}: the forward solve of '${strategy.name}' did not converge: residual ${fwd.residual.toExponential(2)} vs tolerance ${tolText}; ` +
-        `x̂ and its gradient may be wrong. Fix: increase 'maxIter', loosen 'tol', or use a faster inner solver. (${fwd.message})`;
-      try {
-        report(opts.onNotConverged, message, site);
-      } catch (e) {
-        fwd.x.dispose();
-        throw e;
-      }
+    let fwd = withoutTape(() => solveForward({ problem, theta, data, tol: opts.tol, maxIter: opts.maxIter }));
+    // 'tighten': continue from the unconverged point with a larger cap (a NaN/diverged solve is not retried).
+    for (let k = 1; tighten && k <= TIGHTEN_DEFAULTS.retries && !fwd.converged && Number.isFinite(fwd.residual); k++) {
+      const previous = fwd;
+      const cap = Math.ceil(Math.max(1, opts.maxIter ?? previous.work.innerIterations) * TIGHTEN_DEFAULTS.factor ** k);
+      fwd = withoutTape(() => solveForward({ problem, theta, data, tol: opts.tol, maxIter: cap, x0: previous.x }));
+      previous.x.dispose();
     }
+    policy.settleSolve(where, 'forward', fwd, strategy.name, tol, () => fwd.x.dispose());
     const solution = fwd.x;
     const inputs = keys.map((k) => theta[k]);
     if (withData) inputs.push(data as unknown as tf.Tensor);
@@ -148,22 +146,22 @@ export function argmin<D = Data>(
           const th: Params = {};
           keys.forEach((k, i) => (th[k] = leaves[i]));
           const d = withData ? (leaves[keys.length] as unknown as D) : data;
-          const r = vjpSolution({
+          const request = {
             problem, theta: th, data: d, x: saved[0], cotangent: dy,
             linearTol: opts.linearTol, linearMaxIter: opts.linearMaxIter, wrtData: withData,
-          });
-          if (!r.converged || (r.residual != null && !Number.isFinite(r.residual))) {
-            const message =
-              `${where}: the backward solve of '${strategy.name}' did not converge: residual ${r.residual?.toExponential(2)} vs tolerance ${linearTolText}; ` +
-              `the gradient may be wrong. Fix: increase 'linearMaxIter' or loosen 'linearTol'. (${r.message})`;
-            try {
-              report(opts.onNotConverged, message, `${site}#backward`);
-            } catch (e) {
-              disposeParams(r.grad);
-              r.dataGrad?.dispose();
-              throw e;
-            }
+          };
+          let r = vjpSolution(request);
+          for (let k = 1; tighten && k <= TIGHTEN_DEFAULTS.retries && !r.converged && r.residual != null && Number.isFinite(r.residual); k++) {
+            const cap = Math.ceil(Math.max(1, opts.linearMaxIter ?? r.work.linearIterations) * TIGHTEN_DEFAULTS.factor ** k);
+            disposeParams(r.grad);
+            r.dataGrad?.dispose();
+            r = vjpSolution({ ...request, linearMaxIter: cap });
           }
+          const failed = r;
+          policy.settleSolve(where, 'backward', r, strategy.name, linearTol, () => {
+            disposeParams(failed.grad);
+            failed.dataGrad?.dispose();
+          });
           const grads = keys.map((k) => r.grad[k]);
           if (withData) {
             if (r.dataGrad == null) throw new Error(`${where}: strategy '${strategy.name}' returned no data gradient though wrtData was asked.`);

@@ -4,8 +4,9 @@ import { keysOf } from './params.js';
 import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { HypergradientRequest, HypergradientResult, Loss, Strategy } from './strategy.js';
 import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
-import type { OnNotConverged } from './gate.js';
-import { applyConvergenceGate, callSite, checkOnNotConverged } from './gate.js';
+import type { OnNotConverged, ConvergencePolicy } from './driver/policy.js';
+import { callSite, resolvePolicy } from './driver/policy.js';
+import { hypergradientWithPolicy } from './driver/run.js';
 
 /** What {@link hypergradient} takes. */
 export interface HypergradientOptions<D = Data> {
@@ -32,14 +33,14 @@ export interface HypergradientOptions<D = Data> {
   linearMaxIter?: number;
   /** Warm start of the forward solve (not consumed). */
   x0?: tf.Tensor;
-  /** Convergence gate; default {@link DEFAULT_HYPERGRADIENT_OPTIONS}.onNotConverged (`'warn'`). */
+  /** Convergence policy ({@link OnNotConverged}); default `'warn'` (first occurrence per call site printed, the rest counted). */
   onNotConverged?: OnNotConverged;
 }
 
 /** Exported defaults of {@link hypergradient}. */
 export const DEFAULT_HYPERGRADIENT_OPTIONS = Object.freeze({ onNotConverged: 'warn' as OnNotConverged });
 
-function validate<D>(o: HypergradientOptions<D>): OnNotConverged {
+function validate<D>(o: HypergradientOptions<D>): ConvergencePolicy {
   const where = 'hypergradient';
   if (o == null || typeof o !== 'object') throw new Error(`${where}: pass one options object { problem, theta, data, loss, strategy }.`);
   const p = o.problem as { kind?: string } | undefined;
@@ -65,7 +66,7 @@ function validate<D>(o: HypergradientOptions<D>): OnNotConverged {
   if (o.maxIter != null) checkPositiveInt(where, 'maxIter', o.maxIter);
   if (o.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', o.linearMaxIter);
   if (o.x0 != null) checkFinite(where, 'x0', o.x0);
-  return checkOnNotConverged(where, o.onNotConverged);
+  return resolvePolicy(where, o.onNotConverged, callSite);
 }
 
 /**
@@ -76,7 +77,8 @@ function validate<D>(o: HypergradientOptions<D>): OnNotConverged {
  * one differentiable step of the map; ...). This function validates the inputs, runs the
  * strategy, and makes sure that an unconverged forward or backward solve is never returned
  * silently: the result carries `converged`, `status` and `residuals`, and `onNotConverged`
- * picks between a warning (once per call site), an error, or a fallback strategy.
+ * picks between a warning (first occurrence per call site, the rest counted), an error, retries
+ * with larger iteration caps (`'tighten'`), or a fallback strategy.
  *
  * @param options - problem, θ, data, loss, strategy, accuracies and the gate policy.
  * @returns the strategy's {@link HypergradientResult}; the caller owns it (`dispose()`).
@@ -89,7 +91,6 @@ function validate<D>(o: HypergradientOptions<D>): OnNotConverged {
  */
 export function hypergradient<D = Data>(options: HypergradientOptions<D>): HypergradientResult {
   const policy = validate(options);
-  const site = callSite();
   const request: HypergradientRequest<D> = {
     // Saddle problems travel in the same request; strategies check `kind` at run time and
     // only saddle-point strategies (piggyback) accept them, so the request type stays narrow.
@@ -103,17 +104,5 @@ export function hypergradient<D = Data>(options: HypergradientOptions<D>): Hyper
     linearMaxIter: options.linearMaxIter,
     x0: options.x0,
   };
-  const run = (strategy: Strategy): HypergradientResult => {
-    const result = strategy.compute(request);
-    if (result == null || result.grad == null || result.x == null) {
-      throw new Error(`hypergradient: strategy '${strategy.name}' returned no result; its compute() must return a HypergradientResult.`);
-    }
-    if (!result.strategy) result.strategy = strategy.name;
-    return result;
-  };
-  const first = run(options.strategy);
-  // The tolerances the strategy actually used, for the gate's message.
-  const own = (options.strategy as { options?: { tol?: number; linearTol?: number } }).options;
-  const tol = { tol: options.tol ?? own?.tol, linearTol: options.linearTol ?? own?.linearTol };
-  return applyConvergenceGate('hypergradient', first, policy, tol, run, site);
+  return hypergradientWithPolicy('hypergradient', options.strategy, request, policy);
 }

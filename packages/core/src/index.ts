@@ -23,8 +23,25 @@ export type { Loss, Accuracy, HypergradientRequest, HypergradientResult, Hypergr
 export type { SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from './strategy.js';
 export { hypergradient, DEFAULT_HYPERGRADIENT_OPTIONS } from './hypergradient.js';
 export type { HypergradientOptions } from './hypergradient.js';
-export { resetConvergenceWarnings, DEFAULT_ON_NOT_CONVERGED } from './gate.js';
-export type { OnNotConverged } from './gate.js';
+export {
+  resetConvergenceWarnings, convergenceReport, convergencePolicy, DEFAULT_ON_NOT_CONVERGED, TIGHTEN_DEFAULTS,
+  isUnconverged, notConvergedMessage, checkOnNotConverged,
+} from './driver/policy.js';
+export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext } from './driver/policy.js';
+export { defineStrategy } from './driver/define.js';
+export { innerForward } from './driver/inner-forward.js';
+export { hypergradientWithPolicy } from './driver/run.js';
+export { splitLoss } from './driver/loss-split.js';
+export type { LossSplit } from './driver/loss-split.js';
+export { WarmSlot } from './driver/warm.js';
+export { formatNumber } from './driver/format.js';
+export { fixedPointMapOf, gradientStepSize } from './driver/step-map.js';
+export type { FixedPointMap, StepMap } from './driver/step-map.js';
+export { finiteParams } from './driver/result.js';
+export type {
+  ProblemKind, AnyProblem, ForwardRequest, ForwardOutcome, ForwardSolve, SolveStatus, RuleVjpRequest, RuleVjpOutcome,
+  ThroughForwardRequest, ThroughForwardOutcome, DifferentiationRule, StrategyDefaults, StrategyParts, DrivenStrategy,
+} from './driver/types.js';
 export { gradientDescent, GRADIENT_DESCENT_DEFAULTS, BACKTRACKING_DEFAULTS } from './inner/gradient-descent.js';
 export type { GradientDescentOptions, BacktrackingOptions } from './inner/gradient-descent.js';
 export { accelerated, ACCELERATED_DEFAULTS } from './inner/accelerated.js';

@@ -30,8 +30,12 @@ export interface HypergradientRequest<D = Data> extends Accuracy {
   x0?: tf.Tensor;
 }
 
-/** Convergence of the forward (and backward) solves behind one hypergradient. */
-export type HypergradientStatus = 'converged' | 'forward-not-converged' | 'backward-not-converged';
+/**
+ * Convergence of the forward (and backward) solves behind one hypergradient. `'fixed-steps'`:
+ * no tolerance applied (unrolled without `tol`): the exact gradient of T solver steps, not of
+ * the solution map; counted as converged.
+ */
+export type HypergradientStatus = 'converged' | 'fixed-steps' | 'forward-not-converged' | 'backward-not-converged';
 
 /** What {@link Strategy.compute} returns. The caller owns the tensors (call `dispose()`). */
 export interface HypergradientResult {

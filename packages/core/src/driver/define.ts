@@ -1,0 +1,175 @@
+import { tf } from '../tf.js';
+import type { Params } from '../params.js';
+import { addParams, disposeParams } from '../params.js';
+import type { Data } from '../problem.js';
+import { addWork, emptyWork } from '../work.js';
+import type { HypergradientRequest, HypergradientResult, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '../strategy.js';
+import type { AnyProblem, DrivenStrategy, ForwardOutcome, StrategyParts } from './types.js';
+import { WarmSlot } from './warm.js';
+import { splitLoss } from './loss-split.js';
+import { buildResult } from './result.js';
+
+function keepParams(p: Params): Params {
+  for (const k of Object.keys(p)) tf.keep(p[k]);
+  return p;
+}
+
+/**
+ * Builds a strategy from a forward solve and a differentiation rule: the core driver.
+ *
+ * `compute` (the hypergradient) runs: problem-kind check → warm start → forward solve →
+ * loss split `(ℓ, ∇ₓℓ, ∇_θℓ)` → `rule.vjp` with `v = ∇ₓℓ` → `∇F = ∇_θℓ + (∂x̂/∂θ)ᵀ∇ₓℓ` →
+ * work and wall time → {@link buildResult}. A rule with `throughForward` replaces the middle
+ * three steps by its fused sweep. `solve` and `vjpSolution` are the two halves `argmin`
+ * needs. Accuracies: the request's, else `parts.defaults`, else the solver's own.
+ * The convergence policy is applied by the callers (`hypergradient`, `argmin`, outer's
+ * oracle), so `compute` always returns the flagged result.
+ *
+ * @param parts - name, forward solve, rule, defaults, options, warm start.
+ * @returns the user-facing {@link DrivenStrategy}.
+ * @example
+ * ```ts
+ * const strategy = defineStrategy({ name: 'implicit(lbfgs, cg)', forward: innerForward(lbfgs()), rule: implicitAdjoint(cg()), options: {}, warmStart: true });
+ * const r = hypergradient({ problem, theta, data, loss, strategy });
+ * ```
+ */
+export function defineStrategy<A = unknown, O extends object = object>(parts: StrategyParts<A, O>): DrivenStrategy<O> {
+  if (parts == null || typeof parts.name !== 'string' || parts.forward == null || typeof parts.forward.solve !== 'function' || parts.rule == null || typeof parts.rule.vjp !== 'function') {
+    throw new Error('defineStrategy: give { name, forward: { solve }, rule: { vjp }, options }.');
+  }
+  const { name, forward, rule } = parts;
+  const defaults = parts.defaults ?? {};
+  const warmX = new WarmSlot();
+
+  function checkKind<D>(problem: unknown): AnyProblem<D> {
+    const kind = (problem as { kind?: string } | null)?.kind;
+    if (kind == null || !(forward.kinds as readonly string[]).includes(kind)) {
+      const wanted = forward.kinds.map((k) => ({ energy: 'defineProblem', 'fixed-point': 'defineFixedPoint', saddle: 'defineSaddle' })[k]).join(' or ');
+      throw new Error(`${name}: 'problem' must come from ${wanted}(...)${kind != null ? `, got a '${kind}' problem` : ''}.${parts.kindHint ? ` ${parts.kindHint}` : ''}`);
+    }
+    return problem as AnyProblem<D>;
+  }
+
+  function startPoint<D>(problem: AnyProblem<D>, theta: Params, data: D, x0: tf.Tensor | undefined): tf.Tensor | undefined {
+    if (x0 != null) return x0;
+    if (!parts.warmStart || !warmX.held) return undefined;
+    // Reuse only when the shape still matches the problem's starting point (a new batch size drops it).
+    if ((problem as { init?: unknown }).init == null) return warmX.get(warmX.shape!);
+    const init = tf.tidy(() => problem.initialPoint(theta, data));
+    const shape = init.shape;
+    init.dispose();
+    return warmX.get(shape);
+  }
+
+  function remember(x: tf.Tensor, residual: number): void {
+    if (parts.warmStart && Number.isFinite(residual)) warmX.set(x);
+  }
+
+  function solveForward<D>(problem: AnyProblem<D>, theta: Params, data: D, x0: tf.Tensor | undefined, tol: number | undefined, maxIter: number | undefined): ForwardOutcome<A> {
+    const start = startPoint(problem, theta, data, x0);
+    const out = forward.solve<D>({ problem, theta, data, x0: start, tol: tol ?? defaults.tol, maxIter: maxIter ?? defaults.maxIter });
+    tf.keep(out.x);
+    remember(out.x, out.residual);
+    return out;
+  }
+
+  function compute<D = Data>(request: HypergradientRequest<D>): HypergradientResult {
+    const t0 = performance.now();
+    const problem = checkKind<D>(request?.problem);
+    const { theta, data, loss } = request;
+    if (typeof loss !== 'function') throw new Error(`${name}: request.loss must be a function (x, theta, data) => scalar.`);
+    const tol = request.tol ?? defaults.tol;
+    const maxIter = request.maxIter ?? defaults.maxIter;
+    if (rule.throughForward != null) {
+      const start = startPoint(problem, theta, data, request.x0);
+      const fused = rule.throughForward<D>({ problem, theta, data, x0: start, tol, maxIter, terminal: (x, th) => loss(x, th, data) });
+      fused.forward.disposeAux?.();
+      tf.keep(fused.forward.x);
+      keepParams(fused.grad);
+      remember(fused.forward.x, fused.forward.residual);
+      const work = addWork(fused.forward.work, fused.work);
+      work.timeMs = performance.now() - t0;
+      return buildResult({ strategy: name, value: fused.value, grad: fused.grad, x: fused.forward.x, forward: fused.forward, work });
+    }
+    const fwd = solveForward(problem, theta, data, request.x0, tol, maxIter);
+    let grad: Params;
+    let value: number;
+    let back;
+    try {
+      const split = splitLoss(loss, fwd.x, theta, data);
+      value = split.value;
+      try {
+        back = rule.vjp<D>({
+          problem, theta, data, forward: fwd, cotangent: split.gx, purpose: 'hypergradient',
+          linearTol: request.linearTol ?? defaults.linearTol, linearMaxIter: request.linearMaxIter ?? defaults.linearMaxIter,
+        });
+      } finally {
+        split.gx.dispose();
+      }
+      grad = keepParams(tf.tidy(() => addParams(split.gTheta, back!.grad)));
+      disposeParams(split.gTheta);
+      disposeParams(back.grad);
+      back.dataGrad?.dispose();
+    } catch (e) {
+      fwd.x.dispose();
+      throw e;
+    } finally {
+      fwd.disposeAux?.();
+    }
+    // The loss split is one VJP; the rule counts its own.
+    const work = addWork(fwd.work, back.work, { vjps: 1 });
+    work.timeMs = performance.now() - t0;
+    return buildResult({ strategy: name, value, grad, x: fwd.x, forward: fwd, backward: back, work });
+  }
+
+  function solve<D = Data>(request: SolveRequest<D>): SolveResult {
+    const t0 = performance.now();
+    const problem = checkKind<D>(request?.problem);
+    const fwd = solveForward(problem, request.theta, request.data, request.x0, request.tol, request.maxIter);
+    fwd.disposeAux?.();
+    const work = addWork(fwd.work);
+    work.timeMs = performance.now() - t0;
+    const converged = fwd.converged && Number.isFinite(fwd.residual);
+    return { x: fwd.x, residual: fwd.residual, converged, message: fwd.message, work };
+  }
+
+  function vjpSolution<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult {
+    const t0 = performance.now();
+    const problem = checkKind<D>(request?.problem);
+    const { x, cotangent } = request;
+    if (!tf.util.arraysEqual(x.shape, cotangent.shape)) {
+      throw new Error(`${name}.vjpSolution: cotangent has shape [${cotangent.shape}], expected the shape of x [${x.shape}].`);
+    }
+    const bare: ForwardOutcome<A> = { x, residual: NaN, converged: true, status: 'converged', message: '', iterations: 0, work: emptyWork() };
+    const back = rule.vjp<D>({
+      problem, theta: request.theta, data: request.data, forward: bare, cotangent, purpose: 'argmin', wrtData: request.wrtData,
+      linearTol: request.linearTol ?? defaults.linearTol, linearMaxIter: request.linearMaxIter ?? defaults.linearMaxIter,
+    });
+    const work = addWork(back.work);
+    work.timeMs = performance.now() - t0;
+    const converged = back.converged && (back.residual == null || Number.isFinite(back.residual));
+    return { grad: back.grad, dataGrad: back.dataGrad, residual: back.residual, converged, message: back.message, work };
+  }
+
+  const strategy: DrivenStrategy<O> = {
+    name,
+    options: parts.options,
+    forward: forward as DrivenStrategy['forward'],
+    rule: rule as DrivenStrategy['rule'],
+    get warm() {
+      return { x: warmX.held };
+    },
+    compute,
+    solve,
+    vjpSolution,
+    reset() {
+      warmX.clear();
+      rule.reset?.();
+      parts.reset?.();
+    },
+    dispose() {
+      strategy.reset();
+    },
+  };
+  return strategy;
+}

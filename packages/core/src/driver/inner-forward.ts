@@ -1,0 +1,43 @@
+import type { Problem } from '../problem.js';
+import type { InnerSolver, InnerStatus } from '../inner/types.js';
+import type { ForwardSolve, SolveStatus } from './types.js';
+
+const STATUS: Record<InnerStatus, SolveStatus> = {
+  converged: 'converged',
+  'max-iterations': 'max-iterations',
+  stalled: 'stalled',
+  'line-search-failed': 'not-converged',
+  nan: 'nan',
+};
+
+/**
+ * Any core {@link InnerSolver} as the forward half of a strategy: `x ≈ argmin_x Φ(x; θ)`
+ * with the residual ‖∇ₓΦ(x)‖. The tolerance the driver resolves is absolute; with none
+ * (undefined) the solver's own stopping rule applies.
+ *
+ * @param inner - the inner solver (`lbfgs()`, `accelerated()`, `gradientDescent()`).
+ * @returns a {@link ForwardSolve} for energies.
+ * @example
+ * ```ts
+ * const strategy = defineStrategy({ name: 'mine', forward: innerForward(lbfgs()), rule, options: {} });
+ * ```
+ */
+export function innerForward(inner: InnerSolver): ForwardSolve {
+  return {
+    name: inner.name,
+    kinds: ['energy'],
+    solve({ problem, theta, data, x0, tol, maxIter }) {
+      const r = inner.solve(problem as Problem<typeof data>, theta, data, { x0, tol, maxIter, tolMode: tol != null ? 'absolute' : undefined });
+      return {
+        x: r.x,
+        residual: r.gradNorm,
+        converged: r.converged,
+        status: STATUS[r.status] ?? (r.converged ? 'converged' : 'not-converged'),
+        message: r.message,
+        iterations: r.iterations,
+        work: r.work,
+        tol,
+      };
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import type { Data } from '../problem.js';
+import type { HypergradientRequest, HypergradientResult, Strategy } from '../strategy.js';
+import type { ConvergencePolicy } from './policy.js';
+
+/** Runs `strategy.compute` and checks that it returned a result. */
+function computeOnce<D>(where: string, strategy: Strategy, request: HypergradientRequest<D>): HypergradientResult {
+  const result = strategy.compute(request);
+  if (result == null || result.grad == null || result.x == null) {
+    throw new Error(`${where}: strategy '${strategy.name}' returned no result; its compute() must return a HypergradientResult.`);
+  }
+  if (!result.strategy) result.strategy = strategy.name;
+  return result;
+}
+
+/**
+ * One hypergradient behind the convergence policy: the path shared by core's `hypergradient`
+ * and outer's oracle. Runs `strategy.compute(request)` (for driven strategies: forward solve,
+ * loss split, rule), then `policy.settle`, which may return the flagged result, throw, retry
+ * with larger caps from the unconverged point, or recompute with a fallback strategy.
+ *
+ * @param where - function name for messages.
+ * @param strategy - the strategy.
+ * @param request - the validated request.
+ * @param policy - the convergence policy.
+ * @returns the settled result (the caller owns it).
+ * @example
+ * ```ts
+ * const r = hypergradientWithPolicy('train', strategy, { problem, theta, data, loss, tol: 1e-4 }, convergencePolicy('tighten'));
+ * ```
+ */
+export function hypergradientWithPolicy<D = Data>(where: string, strategy: Strategy, request: HypergradientRequest<D>, policy: ConvergencePolicy): HypergradientResult {
+  const first = computeOnce(where, strategy, request);
+  const own = (strategy as { options?: { tol?: number; linearTol?: number; maxIter?: number; linearMaxIter?: number } }).options;
+  return policy.settle(first, {
+    where,
+    tol: { tol: request.tol ?? own?.tol, linearTol: request.linearTol ?? own?.linearTol },
+    maxIter: request.maxIter ?? own?.maxIter,
+    linearMaxIter: request.linearMaxIter ?? own?.linearMaxIter,
+    retry: (change) => computeOnce(where, strategy, { ...request, ...change }),
+    fallback: (other) => computeOnce(where, other, request),
+  });
+}

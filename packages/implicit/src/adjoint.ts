@@ -1,0 +1,108 @@
+import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, formatNumber as fmt } from '@bilevel/core';
+import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome } from '@bilevel/core';
+import type { BoundConstants } from './bound.js';
+import { implicitErrorBound } from './bound.js';
+
+/** Options of {@link implicitAdjoint}. */
+export interface ImplicitAdjointOptions {
+  /** Reuse the previous q as the starting point of the next adjoint solve (default true). */
+  warmStart?: boolean;
+  /** Constants of the a-posteriori bound; without them the bound is undefined. */
+  constants?: BoundConstants;
+}
+
+/** The implicit adjoint rule, with its warm-start state visible for diagnostics. */
+export interface ImplicitAdjointRule extends DifferentiationRule {
+  /** Whether a q is held for hypergradients (`adjoint`) and for argmin cotangents (`cotangentAdjoint`). */
+  readonly warm: { adjoint: boolean; cotangentAdjoint: boolean };
+}
+
+/**
+ * The implicit-function-theorem differentiation rule (Crockett & Fessler §4.2): with
+ * `∇ₓΦ(x̂; θ) = 0`, `(∂x̂/∂θ)ᵀ v = −(∇²_{xθ}Φ)ᵀ q` where `∇²ₓₓΦ(x̂) q = v`, solved matrix-free
+ * by any {@link LinearSolver} with Hessian–vector products as the matvec. For a hypergradient
+ * (v = ∇ₓℓ) it also returns the a-posteriori bound of {@link implicitErrorBound} when μ and
+ * the constants are known (ε = ‖∇ₓΦ(x)‖/μ, δ = the adjoint residual).
+ *
+ * @param linear - the adjoint solver (`cg()`, `gmres()`, `richardson(...)`, `neumann(...)`).
+ * @param options - warm start and bound constants.
+ * @returns the rule.
+ * @example
+ * ```ts
+ * const strategy = defineStrategy({ name: 'ift', forward: innerForward(lbfgs()), rule: implicitAdjoint(cg()), options: {} });
+ * ```
+ */
+export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOptions = {}): ImplicitAdjointRule {
+  const warmStart = options.warmStart ?? true;
+  const slots = { hypergradient: new WarmSlot(), argmin: new WarmSlot() };
+
+  function vjp<D = Data>(request: RuleVjpRequest<D>): RuleVjpOutcome {
+    const problem = request.problem as Problem<D>;
+    const { theta, data, cotangent: v, forward } = request;
+    const x = forward.x;
+    const slot = slots[request.purpose];
+    let hvps = 0;
+    const matvec = (u: tf.Tensor): tf.Tensor => {
+      hvps += 1;
+      return problem.hvp(x, theta, data, u);
+    };
+    const q0 = warmStart ? slot.get(v.shape) : undefined;
+    const lin = linear.solve(matvec, v, { x0: q0, tol: request.linearTol, maxIter: request.linearMaxIter, tolMode: request.linearTol != null ? 'absolute' : undefined });
+    const q = lin.x;
+    try {
+      if (warmStart && Number.isFinite(lin.residualNorm)) slot.set(q);
+      const mixed = problem.mixed(x, theta, data, q);
+      const grad = tf.tidy(() => scaleParams(mixed, -1));
+      disposeParams(mixed);
+      let dataGrad: tf.Tensor | undefined;
+      if (request.wrtData) {
+        if (!(data instanceof tf.Tensor)) throw new Error(`implicit: argmin's differentiateData needs 'data' to be a single tensor.`);
+        // −∇_y ⟨∇ₓΦ(x; θ, y), q⟩: the mixed product with the data in the role of θ.
+        const { value, grad: g } = valueAndGradParams((p) => tf.sum(tf.mul(problem.gradient(x, theta, p.data as unknown as D), q)), { data: data as unknown as tf.Tensor });
+        value.dispose();
+        dataGrad = tf.tidy(() => tf.neg(g.data));
+        g.data.dispose();
+      }
+      const work = addWork({ ...lin.work, hvps: 0 }, { hvps, vjps: request.wrtData ? 2 : 1 });
+      const message = lin.converged
+        ? `adjoint residual ${fmt(lin.residualNorm)} in ${lin.iterations} ${linear.name} iterations`
+        : `adjoint solve not converged: ‖Hq − v‖ = ${fmt(lin.residualNorm)}${request.linearTol != null ? ` > linearTol ${fmt(request.linearTol)}` : ''} after ${lin.iterations} iterations (${lin.message})`;
+      const out: RuleVjpOutcome = { grad, dataGrad, residual: lin.residualNorm, converged: lin.converged, status: lin.converged ? 'converged' : lin.status === 'max-iterations' ? 'max-iterations' : lin.status === 'nan' ? 'nan' : 'not-converged', message, iterations: lin.iterations, work, tol: request.linearTol };
+      if (request.purpose === 'hypergradient') {
+        const b = bound(problem, request, lin.residualNorm, q);
+        out.bound = b.bound;
+        out.valueBound = b.valueBound;
+        out.message += b.note;
+      }
+      return out;
+    } finally {
+      q.dispose();
+    }
+  }
+
+  function bound<D>(problem: Problem<D>, request: RuleVjpRequest<D>, delta: number, q: tf.Tensor): { bound?: number; valueBound?: number; note: string } {
+    const mu = problem.mu(request.theta, request.data);
+    if (!(mu != null && mu > 0)) return { note: ". No bound: the problem's strongConvexity (μ) is unknown" };
+    const [adjointNorm, lossGradNorm] = tf.tidy(() => [tf.norm(q), tf.norm(request.cotangent)]).map((t) => {
+      const value = t.dataSync()[0];
+      t.dispose();
+      return value;
+    });
+    const b = implicitErrorBound({ epsilon: request.forward.residual / mu, delta, mu, adjointNorm, lossGradNorm, constants: options.constants ?? {} });
+    const note = b.missing.length > 0 ? `. No bound: missing constant(s) ${b.missing.join(', ')} (option 'constants' of implicit)` : '';
+    return { bound: b.bound, valueBound: b.valueBound, note };
+  }
+
+  const rule: ImplicitAdjointRule = {
+    name: `implicitAdjoint(${linear.name})`,
+    get warm() {
+      return { adjoint: slots.hypergradient.held, cotangentAdjoint: slots.argmin.held };
+    },
+    vjp,
+    reset() {
+      slots.hypergradient.clear();
+      slots.argmin.clear();
+    },
+  };
+  return rule;
+}
