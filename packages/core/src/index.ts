@@ -34,7 +34,6 @@ export { hypergradientWithPolicy } from './driver/run.js';
 export { splitLoss } from './driver/loss-split.js';
 export type { LossSplit } from './driver/loss-split.js';
 export { WarmSlot } from './driver/warm.js';
-export { formatNumber } from './driver/format.js';
 export { fixedPointMapOf, gradientStepSize } from './driver/step-map.js';
 export type { FixedPointMap, StepMap } from './driver/step-map.js';
 export { finiteParams } from './driver/result.js';

@@ -67,7 +67,7 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
       const message = lin.converged
         ? `adjoint residual ${fmt(lin.residualNorm)} in ${lin.iterations} ${linear.name} iterations`
         : `adjoint solve not converged: ‖Hq − v‖ = ${fmt(lin.residualNorm)}${request.linearTol != null ? ` > linearTol ${fmt(request.linearTol)}` : ''} after ${lin.iterations} iterations (${lin.message})`;
-      const out: RuleVjpOutcome = { grad, dataGrad, residual: lin.residualNorm, converged: lin.converged, status: lin.converged ? 'converged' : lin.status === 'max-iterations' ? 'max-iterations' : lin.status === 'nan' ? 'nan' : 'not-converged', message, iterations: lin.iterations, work, tol: request.linearTol };
+      const out: RuleVjpOutcome = { grad, dataGrad, residual: lin.residualNorm, converged: lin.converged, status: lin.status, message, iterations: lin.iterations, work, tol: request.linearTol };
       if (request.purpose === 'hypergradient') {
         const b = bound(problem, request, lin.residualNorm, q);
         out.bound = b.bound;

@@ -1,14 +1,6 @@
 import type { Problem } from '../problem.js';
-import type { InnerSolver, InnerStatus } from '../inner/types.js';
-import type { ForwardSolve, SolveStatus } from './types.js';
-
-const STATUS: Record<InnerStatus, SolveStatus> = {
-  converged: 'converged',
-  'max-iterations': 'max-iterations',
-  stalled: 'stalled',
-  'line-search-failed': 'not-converged',
-  nan: 'nan',
-};
+import type { InnerSolver } from '../inner/types.js';
+import type { ForwardSolve } from './types.js';
 
 /**
  * Any core {@link InnerSolver} as the forward half of a strategy: `x ≈ argmin_x Φ(x; θ)`
@@ -32,7 +24,7 @@ export function innerForward(inner: InnerSolver): ForwardSolve {
         x: r.x,
         residual: r.gradNorm,
         converged: r.converged,
-        status: STATUS[r.status] ?? (r.converged ? 'converged' : 'not-converged'),
+        status: r.status,
         message: r.message,
         iterations: r.iterations,
         work: r.work,

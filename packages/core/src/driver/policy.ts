@@ -1,6 +1,6 @@
 import type { tf } from '../tf.js';
 import type { HypergradientResult, Strategy } from '../strategy.js';
-import { formatNumber as fmt } from './format.js';
+import { formatNumber as fmt } from '../status.js';
 
 /**
  * What to do when the forward or backward solve behind a hypergradient (or an `argmin`

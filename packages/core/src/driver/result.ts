@@ -4,7 +4,7 @@ import { disposeParams, keysOf } from '../params.js';
 import type { Work } from '../work.js';
 import type { HypergradientResult, HypergradientStatus } from '../strategy.js';
 import type { ForwardOutcome, RuleVjpOutcome } from './types.js';
-import { formatNumber as fmt } from './format.js';
+import { formatNumber as fmt } from '../status.js';
 
 /** Whether every entry of every tensor of `grad` is finite (one device read). */
 export function finiteParams(grad: Params): boolean {

@@ -35,6 +35,7 @@ import type { tf } from '../tf.js';
 import type { Params } from '../params.js';
 import type { Data, Problem, FixedPointProblem, SaddleProblem } from '../problem.js';
 import type { Work } from '../work.js';
+import type { StatusCode } from '../status.js';
 import type { Loss, Strategy, HypergradientStatus } from '../strategy.js';
 
 /** The three shapes of a lower level (`defineProblem`, `defineFixedPoint`, `defineSaddle`). */
@@ -56,8 +57,11 @@ export interface ForwardRequest<D = Data> {
   maxIter?: number;
 }
 
-/** Status of one solve (forward or backward): `converged` or why it stopped. */
-export type SolveStatus = 'converged' | 'max-iterations' | 'stalled' | 'diverged' | 'nan' | 'breakdown' | 'fixed-steps' | 'not-converged';
+/**
+ * Status of one solve (forward or backward): a code of core's status table (`status.ts`),
+ * `converged` or why it stopped; `fixed-steps` when no tolerance applied (unrolled without `tol`).
+ */
+export type SolveStatus = StatusCode;
 
 /**
  * What a {@link ForwardSolve} returns.
