@@ -9,7 +9,7 @@ import { seededNormal } from './random.js';
 import { valueAndGrad, valueAndGradParams } from './autodiff.js';
 import { keysOf, disposeParams, type Params } from './params.js';
 import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
-import { checkOptionKeys, readScalars } from './inner/loop.js';
+import { checkOptionKeys, readScalars } from './internal/solver-utils.js';
 
 /** Options of {@link checkGradient} and {@link checkParamsGradient}. */
 export interface GradCheckOptions {

@@ -10,7 +10,7 @@ import type { Params } from './params.js';
 import type { Problem, Data } from './problem.js';
 import type { MatVec } from './linear/types.js';
 import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
-import { checkOptionKeys, readScalars } from './inner/loop.js';
+import { checkOptionKeys, readScalars } from './internal/solver-utils.js';
 
 /** Eigenvalue estimates of a symmetric operator. */
 export interface SpectrumEstimate {

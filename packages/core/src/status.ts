@@ -22,6 +22,7 @@ export type StatusCode =
   | 'breakdown'
   | 'diverged'
   | 'fixed-steps'
+  | 'stopped'
   | 'forward-not-converged'
   | 'backward-not-converged';
 
@@ -180,6 +181,13 @@ export const STATUS: { readonly [C in StatusCode]: StatusEntry } = {
       `${f.where}: ran ${f.iterations ?? 0} fixed steps (no tolerance)${f.residual != null ? `, ${residualText(f)}` : ''}: ` +
       'the result is the exact derivative of those steps, not of the solution map; ' +
       `${f.fix ?? 'pass a tol to check convergence, or use implicit differentiation for the derivative of the solution'}.`,
+  },
+  stopped: {
+    ok: false,
+    meaning: 'the per-iteration callback asked to stop',
+    message: (f) =>
+      `${f.where}: stopped by the onIteration callback after ${f.iterations ?? 0} iterations` +
+      `${f.residual != null ? `, ${residualText(f)}` : ''}${f.threshold != null || f.tol != null ? ` (target ${targetText(f)})` : ''}.`,
   },
   'forward-not-converged': {
     ok: false,

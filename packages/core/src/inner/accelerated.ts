@@ -1,10 +1,9 @@
 import { tf } from '../tf.js';
 import { checkNonNegative } from '../validate.js';
 import type { InnerSolver } from './types.js';
-import {
-  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, resolveStopping, runInner,
-  type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
-} from './loop.js';
+import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
+import { acceptStep, lineSearchNoise } from './line-search.js';
+import { checkOptionKeys, checkStoppingOptions } from '../internal/solver-utils.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
 
 /** Options of {@link accelerated}. */
@@ -104,7 +103,7 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
           candidate.dispose();
           s *= search.shrink;
         }
-        if (xNext == null) return { lineSearchFailed: `no step down to ${s.toExponential(2)} satisfied the descent lemma` };
+        if (xNext == null) return { stop: { status: 'line-search-failed' as const, detail: `no step down to ${s.toExponential(2)} satisfied the descent lemma` } };
       }
       const x = xNext;
       let t = state.t;

@@ -1,10 +1,9 @@
 import { tf } from '../tf.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
-import {
-  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, resolveStopping, runInner,
-  type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
-} from './loop.js';
+import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
+import { acceptStep, lineSearchNoise } from './line-search.js';
+import { checkOptionKeys, checkStoppingOptions } from '../internal/solver-utils.js';
 
 /** Armijo backtracking settings. */
 export interface BacktrackingOptions {
@@ -107,7 +106,7 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
         tf.dispose([next.x, next.grad]);
         s *= search.shrink;
       }
-      return { lineSearchFailed: `no step down to ${s.toExponential(2)} decreased the energy` };
+      return { stop: { status: 'line-search-failed' as const, detail: `no step down to ${s.toExponential(2)} decreased the energy` } };
     },
   };
   return {

@@ -1,10 +1,9 @@
 import { tf } from '../tf.js';
 import { checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
-import {
-  INNER_DEFAULTS, acceptStep, lineSearchNoise, checkOptionKeys, checkStoppingOptions, readScalars, resolveStopping, runInner,
-  type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState,
-} from './loop.js';
+import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
+import { acceptStep, lineSearchNoise } from './line-search.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars } from '../internal/solver-utils.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
 
 /** Options of {@link lbfgs}. */
@@ -110,7 +109,7 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       }
       if (next == null) {
         d.dispose();
-        return { lineSearchFailed: `no step down to ${alpha.toExponential(2)} along the quasi-Newton direction satisfied Armijo` };
+        return { stop: { status: 'line-search-failed' as const, detail: `no step down to ${alpha.toExponential(2)} along the quasi-Newton direction satisfied Armijo` } };
       }
       const sNew = tf.tidy(() => tf.mul(d, alpha));
       d.dispose();
@@ -119,7 +118,7 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       if (ss === 0) {
         // x + αd rounded back to x: no float32 progress is possible along d.
         tf.dispose([sNew, yNew, next.x, next.grad]);
-        return { lineSearchFailed: `the accepted step ${alpha.toExponential(2)} no longer changes x in float32` };
+        return { stop: { status: 'line-search-failed' as const, detail: `the accepted step ${alpha.toExponential(2)} no longer changes x in float32` } };
       }
       // Curvature safeguard: sᵀy must be positive, and not lost in float32 round-off.
       if (sy > 1e-6 * Math.sqrt(ss * yy) && Number.isFinite(sy)) {

@@ -1,19 +1,10 @@
 import { tf } from '../tf.js';
-import { emptyWork, type Work } from '../work.js';
-import { statusMessage } from '../status.js';
-import { checkFinite, checkShape } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
-import type { LinearResult, LinearSolveOptions, LinearSolver, LinearStatus, MatVec } from './types.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { iterate, disposeReplaced } from '../iterate/loop.js';
+import type { LinearSolver, LinearStatus } from './types.js';
+import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
 
-/** The `{ tol, tolMode, maxIter }` options every linear solver takes. */
-export interface LinearBaseOptions {
-  /** Stop when ‖b − Ax‖ ≤ tol (absolute) or ≤ tol·‖b‖ (relative). */
-  tol?: number;
-  /** `'absolute'` or `'relative'` stopping rule. */
-  tolMode?: 'absolute' | 'relative';
-  /** Iteration cap. */
-  maxIter?: number;
-}
+export type { LinearBaseOptions } from './common.js';
 
 /**
  * Defaults of {@link cg}.
@@ -24,107 +15,13 @@ export interface LinearBaseOptions {
  */
 export const CG_DEFAULTS = { tol: 1e-5, tolMode: 'relative', maxIter: 200 } as const satisfies Required<LinearBaseOptions>;
 
-/**
- * Per-solve bookkeeping shared by the linear solvers (internal): validated options, the
- * owned initial guess, ‖b‖, the threshold, and a matvec that counts and checks shapes.
- */
-export interface LinearSetup {
-  where: string;
+/** CG's state: iterate, residual, direction, rᵀr, and the true ‖b − Ax‖ when just recomputed. */
+interface CgState {
   x: tf.Tensor;
-  /** Whether x0 was all zeros by default (then r₀ = b needs no matvec). */
-  zeroStart: boolean;
-  bNorm: number;
-  threshold: number;
-  tol: number;
-  tolMode: 'absolute' | 'relative';
-  maxIter: number;
-  work: Work;
-  t0: number;
-  apply: MatVec;
-}
-
-/** Validates a linear solve's arguments and builds its {@link LinearSetup}. */
-export function setupLinear(
-  where: string,
-  matvec: MatVec,
-  b: tf.Tensor,
-  options: LinearSolveOptions | undefined,
-  defaults: Required<LinearBaseOptions>,
-): LinearSetup {
-  const t0 = performance.now();
-  if (typeof matvec !== 'function') throw new Error(`${where}.solve: 'matvec' must be a function v => A v, got ${typeof matvec}.`);
-  checkFinite(`${where}.solve`, 'b', b);
-  const opts = options ?? {};
-  checkOptionKeys(`${where}.solve`, opts, ['x0', 'tol', 'tolMode', 'maxIter']);
-  checkStoppingOptions(`${where}.solve`, opts);
-  if (opts.x0 != null) {
-    checkFinite(`${where}.solve`, 'x0', opts.x0);
-    checkShape(`${where}.solve`, 'x0', opts.x0.shape, b.shape);
-  }
-  const tol = opts.tol ?? defaults.tol;
-  const tolMode = opts.tolMode ?? defaults.tolMode;
-  const maxIter = opts.maxIter ?? defaults.maxIter;
-  const [bNorm] = readScalars(tf.tidy(() => tf.norm(b)));
-  const work = emptyWork();
-  const apply: MatVec = (v) => {
-    work.hvps += 1;
-    const out = matvec(v);
-    if (!(out instanceof tf.Tensor)) throw new Error(`${where}: matvec must return a tf.Tensor, got ${typeof out}.`);
-    if (!tf.util.arraysEqual(out.shape, v.shape)) {
-      out.dispose();
-      throw new Error(`${where}: matvec returned shape [${out.shape}] for an input of shape [${v.shape}]; A v must be shaped like v (and b).`);
-    }
-    return out;
-  };
-  return {
-    where,
-    x: opts.x0 != null ? tf.clone(opts.x0) : tf.zerosLike(b),
-    zeroStart: opts.x0 == null,
-    bNorm,
-    threshold: tolMode === 'absolute' ? tol : tol * bNorm,
-    tol,
-    tolMode,
-    maxIter,
-    work,
-    t0,
-    apply,
-  };
-}
-
-/** `b − A x` (one counted matvec). */
-export function residual(setup: LinearSetup, b: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  const ax = setup.apply(x);
-  const r = tf.tidy(() => tf.sub(b, ax));
-  ax.dispose();
-  return r;
-}
-
-/** Builds a {@link LinearResult}, with a message naming the fix when the solve failed. */
-export function finishLinear(
-  setup: LinearSetup,
-  x: tf.Tensor,
-  iterations: number,
-  residualNorm: number,
-  status: LinearStatus,
-  detail = '',
-  fix?: string,
-): LinearResult {
-  const { where, work, threshold } = setup;
-  let converged = status === 'converged';
-  if (status === 'converged' && !(residualNorm <= threshold)) {
-    // The recursion said converged but the true residual disagrees (float32 drift).
-    converged = false;
-    status = 'max-iterations';
-  }
-  if (!Number.isFinite(residualNorm) && status !== 'nan') status = 'nan';
-  const message = statusMessage(status, {
-    where, iterations, residual: residualNorm, residualName: '‖b − Ax‖', threshold, tol: setup.tol, tolMode: setup.tolMode,
-    relativeTo: '‖b‖', maxIter: setup.maxIter, detail: detail || undefined,
-    fix: status === 'max-iterations' ? fix : status === 'nan' ? 'the operator or b produced non-finite values; check the matvec (e.g. the HVP at x) and b' : undefined,
-  });
-  work.linearIterations = iterations;
-  work.timeMs = performance.now() - setup.t0;
-  return { x, iterations, residualNorm, converged, status, message, work };
+  r: tf.Tensor;
+  p: tf.Tensor;
+  rr: number;
+  trueNorm?: number;
 }
 
 /** Options of {@link cg}. */
@@ -161,72 +58,51 @@ export function cg(options: CgOptions = {}): LinearSolver {
     requiresSymmetric: true,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
-      let x = setup.x;
-      let r = setup.zeroStart ? tf.clone(b) : residual(setup, b, x);
-      let p = tf.clone(r);
-      let [rr] = readScalars(tf.tidy(() => tf.sum(tf.square(r))));
-      let k = 0;
-      let status: LinearStatus = 'max-iterations';
-      let detail = '';
-      let trueNorm: number | undefined;
-      while (true) {
-        if (!Number.isFinite(rr)) {
-          status = 'nan';
-          break;
-        }
-        if (Math.sqrt(rr) <= setup.threshold) {
-          // Confirm on the true residual; replace the recursive one if they disagree.
+      const squaredNorm = (t: tf.Tensor) => readScalars(tf.tidy(() => tf.sum(tf.square(t))))[0];
+      const outcome = iterate<CgState>({
+        init: () => {
+          const r = setup.zeroStart ? tf.clone(b) : residual(setup, b, setup.x);
+          return { x: setup.x, r, p: tf.clone(r), rr: squaredNorm(r) };
+        },
+        residual: ({ rr }) => Math.sqrt(rr),
+        // The recursive residual met tol: confirm on the true one, else restart CG from it.
+        confirm: ({ x }) => {
           const rTrue = residual(setup, b, x);
-          const [rrTrue] = readScalars(tf.tidy(() => tf.sum(tf.square(rTrue))));
-          trueNorm = Math.sqrt(rrTrue);
-          if (trueNorm <= setup.threshold || k >= setup.maxIter) {
+          const rr = squaredNorm(rTrue);
+          if (Math.sqrt(rr) <= setup.threshold) {
             rTrue.dispose();
-            status = trueNorm <= setup.threshold ? 'converged' : 'max-iterations';
-            break;
+            return { converged: true };
           }
-          tf.dispose([r, p]);
-          r = rTrue;
-          p = tf.clone(r);
-          rr = rrTrue;
-          trueNorm = undefined;
-        }
-        if (k >= setup.maxIter) break;
-        const ap = setup.apply(p);
-        const [pAp] = readScalars(tf.tidy(() => tf.sum(tf.mul(p, ap))));
-        if (!Number.isFinite(pAp)) {
-          ap.dispose();
-          status = 'nan';
-          detail = 'pᵀAp is not finite';
-          break;
-        }
-        if (pAp <= 0) {
-          ap.dispose();
-          status = 'non-positive-curvature';
-          detail = `pᵀAp = ${pAp.toExponential(3)} ≤ 0 at iteration ${k}: the operator is not positive definite ` +
-            '(e.g. the energy is not strongly convex at x). Add ξ‖x‖² to the energy, or use gmres or a solver for indefinite systems.';
-          break;
-        }
-        const alpha = rr / pAp;
-        const xNew = tf.tidy(() => tf.add(x, tf.mul(p, alpha)));
-        const rNew = tf.tidy(() => tf.sub(r, tf.mul(ap, alpha)));
-        ap.dispose();
-        const [rrNew] = readScalars(tf.tidy(() => tf.sum(tf.square(rNew))));
-        const beta = rrNew / rr;
-        const pNew = tf.tidy(() => tf.add(rNew, tf.mul(p, beta)));
-        tf.dispose([x, r, p]);
-        x = xNew;
-        r = rNew;
-        p = pNew;
-        rr = rrNew;
-        k += 1;
-      }
-      tf.dispose([r, p]);
+          return { converged: false, state: { x, r: rTrue, p: tf.clone(rTrue), rr, trueNorm: Math.sqrt(rr) } };
+        },
+        step: ({ x, r, p, rr }, { iteration }) => {
+          const ap = setup.apply(p);
+          const [pAp] = readScalars(tf.tidy(() => tf.sum(tf.mul(p, ap))));
+          if (!Number.isFinite(pAp)) return { stop: { status: 'nan', detail: 'pᵀAp is not finite' } };
+          if (pAp <= 0) {
+            return {
+              stop: {
+                status: 'non-positive-curvature',
+                detail: `pᵀAp = ${pAp.toExponential(3)} ≤ 0 at iteration ${iteration}: the operator is not positive definite ` +
+                  '(e.g. the energy is not strongly convex at x). Add ξ‖x‖² to the energy, or use gmres or a solver for indefinite systems.',
+              },
+            };
+          }
+          const alpha = rr / pAp;
+          const rNew = tf.sub(r, tf.mul(ap, alpha));
+          const rrNew = squaredNorm(rNew);
+          return { state: { x: tf.add(x, tf.mul(p, alpha)), r: rNew, p: tf.add(rNew, tf.mul(p, rrNew / rr)), rr: rrNew } };
+        },
+      }, { threshold: setup.threshold, maxIter: setup.maxIter });
+      const { state, iterations, status, detail } = outcome;
+      let trueNorm = state.trueNorm;
       if (trueNorm === undefined) {
-        const rTrue = residual(setup, b, x);
-        trueNorm = readScalars(tf.tidy(() => tf.norm(rTrue)))[0];
+        const rTrue = residual(setup, b, state.x);
+        trueNorm = Math.sqrt(squaredNorm(rTrue));
         rTrue.dispose();
       }
-      return finishLinear(setup, x, k, trueNorm, status, detail);
+      disposeReplaced(state, state.x);
+      return finishLinear(setup, state.x, iterations, trueNorm, status as LinearStatus, detail);
     }),
   };
 }

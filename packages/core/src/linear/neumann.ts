@@ -1,8 +1,9 @@
 import { tf } from '../tf.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { iterate } from '../iterate/loop.js';
 import type { LinearSolver } from './types.js';
-import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
+import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
 
 /** Options of {@link neumann}. */
 export interface NeumannOptions extends Omit<LinearBaseOptions, 'maxIter'> {
@@ -55,18 +56,22 @@ export function neumann(options: NeumannOptions = {}): LinearSolver {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
       const K = Math.max(setup.maxIter, 1);
       const x0 = setup.x;
-      let term = setup.zeroStart ? tf.clone(b) : residual(setup, b, x0);
-      let sum = tf.clone(term);
-      for (let j = 1; j < K; j++) {
-        const aTerm = setup.apply(term);
-        const next = tf.tidy(() => tf.sub(term, tf.mul(aTerm, step)));
-        const nextSum = tf.tidy(() => tf.add(sum, next));
-        tf.dispose([aTerm, term, sum]);
-        term = next;
-        sum = nextSum;
-      }
-      const x = tf.tidy(() => tf.add(x0, tf.mul(sum, step)));
-      tf.dispose([term, sum, x0]);
+      // K − 1 series steps with no residual to watch (the series always has K terms): 'fixed-steps'.
+      const { state } = iterate({
+        init: () => {
+          const term = setup.zeroStart ? tf.clone(b) : residual(setup, b, x0);
+          return { term, sum: tf.clone(term) };
+        },
+        residual: () => undefined,
+        step: ({ term, sum }) => {
+          const aTerm = setup.apply(term);
+          const next = tf.tidy(() => tf.sub(term, tf.mul(aTerm, step)));
+          aTerm.dispose();
+          return { state: { term: next, sum: tf.add(sum, next) } };
+        },
+      }, { threshold: 0, maxIter: K - 1 });
+      const x = tf.tidy(() => tf.add(x0, tf.mul(state.sum, step)));
+      tf.dispose([state.term, state.sum, x0]);
       const r = residual(setup, b, x);
       const [rNorm] = readScalars(tf.tidy(() => tf.norm(r)));
       r.dispose();

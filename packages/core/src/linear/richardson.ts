@@ -1,8 +1,9 @@
 import { tf } from '../tf.js';
 import { checkNonNegative } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../inner/loop.js';
+import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { iterate } from '../iterate/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
-import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './cg.js';
+import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
 
 /** Options of {@link richardson}. */
 export interface RichardsonOptions extends LinearBaseOptions {
@@ -52,30 +53,21 @@ export function richardson(options: RichardsonOptions = {}): LinearSolver {
     requiresSymmetric: false,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
-      let x = setup.x;
-      let k = 0;
-      let status: LinearStatus = 'max-iterations';
-      let r = setup.zeroStart ? tf.clone(b) : residual(setup, b, x);
-      let [rNorm] = readScalars(tf.tidy(() => tf.norm(r)));
-      while (true) {
-        if (!Number.isFinite(rNorm)) {
-          status = 'nan';
-          break;
-        }
-        if (rNorm <= setup.threshold) {
-          status = 'converged';
-          break;
-        }
-        if (k >= setup.maxIter) break;
-        const xNew = tf.tidy(() => tf.add(x, tf.mul(r, step)));
-        tf.dispose([x, r]);
-        x = xNew;
-        r = residual(setup, b, x);
-        rNorm = readScalars(tf.tidy(() => tf.norm(r)))[0];
-        k += 1;
-      }
-      r.dispose();
-      return finishLinear(setup, x, k, rNorm, status, '',
+      const withResidual = (x: tf.Tensor) => {
+        const r = residual(setup, b, x);
+        return { x, r, rNorm: readScalars(tf.tidy(() => tf.norm(r)))[0] };
+      };
+      const { state, iterations, status } = iterate({
+        init: () => {
+          if (!setup.zeroStart) return withResidual(setup.x);
+          const r = tf.clone(b);
+          return { x: setup.x, r, rNorm: setup.bNorm };
+        },
+        residual: ({ rNorm }) => rNorm,
+        step: ({ x, r }) => ({ state: withResidual(tf.tidy(() => tf.add(x, tf.mul(r, step)))) }),
+      }, { threshold: setup.threshold, maxIter: setup.maxIter });
+      state.r.dispose();
+      return finishLinear(setup, state.x, iterations, state.rNorm, status as LinearStatus, '',
         'increase maxIter, or a larger step (up to 2/λ_max); Richardson needs O(L/μ) iterations, cg needs O(√(L/μ))');
     }),
   };
