@@ -4,7 +4,7 @@
  */
 
 /** Lower-level models the playground can learn. */
-export const MODELS = { tv: 'smoothed TV, θ = (log α, log ν)', foe: 'Fields of Experts, 8 filters 5×5 (Charbonnier)' } as const;
+export const MODELS = { tv: 'smoothed TV, θ = (log α, log ν)', foe: 'Fields of Experts, 8 filters 5×5 (differences + DCT, Charbonnier)' } as const;
 /** Hypergradient strategies, one package each. */
 export const STRATEGIES = {
   implicit: 'implicit (L-BFGS + CG)',

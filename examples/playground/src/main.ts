@@ -121,6 +121,15 @@ function readSource(): ImageSource {
   const file = $<HTMLInputElement>('upload').files?.[0];
   return file != null ? { kind: 'blob', blob: file } : { kind: 'url', url: samples[$<HTMLSelectElement>('sample').value] };
 }
+// MAID's bound is the implicit-function one; say so before the user waits for a stop.
+function hint(): void {
+  const [method, strategy] = [$<HTMLSelectElement>('method').value, $<HTMLSelectElement>('strategy').value];
+  $('hint').textContent = method === 'maid' && (strategy === 'unrolled' || strategy === 'jfb')
+    ? 'MAID certifies descent with the implicit-function bound, which does not describe unrolled or Jacobian-free hypergradients: expect it to stop after a few iterations (accuracy-limit or backtracking-failed). Adam has no such requirement.'
+    : '';
+}
+for (const id of ['method', 'strategy']) $(id).addEventListener('change', hint);
+hint();
 const readBackend = () => $<HTMLSelectElement>('backend').value as BackendChoice;
 
 let finished: ((r: PlaygroundResult) => void) | undefined;
@@ -192,6 +201,7 @@ const hook = {
       if (input == null) throw new Error(`__bilevel.run: no control '${key}'; use one of sample, sigma, crop, model, strategy, method, iterations, backend.`);
       input.value = String(value);
     }
+    hint();
     return new Promise((resolve, reject) => {
       finished = resolve;
       failed = reject;

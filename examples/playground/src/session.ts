@@ -10,7 +10,7 @@ import { unrolled } from '@bilevel/unrolled';
 import { equilibrium } from '@bilevel/equilibrium';
 import { jacobianFree } from '@bilevel/jfb';
 import { maid, adam, type Method, type MethodStateBase, type OracleConstants } from '@bilevel/outer';
-import { tvDenoisingProblem, reconstructionProblem, fieldsOfExperts, dctFilters, centerCrop, addNoise } from '@bilevel/imaging';
+import { tvDenoisingProblem, reconstructionProblem, fieldsOfExperts, dctFilters, differenceFilters, centerCrop, addNoise } from '@bilevel/imaging';
 import { tvBoundConstants } from '@bilevel/example-tv-denoise/src/constants.js';
 import { estimateConstants } from '@bilevel/example-foe-denoise/src/constants.js';
 import { MODELS, STRATEGIES, METHODS, PLAYGROUND_DEFAULTS, type PlaygroundConfig, type GrayImage } from './choices.js';
@@ -66,7 +66,7 @@ export interface Model {
   dispose(): void;
 }
 
-/** The 8 lowest-frequency 5×5 DCT atoms (the constant one excluded), ordered by p + q. */
+/** The `count` lowest-frequency DCT atoms of side `size` (the constant one excluded), ordered by p + q. */
 function lowFrequencyDct(size: number, count: number): tf.Tensor4D {
   const all = dctFilters(size);
   const order = Array.from({ length: size * size - 1 }, (_, k) => k + 1)
@@ -93,7 +93,9 @@ export function buildModel(config: PlaygroundConfig, data: DenoisingData): Model
       dispose: () => tv.dispose(),
     };
   }
-  const filters = lowFrequencyDct(5, 8);
+  // 8 filters 5×5: the 4 difference filters (so θ₀ starts near anisotropic TV; with DCT atoms
+  // alone 10 Adam steps gained 1.8 dB instead of 4.5) and the 4 lowest-frequency DCT atoms.
+  const filters = tf.tidy(() => tf.concat([differenceFilters(5, 4), lowFrequencyDct(5, 4)], 3));
   const foe = reconstructionProblem(fieldsOfExperts({ filters, alpha: 0.01, nu: 0.05, expert: 'charbonnier' }));
   filters.dispose();
   const problem = foe.problem as unknown as Problem<DenoisingData>;
@@ -116,6 +118,6 @@ export function buildStrategy(name: PlaygroundConfig['strategy']): Strategy & { 
 /** The upper-level method of `config` (one training pair, so Adam's minibatch is the whole set). */
 export function buildMethod(config: PlaygroundConfig): Method<MethodStateBase> {
   if (config.method === 'maid') return maid({ tol0: 1e-1, step0: 1 }) as unknown as Method<MethodStateBase>;
-  const step = config.model === 'tv' ? 0.1 : 0.05;
+  const step = config.model === 'tv' ? 0.2 : 0.1;
   return adam({ step, size: 1, batchSize: 1, tol: 1e-3, seed: config.seed, ...(config.model === 'foe' ? { stepScale: { filters: 0.1 } } : {}) }) as unknown as Method<MethodStateBase>;
 }
