@@ -1,4 +1,4 @@
-import { tf, addWork, keysOf, valueAndGradParams, disposeParams, addParams, checkNonNegative, checkPositiveInt, gmres, richardson } from '@bilevel/core';
+import { tf, addWork, keysOf, valueAndGradParams, disposeParams, addParams, checkNonNegative, checkPositiveInt, gmres, richardson, anderson } from '@bilevel/core';
 import type {
   Data,
   Params,
@@ -9,11 +9,10 @@ import type {
   HypergradientResult,
   HypergradientStatus,
   LinearSolver,
+  FixedPointSolver as ForwardSolver,
   Work,
 } from '@bilevel/core';
-import type { ForwardSolver } from './forward/types.js';
-import { anderson } from './forward/anderson.js';
-import { checkKeys } from './internal/loop.js';
+import { checkKeys } from './internal/check-keys.js';
 import { fixedPointMap } from './internal/map.js';
 import type { FixedPointMap, FixedPointRule, FixedPointRuleResult } from './backward/types.js';
 import { linearSolveRule } from './backward/linear-solve.js';

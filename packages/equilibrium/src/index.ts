@@ -7,14 +7,15 @@
  */
 export { equilibrium, DEFAULT_EQUILIBRIUM_OPTIONS } from './equilibrium.js';
 export type { EquilibriumOptions, EquilibriumBackward, EquilibriumStrategy } from './equilibrium.js';
-export { picard, PICARD_DEFAULTS } from './forward/picard.js';
-export type { PicardOptions } from './forward/picard.js';
-export { anderson, ANDERSON_DEFAULTS } from './forward/anderson.js';
-export type { AndersonOptions } from './forward/anderson.js';
-export { broyden, BROYDEN_DEFAULTS } from './forward/broyden.js';
-export type { BroydenOptions } from './forward/broyden.js';
-export { FORWARD_DEFAULTS } from './forward/types.js';
-export type { ForwardSolver, ForwardResult, ForwardSolveOptions, ForwardStatus } from './forward/types.js';
+// The fixed-point solvers live in @bilevel/core (they run on its shared iteration loop);
+// re-exported here under their original names so this package's API is unchanged.
+export { picard, PICARD_DEFAULTS, anderson, ANDERSON_DEFAULTS, broyden, BROYDEN_DEFAULTS } from '@bilevel/core';
+export type { PicardOptions, AndersonOptions, BroydenOptions } from '@bilevel/core';
+export { FIXED_POINT_DEFAULTS as FORWARD_DEFAULTS } from '@bilevel/core';
+export type {
+  FixedPointSolver as ForwardSolver, FixedPointResult as ForwardResult,
+  FixedPointSolveOptions as ForwardSolveOptions, FixedPointStatus as ForwardStatus,
+} from '@bilevel/core';
 export { neumannSeries, DEFAULT_NEUMANN_SERIES_OPTIONS } from './backward/neumann-series.js';
 export type { NeumannSeriesOptions } from './backward/neumann-series.js';
 export type { FixedPointRule, FixedPointRuleRequest, FixedPointRuleResult, FixedPointMap } from './backward/types.js';

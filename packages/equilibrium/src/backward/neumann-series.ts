@@ -2,7 +2,7 @@ import { tf, emptyWork, vjp, checkPositiveInt } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
 import { countMapVjps } from './types.js';
 import { thetaVjp } from '../internal/map.js';
-import { checkKeys } from '../internal/loop.js';
+import { checkKeys } from '../internal/check-keys.js';
 
 /** Options of {@link neumannSeries}. */
 export interface NeumannSeriesOptions {

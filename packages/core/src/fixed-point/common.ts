@@ -1,0 +1,55 @@
+/**
+ * What the fixed-point solvers share (internal): per-call stopping options, ‖t‖ reads, and
+ * the result with the status table's message.
+ *
+ * @packageDocumentation
+ */
+import { tf } from '../tf.js';
+import { emptyWork } from '../work.js';
+import { statusMessage } from '../status.js';
+import { checkNonNegative, checkPositiveInt } from '../validate.js';
+import type { IterateOutcome } from '../iterate/types.js';
+import { FIXED_POINT_DEFAULTS, type FixedPointResult, type FixedPointSolveOptions, type FixedPointStatus } from './types.js';
+
+/** Resolves and validates per-call tol / maxIter against the factory's defaults. */
+export function stopping(where: string, defaults: FixedPointSolveOptions, call?: FixedPointSolveOptions): { tol: number; maxIter: number } {
+  const tol = call?.tol ?? defaults.tol ?? FIXED_POINT_DEFAULTS.tol;
+  const maxIter = call?.maxIter ?? defaults.maxIter ?? FIXED_POINT_DEFAULTS.maxIter;
+  checkNonNegative(where, 'tol', tol);
+  checkPositiveInt(where, 'maxIter', maxIter);
+  return { tol, maxIter };
+}
+
+/** ‖t‖ read to a number (t is not disposed). */
+export function readNorm(t: tf.Tensor): number {
+  const n = tf.tidy(() => tf.norm(t));
+  const v = n.dataSync()[0];
+  n.dispose();
+  return v;
+}
+
+/**
+ * Builds the result of a fixed-point solve from the shared loop's outcome: `x` (owned by
+ * the caller), the status, and the table's message with the fixed-point fix.
+ */
+export function finish(
+  where: string, x: tf.Tensor, outcome: Pick<IterateOutcome<unknown>, 'iterations' | 'residual' | 'status'>,
+  tol: number, maxIter: number, started: number,
+): FixedPointResult {
+  const { iterations } = outcome;
+  const residualNorm = outcome.residual ?? NaN;
+  const status: FixedPointStatus = outcome.status === 'nan' || !Number.isFinite(residualNorm) ? 'nan'
+    : outcome.status === 'converged' ? 'converged' : 'max-iterations';
+  const message = statusMessage(status, {
+    where, iterations, residual: residualNorm, residualName: '‖T(x) − x‖', tol, tolMode: 'absolute', maxIter,
+    fix: status === 'nan'
+      ? 'the map is not a contraction here: add damping (picard({ damping: 0.5 })) or reduce the step size'
+      : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), use anderson(), or loosen tol (now ${tol})` : undefined,
+  });
+  const work = emptyWork();
+  // One map evaluation per iteration plus the one at the start point.
+  work.energyEvals = iterations + 1;
+  work.innerIterations = iterations;
+  work.timeMs = performance.now() - started;
+  return { x, iterations, residualNorm, converged: status === 'converged', status, message, work };
+}
