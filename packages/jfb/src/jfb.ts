@@ -6,6 +6,8 @@ import {
   disposeParams,
   checkNonNegative,
   checkPositiveInt,
+  picard,
+  statusMessage,
 } from '@bilevel/core';
 import type {
   Data,
@@ -58,17 +60,6 @@ export interface JacobianFreeStrategy extends Strategy {
 
 const X_KEY = '\u0000x';
 const DATA_KEY = '\u0000data';
-
-function fmt(v: number): string {
-  return Number.isFinite(v) ? v.toExponential(2) : String(v);
-}
-
-function readNorm(t: tf.Tensor): number {
-  const n = tf.tidy(() => tf.norm(t));
-  const v = n.dataSync()[0];
-  n.dispose();
-  return v;
-}
 
 /**
  * Jacobian-free backpropagation (Fung et al. 2022; Crockett & Fessler §7.2).
@@ -142,38 +133,23 @@ export function jacobianFree(options: JacobianFreeOptions = {}): JacobianFreeStr
       out = { x: tf.keep(r.x), residual: r.gradNorm, converged: r.converged, message: r.message, work: r.work };
     } else {
       const { step, scale } = mapOf(problem, theta, data);
-      let x = tf.keep(problem.initialPoint(theta, data, start));
-      let residual = Infinity;
-      let it = 0;
-      let evals = 0;
-      for (;;) {
-        const tx = tf.keep(tf.tidy(() => step(x, theta)));
-        evals += 1;
-        const diff = tf.tidy(() => tf.sub(tx, x));
-        residual = readNorm(diff) / scale;
-        diff.dispose();
-        if (residual <= tol || it >= maxIter || !Number.isFinite(residual)) {
-          tx.dispose();
-          break;
-        }
-        x.dispose();
-        x = tx;
-        it += 1;
-      }
-      const converged = residual <= tol;
       const what = problem.kind === 'energy' ? '‖∇ₓΦ‖' : '‖T(x) − x‖';
-      const work: Work = addWork(
-        problem.kind === 'energy' ? { gradEvals: evals } : { energyEvals: evals },
-        { innerIterations: it },
-      );
+      const x0 = problem.initialPoint(theta, data, start);
+      // Core's Picard stops on ‖T(x) − x‖ ≤ tol·scale, i.e. on the scaled residual ‖T(x) − x‖/scale ≤ tol.
+      const r = picard().solve((x) => step(x, theta), x0, { tol: tol * scale, maxIter });
+      x0.dispose();
+      const residual = r.residualNorm / scale;
+      const evals = r.work.energyEvals;
       out = {
-        x,
+        x: tf.keep(r.x),
         residual,
-        converged,
-        message: converged
-          ? `Picard converged: ${what} = ${fmt(residual)} ≤ ${fmt(tol)} in ${it} iterations`
-          : `Picard stopped: ${what} = ${fmt(residual)} > tol ${fmt(tol)} after ${it} iterations; increase maxIter${problem.kind === 'energy' ? ', check stepSize ≤ 1/L, or pass an inner solver' : ' or check that T is a contraction'}`,
-        work,
+        converged: r.converged,
+        message: statusMessage(r.status, {
+          where: 'jacobianFree (Picard forward)', iterations: r.iterations, residual, residualName: what, tol, tolMode: 'absolute', maxIter,
+          fix: r.status === 'converged' ? undefined
+            : `increase maxIter (now ${maxIter})${problem.kind === 'energy' ? ', check stepSize ≤ 1/L, or pass an inner solver' : ' or check that T is a contraction'}`,
+        }),
+        work: addWork(problem.kind === 'energy' ? { gradEvals: evals } : { energyEvals: evals }, { innerIterations: r.iterations }),
       };
     }
     if (opts.warmStart) setWarm(out.x);
