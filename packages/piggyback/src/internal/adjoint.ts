@@ -1,4 +1,4 @@
-import { tf, addWork, vjp, valueAndGradParams, keysOf } from '@bilevel/core';
+import { tf, addWork, vjp, valueAndGradParams, keysOf, iterate } from '@bilevel/core';
 import type { Loss, Params, SaddleProblem, Work } from '@bilevel/core';
 
 /** Result of {@link piggybackAdjoint}; `grad` is kept (the caller disposes it), `a`/`b` too. */
@@ -44,33 +44,24 @@ export function piggybackAdjoint<D>(
   tf.keep(v);
   tf.keep(w);
   const lossGrad = tf.keep(tf.tidy(() => tf.grad((u: tf.Tensor) => loss(u, theta, data))(x)));
-  let a = tf.keep(a0 != null ? a0.clone() : lossGrad.clone());
-  let b = tf.keep(b0 != null ? b0.clone() : tf.zerosLike(z));
-  let residual = Infinity;
-  let iterations = 0;
-  let diverged = false;
-  while (iterations < maxIter) {
-    const [aNew, bNew, d2] = tf.tidy(() => {
+  // λ_{k+1} − λ_k is only known after a step: the initial state has no residual (undefined).
+  const { state, iterations, status } = iterate<{ a: tf.Tensor; b: tf.Tensor; residual: number | undefined }>({
+    init: () => ({ a: a0 != null ? a0.clone() : lossGrad.clone(), b: b0 != null ? b0.clone() : tf.zerosLike(z), residual: undefined }),
+    residual: ({ residual }) => residual,
+    step: ({ a, b }) => {
       const cw = vjp((u) => problem.proxFStar(u, sigma, theta, data), w, b);
       const cxBar = tf.mul(problem.adjoint(cw, theta, data, xShape), sigma);
       const cv = vjp((u) => problem.proxG(u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
       const an = tf.add(lossGrad, tf.sub(cv, cxBar));
       const bn = tf.sub(cw, tf.mul(problem.apply(cv, theta, data), tau));
       const d = tf.add(tf.sum(tf.square(tf.sub(an, a))), tf.sum(tf.square(tf.sub(bn, b))));
-      return [an, bn, d];
-    });
-    tf.dispose([a, b]);
-    a = tf.keep(aNew);
-    b = tf.keep(bNew);
-    residual = Math.sqrt(d2.dataSync()[0]);
-    d2.dispose();
-    iterations += 1;
-    if (!Number.isFinite(residual)) {
-      diverged = true;
-      break;
-    }
-    if (residual <= tol) break;
-  }
+      return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]) } };
+    },
+  }, { threshold: tol, maxIter });
+  const a = tf.keep(state.a);
+  const b = tf.keep(state.b);
+  const residual = state.residual ?? Infinity;
+  const diverged = status === 'nan';
   // ∇_θ [ ℓ(x, θ) + ⟨T(x, z; θ), λ⟩ ] with (x, z, λ) held constant.
   const { value, grad } = valueAndGradParams((th) => {
     const kTz = problem.adjoint(z, th, data, xShape);

@@ -1,4 +1,4 @@
-import { tf, addWork, emptyWork } from '@bilevel/core';
+import { tf, addWork, emptyWork, iterate } from '@bilevel/core';
 import type { Params, SaddleProblem, Work } from '@bilevel/core';
 
 /** Step sizes of PDHG: `τσ‖K‖² < 1`; `mu` > 0 turns on the accelerated variant. */
@@ -19,6 +19,16 @@ export interface PdhgResult {
   converged: boolean;
   diverged: boolean;
   work: Work;
+}
+
+/** PDHG's state: primal, dual, Kᵀz, the current steps, and the residual of the last step. */
+interface PdhgState {
+  x: tf.Tensor;
+  z: tf.Tensor;
+  kTz: tf.Tensor;
+  tau: number;
+  sigma: number;
+  residual: number | undefined;
 }
 
 function readSquaredNorm(t: tf.Tensor): number {
@@ -42,42 +52,32 @@ export function pdhg<D>(
   steps: PdhgSteps, tol: number, maxIter: number,
 ): PdhgResult {
   const xShape = x0.shape;
-  let { tau, sigma } = steps;
-  let x = tf.keep(x0.clone());
-  let z = tf.keep(z0.clone());
-  let kTz = tf.keep(tf.tidy(() => problem.adjoint(z, theta, data, xShape)));
   const work = addWork(emptyWork(), { vjps: 1 });
-  let residual = Infinity;
-  let iterations = 0;
-  let diverged = false;
-  while (iterations < maxIter) {
-    const omega = steps.mu > 0 ? 1 / Math.sqrt(1 + 2 * steps.mu * tau) : 1;
-    const tauUsed = tau;
-    tau *= omega;
-    sigma /= omega;
-    const [xNew, zNew, kTzNew, r2] = tf.tidy(() => {
-      const xn = problem.proxG(tf.sub(x, tf.mul(kTz, tauUsed)), tauUsed, theta, data);
+  // The residual is only known after a step: the initial state has none (undefined).
+  const { state, iterations, status } = iterate<PdhgState>({
+    init: () => ({
+      x: x0.clone(), z: z0.clone(), kTz: problem.adjoint(z0, theta, data, xShape), tau: steps.tau, sigma: steps.sigma, residual: undefined,
+    }),
+    residual: ({ residual }) => residual,
+    step: ({ x, z, kTz, tau, sigma }) => {
+      const omega = steps.mu > 0 ? 1 / Math.sqrt(1 + 2 * steps.mu * tau) : 1;
+      const xn = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, theta, data);
       const dx = tf.sub(xn, x);
       const xBar = tf.add(xn, tf.mul(dx, omega));
-      const zn = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigma)), sigma, theta, data);
+      const zn = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigma / omega)), sigma / omega, theta, data);
       const kTzn = problem.adjoint(zn, theta, data, xShape);
-      const rp = tf.sub(tf.div(tf.neg(dx), tauUsed), tf.sub(kTz, kTzn));
-      const rd = tf.add(tf.div(tf.sub(z, zn), sigma), tf.mul(problem.apply(dx, theta, data), omega));
-      return [xn, zn, kTzn, tf.add(tf.sum(tf.square(rp)), tf.sum(tf.square(rd)))];
-    });
-    tf.dispose([x, z, kTz]);
-    x = tf.keep(xNew);
-    z = tf.keep(zNew);
-    kTz = tf.keep(kTzNew);
-    residual = Math.sqrt(r2.dataSync()[0]);
-    r2.dispose();
-    iterations += 1;
-    if (!Number.isFinite(residual)) {
-      diverged = true;
-      break;
-    }
-    if (residual <= tol) break;
-  }
+      const rp = tf.sub(tf.div(tf.neg(dx), tau), tf.sub(kTz, kTzn));
+      const rd = tf.add(tf.div(tf.sub(z, zn), sigma / omega), tf.mul(problem.apply(dx, theta, data), omega));
+      const r2 = tf.add(tf.sum(tf.square(rp)), tf.sum(tf.square(rd)));
+      const residual = Math.sqrt(r2.dataSync()[0]);
+      return { state: { x: xn, z: zn, kTz: kTzn, tau: tau * omega, sigma: sigma / omega, residual } };
+    },
+  }, { threshold: tol, maxIter });
+  const { x, z, kTz } = state;
+  const residual = state.residual ?? Infinity;
+  const diverged = status === 'nan';
+  tf.keep(x);
+  tf.keep(z);
   kTz.dispose();
   // Per iteration: two prox evaluations, two applications of K, one of Kᵀ.
   const out = addWork(work, { energyEvals: 2 * iterations, jvps: 2 * iterations, vjps: iterations, innerIterations: iterations });
