@@ -8,8 +8,9 @@ import { tf } from './tf.js';
 import { seededNormal } from './random.js';
 import { valueAndGrad, valueAndGradParams } from './autodiff.js';
 import { keysOf, disposeParams, type Params } from './params.js';
-import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
-import { checkOptionKeys, readScalars } from './internal/solver-utils.js';
+import { checkFinite } from './validate.js';
+import { readScalars } from './internal/solver-utils.js';
+import { checkOptions, defineOptions, opt, registerOptions } from './options.js';
 
 /** Options of {@link checkGradient} and {@link checkParamsGradient}. */
 export interface GradCheckOptions {
@@ -57,14 +58,12 @@ export interface GradCheckResult {
   errors: GradCheckEntry[];
 }
 
+const GRADCHECK_SCHEMA = { directions: opt.integer({ min: 1 }), step: opt.number({ gt: 0 }), seed: opt.integer(), tol: opt.number({ min: 0 }) };
+registerOptions(checkGradient, defineOptions('checkGradient', GRADCHECK_SCHEMA));
+registerOptions(checkParamsGradient, defineOptions('checkParamsGradient', GRADCHECK_SCHEMA));
+
 function resolve(where: string, options: GradCheckOptions) {
-  checkOptionKeys(where, options, Object.keys(GRADCHECK_DEFAULTS));
-  const o = { ...GRADCHECK_DEFAULTS, ...options };
-  checkPositiveInt(where, 'directions', o.directions);
-  if (o.step !== undefined) checkNonNegative(where, 'step', o.step, true);
-  checkNonNegative(where, 'tol', o.tol);
-  if (!Number.isInteger(o.seed)) throw new Error(`${where}: option 'seed' must be an integer, got ${String(o.seed)}.`);
-  return o;
+  return { ...GRADCHECK_DEFAULTS, ...checkOptions(where, options, GRADCHECK_SCHEMA) };
 }
 
 /** Five-point central difference `(−f(2h) + 8f(h) − 8f(−h) + f(−2h)) / 12h` of `t ↦ f(t)`. */

@@ -99,6 +99,10 @@ export const opt = {
       accepts: (v) => specs.some((s) => s.accepts(v)),
     };
   },
+  /** `spec`, or `null` (which then means "not given" to the function). */
+  nullable(inner: OptionSpec): OptionSpec {
+    return { ...inner, describe: `${inner.describe} (or null)`, accepts: (v) => v === null || inner.accepts(v) };
+  },
   /** Anything (documented but not checked). */
   any(): OptionSpec {
     return spec('any', 'any value', () => true);

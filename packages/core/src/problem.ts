@@ -2,6 +2,7 @@ import { tf } from './tf.js';
 import type { Params } from './params.js';
 import { valueAndGrad, hvp, mixedProduct, grad } from './autodiff.js';
 import { checkNonNegative } from './validate.js';
+import { checkOptions, opt, registerOptions, defineOptions } from './options.js';
 
 /** Lower-level data: any tensors (and plain values) the energy reads besides x and θ. */
 export type Data = Record<string, tf.Tensor | number | undefined> | tf.Tensor;
@@ -46,6 +47,25 @@ export interface Problem<D = Data> extends ProblemSpec<D> {
   lipschitz(theta: Params, data: D): number | undefined;
 }
 
+/** A constant option: a number ≥ 0 or a function (θ, data) => number. */
+const constant = (strict = false) => opt.nullable(opt.union([opt.number(strict ? { gt: 0 } : { min: 0 }), opt.func()]));
+const optionalFn = (fix?: string) => opt.nullable(opt.func(fix));
+const PROBLEM_SCHEMA = {
+  energy: opt.func('pass (x, theta, data) => scalar tensor'),
+  init: optionalFn('pass (theta, data) => tensor'),
+  strongConvexity: constant(),
+  smoothness: constant(),
+  name: opt.string(),
+};
+const FIXED_POINT_SCHEMA = { map: opt.func(), init: optionalFn(), contraction: constant(), name: opt.string() };
+const SADDLE_SCHEMA = {
+  apply: opt.func(), adjoint: optionalFn(), proxG: opt.func(), proxFStar: opt.func(), init: opt.func(), initDual: optionalFn(),
+  operatorNorm: constant(true), strongConvexity: constant(), dualStrongConvexity: constant(), name: opt.string(),
+};
+registerOptions(defineProblem, defineOptions('defineProblem', PROBLEM_SCHEMA));
+registerOptions(defineFixedPoint, defineOptions('defineFixedPoint', FIXED_POINT_SCHEMA));
+registerOptions(defineSaddle, defineOptions('defineSaddle', SADDLE_SCHEMA));
+
 function evalConstant<D>(c: Constant<D> | undefined, theta: Params, data: D, where: string, name: string): number | undefined {
   if (c == null) return undefined;
   const v = typeof c === 'function' ? c(theta, data) : c;
@@ -74,6 +94,7 @@ export function defineProblem<D = Data>(spec: ProblemSpec<D>): Problem<D> {
   if (spec == null || typeof spec.energy !== 'function') {
     throw new Error('defineProblem: option \'energy\' must be a function (x, theta, data) => scalar tensor.');
   }
+  checkOptions('defineProblem', spec, PROBLEM_SCHEMA);
   if (spec.init != null && typeof spec.init !== 'function') {
     throw new Error('defineProblem: option \'init\' must be a function (theta, data) => tensor.');
   }
@@ -137,6 +158,7 @@ export function defineFixedPoint<D = Data>(spec: FixedPointSpec<D>): FixedPointP
   if (spec == null || typeof spec.map !== 'function') {
     throw new Error('defineFixedPoint: option \'map\' must be a function (x, theta, data) => tensor shaped like x.');
   }
+  checkOptions('defineFixedPoint', spec, FIXED_POINT_SCHEMA);
   if (spec.contraction != null && typeof spec.contraction !== 'function') {
     checkNonNegative('defineFixedPoint', 'contraction', spec.contraction);
   }
@@ -225,6 +247,7 @@ export interface SaddleProblem<D = Data> extends Omit<SaddleSpec<D>, 'adjoint'> 
 export function defineSaddle<D = Data>(spec: SaddleSpec<D>): SaddleProblem<D> {
   const where = 'defineSaddle';
   if (spec == null || typeof spec !== 'object') throw new Error(`${where}: pass one options object { apply, proxG, proxFStar, init, ... }.`);
+  checkOptions(where, spec, SADDLE_SCHEMA);
   const fns: Array<[keyof SaddleSpec<D>, string, boolean]> = [
     ['apply', '(x, theta, data) => K(θ)x', true],
     ['proxG', '(x, tau, theta, data) => prox_{τg}(x)', true],

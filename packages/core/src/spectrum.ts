@@ -9,8 +9,9 @@ import { seededNormal } from './random.js';
 import type { Params } from './params.js';
 import type { Problem, Data } from './problem.js';
 import type { MatVec } from './linear/types.js';
-import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
-import { checkOptionKeys, readScalars } from './internal/solver-utils.js';
+import { checkFinite } from './validate.js';
+import { readScalars } from './internal/solver-utils.js';
+import { checkOptions, defineOptions, opt, registerOptions } from './options.js';
 
 /** Eigenvalue estimates of a symmetric operator. */
 export interface SpectrumEstimate {
@@ -49,6 +50,15 @@ export interface LanczosOptions {
 
 /** Defaults of {@link lanczos}. */
 export const LANCZOS_DEFAULTS = { iterations: 30, seed: 0 } as const;
+
+const LANCZOS_SCHEMA = { iterations: opt.integer({ min: 1 }), seed: opt.integer() };
+const POWER_ITERATION_OPTIONS = defineOptions<PowerIterationOptions>('powerIteration', {
+  ...LANCZOS_SCHEMA, tol: opt.number({ min: 0 }), min: opt.boolean(),
+}, powerIteration);
+const LANCZOS_OPTIONS = defineOptions<LanczosOptions>('lanczos', LANCZOS_SCHEMA, lanczos);
+const CURVATURE_SCHEMA = { ...LANCZOS_SCHEMA, safety: opt.number({ min: 1 }, 'pass a safety factor ≥ 1 (1 is the raw Ritz value)') };
+registerOptions(estimateLipschitz, defineOptions('estimateLipschitz', CURVATURE_SCHEMA));
+registerOptions(estimateStrongConvexity, defineOptions('estimateStrongConvexity', CURVATURE_SCHEMA));
 
 function checkLike(where: string, matvec: MatVec, like: tf.Tensor): void {
   if (typeof matvec !== 'function') throw new Error(`${where}: 'matvec' must be a function v => A v, got ${typeof matvec}.`);
@@ -126,11 +136,7 @@ export function powerIteration(matvec: MatVec, like: tf.Tensor, options: PowerIt
 function powerIterationImpl(matvec: MatVec, like: tf.Tensor, options: PowerIterationOptions): SpectrumEstimate {
   const where = 'powerIteration';
   checkLike(where, matvec, like);
-  checkOptionKeys(where, options, Object.keys(POWER_ITERATION_DEFAULTS));
-  const o = { ...POWER_ITERATION_DEFAULTS, ...options };
-  checkPositiveInt(where, 'iterations', o.iterations);
-  checkNonNegative(where, 'tol', o.tol);
-  if (!Number.isInteger(o.seed)) throw new Error(`${where}: option 'seed' must be an integer, got ${String(o.seed)}.`);
+  const o = POWER_ITERATION_OPTIONS.withDefaults(options, POWER_ITERATION_DEFAULTS);
   let matvecs = 0;
   const counted: MatVec = (v) => {
     matvecs += 1;
@@ -214,10 +220,7 @@ export function lanczos(matvec: MatVec, like: tf.Tensor, options: LanczosOptions
 function lanczosImpl(matvec: MatVec, like: tf.Tensor, options: LanczosOptions): SpectrumEstimate {
   const where = 'lanczos';
   checkLike(where, matvec, like);
-  checkOptionKeys(where, options, Object.keys(LANCZOS_DEFAULTS));
-  const o = { ...LANCZOS_DEFAULTS, ...options };
-  checkPositiveInt(where, 'iterations', o.iterations);
-  if (!Number.isInteger(o.seed)) throw new Error(`${where}: option 'seed' must be an integer, got ${String(o.seed)}.`);
+  const o = LANCZOS_OPTIONS.withDefaults(options, LANCZOS_DEFAULTS);
   const m = Math.min(o.iterations, like.size);
   const V: tf.Tensor[] = [startVector(like, o.seed)];
   const alpha: number[] = [];
@@ -276,11 +279,7 @@ export interface CurvatureEstimateOptions extends LanczosOptions {
 function hessianSpectrum<D>(where: string, problem: Problem<D>, x: tf.Tensor, theta: Params, data: D, options: CurvatureEstimateOptions) {
   if (problem == null || problem.kind !== 'energy') throw new Error(`${where}: 'problem' must come from defineProblem.`);
   checkFinite(where, 'x', x);
-  const { safety = 1, ...rest } = options;
-  if (!(typeof safety === 'number' && safety >= 1 && Number.isFinite(safety))) {
-    throw new Error(`${where}: option 'safety' must be a finite number ≥ 1, got ${String(safety)}.`);
-  }
-  checkOptionKeys(where, rest, Object.keys(LANCZOS_DEFAULTS));
+  const { safety = 1, ...rest } = checkOptions(where, options, CURVATURE_SCHEMA);
   return { spectrum: lanczos((v) => problem.hvp(x, theta, data, v), x, rest), safety };
 }
 

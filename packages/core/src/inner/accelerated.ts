@@ -1,10 +1,10 @@
 import { tf } from '../tf.js';
-import { checkNonNegative } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
-import { checkOptionKeys, checkStoppingOptions } from '../internal/solver-utils.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { INNER_STOPPING_SCHEMA, STEP_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link accelerated}. */
 export interface AcceleratedOptions extends InnerBaseOptions {
@@ -29,6 +29,13 @@ export interface AcceleratedOptions extends InnerBaseOptions {
 export const ACCELERATED_DEFAULTS = {
   ...INNER_DEFAULTS, step: undefined, backtracking: false, restart: 'gradient', useStrongConvexity: true,
 } as const;
+
+const ACCELERATED_OPTIONS = defineOptions<AcceleratedOptions>('accelerated', {
+  ...STEP_SCHEMA,
+  restart: opt.oneOf(['gradient', 'function', 'none']),
+  useStrongConvexity: opt.boolean(),
+  ...INNER_STOPPING_SCHEMA,
+}, accelerated);
 
 interface AccState extends InnerState {
   /** Previous main iterate x_k (the gradient point is current.x = y_k). */
@@ -62,16 +69,8 @@ interface AccState extends InnerState {
  */
 export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
   const where = 'accelerated';
-  checkOptionKeys(where, options, ['step', 'backtracking', 'restart', 'useStrongConvexity', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
-  checkStoppingOptions(where, options);
-  if (options.step !== undefined) checkNonNegative(where, 'step', options.step, true);
+  ACCELERATED_OPTIONS.check(options);
   const restart = options.restart ?? ACCELERATED_DEFAULTS.restart;
-  if (!['gradient', 'function', 'none'].includes(restart)) {
-    throw new Error(`${where}: option 'restart' must be 'gradient', 'function' or 'none', got ${String(restart)}.`);
-  }
-  if (options.useStrongConvexity !== undefined && typeof options.useStrongConvexity !== 'boolean') {
-    throw new Error(`${where}: option 'useStrongConvexity' must be a boolean, got ${String(options.useStrongConvexity)}.`);
-  }
   const useMu = options.useStrongConvexity ?? ACCELERATED_DEFAULTS.useStrongConvexity;
   const backtracking = resolveBacktracking(where, options.backtracking);
   const defaults = resolveStopping(options);
@@ -133,9 +132,9 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
       return { state: { current, xPrev: x, t, step: s, previousValue: value } };
     },
   };
-  return {
+  return recordExplicit({
     name: where,
     solve: (problem, theta, data, solveOptions) => runInner(where, defaults, method, problem, theta, data, solveOptions),
-  };
+  }, options);
 }
 

@@ -1,9 +1,9 @@
 import { tf } from '../tf.js';
-import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
-import { checkOptionKeys, checkStoppingOptions } from '../internal/solver-utils.js';
+import { defineOptions, checkOptions, recordExplicit } from '../options.js';
+import { BACKTRACKING_SCHEMA, INNER_STOPPING_SCHEMA, STEP_SCHEMA } from '../internal/solver-options.js';
 
 /** Armijo backtracking settings. */
 export interface BacktrackingOptions {
@@ -33,19 +33,14 @@ export const BACKTRACKING_DEFAULTS = { initialStep: 1, shrink: 0.5, growth: 2, c
 /** Defaults of {@link gradientDescent}: the shared inner defaults, step from L, no backtracking. */
 export const GRADIENT_DESCENT_DEFAULTS = { ...INNER_DEFAULTS, step: undefined, backtracking: false } as const;
 
+const GRADIENT_DESCENT_OPTIONS = defineOptions<GradientDescentOptions>('gradientDescent', { ...STEP_SCHEMA, ...INNER_STOPPING_SCHEMA }, gradientDescent);
+
 /** Validates and fills backtracking settings; `where` names the solver. */
 export function resolveBacktracking(where: string, b: boolean | BacktrackingOptions | undefined): Required<BacktrackingOptions> | null {
   if (b == null || b === false) return null;
   if (b === true) return { ...BACKTRACKING_DEFAULTS };
   if (typeof b !== 'object') throw new Error(`${where}: option 'backtracking' must be a boolean or an object, got ${typeof b}.`);
-  checkOptionKeys(`${where} (backtracking)`, b, Object.keys(BACKTRACKING_DEFAULTS));
-  const r = { ...BACKTRACKING_DEFAULTS, ...b };
-  checkNonNegative(where, 'backtracking.initialStep', r.initialStep, true);
-  if (!(r.shrink > 0 && r.shrink < 1)) throw new Error(`${where}: option 'backtracking.shrink' must lie in (0, 1), got ${r.shrink}.`);
-  if (!(r.growth >= 1 && Number.isFinite(r.growth))) throw new Error(`${where}: option 'backtracking.growth' must be a finite number ≥ 1, got ${r.growth}.`);
-  if (!(r.c > 0 && r.c < 1)) throw new Error(`${where}: option 'backtracking.c' must lie in (0, 1), got ${r.c}.`);
-  checkPositiveInt(where, 'backtracking.maxTrials', r.maxTrials);
-  return r;
+  return { ...BACKTRACKING_DEFAULTS, ...checkOptions(where, b, BACKTRACKING_SCHEMA, 'backtracking.') };
 }
 
 interface GdState extends InnerState {
@@ -75,9 +70,7 @@ function moveAlong(x: tf.Tensor, g: tf.Tensor, s: number): tf.Tensor {
  */
 export function gradientDescent(options: GradientDescentOptions = {}): InnerSolver {
   const where = 'gradientDescent';
-  checkOptionKeys(where, options, ['step', 'backtracking', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
-  checkStoppingOptions(where, options);
-  if (options.step !== undefined) checkNonNegative(where, 'step', options.step, true);
+  GRADIENT_DESCENT_OPTIONS.check(options);
   const backtracking = resolveBacktracking(where, options.backtracking);
   const defaults = resolveStopping(options);
 
@@ -109,10 +102,10 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
       return { stop: { status: 'line-search-failed' as const, detail: `no step down to ${s.toExponential(2)} decreased the energy` } };
     },
   };
-  return {
+  return recordExplicit({
     name: where,
     solve: (problem, theta, data, solveOptions) => runInner(where, defaults, method, problem, theta, data, solveOptions),
-  };
+  }, options);
 }
 
 /** ⟨a, b⟩ read to a number. */

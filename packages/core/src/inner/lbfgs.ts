@@ -1,10 +1,11 @@
 import { tf } from '../tf.js';
-import { checkPositiveInt } from '../validate.js';
 import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars } from '../internal/solver-utils.js';
+import { readScalars } from '../internal/solver-utils.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { BACKTRACKING_SCHEMA, INNER_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link lbfgs}. */
 export interface LbfgsOptions extends InnerBaseOptions {
@@ -19,6 +20,12 @@ export interface LbfgsOptions extends InnerBaseOptions {
 
 /** Defaults of {@link lbfgs}. */
 export const LBFGS_DEFAULTS = { ...INNER_DEFAULTS, memory: 10, lineSearch: BACKTRACKING_DEFAULTS } as const;
+
+const LBFGS_OPTIONS = defineOptions<LbfgsOptions>('lbfgs', {
+  memory: opt.integer({ min: 1 }),
+  lineSearch: opt.object(BACKTRACKING_SCHEMA, 'pass backtracking settings, e.g. { shrink: 0.5, maxTrials: 40 }'),
+  ...INNER_STOPPING_SCHEMA,
+}, lbfgs);
 
 interface LbfgsState extends InnerState {
   s: tf.Tensor[];
@@ -68,13 +75,8 @@ function direction(g: tf.Tensor, state: LbfgsState): tf.Tensor {
  */
 export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
   const where = 'lbfgs';
-  checkOptionKeys(where, options, ['memory', 'lineSearch', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
-  checkStoppingOptions(where, options);
+  LBFGS_OPTIONS.check(options);
   const memory = options.memory ?? LBFGS_DEFAULTS.memory;
-  checkPositiveInt(where, 'memory', memory);
-  if (options.lineSearch !== undefined && (options.lineSearch === null || typeof options.lineSearch !== 'object')) {
-    throw new Error(`${where}: option 'lineSearch' must be an object of backtracking settings, got ${String(options.lineSearch)}.`);
-  }
   const search = resolveBacktracking(where, options.lineSearch ?? true)!;
   const defaults = resolveStopping(options);
 
@@ -136,8 +138,8 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       return { state: { current: next, ...pairs } };
     },
   };
-  return {
+  return recordExplicit({
     name: where,
     solve: (problem, theta, data, solveOptions) => runInner(where, defaults, method, problem, theta, data, solveOptions),
-  };
+  }, options);
 }

@@ -14,8 +14,13 @@ import { statusMessage } from '../status.js';
 import { checkFinite, checkShape } from '../validate.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import type { Step } from '../iterate/types.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { readScalars, withCleanup } from '../internal/solver-utils.js';
 import type { InnerResult, InnerSolveOptions, InnerStatus } from './types.js';
+import { checkOptions, opt } from '../options.js';
+import { INNER_STOPPING_SCHEMA } from '../internal/solver-options.js';
+
+/** The per-call options of every inner solver's `solve`. */
+const INNER_SOLVE_SCHEMA = { x0: opt.nullable(opt.tensor()), ...INNER_STOPPING_SCHEMA };
 
 /** Options every inner solver accepts (factory defaults, overridable per call). */
 export interface InnerBaseOptions {
@@ -175,8 +180,7 @@ function solveInner<D, S extends InnerState>(
   if (problem == null || problem.kind !== 'energy') {
     throw new Error(`${where}: 'problem' must come from defineProblem (an energy problem), got ${problem == null ? String(problem) : `kind '${(problem as { kind?: string }).kind}'`}.`);
   }
-  checkOptionKeys(`${where}.solve`, options, ['x0', 'tol', 'tolMode', 'maxIter', 'stallIterations']);
-  checkStoppingOptions(`${where}.solve`, options);
+  checkOptions(`${where}.solve`, options, INNER_SOLVE_SCHEMA);
   const tol = options.tol ?? defaults.tol;
   const tolMode = options.tolMode ?? defaults.tolMode;
   const maxIter = options.maxIter ?? defaults.maxIter;

@@ -1,31 +1,18 @@
 /**
- * Small helpers every solver factory and solve shares: option-key and stopping-option
- * checks, batched scalar reads, and the cleanup wrapper of a solve.
+ * Small helpers every solver factory and solve shares: the option-key check,
+ * batched scalar reads, and the cleanup wrapper of a solve.
  *
  * @packageDocumentation
  */
 import { tf } from '../tf.js';
-import { checkNonNegative, checkPositiveInt } from '../validate.js';
+import { checkOptions, opt } from '../options.js';
 
-/** Throws unless every key of `options` is one of `known` (catches misspelt options). */
+/**
+ * Throws unless every key of `options` is one of `known`, naming the nearest valid key
+ * (through core's option mechanism, `checkOptions`); values are not checked.
+ */
 export function checkOptionKeys(where: string, options: object | undefined, known: readonly string[]): void {
-  if (options == null) return;
-  if (typeof options !== 'object') throw new Error(`${where}: options must be an object, got ${typeof options}.`);
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new Error(`${where}: unknown option '${key}'; the options are ${known.join(', ')}.`);
-    }
-  }
-}
-
-/** Validates the `{ tol, tolMode, maxIter }` triple every solver takes; `undefined` is allowed. */
-export function checkStoppingOptions(where: string, options: { tol?: unknown; tolMode?: unknown; maxIter?: unknown; stallIterations?: unknown }): void {
-  if (options.stallIterations !== undefined && options.stallIterations !== 0) checkPositiveInt(where, 'stallIterations', options.stallIterations);
-  if (options.tol !== undefined) checkNonNegative(where, 'tol', options.tol);
-  if (options.tolMode !== undefined && options.tolMode !== 'absolute' && options.tolMode !== 'relative') {
-    throw new Error(`${where}: option 'tolMode' must be 'absolute' or 'relative', got ${String(options.tolMode)}.`);
-  }
-  if (options.maxIter !== undefined && options.maxIter !== 0) checkPositiveInt(where, 'maxIter', options.maxIter);
+  checkOptions(where, options, Object.fromEntries(known.map((k) => [k, opt.any()])));
 }
 
 /** Reads several scalar tensors in one device round trip and disposes them. */

@@ -1,8 +1,10 @@
 import { tf } from '../tf.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { readScalars, withCleanup } from '../internal/solver-utils.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { LINEAR_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 export type { LinearBaseOptions } from './common.js';
 
@@ -27,6 +29,8 @@ interface CgState {
 /** Options of {@link cg}. */
 export type CgOptions = LinearBaseOptions;
 
+const CG_OPTIONS = defineOptions<CgOptions>('cg', LINEAR_STOPPING_SCHEMA, cg);
+
 /**
  * Conjugate gradients for a symmetric positive definite operator.
  *
@@ -46,14 +50,13 @@ export type CgOptions = LinearBaseOptions;
  */
 export function cg(options: CgOptions = {}): LinearSolver {
   const where = 'cg';
-  checkOptionKeys(where, options, ['tol', 'tolMode', 'maxIter']);
-  checkStoppingOptions(where, options);
+  CG_OPTIONS.check(options);
   const defaults = {
     tol: options.tol ?? CG_DEFAULTS.tol,
     tolMode: options.tolMode ?? CG_DEFAULTS.tolMode,
     maxIter: options.maxIter ?? CG_DEFAULTS.maxIter,
   };
-  return {
+  return recordExplicit({
     name: where,
     requiresSymmetric: true,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
@@ -104,5 +107,5 @@ export function cg(options: CgOptions = {}): LinearSolver {
       disposeReplaced(state, state.x);
       return finishLinear(setup, state.x, iterations, trueNorm, status as LinearStatus, detail);
     }),
-  };
+  }, options);
 }

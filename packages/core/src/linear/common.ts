@@ -9,8 +9,10 @@ import { tf } from '../tf.js';
 import { emptyWork, type Work } from '../work.js';
 import { statusMessage } from '../status.js';
 import { checkFinite, checkShape } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars } from '../internal/solver-utils.js';
+import { readScalars } from '../internal/solver-utils.js';
 import type { LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './types.js';
+import { checkOptions, opt } from '../options.js';
+import { LINEAR_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** The `{ tol, tolMode, maxIter }` options every linear solver takes. */
 export interface LinearBaseOptions {
@@ -41,6 +43,9 @@ export interface LinearSetup {
   apply: MatVec;
 }
 
+/** The per-call options of every linear solver's `solve`. */
+const LINEAR_SOLVE_SCHEMA = { x0: opt.nullable(opt.tensor()), ...LINEAR_STOPPING_SCHEMA };
+
 /** Validates a linear solve's arguments and builds its {@link LinearSetup}. */
 export function setupLinear(
   where: string,
@@ -53,8 +58,7 @@ export function setupLinear(
   if (typeof matvec !== 'function') throw new Error(`${where}.solve: 'matvec' must be a function v => A v, got ${typeof matvec}.`);
   checkFinite(`${where}.solve`, 'b', b);
   const opts = options ?? {};
-  checkOptionKeys(`${where}.solve`, opts, ['x0', 'tol', 'tolMode', 'maxIter']);
-  checkStoppingOptions(`${where}.solve`, opts);
+  checkOptions(`${where}.solve`, opts, LINEAR_SOLVE_SCHEMA);
   if (opts.x0 != null) {
     checkFinite(`${where}.solve`, 'x0', opts.x0);
     checkShape(`${where}.solve`, 'x0', opts.x0.shape, b.shape);

@@ -1,10 +1,11 @@
 import { tf } from '../tf.js';
-import { checkPositiveInt } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { readScalars, withCleanup } from '../internal/solver-utils.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions, type LinearSetup } from './common.js';
 import { iterate } from '../iterate/loop.js';
 import type { Step } from '../iterate/types.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { LINEAR_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link gmres}. */
 export interface GmresOptions extends LinearBaseOptions {
@@ -111,6 +112,8 @@ function cycle(setup: LinearSetup, b: tf.Tensor, m: number, { x, r, beta }: Gmre
   return { state, count: n };
 }
 
+const GMRES_OPTIONS = defineOptions<GmresOptions>('gmres', { restart: opt.integer({ min: 1 }), ...LINEAR_STOPPING_SCHEMA }, gmres);
+
 /**
  * Restarted GMRES for general (non-symmetric) operators, such as the `I − ∂ₓT` of an
  * equilibrium model's backward pass.
@@ -130,16 +133,14 @@ function cycle(setup: LinearSetup, b: tf.Tensor, m: number, { x, r, beta }: Gmre
  */
 export function gmres(options: GmresOptions = {}): LinearSolver {
   const where = 'gmres';
-  checkOptionKeys(where, options, ['restart', 'tol', 'tolMode', 'maxIter']);
-  checkStoppingOptions(where, options);
+  GMRES_OPTIONS.check(options);
   const m = options.restart ?? GMRES_DEFAULTS.restart;
-  checkPositiveInt(where, 'restart', m);
   const defaults = {
     tol: options.tol ?? GMRES_DEFAULTS.tol,
     tolMode: options.tolMode ?? GMRES_DEFAULTS.tolMode,
     maxIter: options.maxIter ?? GMRES_DEFAULTS.maxIter,
   };
-  return {
+  return recordExplicit({
     name: where,
     requiresSymmetric: false,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
@@ -155,5 +156,5 @@ export function gmres(options: GmresOptions = {}): LinearSolver {
       state.r.dispose();
       return finishLinear(setup, state.x, iterations, state.beta, status as LinearStatus, detail, 'increase maxIter or restart, or precondition');
     }),
-  };
+  }, options);
 }

@@ -1,9 +1,10 @@
 import { tf } from '../tf.js';
-import { checkNonNegative, checkPositiveInt } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { readScalars, withCleanup } from '../internal/solver-utils.js';
 import { iterate } from '../iterate/loop.js';
 import type { LinearSolver } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { LINEAR_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link neumann}. */
 export interface NeumannOptions extends Omit<LinearBaseOptions, 'maxIter'> {
@@ -15,6 +16,13 @@ export interface NeumannOptions extends Omit<LinearBaseOptions, 'maxIter'> {
 
 /** Defaults of {@link neumann}. `tol` is only used to report `converged`: the series always has K terms. */
 export const NEUMANN_DEFAULTS = { terms: 20, tol: 1e-5, tolMode: 'relative' } as const;
+
+const { maxIter: _perCallOnly, ...NEUMANN_STOPPING } = LINEAR_STOPPING_SCHEMA;
+const NEUMANN_OPTIONS = defineOptions<NeumannOptions>('neumann', {
+  step: opt.number({ gt: 0 }, 'pass step = 1/L with L ≥ λ_max(A)'),
+  terms: opt.integer({ min: 1 }),
+  ...NEUMANN_STOPPING,
+}, neumann);
 
 /**
  * Truncated Neumann series `A⁻¹b ≈ s Σ_{j=0}^{K−1} (I − sA)^j b`.
@@ -35,21 +43,18 @@ export const NEUMANN_DEFAULTS = { terms: 20, tol: 1e-5, tolMode: 'relative' } as
  */
 export function neumann(options: NeumannOptions = {}): LinearSolver {
   const where = 'neumann';
-  checkOptionKeys(where, options, ['step', 'terms', 'tol', 'tolMode']);
+  NEUMANN_OPTIONS.check(options);
   if (options.step === undefined) {
     throw new Error(`${where}: option 'step' is required: pass step = 1/L with L ≥ λ_max(A) (the problem's smoothness, or estimateLipschitz / lanczos).`);
   }
-  checkNonNegative(where, 'step', options.step, true);
-  checkStoppingOptions(where, options);
   const terms = options.terms ?? NEUMANN_DEFAULTS.terms;
-  checkPositiveInt(where, 'terms', terms);
   const step = options.step;
   const defaults = {
     tol: options.tol ?? NEUMANN_DEFAULTS.tol,
     tolMode: options.tolMode ?? NEUMANN_DEFAULTS.tolMode,
     maxIter: terms,
   };
-  return {
+  return recordExplicit({
     name: where,
     requiresSymmetric: false,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
@@ -79,5 +84,5 @@ export function neumann(options: NeumannOptions = {}): LinearSolver {
       return finishLinear(setup, x, K, rNorm, status, '',
         'increase terms, or a larger step (up to 2/λ_max); the residual decays like (1 − sμ)^K');
     }),
-  };
+  }, options);
 }

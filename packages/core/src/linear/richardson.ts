@@ -1,9 +1,10 @@
 import { tf } from '../tf.js';
-import { checkNonNegative } from '../validate.js';
-import { checkOptionKeys, checkStoppingOptions, readScalars, withCleanup } from '../internal/solver-utils.js';
+import { readScalars, withCleanup } from '../internal/solver-utils.js';
 import { iterate } from '../iterate/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { LINEAR_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link richardson}. */
 export interface RichardsonOptions extends LinearBaseOptions {
@@ -16,6 +17,11 @@ export interface RichardsonOptions extends LinearBaseOptions {
 
 /** Defaults of {@link richardson} (`step` has none: it depends on the operator). */
 export const RICHARDSON_DEFAULTS = { tol: 1e-5, tolMode: 'relative', maxIter: 1000 } as const satisfies Required<LinearBaseOptions>;
+
+const RICHARDSON_OPTIONS = defineOptions<RichardsonOptions>('richardson', {
+  step: opt.number({ gt: 0 }, 'pass step = 1/L with L ≥ λ_max(A)'),
+  ...LINEAR_STOPPING_SCHEMA,
+}, richardson);
 
 /**
  * Richardson iteration: gradient descent on `½xᵀAx − bᵀx` with a fixed step.
@@ -36,19 +42,17 @@ export const RICHARDSON_DEFAULTS = { tol: 1e-5, tolMode: 'relative', maxIter: 10
  */
 export function richardson(options: RichardsonOptions = {}): LinearSolver {
   const where = 'richardson';
-  checkOptionKeys(where, options, ['step', 'tol', 'tolMode', 'maxIter']);
+  RICHARDSON_OPTIONS.check(options);
   if (options.step === undefined) {
     throw new Error(`${where}: option 'step' is required: pass step = 1/L with L ≥ λ_max(A) (the problem's smoothness, or estimateLipschitz / lanczos).`);
   }
-  checkNonNegative(where, 'step', options.step, true);
-  checkStoppingOptions(where, options);
   const step = options.step;
   const defaults = {
     tol: options.tol ?? RICHARDSON_DEFAULTS.tol,
     tolMode: options.tolMode ?? RICHARDSON_DEFAULTS.tolMode,
     maxIter: options.maxIter ?? RICHARDSON_DEFAULTS.maxIter,
   };
-  return {
+  return recordExplicit({
     name: where,
     requiresSymmetric: false,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
@@ -70,5 +74,5 @@ export function richardson(options: RichardsonOptions = {}): LinearSolver {
       return finishLinear(setup, state.x, iterations, state.rNorm, status as LinearStatus, '',
         'increase maxIter, or a larger step (up to 2/λ_max); Richardson needs O(L/μ) iterations, cg needs O(√(L/μ))');
     }),
-  };
+  }, options);
 }
