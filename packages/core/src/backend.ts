@@ -1,7 +1,11 @@
 import { tf } from './tf.js';
+import { defineOptions, opt } from './options.js';
 
 /** A backend bilevel can run on. `auto` picks the best one installed. */
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+// the backend name itself is checked below, with the list of known backends
+const BACKEND_OPTIONS = defineOptions<BackendOptions>('initBackend', { backend: opt.string(), log: opt.boolean() }, initBackend);
 
 /** Options of {@link initBackend}. */
 export interface BackendOptions {
@@ -73,6 +77,7 @@ async function pick(requested: BackendName): Promise<string> {
  * ```
  */
 export async function initBackend(options: BackendOptions = {}): Promise<string> {
+  BACKEND_OPTIONS.check(options);
   const fromEnv = process.env.BILEVEL_BACKEND as BackendName | undefined;
   const requested = options.backend ?? fromEnv ?? 'auto';
   if (!KNOWN.includes(requested)) {

@@ -53,7 +53,9 @@ function spec(kind: string, describe: string, accepts: (v: unknown) => boolean, 
 export const opt = {
   /** A number in a range (finite unless `finite: false`). */
   number(range: Range = {}, fix?: string): OptionSpec {
-    return spec('number', `a ${range.finite === false ? '' : 'finite '}number${describeRange(range)}`, (v) => typeof v === 'number' && inRange(v, range), fix);
+    const bounded = (range.min ?? range.gt) !== undefined && (range.max ?? range.lt) !== undefined;
+    const finite = range.finite === false || bounded ? '' : 'finite ';
+    return spec('number', `a ${finite}number${describeRange(range)}`, (v) => typeof v === 'number' && inRange(v, range), fix);
   },
   /** An integer in a range. */
   integer(range: Range = {}, fix?: string): OptionSpec {
@@ -66,7 +68,9 @@ export const opt = {
   },
   /** One of a fixed list of values (usually strings). */
   oneOf(values: readonly unknown[], fix?: string): OptionSpec {
-    return spec('enum', `one of ${values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ')}`, (v) => values.includes(v), fix);
+    const shown = values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v)));
+    const text = shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}`;
+    return spec('enum', text, (v) => values.includes(v), fix);
   },
   /** A function. */
   func(fix?: string): OptionSpec {

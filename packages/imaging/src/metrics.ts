@@ -1,5 +1,7 @@
 import { tf } from '@bilevel/core';
 import { checkImage, checkPositive } from './internal/checks.js';
+import { checkOptions } from '@bilevel/core';
+import { SSIM_SCHEMA } from './internal/options.js';
 
 /** A metric per image of a batch and its mean. */
 export interface MetricResult {
@@ -86,6 +88,7 @@ function gaussianWindow(sigma: number): number[] {
  * ```
  */
 export function ssim(x: tf.Tensor, ref: tf.Tensor, options: SsimOptions = {}): MetricResult {
+  checkOptions('ssim', options, SSIM_SCHEMA);
   const o = { ...SSIM_DEFAULTS, ...options };
   checkPair('ssim', x, ref);
   for (const k of ['dataRange', 'sigma', 'k1', 'k2'] as const) checkPositive('ssim', k, o[k]);

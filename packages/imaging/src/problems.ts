@@ -12,6 +12,8 @@ import type { FieldsOfExpertsOptions } from './regularizers/foe.js';
 import { icnn } from './regularizers/icnn.js';
 import type { IcnnOptions } from './regularizers/icnn.js';
 import { checkNonNegative } from '@bilevel/core';
+import { checkOptions } from '@bilevel/core';
+import { RECONSTRUCTION_SCHEMA, TV_PROBLEM_SCHEMA, FILTER_PENALTY_SCHEMA, FOE_SCHEMA, ICNN_SCHEMA, pick } from './internal/options.js';
 
 /** Lower-level data of a reconstruction problem: the measurements `y` (shaped like `A x`). */
 export type ReconstructionData = { y: tf.Tensor };
@@ -58,6 +60,7 @@ export interface ReconstructionOptions {
  * ```
  */
 export function reconstructionProblem(regularizer: Regularizer, options: ReconstructionOptions = {}): ReconstructionProblem {
+  checkOptions('reconstructionProblem', options, RECONSTRUCTION_SCHEMA);
   if (regularizer == null || typeof regularizer.value !== 'function') {
     throw new Error('reconstructionProblem: \'regularizer\' must be a Regularizer (smoothedTV(), filterPenalty(), fieldsOfExperts(), icnn()).');
   }
@@ -129,11 +132,12 @@ export const TV_PROBLEM_DEFAULTS = { ...TV_DEFAULTS, kind: 'smoothed', xi: 0 } a
  * ```
  */
 export function tvDenoisingProblem(options: TVProblemOptions = {}): ReconstructionProblem {
+  checkOptions('tvDenoisingProblem', options, TV_PROBLEM_SCHEMA);
   const o = { ...TV_PROBLEM_DEFAULTS, ...options };
   if (o.kind !== 'smoothed' && o.kind !== 'huber') throw new Error(`tvDenoisingProblem: option 'kind' must be 'smoothed' or 'huber', got ${String(o.kind)}.`);
   if (o.kind === 'huber' && options.learnNu) throw new Error("tvDenoisingProblem: option 'learnNu' needs kind 'smoothed' (Huber TV's threshold is not differentiable).");
   const R = o.kind === 'huber' ? huberTV({ nu: o.nu, alpha: o.alpha }) : smoothedTV({ nu: o.nu, alpha: o.alpha, learnNu: options.learnNu });
-  return reconstructionProblem(R, options);
+  return reconstructionProblem(R, pick(options, RECONSTRUCTION_SCHEMA));
 }
 
 /**
@@ -149,7 +153,8 @@ export function tvDenoisingProblem(options: TVProblemOptions = {}): Reconstructi
  * ```
  */
 export function filterModelProblem(options: FilterPenaltyOptions & ReconstructionOptions = {}): ReconstructionProblem {
-  return reconstructionProblem(filterPenalty(options), options);
+  checkOptions('filterModelProblem', options, { ...FILTER_PENALTY_SCHEMA, ...RECONSTRUCTION_SCHEMA });
+  return reconstructionProblem(filterPenalty(pick(options, FILTER_PENALTY_SCHEMA)), pick(options, RECONSTRUCTION_SCHEMA));
 }
 
 /**
@@ -167,7 +172,8 @@ export function filterModelProblem(options: FilterPenaltyOptions & Reconstructio
  * ```
  */
 export function foeProblem(options: FieldsOfExpertsOptions & ReconstructionOptions = {}): ReconstructionProblem {
-  return reconstructionProblem(fieldsOfExperts(options), options);
+  checkOptions('foeProblem', options, { ...FOE_SCHEMA, ...RECONSTRUCTION_SCHEMA });
+  return reconstructionProblem(fieldsOfExperts(pick(options, FOE_SCHEMA)), pick(options, RECONSTRUCTION_SCHEMA));
 }
 
 /** Defaults of {@link icnnProblem}: ξ = 0.01 so that the energy is strongly convex for any A. */
@@ -185,5 +191,6 @@ export const ICNN_PROBLEM_DEFAULTS = { xi: 0.01 } as const;
  * ```
  */
 export function icnnProblem(options: IcnnOptions & ReconstructionOptions = {}): ReconstructionProblem {
-  return reconstructionProblem(icnn(options), { ...ICNN_PROBLEM_DEFAULTS, ...options });
+  checkOptions('icnnProblem', options, { ...ICNN_SCHEMA, ...RECONSTRUCTION_SCHEMA });
+  return reconstructionProblem(icnn(pick(options, ICNN_SCHEMA)), { ...ICNN_PROBLEM_DEFAULTS, ...pick(options, RECONSTRUCTION_SCHEMA) });
 }

@@ -196,12 +196,13 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
   if (budget == null || typeof budget !== 'object' || (budget.iterations == null && budget.work == null && budget.seconds == null)) {
     throw new Error(`${where}: option 'budget' needs at least one of iterations, work, seconds, e.g. budget: { iterations: 100 }.`);
   }
-  checkKeys(`${where} budget`, budget, ['iterations', 'work', 'seconds']);
+  checkKeys(where, budget, ['iterations', 'work', 'seconds'], 'budget.');
   if (budget.iterations != null) checkInt(where, 'budget.iterations', budget.iterations, 0, 'give a non-negative iteration count');
   if (budget.work != null) checkRange(where, 'budget.work', budget.work, 0, Infinity, false, true, 'give non-negative work units');
   if (budget.seconds != null) checkRange(where, 'budget.seconds', budget.seconds, 0, Infinity, false, true, 'give non-negative seconds');
   const every = options.checkpoint?.every ?? 1;
   if (options.checkpoint != null) {
+    checkKeys(where, options.checkpoint, ['path', 'every'], 'checkpoint.');
     if (typeof options.checkpoint.path !== 'string' || options.checkpoint.path === '') throw new Error(`${where}: option 'checkpoint.path' must be a file path.`);
     checkInt(where, 'checkpoint.every', every, 1, 'checkpoint every ≥ 1 iterations');
   }

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { tf, keysOf, disposeParams, mapParams, type Params } from '@bilevel/core';
+import { tf, keysOf, disposeParams, mapParams, checkOptions, opt, type Params } from '@bilevel/core';
 import type { Oracle, OracleResult, Proximal } from './types.js';
 import { checkRange } from './internal/util.js';
 
@@ -210,8 +210,18 @@ export function box(bounds: BoxBounds): Proximal {
       throw new Error(`box: bounds${name} must satisfy lower ≤ upper (numbers), got lower=${String(b.lower)}, upper=${String(b.upper)}.`);
     }
   };
-  if (global) check('', bounds as { lower?: number; upper?: number });
-  else for (const [k, b] of Object.entries(bounds)) check(`.${k}`, b as { lower?: number; upper?: number });
+  const BOUNDS = { lower: opt.number({ finite: false }), upper: opt.number({ finite: false }) };
+  if (global) {
+    checkOptions('box', bounds, BOUNDS);
+    check('', bounds as { lower?: number; upper?: number });
+  } else {
+    for (const [k, b] of Object.entries(bounds)) {
+      // a number here is a misspelt 'lower'/'upper' (box({ lowr: 0 })), not a leaf's bounds
+      if (b === null || typeof b !== 'object') checkOptions('box', bounds, BOUNDS);
+      checkOptions('box', b, BOUNDS, `${k}.`);
+      check(`.${k}`, b as { lower?: number; upper?: number });
+    }
+  }
   return {
     name: 'box',
     value: () => 0,

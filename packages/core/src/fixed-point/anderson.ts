@@ -1,10 +1,10 @@
 import { tf } from '../tf.js';
-import { checkNonNegative, checkPositiveInt } from '../validate.js';
-import { checkOptionKeys } from '../internal/solver-utils.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointSolver, type FixedPointSolveOptions } from './types.js';
 import { finish, stopping } from './common.js';
 import { solveSmall } from '../internal/dense.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link anderson}. */
 export interface AndersonOptions extends FixedPointSolveOptions {
@@ -43,6 +43,13 @@ function mixingWeights(gram: number[], m: number, regularization: number): numbe
   return sol != null && Math.abs(total) > 0 ? sol.map((v) => v / total) : Array.from({ length: m }, (_, i) => (i === m - 1 ? 1 : 0));
 }
 
+const ANDERSON_OPTIONS = defineOptions<AndersonOptions>('anderson', {
+  memory: opt.integer({ min: 1, max: 5 }, 'the float32 least squares degrades beyond memory 5'),
+  beta: opt.number({ gt: 0, max: 1 }),
+  regularization: opt.number({ min: 0 }),
+  ...FIXED_POINT_STOPPING_SCHEMA,
+}, anderson);
+
 /**
  * Anderson acceleration (type II, Walker & Ni 2011) of `x = T(x)`.
  *
@@ -61,17 +68,12 @@ function mixingWeights(gram: number[], m: number, regularization: number): numbe
  */
 export function anderson(options: AndersonOptions = {}): FixedPointSolver {
   const where = 'anderson';
-  checkOptionKeys(where, options, ['memory', 'beta', 'regularization', 'tol', 'maxIter']);
+  ANDERSON_OPTIONS.check(options);
   const memory = options.memory ?? ANDERSON_DEFAULTS.memory;
   const beta = options.beta ?? ANDERSON_DEFAULTS.beta;
   const regularization = options.regularization ?? ANDERSON_DEFAULTS.regularization;
-  checkPositiveInt(where, 'memory', memory);
-  if (memory > 5) throw new Error(`${where}: option 'memory' must be ≤ 5 (the float32 least squares degrades beyond), got ${memory}.`);
-  checkNonNegative(where, 'beta', beta, true);
-  if (beta > 1) throw new Error(`${where}: option 'beta' must be in (0, 1], got ${beta}.`);
-  checkNonNegative(where, 'regularization', regularization);
   stopping(where, options);
-  return {
+  return recordExplicit({
     name: where,
     solve(map, x0, call) {
       const started = performance.now();
@@ -114,5 +116,5 @@ export function anderson(options: AndersonOptions = {}): FixedPointSolver {
       disposeReplaced(outcome.state, x);
       return finish(where, x, outcome, tol, maxIter, started);
     },
-  };
+  }, options);
 }

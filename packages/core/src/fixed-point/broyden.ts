@@ -1,9 +1,9 @@
 import { tf } from '../tf.js';
-import { checkPositiveInt } from '../validate.js';
-import { checkOptionKeys } from '../internal/solver-utils.js';
 import { iterate } from '../iterate/loop.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointSolver, type FixedPointSolveOptions } from './types.js';
 import { finish, readNorm, stopping } from './common.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link broyden}. */
 export interface BroydenOptions extends FixedPointSolveOptions {
@@ -35,6 +35,11 @@ function applyB(us: tf.Tensor[], vs: tf.Tensor[], w: tf.Tensor, transpose: boole
   });
 }
 
+const BROYDEN_OPTIONS = defineOptions<BroydenOptions>('broyden', {
+  memory: opt.integer({ min: 1 }),
+  ...FIXED_POINT_STOPPING_SCHEMA,
+}, broyden);
+
 /**
  * Limited-memory "good" Broyden method for the root `g(x) = T(x) − x = 0`.
  *
@@ -53,11 +58,10 @@ function applyB(us: tf.Tensor[], vs: tf.Tensor[], w: tf.Tensor, transpose: boole
  */
 export function broyden(options: BroydenOptions = {}): FixedPointSolver {
   const where = 'broyden';
-  checkOptionKeys(where, options, ['memory', 'tol', 'maxIter']);
+  BROYDEN_OPTIONS.check(options);
   const memory = options.memory ?? BROYDEN_DEFAULTS.memory;
-  checkPositiveInt(where, 'memory', memory);
   stopping(where, options);
-  return {
+  return recordExplicit({
     name: where,
     solve(map, x0, call) {
       const started = performance.now();
@@ -89,5 +93,5 @@ export function broyden(options: BroydenOptions = {}): FixedPointSolver {
       tf.dispose([g, ...us, ...vs]);
       return finish(where, x, outcome, tol, maxIter, started);
     },
-  };
+  }, options);
 }

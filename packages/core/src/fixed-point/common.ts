@@ -10,9 +10,12 @@ import { statusMessage } from '../status.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { IterateOutcome } from '../iterate/types.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointResult, type FixedPointSolveOptions, type FixedPointStatus } from './types.js';
+import { checkOptions } from '../options.js';
+import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Resolves and validates per-call tol / maxIter against the factory's defaults. */
 export function stopping(where: string, defaults: FixedPointSolveOptions, call?: FixedPointSolveOptions): { tol: number; maxIter: number } {
+  checkOptions(`${where}.solve`, call, FIXED_POINT_STOPPING_SCHEMA);
   const tol = call?.tol ?? defaults.tol ?? FIXED_POINT_DEFAULTS.tol;
   const maxIter = call?.maxIter ?? defaults.maxIter ?? FIXED_POINT_DEFAULTS.maxIter;
   checkNonNegative(where, 'tol', tol);

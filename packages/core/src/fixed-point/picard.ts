@@ -1,9 +1,9 @@
 import { tf } from '../tf.js';
-import { checkNonNegative } from '../validate.js';
-import { checkOptionKeys } from '../internal/solver-utils.js';
 import { iterate } from '../iterate/loop.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointSolver, type FixedPointSolveOptions } from './types.js';
 import { finish, readNorm, stopping } from './common.js';
+import { defineOptions, opt, recordExplicit } from '../options.js';
+import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link picard}. */
 export interface PicardOptions extends FixedPointSolveOptions {
@@ -20,6 +20,11 @@ interface PicardState {
   tx: tf.Tensor;
   r: number;
 }
+
+const PICARD_OPTIONS = defineOptions<PicardOptions>('picard', {
+  damping: opt.number({ gt: 0, max: 1 }, 'use damping ≤ 1 (1 = plain Picard)'),
+  ...FIXED_POINT_STOPPING_SCHEMA,
+}, picard);
 
 /**
  * (Damped) Picard / Krasnosel'skii–Mann iteration `x_{k+1} = (1 − d)x_k + d T(x_k)`.
@@ -38,12 +43,10 @@ interface PicardState {
  */
 export function picard(options: PicardOptions = {}): FixedPointSolver {
   const where = 'picard';
-  checkOptionKeys(where, options, ['damping', 'tol', 'maxIter']);
+  PICARD_OPTIONS.check(options);
   const damping = options.damping ?? PICARD_DEFAULTS.damping;
-  checkNonNegative(where, 'damping', damping, true);
-  if (damping > 1) throw new Error(`${where}: option 'damping' must be in (0, 1], got ${damping}; use damping ≤ 1 (1 = plain Picard).`);
   stopping(where, options);
-  return {
+  return recordExplicit({
     name: where,
     solve(map, x0, call) {
       const started = performance.now();
@@ -60,5 +63,5 @@ export function picard(options: PicardOptions = {}): FixedPointSolver {
       outcome.state.tx.dispose();
       return finish(where, outcome.state.x, outcome, tol, maxIter, started);
     },
-  };
+  }, options);
 }

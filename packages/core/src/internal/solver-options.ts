@@ -33,3 +33,6 @@ export const STEP_SCHEMA: OptionSchema = {
   step: opt.number({ gt: 0 }, 'pass a step size > 0, e.g. 1/L'),
   backtracking: opt.union([opt.boolean(), opt.object(BACKTRACKING_SCHEMA)]),
 };
+
+/** `tol`, `maxIter` of the fixed-point solvers (factory defaults and per call). */
+export const FIXED_POINT_STOPPING_SCHEMA: OptionSchema = { tol: opt.number({ min: 0 }), maxIter: opt.integer({ min: 1 }) };

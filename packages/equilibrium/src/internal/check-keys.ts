@@ -1,7 +1,6 @@
-/** Throws on option keys the factory does not know. */
+import { checkOptions, opt } from '@bilevel/core';
+
+/** Throws on option keys the factory does not know, naming the nearest valid one (core's option mechanism). */
 export function checkKeys(where: string, options: object, known: string[]): void {
-  if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be an object.`);
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new Error(`${where}: unknown option '${key}'; the options are ${known.join(', ')}.`);
-  }
+  checkOptions(where, options, Object.fromEntries(known.map((k) => [k, opt.any()])));
 }

@@ -3,6 +3,8 @@ import { loadImage } from './png.js';
 import { randomCrops } from './crops.js';
 import { addNoise } from './noise.js';
 import { trainTestSplit } from './split.js';
+import { checkOptions } from '@bilevel/core';
+import { DATASET_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link denoisingDataset}. */
 export interface DenoisingDatasetOptions {
@@ -60,6 +62,7 @@ export interface DenoisingDataset {
  * ```
  */
 export function denoisingDataset(options: DenoisingDatasetOptions): DenoisingDataset {
+  checkOptions('denoisingDataset', options, DATASET_SCHEMA);
   if (options == null || !Array.isArray(options.images) || options.images.length === 0) {
     throw new Error('denoisingDataset: option \'images\' must be a non-empty array of PNG paths or [1, h, w, 1] tensors (see sampleImages()).');
   }

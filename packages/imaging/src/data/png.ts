@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import pngjs from 'pngjs';
 import { tf } from '@bilevel/core';
+import { checkOptions } from '@bilevel/core';
+import { PNG_SCHEMA } from '../internal/options.js';
 
 const { PNG } = pngjs;
 
@@ -89,6 +91,7 @@ function toGray2d(where: string, image: tf.Tensor): { h: number; w: number; valu
  * ```
  */
 export function encodePng(image: tf.Tensor, options: SavePngOptions = {}): Buffer {
+  checkOptions('encodePng', options, PNG_SCHEMA);
   const { bitDepth } = { ...SAVE_IMAGE_DEFAULTS, ...options };
   if (bitDepth !== 8 && bitDepth !== 16) throw new Error(`encodePng: option 'bitDepth' must be 8 or 16, got ${String(bitDepth)}.`);
   const { h, w, values } = toGray2d('encodePng', image);
@@ -115,5 +118,6 @@ export function encodePng(image: tf.Tensor, options: SavePngOptions = {}): Buffe
  * ```
  */
 export function saveImage(path: string, image: tf.Tensor, options: SavePngOptions = {}): void {
+  checkOptions('saveImage', options, PNG_SCHEMA);
   writeFileSync(path, encodePng(image, options));
 }

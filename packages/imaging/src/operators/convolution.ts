@@ -2,6 +2,8 @@ import { tf } from '@bilevel/core';
 import type { LinearOperator } from './types.js';
 import { checkImage } from '../internal/checks.js';
 import { gaussianKernel, boxKernel, motionKernel } from './kernels.js';
+import { checkOptions } from '@bilevel/core';
+import { BLUR_SCHEMA } from '../internal/options.js';
 
 /**
  * Convolution operator `A x = k ∗ x` with zero boundary and output the size of the input
@@ -87,6 +89,7 @@ export const BLUR_DEFAULTS = { kind: 'gaussian', size: 9, sigma: 1.5, length: 9,
  * ```
  */
 export function blur(options: BlurOptions = {}): LinearOperator {
+  checkOptions('blur', options, BLUR_SCHEMA);
   const o = { ...BLUR_DEFAULTS, ...options };
   let kernel: tf.Tensor2D;
   if (o.kind === 'gaussian') kernel = gaussianKernel(o.size, o.sigma);

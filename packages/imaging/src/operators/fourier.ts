@@ -1,6 +1,8 @@
 import { tf } from '@bilevel/core';
 import type { LinearOperator } from './types.js';
 import { checkImage, checkRange } from '../internal/checks.js';
+import { checkOptions } from '@bilevel/core';
+import { SUBSAMPLED_FOURIER_SCHEMA } from '../internal/options.js';
 
 /**
  * Real and imaginary parts of the unitary DFT matrix `F[j, k] = e^{−2πi jk/n}/√n = C − iS`.
@@ -166,6 +168,7 @@ export const SUBSAMPLED_FOURIER_DEFAULTS: SubsampledFourierOptions = {};
  * ```
  */
 export function subsampledFourier(mask: tf.Tensor, options: SubsampledFourierOptions = SUBSAMPLED_FOURIER_DEFAULTS): LinearOperator {
+  checkOptions('subsampledFourier', options, SUBSAMPLED_FOURIER_SCHEMA);
   if (!(mask instanceof tf.Tensor) || mask.rank !== 2) {
     throw new Error(`subsampledFourier: 'mask' must be an [h, w] tensor, got ${mask instanceof tf.Tensor ? `[${mask.shape}]` : typeof mask}.`);
   }

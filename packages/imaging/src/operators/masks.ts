@@ -1,5 +1,7 @@
 import { tf } from '@bilevel/core';
 import { mulberry32 } from '../internal/rng.js';
+import { checkOptions } from '@bilevel/core';
+import { CARTESIAN_MASK_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link cartesianMask}. */
 export interface CartesianMaskOptions {
@@ -34,6 +36,7 @@ export const CARTESIAN_MASK_DEFAULTS = { acceleration: 4, centerLines: 8, seed: 
  * ```
  */
 export function cartesianMask(options: CartesianMaskOptions): tf.Tensor2D {
+  checkOptions('cartesianMask', options, CARTESIAN_MASK_SCHEMA);
   const o = { ...CARTESIAN_MASK_DEFAULTS, ...options };
   for (const k of ['height', 'width'] as const) {
     if (!Number.isInteger(o[k]) || o[k] <= 0) throw new Error(`cartesianMask: option '${k}' must be a positive integer, got ${String(o[k])}.`);

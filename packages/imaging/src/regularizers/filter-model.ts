@@ -4,6 +4,8 @@ import type { Regularizer } from './types.js';
 import { checkPositive } from '../internal/checks.js';
 import { param, read, filterL1Norms, checkFilters, checkPadding, filterResponses, paddingNormFactor, type FilterPadding } from '../internal/params.js';
 import { randomFilters } from './filters.js';
+import { checkOptions } from '@bilevel/core';
+import { FILTER_PENALTY_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link filterPenalty}. */
 export interface FilterPenaltyOptions {
@@ -46,6 +48,7 @@ export const FILTER_PENALTY_DEFAULTS = { epsilon: 0.01, size: 5, count: 8, seed:
  * ```
  */
 export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
+  checkOptions('filterPenalty', options, FILTER_PENALTY_SCHEMA);
   const o = { ...FILTER_PENALTY_DEFAULTS, ...options };
   checkPositive('filterPenalty', 'epsilon', o.epsilon);
   checkPadding('filterPenalty', o.padding);

@@ -1,6 +1,8 @@
 import { tf } from '@bilevel/core';
 import { gaussianSamples } from '../internal/rng.js';
 import { checkPositive } from '../internal/checks.js';
+import { checkOptions } from '@bilevel/core';
+import { RANDOM_FILTERS_SCHEMA } from '../internal/options.js';
 
 function checkInt(where: string, name: string, v: unknown): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
@@ -35,6 +37,7 @@ export const RANDOM_FILTERS_DEFAULTS = { size: 5, count: 8, scale: 1, seed: 0 } 
  * ```
  */
 export function randomFilters(options: RandomFiltersOptions = {}): tf.Tensor4D {
+  checkOptions('randomFilters', options, RANDOM_FILTERS_SCHEMA);
   const { size, count, scale, seed } = { ...RANDOM_FILTERS_DEFAULTS, ...options };
   checkInt('randomFilters', 'size', size);
   checkInt('randomFilters', 'count', count);

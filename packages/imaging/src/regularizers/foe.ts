@@ -4,6 +4,8 @@ import type { Regularizer } from './types.js';
 import { checkPositive } from '../internal/checks.js';
 import { param, read, filterL1Norms, checkFilters, checkPadding, filterResponses, paddingNormFactor, type FilterPadding } from '../internal/params.js';
 import { dctFilters } from './filters.js';
+import { checkOptions } from '@bilevel/core';
+import { FOE_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link fieldsOfExperts}. */
 export interface FieldsOfExpertsOptions {
@@ -60,6 +62,7 @@ export const FIELDS_OF_EXPERTS_DEFAULTS = { size: 3, alpha: 0.01, nu: 0.1, paddi
  * ```
  */
 export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regularizer {
+  checkOptions('fieldsOfExperts', options, FOE_SCHEMA);
   const o = { ...FIELDS_OF_EXPERTS_DEFAULTS, ...options };
   checkPositive('fieldsOfExperts', 'alpha', o.alpha);
   checkPositive('fieldsOfExperts', 'nu', o.nu);

@@ -4,6 +4,8 @@ import type { Regularizer } from './types.js';
 import { checkPositive } from '../internal/checks.js';
 import { param } from '../internal/params.js';
 import { gaussianSamples } from '../internal/rng.js';
+import { checkOptions } from '@bilevel/core';
+import { ICNN_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link icnn}. */
 export interface IcnnOptions {
@@ -64,6 +66,7 @@ export function icnnZWeights(theta: Params, layer: number): tf.Tensor {
  * ```
  */
 export function icnn(options: IcnnOptions = {}): Regularizer {
+  checkOptions('icnn', options, ICNN_SCHEMA);
   const o = { ...ICNN_DEFAULTS, ...options };
   for (const k of ['layers', 'channels', 'size'] as const) {
     if (!Number.isInteger(o[k]) || o[k] <= 0) throw new Error(`icnn: option '${k}' must be a positive integer, got ${String(o[k])}.`);

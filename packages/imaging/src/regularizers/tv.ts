@@ -4,6 +4,8 @@ import type { Regularizer } from './types.js';
 import { gradient2d } from '../operators/finite-difference.js';
 import { checkPositive } from '../internal/checks.js';
 import { param, read } from '../internal/params.js';
+import { checkOptions } from '@bilevel/core';
+import { TV_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link smoothedTV} and {@link huberTV}. */
 export interface TVOptions {
@@ -22,6 +24,7 @@ export interface TVOptions {
 export const TV_DEFAULTS = { nu: 0.01, alpha: 0.1 } as const;
 
 function options(where: string, o: TVOptions): { nu: number; alpha: number } {
+  checkOptions(where, o, TV_SCHEMA);
   const r = { ...TV_DEFAULTS, ...o };
   checkPositive(where, 'nu', r.nu);
   checkPositive(where, 'alpha', r.alpha);

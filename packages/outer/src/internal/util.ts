@@ -1,4 +1,4 @@
-import { tf, paramsToArrays, paramsFromArrays, disposeParams, normParams, keysOf, type Params } from '@bilevel/core';
+import { tf, paramsToArrays, paramsFromArrays, disposeParams, normParams, keysOf, checkOptions, opt, type Params } from '@bilevel/core';
 import type { ParamsArrays, OracleResult, Proximal } from '../types.js';
 
 export const toArrays = (p: Params): ParamsArrays => paramsToArrays(p);
@@ -74,9 +74,11 @@ export function checkInt(where: string, name: string, v: unknown, min: number, f
   }
 }
 
-/** Rejects unknown option keys (typos are the commonest option bug). */
-export function checkKeys(where: string, options: object, allowed: readonly string[]): void {
-  for (const k of Object.keys(options)) {
-    if (!allowed.includes(k)) throw new Error(`${where}: unknown option '${k}'; the options are ${allowed.join(', ')}.`);
-  }
+/**
+ * Rejects unknown option keys (typos are the commonest option bug) through core's option
+ * mechanism: the error names the nearest valid key. `path` prefixes nested keys
+ * (`'checkpoint.'`). Values are checked by the caller's range checks.
+ */
+export function checkKeys(where: string, options: object, allowed: readonly string[], path = ''): void {
+  checkOptions(where, options, Object.fromEntries(allowed.map((k) => [k, opt.any()])), path);
 }
