@@ -6,6 +6,7 @@
  */
 import { tf, defineProblem } from '../src/index.js';
 import type { Params, Problem } from '../src/index.js';
+import { lusolve } from 'mathjs';
 
 export type Mat = number[][];
 
@@ -31,26 +32,9 @@ export const sub = (a: number[], b: number[]): number[] => a.map((v, i) => v - b
 export const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i], 0);
 export const norm = (a: number[]): number => Math.sqrt(dot(a, a));
 
-/** Solves `A x = b` by Gaussian elimination with partial pivoting (float64). */
+/** Solves `A x = b` in float64 (mathjs LU with partial pivoting). */
 export function solve(a: Mat, b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    [m[c], m[p]] = [m[p], m[c]];
-    for (let r = c + 1; r < n; r++) {
-      const f = m[r][c] / m[c][c];
-      for (let k = c; k <= n; k++) m[r][k] -= f * m[c][k];
-    }
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = m[r][n];
-    for (let k = r + 1; k < n; k++) s -= m[r][k] * x[k];
-    x[r] = s / m[r][r];
-  }
-  return x;
+  return (lusolve(a, b) as number[][]).map((row) => row[0]);
 }
 
 export interface QuadraticFixture {

@@ -1,4 +1,6 @@
-import { it, expect } from 'vitest';
+import { it, expect, describe } from 'vitest';
+import { eigs } from 'mathjs';
+import { tridiagonalEigenvalue } from '../src/spectrum.js';
 import { tf, powerIteration, lanczos, estimateLipschitz, estimateStrongConvexity, defineProblem, type MatVec } from '../src/index.js';
 import { describeEachBackend, randn } from './backends.js';
 
@@ -100,3 +102,18 @@ describeEachBackend('spectrum', (backend) => {
 function linspaceArr(a: number, b: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
 }
+
+describe('tridiagonalEigenvalue (Sturm bisection)', () => {
+  it('matches mathjs eigs on random symmetric tridiagonal matrices to 1e-13 relative, every k', () => {
+    let seed = 5;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const m of [1, 2, 7, 30]) {
+      const alpha = Array.from({ length: m }, () => 10 * rand() - 5);
+      const beta = Array.from({ length: m - 1 }, () => 2 * rand() - 1);
+      const T = alpha.map((a, i) => alpha.map((_, j) => (i === j ? a : j === i + 1 ? beta[i] : i === j + 1 ? beta[j] : 0)));
+      const reference = [...(eigs(T, { eigenvectors: false }).values as number[])].sort((a, b) => a - b);
+      const scale = Math.max(...reference.map(Math.abs));
+      for (let k = 0; k < m; k++) expect(Math.abs(tridiagonalEigenvalue(alpha, beta, k) - reference[k])).toBeLessThan(1e-13 * scale);
+    }
+  });
+});

@@ -5,6 +5,7 @@
  */
 import { tf, defineProblem } from '../src/index.js';
 import type { Params, Problem } from '../src/index.js';
+import { lusolve, eigs } from 'mathjs';
 
 export type Matrix = number[][];
 
@@ -39,47 +40,15 @@ export const matvec = (A: Matrix, x: number[]): number[] => A.map((row) => row.r
 export const sub = (a: number[], b: number[]): number[] => a.map((v, i) => v - b[i]);
 export const norm = (a: number[]): number => Math.sqrt(a.reduce((s, v) => s + v * v, 0));
 
-/** Solves A x = b by Gaussian elimination with partial pivoting (float64). */
+/** Solves A x = b in float64 (mathjs LU with partial pivoting). */
 export function solveDense(A: Matrix, b: number[]): number[] {
-  const n = A.length;
-  const M = A.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r;
-    [M[c], M[p]] = [M[p], M[c]];
-    for (let r = c + 1; r < n; r++) {
-      const f = M[r][c] / M[c][c];
-      for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k];
-    }
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = M[r][n];
-    for (let k = r + 1; k < n; k++) s -= M[r][k] * x[k];
-    x[r] = s / M[r][r];
-  }
-  return x;
+  return (lusolve(A, b) as number[][]).map((row) => row[0]);
 }
 
-/** Largest and smallest eigenvalues of a symmetric positive definite matrix (power iterations, float64). */
+/** Largest and smallest eigenvalues of a symmetric matrix (mathjs `eigs`, float64). */
 export function extremeEigenvalues(H: Matrix): { max: number; min: number } {
-  const n = H.length;
-  let v = gaussians(n, 99);
-  let max = 0;
-  for (let i = 0; i < 2000; i++) {
-    const w = matvec(H, v);
-    max = norm(w) / norm(v);
-    v = w.map((x) => x / norm(w));
-  }
-  // Inverse iteration for the smallest.
-  let u = gaussians(n, 7);
-  let min = 0;
-  for (let i = 0; i < 500; i++) {
-    const w = solveDense(H, u);
-    min = norm(u) / norm(w);
-    u = w.map((x) => x / norm(w));
-  }
-  return { max, min };
+  const values = eigs(H, { eigenvectors: false }).values as number[];
+  return { max: Math.max(...values), min: Math.min(...values) };
 }
 
 /**
