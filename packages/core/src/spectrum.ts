@@ -27,7 +27,9 @@ export interface SpectrumEstimate {
 
 /** Options of {@link powerIteration}. */
 export interface PowerIterationOptions {
-  /** Iteration cap (default 100). */
+  /** Iteration cap (default 100); the iteration stops earlier when `tol` is met. */
+  maxIter?: number;
+  /** @deprecated The old name of `maxIter` (a cap, since the iteration stops at `tol`); accepted with a warning for one release. */
   iterations?: number;
   /** Stop when the Rayleigh quotient changes by less than tol relatively (default 1e-5: float32 leaves ~1e-6 noise). */
   tol?: number;
@@ -38,7 +40,7 @@ export interface PowerIterationOptions {
 }
 
 /** Defaults of {@link powerIteration}. */
-export const POWER_ITERATION_DEFAULTS = { iterations: 100, tol: 1e-5, seed: 0, min: false } as const;
+export const POWER_ITERATION_DEFAULTS = { maxIter: 100, tol: 1e-5, seed: 0, min: false } as const;
 
 /** Options of {@link lanczos}. */
 export interface LanczosOptions {
@@ -53,7 +55,8 @@ export const LANCZOS_DEFAULTS = { iterations: 30, seed: 0 } as const;
 
 const LANCZOS_SCHEMA = { iterations: opt.integer({ min: 1 }), seed: opt.integer() };
 const POWER_ITERATION_OPTIONS = defineOptions<PowerIterationOptions>('powerIteration', {
-  ...LANCZOS_SCHEMA, tol: opt.number({ min: 0 }), min: opt.boolean(),
+  maxIter: opt.integer({ min: 1 }), seed: opt.integer(), tol: opt.number({ min: 0 }), min: opt.boolean(),
+  iterations: opt.renamed('maxIter'),
 }, powerIteration);
 const LANCZOS_OPTIONS = defineOptions<LanczosOptions>('lanczos', LANCZOS_SCHEMA, lanczos);
 const CURVATURE_SCHEMA = { ...LANCZOS_SCHEMA, safety: opt.number({ min: 1 }, 'pass a safety factor ≥ 1 (1 is the raw Ritz value)') };
@@ -82,12 +85,12 @@ function applyChecked(where: string, matvec: MatVec, v: tf.Tensor): tf.Tensor {
 }
 
 /** Power iteration on `op`; returns the Rayleigh quotient of the dominant eigenvector. */
-function dominant(where: string, op: MatVec, like: tf.Tensor, o: Required<PowerIterationOptions>): { value: number; iterations: number } {
+function dominant(where: string, op: MatVec, like: tf.Tensor, o: { maxIter: number; tol: number; seed: number }): { value: number; iterations: number } {
   let v = startVector(like, o.seed);
   let value = NaN;
   let k = 0;
   try {
-    for (k = 1; k <= o.iterations; k++) {
+    for (k = 1; k <= o.maxIter; k++) {
       const av = applyChecked(where, op, v);
       const [rayleigh, norm] = readScalars(tf.tidy(() => tf.sum(tf.mul(v, av))), tf.tidy(() => tf.norm(av)));
       if (!Number.isFinite(norm)) {
@@ -109,7 +112,7 @@ function dominant(where: string, op: MatVec, like: tf.Tensor, o: Required<PowerI
   } finally {
     v.dispose();
   }
-  return { value, iterations: Math.min(k, o.iterations) };
+  return { value, iterations: Math.min(k, o.maxIter) };
 }
 
 /**
@@ -121,11 +124,11 @@ function dominant(where: string, op: MatVec, like: tf.Tensor, o: Required<PowerI
  *
  * @param matvec - `v ↦ Av`, A symmetric.
  * @param like - a tensor with the shape of v.
- * @param options - `iterations`, `tol`, `seed`, `min`.
+ * @param options - `maxIter`, `tol`, `seed`, `min`.
  * @returns `{ max, min, iterations, matvecs }` (`min` is NaN unless requested).
  * @example
  * ```ts
- * const { max } = powerIteration((v) => problem.hvp(x, theta, data, v), x, { iterations: 50 });
+ * const { max } = powerIteration((v) => problem.hvp(x, theta, data, v), x, { maxIter: 50 });
  * ```
  */
 export function powerIteration(matvec: MatVec, like: tf.Tensor, options: PowerIterationOptions = {}): SpectrumEstimate {

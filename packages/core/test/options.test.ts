@@ -1,5 +1,5 @@
 import { describe, it, expect, vi, beforeAll } from 'vitest';
-import { tf, initBackend, opt, checkOptions, defineOptions, optionsOf, resetOptionWarnings, recordExplicit, explicitOptions, resolveAccuracy } from '@bilevel/core';
+import { tf, initBackend, lbfgs, cg, picard, powerIteration, opt, checkOptions, defineOptions, optionsOf, resetOptionWarnings, recordExplicit, explicitOptions, resolveAccuracy } from '@bilevel/core';
 import { editDistance, closestName } from '../src/internal/edit-distance.js';
 
 const schema = {
@@ -72,6 +72,32 @@ describe('checkOptions', () => {
   });
 });
 
+describe('a renamed public option', () => {
+  it("powerIteration's old 'iterations' still works as 'maxIter', with one deprecation warning", async () => {
+    await initBackend({ backend: 'cpu', log: false });
+    resetOptionWarnings();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const like = tf.ones([4]);
+    const A = tf.tensor1d([4, 3, 2, 1]);
+    const before = tf.memory().numTensors;
+    try {
+      // tol 0 never stops early, so the iteration count is the cap itself
+      const old = powerIteration((v) => tf.mul(A, v), like, { iterations: 7, tol: 0 });
+      const now = powerIteration((v) => tf.mul(A, v), like, { maxIter: 7, tol: 0 });
+      expect(old.iterations).toBe(7);
+      expect(old.max).toBe(now.max);
+      powerIteration((v) => tf.mul(A, v), like, { iterations: 3 });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toMatch(/powerIteration: option 'iterations' is deprecated .* use 'maxIter'/);
+      expect(() => powerIteration((v) => tf.mul(A, v), like, { iterations: 3, maxIter: 3 })).toThrow(/pass only 'maxIter'/);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      warn.mockRestore();
+      tf.dispose([like, A]);
+    }
+  });
+});
+
 describe('defineOptions', () => {
   it('binds a name, fills defaults and registers the schema on its owner', () => {
     function solver(): void {}
@@ -88,10 +114,16 @@ describe('precedence', () => {
     const a = recordExplicit({}, { tol: 1e-6, maxIter: undefined });
     expect(explicitOptions(a)).toEqual({ tol: 1e-6 });
     expect(explicitOptions({})).toEqual({});
-    expect(resolveAccuracy(1e-6, undefined, 1e-4)).toBe(1e-6);
+    // explicit on the solver: pass nothing per call, the solver keeps its own value
+    expect(resolveAccuracy(1e-6, undefined, 1e-4)).toBeUndefined();
     expect(resolveAccuracy(undefined, undefined, 1e-4)).toBe(1e-4);
     expect(resolveAccuracy(1e-6, 1e-3, 1e-4)).toBe(1e-3);
     expect(resolveAccuracy(undefined, undefined, undefined)).toBeUndefined();
+    // the solver factories record what the user set, and only that
+    expect(explicitOptions(lbfgs({ tol: 1e-6 }))).toEqual({ tol: 1e-6 });
+    expect(explicitOptions(lbfgs())).toEqual({});
+    expect(explicitOptions(cg({ maxIter: 5, tol: undefined }))).toEqual({ maxIter: 5 });
+    expect(explicitOptions(picard({ damping: 0.5 }))).toEqual({ damping: 0.5 });
   });
 });
 

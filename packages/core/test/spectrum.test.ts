@@ -55,7 +55,7 @@ describeEachBackend('spectrum', (backend) => {
     const A = symmetric(lambdas, 4);
     const like = tf.zeros([n]);
     const before = tf.memory().numTensors;
-    const r = powerIteration(times(A), like, { iterations: 300, tol: 1e-7, min: true });
+    const r = powerIteration(times(A), like, { maxIter: 300, tol: 1e-7, min: true });
     expect(close(r.max, 10)).toBeLessThan(REL);
     expect(close(r.min, 1)).toBeLessThan(10 * REL); // λ_min = λ_max − (λ_max − λ_min): cancellation costs a digit
     const maxOnly = powerIteration(times(A), like);

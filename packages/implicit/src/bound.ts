@@ -17,7 +17,7 @@
  *
  * @packageDocumentation
  */
-import { checkNonNegative } from '@bilevel/core';
+import { checkNonNegative, checkOptions, opt } from '@bilevel/core';
 
 /**
  * The constants of the bound (names follow seed 001's L_{∇f}, L_{∇²f}). All are Lipschitz
@@ -66,8 +66,17 @@ export interface HypergradientBoundInputs {
   lossGradNorm?: number;
 }
 
+/** Keys of the bound constants (values are checked below, with the bound's own messages). */
+const CONSTANTS_SCHEMA = { lossLipschitz: opt.any(), mixedNorm: opt.any(), hessianLipschitz: opt.any(), mixedLipschitz: opt.any(), lossThetaLipschitz: opt.any() };
+const measured = opt.custom('a number', (v) => typeof v === 'number');
+const INPUTS_SCHEMA = {
+  epsilon: measured, delta: measured, mu: measured, adjointNorm: measured, lossGradNorm: measured,
+  constants: opt.object(CONSTANTS_SCHEMA),
+};
+
 function validateConstants(where: string, c: HypergradientBoundConstants): Required<HypergradientBoundConstants> {
   if (c == null || typeof c !== 'object') throw new Error(`${where}: 'constants' must be a BoundConstants object ({ mu, lossLipschitz, mixedNorm, ... }).`);
+  checkOptions(where, c, { mu: opt.any(), ...CONSTANTS_SCHEMA }, 'constants.');
   checkNonNegative(where, 'constants.mu', c.mu, true);
   checkNonNegative(where, 'constants.lossLipschitz', c.lossLipschitz);
   checkNonNegative(where, 'constants.mixedNorm', c.mixedNorm);
@@ -178,6 +187,7 @@ export function adjointErrorBound(constants: HypergradientBoundConstants, eps: n
 export function hypergradientBound(constants: HypergradientBoundConstants, inputs: HypergradientBoundInputs): number {
   const c = validateConstants('hypergradientBound', constants);
   if (inputs == null || typeof inputs !== 'object') throw new Error("hypergradientBound: 'inputs' must be { eps, delta, adjointNorm | lossGradNorm }.");
+  checkOptions('hypergradientBound', inputs, { eps: opt.any(), delta: opt.any(), adjointNorm: opt.any(), lossGradNorm: opt.any() }, 'inputs.');
   checkNonNegative('hypergradientBound', 'inputs.eps', inputs.eps);
   checkNonNegative('hypergradientBound', 'inputs.delta', inputs.delta);
   const { eps, delta, lossGradNorm } = inputs;
@@ -266,6 +276,7 @@ export interface BoundOutputs {
  * ```
  */
 export function implicitErrorBound(inputs: BoundInputs): BoundOutputs {
+  checkOptions('implicitErrorBound', inputs, INPUTS_SCHEMA);
   const { epsilon, delta, mu, adjointNorm, lossGradNorm, constants: c } = inputs;
   const missing: string[] = [];
   for (const k of ['lossLipschitz', 'hessianLipschitz', 'mixedLipschitz', 'mixedNorm', 'lossThetaLipschitz'] as const) {

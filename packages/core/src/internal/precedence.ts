@@ -55,27 +55,32 @@ export interface AccuracySources<T> {
 }
 
 /**
- * The precedence rule: a per-call accuracy, else the value the user set explicitly in a
- * factory, else the strategy's default; `undefined` leaves the solver's own default.
+ * The precedence rule, as the value a strategy passes to its solver's `solve` per call:
  *
- *     value = perCall ?? explicit ?? strategyDefault ?? (solver default)
+ *     perCall                 if the caller asked for an accuracy at this call,
+ *     undefined               else if the user set the option explicitly on the solver
+ *                             (the solver then applies its own setting, with its own tolMode),
+ *     strategyDefault         otherwise (undefined: the solver's own default).
  *
- * A per-call accuracy wins over a factory option because it is the later and more
- * specific request (an outer method's adaptive ε_k is the point of that method); a
- * default never wins over anything the user set.
+ * So the effective value is `perCall ?? explicit ?? strategyDefault ?? solver default`, and
+ * a default never overrides anything the user set. A per-call accuracy wins over a factory
+ * option because it is the later and more specific request (an outer method's adaptive ε_k
+ * is the point of that method).
  *
- * @param explicit - the option as set explicitly in a factory, or undefined.
+ * @param explicit - the solver option as the user set it (see {@link explicitOptions}), or undefined.
  * @param perCall - the accuracy asked for at this call, or undefined.
- * @param strategyDefault - the strategy's default, or undefined.
- * @returns the value to pass to the solver, or undefined to use the solver's default.
+ * @param strategyDefault - the strategy's default for what its rule needs, or undefined.
+ * @returns what to pass per call; undefined lets the solver use its own (explicit or default) value.
  * @example
  * ```ts
  * const inner = lbfgs({ tol: 1e-6 });
- * resolveAccuracy(explicitOptions(inner).tol as number | undefined, undefined, 1e-4); // 1e-6
- * resolveAccuracy(undefined, undefined, 1e-4);                                          // 1e-4
- * resolveAccuracy(1e-6, 1e-3, 1e-4);                                                    // 1e-3
+ * const explicitTol = explicitOptions(inner).tol as number | undefined;
+ * resolveAccuracy(explicitTol, undefined, 1e-4); // undefined: lbfgs keeps its tol 1e-6
+ * resolveAccuracy(undefined, undefined, 1e-4);   // 1e-4: the strategy's default
+ * resolveAccuracy(explicitTol, 1e-3, 1e-4);      // 1e-3: asked for at this call
  * ```
  */
 export function resolveAccuracy<T>(explicit: T | undefined, perCall: T | undefined, strategyDefault: T | undefined): T | undefined {
-  return perCall ?? explicit ?? strategyDefault;
+  if (perCall !== undefined) return perCall;
+  return explicit !== undefined ? undefined : strategyDefault;
 }
