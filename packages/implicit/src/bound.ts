@@ -71,7 +71,8 @@ const CONSTANTS_SCHEMA = { lossLipschitz: opt.any(), mixedNorm: opt.any(), hessi
 const measured = opt.custom('a number', (v) => typeof v === 'number');
 const INPUTS_SCHEMA = {
   epsilon: measured, delta: measured, mu: measured, adjointNorm: measured, lossGradNorm: measured,
-  constants: opt.object(CONSTANTS_SCHEMA),
+  // a full HypergradientBoundConstants (with mu) is accepted too; the top-level mu is used
+  constants: opt.object({ mu: opt.any(), ...CONSTANTS_SCHEMA }),
 };
 
 function validateConstants(where: string, c: HypergradientBoundConstants): Required<HypergradientBoundConstants> {
