@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
 
 // Until @bilevel/imaging and @bilevel/outer move their file helpers behind `/node` subpath
@@ -8,6 +8,9 @@ const nodeStub = fileURLToPath(new URL('./src/internal/node-stub.ts', import.met
 export default defineConfig({
   base: './',
   resolve: {
+    // The workspace packages from their TypeScript sources (their `@bilevel/source` export
+    // condition), so the playground builds without `pnpm build` first.
+    conditions: ['@bilevel/source', ...defaultClientConditions],
     alias: [
       { find: /^node:(fs|path|url)$/, replacement: nodeStub },
       { find: /^pngjs$/, replacement: nodeStub },
