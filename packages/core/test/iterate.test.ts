@@ -134,3 +134,37 @@ describe('iterate (the shared loop)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('solvers on the shared loop release their tensors when the operator throws mid-solve', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'cpu', log: false });
+  });
+
+  it('cg, gmres, richardson, neumann, picard, anderson, broyden', async () => {
+    const { cg, gmres, richardson, neumann, picard, anderson, broyden } = await import('../src/index.js');
+    const A = tf.tensor2d([[3, 1, 0], [1, 2, 0.5], [0, 0.5, 1]]);
+    const b = tf.tensor2d([[1], [2], [3]]);
+    const throwingAfter = (calls: number, f: (v: tf.Tensor) => tf.Tensor) => {
+      let n = 0;
+      return (v: tf.Tensor) => {
+        if (++n > calls) {
+          tf.ones([16]); // a tensor the failing operator leaves behind
+          throw new Error('operator failed');
+        }
+        return f(v);
+      };
+    };
+    const before = tf.memory().numTensors;
+    const matvec = () => throwingAfter(2, (v) => tf.matMul(A, v));
+    for (const solver of [cg({ tol: 1e-12 }), gmres({ tol: 1e-12 }), richardson({ step: 0.2, tol: 1e-12 }), neumann({ step: 0.2, terms: 10 })]) {
+      expect(() => solver.solve(matvec(), b), solver.name).toThrow(/operator failed/);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    const map = () => throwingAfter(3, (x) => tf.add(tf.mul(0.5, tf.tanh(x)), 1));
+    for (const solver of [picard(), anderson(), broyden()]) {
+      expect(() => solver.solve(map(), b, { tol: 1e-12 }), solver.name).toThrow(/operator failed/);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    tf.dispose([A, b]);
+  });
+});
