@@ -114,8 +114,10 @@ describe('precedence', () => {
     const a = recordExplicit({}, { tol: 1e-6, maxIter: undefined });
     expect(explicitOptions(a)).toEqual({ tol: 1e-6 });
     expect(explicitOptions({})).toEqual({});
-    // explicit on the solver: pass nothing per call, the solver keeps its own value
-    expect(resolveAccuracy(1e-6, undefined, 1e-4)).toBeUndefined();
+    // set in the strategy's factory: wins over the strategy default
+    expect(resolveAccuracy(1e-6, undefined, 1e-4)).toBe(1e-6);
+    // set on the solver: the caller passes no default, so nothing goes per call
+    expect(resolveAccuracy(undefined, undefined, undefined)).toBeUndefined();
     expect(resolveAccuracy(undefined, undefined, 1e-4)).toBe(1e-4);
     expect(resolveAccuracy(1e-6, 1e-3, 1e-4)).toBe(1e-3);
     expect(resolveAccuracy(undefined, undefined, undefined)).toBeUndefined();

@@ -55,32 +55,32 @@ export interface AccuracySources<T> {
 }
 
 /**
- * The precedence rule, as the value a strategy passes to its solver's `solve` per call:
+ * The precedence rule for one accuracy (a tol, an iteration cap):
  *
- *     perCall                 if the caller asked for an accuracy at this call,
- *     undefined               else if the user set the option explicitly on the solver
- *                             (the solver then applies its own setting, with its own tolMode),
- *     strategyDefault         otherwise (undefined: the solver's own default).
+ *     value = perCall ?? explicit ?? strategyDefault        (undefined: the solver's own value)
  *
- * So the effective value is `perCall ?? explicit ?? strategyDefault ?? solver default`, and
- * a default never overrides anything the user set. A per-call accuracy wins over a factory
- * option because it is the later and more specific request (an outer method's adaptive ε_k
- * is the point of that method).
+ * - `perCall`: asked for at this call (`hypergradient`'s `tol`, an outer method's ε_k); it
+ *   wins because it is the later and more specific request;
+ * - `explicit`: set by the user in a factory (a strategy's `implicit({ tol })`);
+ * - `strategyDefault`: the strategy's exported default. Pass `undefined` here when the
+ *   solver has the option set explicitly (`explicitOptions(lbfgs({ tol: 1e-6 })).tol`), so that
+ *   nothing is passed per call and the solver applies its own setting, with its own tolMode.
  *
- * @param explicit - the solver option as the user set it (see {@link explicitOptions}), or undefined.
+ * A default therefore never overrides anything the user set.
+ *
+ * @param explicit - the option as the user set it in the strategy's factory, or undefined.
  * @param perCall - the accuracy asked for at this call, or undefined.
- * @param strategyDefault - the strategy's default for what its rule needs, or undefined.
- * @returns what to pass per call; undefined lets the solver use its own (explicit or default) value.
+ * @param strategyDefault - the strategy's default, or undefined (always when the solver has its own explicit value).
+ * @returns what to pass to the solver per call; undefined lets the solver use its own (explicit or default) value.
  * @example
  * ```ts
  * const inner = lbfgs({ tol: 1e-6 });
- * const explicitTol = explicitOptions(inner).tol as number | undefined;
- * resolveAccuracy(explicitTol, undefined, 1e-4); // undefined: lbfgs keeps its tol 1e-6
- * resolveAccuracy(undefined, undefined, 1e-4);   // 1e-4: the strategy's default
- * resolveAccuracy(explicitTol, 1e-3, 1e-4);      // 1e-3: asked for at this call
+ * const solverSet = explicitOptions(inner).tol !== undefined;
+ * resolveAccuracy(undefined, undefined, solverSet ? undefined : 1e-4); // undefined: lbfgs keeps its tol 1e-6
+ * resolveAccuracy(1e-5, undefined, 1e-4);                             // 1e-5: implicit({ tol: 1e-5 })
+ * resolveAccuracy(1e-5, 1e-3, 1e-4);                                  // 1e-3: asked for at this call
  * ```
  */
 export function resolveAccuracy<T>(explicit: T | undefined, perCall: T | undefined, strategyDefault: T | undefined): T | undefined {
-  if (perCall !== undefined) return perCall;
-  return explicit !== undefined ? undefined : strategyDefault;
+  return perCall ?? explicit ?? strategyDefault;
 }
