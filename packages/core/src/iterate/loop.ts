@@ -11,6 +11,13 @@
 import { tf } from '../tf.js';
 import { statusMessage, type StatusCode } from '../status.js';
 import type { IterateOptions, IterateOutcome, IterativeMethod, Step } from './types.js';
+import { checkOptions, opt } from '../options.js';
+
+// Kinds only where a wrong one would fail late; the values are the solver's (already checked).
+const ITERATE_SCHEMA = {
+  threshold: opt.union([opt.number({ min: 0, finite: false }), opt.func()]), maxIter: opt.integer({ min: 0 }), stallIterations: opt.integer({ min: 0 }),
+  onIteration: opt.func(), work: opt.any(), facts: opt.any(),
+};
 
 /** A 1% drop of the best residual counts as progress for the stall test. */
 const PROGRESS = 0.99;
@@ -66,6 +73,7 @@ export function disposeReplaced(old: unknown, next: unknown): void {
  * ```
  */
 export function iterate<S>(method: IterativeMethod<S>, options: IterateOptions<S>): IterateOutcome<S> {
+  checkOptions('iterate', options, ITERATE_SCHEMA);
   const started = performance.now();
   let outcome!: IterateOutcome<S>;
   // The outer tidy is the safety net: a throwing init/step/confirm/callback releases every
