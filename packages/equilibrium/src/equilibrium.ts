@@ -1,22 +1,11 @@
-import { tf, addWork, keysOf, valueAndGradParams, disposeParams, addParams, checkNonNegative, checkPositiveInt, gmres, richardson, anderson } from '@bilevel/core';
-import type {
-  Data,
-  Params,
-  Problem,
-  FixedPointProblem,
-  Strategy,
-  HypergradientRequest,
-  HypergradientResult,
-  HypergradientStatus,
-  LinearSolver,
-  FixedPointSolver as ForwardSolver,
-  Work,
-} from '@bilevel/core';
+import { defineStrategy, checkNonNegative, checkPositiveInt, gmres, richardson, anderson } from '@bilevel/core';
+import type { Data, DrivenStrategy, LinearSolver, FixedPointSolver as ForwardSolver, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
+import { fixedPointForward } from './forward/fixed-point-forward.js';
 import { checkKeys } from './internal/check-keys.js';
-import { fixedPointMap } from './internal/map.js';
-import type { FixedPointMap, FixedPointRule, FixedPointRuleResult } from './backward/types.js';
+import type { FixedPointRule } from './backward/types.js';
 import { linearSolveRule } from './backward/linear-solve.js';
 import { phantomRule } from './backward/phantom.js';
+import { onMap } from './backward/on-map.js';
 
 /**
  * How the backward pass is computed.
@@ -59,23 +48,10 @@ export const DEFAULT_EQUILIBRIUM_OPTIONS = {
 
 const WHERE = 'equilibrium';
 
-type AnyProblem<D> = Problem<D> | FixedPointProblem<D>;
-
-/** Value and gradients of the loss w.r.t. x and θ (keys of θ may be anything, including 'x'). */
-function lossGradients<D>(loss: (x: tf.Tensor, theta: Params, data: D) => tf.Tensor, x: tf.Tensor, theta: Params, data: D): { value: number; gx: tf.Tensor; gTheta: Params } {
-  const keys = keysOf(theta);
-  const tree: Params = { '\u0000x': x };
-  keys.forEach((k, i) => (tree[`\u0000θ${i}`] = theta[k]));
-  const { value, grad } = valueAndGradParams((p) => {
-    const th: Params = {};
-    keys.forEach((k, i) => (th[k] = p[`\u0000θ${i}`]));
-    return loss(p['\u0000x'], th, data);
-  }, tree);
-  const v = value.dataSync()[0];
-  value.dispose();
-  const gTheta: Params = {};
-  keys.forEach((k, i) => (gTheta[k] = grad[`\u0000θ${i}`]));
-  return { value: v, gx: grad['\u0000x'], gTheta };
+/** An equilibrium (deep-equilibrium style) strategy: the core driver on a fixed-point forward solve and a backward rule. */
+export interface EquilibriumStrategy extends DrivenStrategy<Readonly<EquilibriumOptions>> {
+  solve<D = Data>(request: SolveRequest<D>): SolveResult;
+  vjpSolution<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult;
 }
 
 const isRule = (b: unknown): b is FixedPointRule => typeof (b as FixedPointRule | null)?.vjp === 'function';
@@ -83,34 +59,10 @@ const isRule = (b: unknown): b is FixedPointRule => typeof (b as FixedPointRule 
 /** The backward option as a rule object. */
 function ruleOf(backward: EquilibriumBackward): FixedPointRule {
   if (isRule(backward)) return backward;
-  const fix = "equilibrium backward: increase backwardMaxIter / request.linearMaxIter, or use 'implicit' (GMRES) when T is not a contraction";
-  if (backward === 'implicit') return linearSolveRule(gmres(), fix);
-  if (backward === 'fixed-point') return linearSolveRule(richardson({ step: 1 }), fix);
-  if ('implicit' in backward) return linearSolveRule(backward.implicit, fix);
+  if (backward === 'implicit') return linearSolveRule(WHERE, gmres());
+  if (backward === 'fixed-point') return linearSolveRule(WHERE, richardson({ step: 1 }));
+  if ('implicit' in backward) return linearSolveRule(WHERE, backward.implicit);
   return phantomRule(backward.phantom, backward.damping ?? DEFAULT_EQUILIBRIUM_OPTIONS.phantomDamping);
-}
-
-/** An equilibrium (deep-equilibrium style) strategy. */
-export interface EquilibriumStrategy extends Strategy {
-  readonly options: Readonly<EquilibriumOptions>;
-  /** The forward solve alone. The caller owns `x`. */
-  solve<D = Data>(request: { problem: AnyProblem<D>; theta: Params; data: D; x0?: tf.Tensor; tol?: number; maxIter?: number }): {
-    x: tf.Tensor;
-    residual: number;
-    converged: boolean;
-    message: string;
-    work: Work;
-  };
-  /** `(∂x̂/∂θ)ᵀ v` at a fixed point x by the configured backward rule. The caller owns `grad`. */
-  vjpSolution<D = Data>(request: {
-    problem: AnyProblem<D>;
-    theta: Params;
-    data: D;
-    x: tf.Tensor;
-    cotangent: tf.Tensor;
-    linearTol?: number;
-    linearMaxIter?: number;
-  }): { grad: Params; residual?: number; converged: boolean; message: string; work: Work };
 }
 
 function validate(options: EquilibriumOptions): void {
@@ -145,7 +97,8 @@ function validate(options: EquilibriumOptions): void {
  * By the implicit function theorem `∂x̂/∂θ = (I − ∂ₓT)⁻¹ ∂_θT`, so
  * `∇F = ∇_θℓ + (∂_θT)ᵀ w` with `(I − ∂ₓT)ᵀ w = ∇ₓℓ(x̂)`. The adjoint system is solved
  * matrix-free with VJPs of T (GMRES by default, or the fixed-point iteration
- * `w ← (∂ₓT)ᵀw + ∇ₓℓ`), or replaced by a phantom gradient (k damped unrolled steps).
+ * `w ← (∂ₓT)ᵀw + ∇ₓℓ`), truncated to a Neumann series (`neumannSeries`), or replaced by a
+ * phantom gradient (k damped unrolled steps).
  *
  * Energies `Φ(x; θ)` are handled through `T(x) = x − s∇ₓΦ(x; θ)` with `s = 1/L` (problem
  * `smoothness`) or `options.stepSize`. Then `(I − ∂ₓT)ᵀ = s∇²ₓₓΦ` and `∂_θT = −s∇²_{xθ}Φ`,
@@ -153,10 +106,11 @@ function validate(options: EquilibriumOptions): void {
  * is on ‖∇ₓΦ‖ (the solver stops when ‖T(x) − x‖ ≤ s·tol).
  *
  * Cost: forward, one map evaluation per iteration; backward, one VJP of T per linear
- * iteration (for energies one HVP each) plus one VJP in θ.
+ * iteration (for energies one HVP each) plus one VJP in θ. The core driver (`defineStrategy`)
+ * does the loss split, the result and its status.
  *
  * @param options - see {@link EquilibriumOptions}; defaults in {@link DEFAULT_EQUILIBRIUM_OPTIONS}.
- * @returns a {@link Strategy}.
+ * @returns an {@link EquilibriumStrategy}.
  * @example
  * ```ts
  * const strategy = equilibrium({ forward: anderson({ memory: 5 }), backward: 'implicit', tol: 1e-6 });
@@ -165,107 +119,14 @@ function validate(options: EquilibriumOptions): void {
  */
 export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrategy {
   validate(options);
-  const forward = options.forward ?? anderson();
-  const rule = ruleOf(options.backward ?? DEFAULT_EQUILIBRIUM_OPTIONS.backward);
-
-  function checkProblem(problem: unknown): void {
-    const kind = (problem as { kind?: string } | null)?.kind;
-    if (kind !== 'energy' && kind !== 'fixed-point') {
-      throw new Error(`${WHERE}: request.problem must come from defineProblem or defineFixedPoint.`);
-    }
-  }
-
-  function forwardSolve<D>(problem: AnyProblem<D>, theta: Params, data: D, x0In: tf.Tensor | undefined, tolIn: number | undefined, maxIterIn: number | undefined) {
-    const { map, scale, energy } = fixedPointMap(WHERE, problem, theta, data, options.stepSize);
-    const tol = tolIn ?? options.tol ?? DEFAULT_EQUILIBRIUM_OPTIONS.tol;
-    const maxIter = maxIterIn ?? options.maxIter ?? DEFAULT_EQUILIBRIUM_OPTIONS.maxIter;
-    const x0 = problem.initialPoint(theta, data, x0In);
-    let result;
-    try {
-      result = forward.solve((x) => tf.tidy(() => map(x, theta)), x0, { tol: tol * scale, maxIter });
-    } finally {
-      x0.dispose();
-    }
-    const residual = result.residualNorm / scale;
-    const work = { ...result.work };
-    if (energy) {
-      work.gradEvals = work.energyEvals;
-      work.energyEvals = 0;
-    }
-    const measure = energy ? '‖∇ₓΦ‖' : '‖T(x) − x‖';
-    const message = result.converged
-      ? `${forward.name}: ${result.iterations} iterations, ${measure} = ${residual.toExponential(3)} ≤ tol ${tol}.`
-      : `${result.message}${energy ? ` (for the energy, ${measure} = ${residual.toExponential(3)}, tol ${tol})` : ''}`;
-    return { x: result.x, residual, converged: result.converged, message, work, map, energy };
-  }
-
-  /** `(∂x̂/∂θ)ᵀ v` at x by the configured rule, with the backward accuracy in force. */
-  function backwardPass(map: FixedPointMap, energy: boolean, x: tf.Tensor, theta: Params, v: tf.Tensor, tolIn: number | undefined, maxIterIn: number | undefined): FixedPointRuleResult {
-    const tol = tolIn ?? options.backwardTol ?? DEFAULT_EQUILIBRIUM_OPTIONS.backwardTol;
-    const maxIter = maxIterIn ?? options.backwardMaxIter ?? DEFAULT_EQUILIBRIUM_OPTIONS.backwardMaxIter;
-    return rule.vjp({ map, energy, x, theta, cotangent: v, tol, maxIter });
-  }
-
-  return {
-    name: 'equilibrium',
+  const D = DEFAULT_EQUILIBRIUM_OPTIONS;
+  // The driver always provides solve and vjpSolution; DrivenStrategy types them as optional (Strategy's shape).
+  return defineStrategy({
+    name: WHERE,
+    forward: fixedPointForward(WHERE, options.forward ?? anderson(), options.stepSize),
+    rule: onMap(WHERE, ruleOf(options.backward ?? D.backward), options.stepSize),
     options: Object.freeze({ ...options }),
-
-    compute<D = Data>(request: HypergradientRequest<D>): HypergradientResult {
-      const started = performance.now();
-      checkProblem(request?.problem);
-      const { problem, theta, data, loss } = request;
-      if (typeof loss !== 'function') throw new Error(`${WHERE}: request.loss must be a function (x, theta, data) => scalar.`);
-      const fwd = forwardSolve(problem, theta, data, request.x0, request.tol, request.maxIter);
-      const lg = lossGradients(loss, fwd.x, theta, data);
-      let back: FixedPointRuleResult;
-      try {
-        back = backwardPass(fwd.map, fwd.energy, fwd.x, theta, lg.gx, request.linearTol, request.linearMaxIter);
-      } finally {
-        lg.gx.dispose();
-      }
-      const grad = addParams(lg.gTheta, back.grad);
-      disposeParams(lg.gTheta);
-      disposeParams(back.grad);
-      const work = addWork(fwd.work, back.work, { vjps: 1 });
-      work.timeMs = performance.now() - started;
-      const status: HypergradientStatus = !fwd.converged ? 'forward-not-converged' : !back.converged ? 'backward-not-converged' : 'converged';
-      const x = fwd.x;
-      return {
-        value: lg.value,
-        grad,
-        x,
-        work,
-        status,
-        converged: status === 'converged',
-        residuals: { forward: fwd.residual, backward: back.residual },
-        message: `${fwd.message} ${back.message}`,
-        strategy: 'equilibrium',
-        dispose() {
-          disposeParams(grad);
-          x.dispose();
-        },
-      };
-    },
-
-    solve(request) {
-      const started = performance.now();
-      checkProblem(request?.problem);
-      const fwd = forwardSolve(request.problem, request.theta, request.data, request.x0, request.tol, request.maxIter);
-      fwd.work.timeMs = performance.now() - started;
-      return { x: fwd.x, residual: fwd.residual, converged: fwd.converged, message: fwd.message, work: fwd.work };
-    },
-
-    vjpSolution(request) {
-      const started = performance.now();
-      checkProblem(request?.problem);
-      const { problem, theta, data, x, cotangent } = request;
-      if (!tf.util.arraysEqual(x.shape, cotangent.shape)) {
-        throw new Error(`${WHERE}.vjpSolution: cotangent has shape [${cotangent.shape}], expected the shape of x [${x.shape}].`);
-      }
-      const { map, energy } = fixedPointMap(WHERE, problem, theta, data, options.stepSize);
-      const back = backwardPass(map, energy, x, theta, cotangent, request.linearTol, request.linearMaxIter);
-      back.work.timeMs = performance.now() - started;
-      return back;
-    },
-  };
+    defaults: { tol: options.tol ?? D.tol, maxIter: options.maxIter ?? D.maxIter, linearTol: options.backwardTol ?? D.backwardTol, linearMaxIter: options.backwardMaxIter ?? D.backwardMaxIter },
+    kindHint: 'For a saddle point (defineSaddle) use piggyback() from @bilevel/piggyback.',
+  }) as EquilibriumStrategy;
 }

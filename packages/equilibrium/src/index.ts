@@ -18,4 +18,4 @@ export type {
 } from '@bilevel/core';
 export { neumannSeries, DEFAULT_NEUMANN_SERIES_OPTIONS } from './backward/neumann-series.js';
 export type { NeumannSeriesOptions } from './backward/neumann-series.js';
-export type { FixedPointRule, FixedPointRuleRequest, FixedPointRuleResult, FixedPointMap } from './backward/types.js';
+export type { FixedPointRule, FixedPointRuleRequest, FixedPointMapFn } from './backward/types.js';

@@ -195,7 +195,7 @@ describe('equilibrium [wasm]', () => {
     expect(() => equilibrium({ forward: {} as never })).toThrow(/option 'forward' must be a forward solver/);
     expect(() => equilibrium({ tolerance: 1 } as never)).toThrow(/unknown option 'tolerance'; did you mean 'tol'\?/);
     const noL = { ...t.problem, lipschitz: () => undefined };
-    expect(() => equilibrium().compute({ problem: noL, theta: t.theta, data: t.data, loss: t.loss })).toThrow(/pass options.stepSize/);
+    expect(() => equilibrium().compute({ problem: noL, theta: t.theta, data: t.data, loss: t.loss })).toThrow(/option 'stepSize'/);
   });
 
   it('leaks no tensors (20 calls of compute and vjpSolution per configuration)', () => {

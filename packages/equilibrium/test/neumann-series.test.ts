@@ -182,7 +182,7 @@ describe('neumannSeries [wasm]', () => {
       }
     }
     const noL = { ...t.problem, lipschitz: () => undefined };
-    expect(() => strategy.compute({ problem: noL, theta: t.theta, data: t.data, loss: t.loss })).toThrow(/pass options.stepSize/);
+    expect(() => strategy.compute({ problem: noL, theta: t.theta, data: t.data, loss: t.loss })).toThrow(/option 'stepSize'/);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => neumannSeries({ terms: 0 })).toThrow(/neumannSeries: option 'terms' must be a positive integer/);
     expect(() => neumannSeries({ term: 5 } as never)).toThrow(/neumannSeries: unknown option 'term'/);

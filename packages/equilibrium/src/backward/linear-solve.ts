@@ -1,8 +1,7 @@
-import { tf, addWork, emptyWork, vjp } from '@bilevel/core';
-import type { LinearSolver } from '@bilevel/core';
+import { tf, addWork, emptyWork, vjp, statusMessage } from '@bilevel/core';
+import type { LinearSolver, SolveStatus } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
-import { countMapVjps } from './types.js';
-import { thetaVjp } from '../internal/map.js';
+import { countMapVjps, thetaVjp } from './types.js';
 
 /**
  * Implicit differentiation of a fixed point with a matrix-free linear solver: solve
@@ -10,11 +9,11 @@ import { thetaVjp } from '../internal/map.js';
  * contraction; CG when T is the gradient step of an energy (`(I − ∂ₓT)ᵀ = s∇²ₓₓΦ`, SPD);
  * Richardson with step 1 is the adjoint fixed-point iteration `w ← (∂ₓT)ᵀw + v`.
  *
+ * @param where - the strategy's name, for messages.
  * @param linear - the core {@link LinearSolver}.
- * @param fix - what the not-converged message advises.
  * @returns a {@link FixedPointRule}.
  */
-export function linearSolveRule(linear: LinearSolver, fix: string): FixedPointRule {
+export function linearSolveRule(where: string, linear: LinearSolver): FixedPointRule {
   return {
     name: linear.name,
     vjp({ map, energy, x, theta, cotangent, tol, maxIter }) {
@@ -29,13 +28,21 @@ export function linearSolveRule(linear: LinearSolver, fix: string): FixedPointRu
       countMapVjps(work, energy, 1);
       // The solver's own record counts its iterations; the VJPs were counted by matvec.
       const merged = addWork(work, { ...solved.work, vjps: 0, hvps: 0, linearIterations: solved.iterations });
+      const status: SolveStatus = solved.status === 'non-positive-curvature' ? 'breakdown' : solved.status;
       return {
         grad,
         residual: solved.residualNorm,
         converged: solved.converged,
+        status,
+        iterations: solved.iterations,
+        tol,
         message: solved.converged
-          ? `${linear.name}: adjoint residual ${solved.residualNorm.toExponential(3)} ≤ ${tol} in ${solved.iterations} iterations.`
-          : `${solved.message} (${fix}).`,
+          ? `${linear.name}: adjoint residual ${solved.residualNorm.toExponential(3)} ≤ ${tol} in ${solved.iterations} iterations`
+          : statusMessage('backward-not-converged', {
+            where, iterations: solved.iterations, residual: solved.residualNorm, residualName: '‖(I − ∂ₓT)ᵀw − ∇ₓℓ‖', tol, maxIter,
+            optionNames: { tol: 'backwardTol', maxIter: 'backwardMaxIter' }, detail: `(${solved.message})`,
+            fix: `increase backwardMaxIter (now ${maxIter}) or request.linearMaxIter, loosen backwardTol, or use backward: 'implicit' (GMRES) when T is not a contraction`,
+          }),
         work: merged,
       };
     },

@@ -1,7 +1,6 @@
 import { tf, emptyWork, vjp, checkPositiveInt } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
-import { countMapVjps } from './types.js';
-import { thetaVjp } from '../internal/map.js';
+import { countMapVjps, thetaVjp } from './types.js';
 import { checkKeys } from '../internal/check-keys.js';
 
 /** Options of {@link neumannSeries}. */
@@ -73,9 +72,11 @@ export function neumannSeries(options: NeumannSeriesOptions = {}): FixedPointRul
         grad,
         residual,
         converged,
+        status: converged ? 'fixed-steps' : 'nan',
+        iterations: terms,
         message: converged
-          ? `${where}: ${terms} terms, truncation residual ‖(∂ₓT)ᵀ^K v‖ = ${residual.toExponential(2)} (it decays like ρ^K; raise 'terms' to shrink it).`
-          : `${where}: the series produced NaN/Inf after ${terms} terms: T is not a contraction at x (for an energy, lower stepSize below 2/L).`,
+          ? `${where}: ${terms} terms, truncation residual ‖(∂ₓT)ᵀ^K v‖ = ${residual.toExponential(2)} (it decays like ρ^K; raise 'terms' to shrink it)`
+          : `${where}: the series produced NaN/Inf after ${terms} terms: T is not a contraction at x (for an energy, lower stepSize below 2/L)`,
         work,
       };
     },

@@ -9,7 +9,7 @@ import { countMapVjps } from './types.js';
  *
  * @param steps - k, the number of differentiated steps.
  * @param damping - λ in (0, 1].
- * @returns a {@link FixedPointRule}; it has no residual and always reports converged.
+ * @returns a {@link FixedPointRule}; it has no residual and reports the status 'fixed-steps'.
  */
 export function phantomRule(steps: number, damping: number): FixedPointRule {
   return {
@@ -24,7 +24,7 @@ export function phantomRule(steps: number, damping: number): FixedPointRule {
       value.dispose();
       countMapVjps(work, energy, steps);
       work.innerIterations += steps;
-      return { grad, converged: true, message: `phantom gradient: ${steps} steps with damping ${damping}.`, work };
+      return { grad, converged: true, status: 'fixed-steps', iterations: steps, message: `phantom gradient: ${steps} steps with damping ${damping}`, work };
     },
   };
 }

@@ -1,0 +1,42 @@
+import { tf, fixedPointMapOf } from '@bilevel/core';
+import type { ForwardSolve, FixedPointProblem, FixedPointSolver as ForwardSolver, Problem } from '@bilevel/core';
+
+/**
+ * The forward half of `equilibrium`: a fixed-point solver (Picard, Anderson, Broyden) on the
+ * problem's map, or on the gradient step `T(x) = x − s∇ₓΦ(x)` of an energy. For energies the
+ * tolerance and the reported residual are on ‖∇ₓΦ‖ (the solver stops at ‖T(x) − x‖ ≤ s·tol)
+ * and each map evaluation counts as a gradient evaluation.
+ *
+ * @param where - the strategy's name, for messages.
+ * @param solver - the fixed-point solver.
+ * @param stepSize - s of the gradient step (default 1/L).
+ * @returns a core `ForwardSolve` for energies and fixed-point problems.
+ */
+export function fixedPointForward(where: string, solver: ForwardSolver, stepSize: number | undefined): ForwardSolve {
+  return {
+    name: solver.name,
+    kinds: ['energy', 'fixed-point'],
+    solve({ problem, theta, data, x0: start, tol, maxIter }) {
+      const fp = problem as Problem<typeof data> | FixedPointProblem<typeof data>;
+      const { map, scale, energy } = fixedPointMapOf(where, fp, theta, data, stepSize);
+      const x0 = fp.initialPoint(theta, data, start);
+      let result;
+      try {
+        result = solver.solve((x) => tf.tidy(() => map(x, theta)), x0, { tol: tol == null ? undefined : tol * scale, maxIter });
+      } finally {
+        x0.dispose();
+      }
+      const residual = result.residualNorm / scale;
+      const work = { ...result.work };
+      if (energy) {
+        work.gradEvals = work.energyEvals;
+        work.energyEvals = 0;
+      }
+      const measure = energy ? '‖∇ₓΦ‖' : '‖T(x) − x‖';
+      const message = result.converged
+        ? `${solver.name}: ${result.iterations} iterations, ${measure} = ${residual.toExponential(3)} ≤ tol ${tol}`
+        : `${result.message}${energy ? ` (for the energy, ${measure} = ${residual.toExponential(3)}, tol ${tol})` : ''}`;
+      return { x: result.x, residual, converged: result.converged, status: result.status, message, iterations: result.iterations, work, tol };
+    },
+  };
+}
