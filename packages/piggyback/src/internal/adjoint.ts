@@ -1,10 +1,9 @@
 import { tf, addWork, vjp, valueAndGradParams, keysOf, iterate } from '@bilevel/core';
-import type { Loss, Params, SaddleProblem, Work } from '@bilevel/core';
+import type { Params, SaddleProblem, Work } from '@bilevel/core';
 
 /** Result of {@link piggybackAdjoint}; `grad` is kept (the caller disposes it), `a`/`b` too. */
 export interface AdjointResult {
   grad: Params;
-  value: number;
   /** Adjoint state λ = (a, b), kept for warm starts. */
   a: tf.Tensor;
   b: tf.Tensor;
@@ -20,16 +19,17 @@ export interface AdjointResult {
  * The piggyback adjoint (Griewank–Faure reverse mode of the fixed-point map T = one PDHG step
  * with constant steps τ, σ): at the primal–dual point u = (x, z),
  *
- * `λ_{k+1} = (∂_u T)ᵀ λ_k + (∇ₓℓ, 0)`, then `∇F(θ) = ∇_θℓ + (∂_θ T)ᵀ λ`.
+ * `λ_{k+1} = (∂_u T)ᵀ λ_k + (v, 0)`, then `(∂x̂/∂θ)ᵀ v = (∂_θ T)ᵀ λ` (v = ∇ₓℓ for a
+ * hypergradient, whose direct term ∇_θℓ the core driver adds).
  *
  * `(∂_u T)ᵀ λ` is the linearised PDHG step run backwards (it is PDHG on the adjoint
- * saddle-point problem (AS) of seed 001, written with derivatives of the prox maps): for
+ * saddle-point problem (AS) of Bogensperger et al., written with derivatives of the prox maps): for
  * `v = x − τKᵀz`, `w = z + σK(2x⁺ − x)`,
  * `c_w = J_{prox σf*}(w)ᵀ b`, `c_x̄ = σKᵀc_w`, `c_v = J_{prox τg}(v)ᵀ(a + 2c_x̄)`,
- * `a⁺ = ∇ₓℓ + c_v − c_x̄`, `b⁺ = c_w − τKc_v`. The prox Jacobians are tfjs VJPs.
+ * `a⁺ = v + c_v − c_x̄`, `b⁺ = c_w − τKc_v`. The prox Jacobians are tfjs VJPs.
  */
 export function piggybackAdjoint<D>(
-  problem: SaddleProblem<D>, theta: Params, data: D, loss: Loss<D>,
+  problem: SaddleProblem<D>, theta: Params, data: D, cotangent: tf.Tensor,
   x: tf.Tensor, z: tf.Tensor, tau: number, sigma: number,
   a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number,
 ): AdjointResult {
@@ -43,16 +43,15 @@ export function piggybackAdjoint<D>(
   });
   tf.keep(v);
   tf.keep(w);
-  const lossGrad = tf.keep(tf.tidy(() => tf.grad((u: tf.Tensor) => loss(u, theta, data))(x)));
   // λ_{k+1} − λ_k is only known after a step: the initial state has no residual (undefined).
   const { state, iterations, status } = iterate<{ a: tf.Tensor; b: tf.Tensor; residual: number | undefined }>({
-    init: () => ({ a: a0 != null ? a0.clone() : lossGrad.clone(), b: b0 != null ? b0.clone() : tf.zerosLike(z), residual: undefined }),
+    init: () => ({ a: a0 != null ? a0.clone() : cotangent.clone(), b: b0 != null ? b0.clone() : tf.zerosLike(z), residual: undefined }),
     residual: ({ residual }) => residual,
     step: ({ a, b }) => {
       const cw = vjp((u) => problem.proxFStar(u, sigma, theta, data), w, b);
       const cxBar = tf.mul(problem.adjoint(cw, theta, data, xShape), sigma);
       const cv = vjp((u) => problem.proxG(u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
-      const an = tf.add(lossGrad, tf.sub(cv, cxBar));
+      const an = tf.add(cotangent, tf.sub(cv, cxBar));
       const bn = tf.sub(cw, tf.mul(problem.apply(cv, theta, data), tau));
       const d = tf.add(tf.sum(tf.square(tf.sub(an, a))), tf.sum(tf.square(tf.sub(bn, b))));
       return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]) } };
@@ -62,23 +61,18 @@ export function piggybackAdjoint<D>(
   const b = tf.keep(state.b);
   const residual = state.residual ?? Infinity;
   const diverged = status === 'nan';
-  // ∇_θ [ ℓ(x, θ) + ⟨T(x, z; θ), λ⟩ ] with (x, z, λ) held constant.
+  // ∇_θ ⟨T(x, z; θ), λ⟩ with (x, z, λ) held constant.
   const { value, grad } = valueAndGradParams((th) => {
     const kTz = problem.adjoint(z, th, data, xShape);
     const xPlus = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
     const xBar = tf.sub(tf.mul(xPlus, 2), x);
     const zPlus = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
-    const lossValue = loss(x, th, data);
-    return tf.add(lossValue, tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b))));
+    return tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b)));
   }, theta);
   value.dispose();
   for (const k of keysOf(grad)) tf.keep(grad[k]);
-  const lossValue = tf.tidy(() => loss(x, theta, data));
-  const lossNumber = lossValue.dataSync()[0];
-  lossValue.dispose();
-  tf.dispose([v, w, lossGrad]);
-  // Per iteration: two prox VJPs and one Kᵀ (VJPs), one K (a JVP of a linear map); plus the final
-  // θ-VJP of one step and the loss gradient.
-  const work = addWork({ vjps: 3 * iterations + 2, jvps: iterations, linearIterations: iterations, energyEvals: 1 });
-  return { grad, value: lossNumber, a, b, residual, iterations, converged: residual <= tol, diverged, work };
+  tf.dispose([v, w]);
+  // Per iteration: two prox VJPs and one Kᵀ (VJPs), one K (a JVP of a linear map); plus the final θ-VJP of one step.
+  const work = addWork({ vjps: 3 * iterations + 1, jvps: iterations, linearIterations: iterations });
+  return { grad, a, b, residual, iterations, converged: residual <= tol, diverged, work };
 }

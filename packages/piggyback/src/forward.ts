@@ -1,0 +1,116 @@
+import { tf, addWork, statusMessage, formatNumber as fmt } from '@bilevel/core';
+import type { ForwardOutcome, ForwardSolve, Params, SaddleProblem, SolveStatus } from '@bilevel/core';
+import { pdhg, estimateOperatorNorm } from './internal/pdhg.js';
+import type { SaddleWarmStart } from './internal/warm.js';
+
+/** The options of the PDHG forward solve (the piggyback factory's, resolved). */
+export interface PdhgForwardOptions {
+  stepRatio: number;
+  stepScale: number;
+  accelerate: boolean | 'auto';
+  normIterations: number;
+  normMargin: number;
+  warmStart: boolean;
+}
+
+/** What the forward leaves for the adjoint rule: the dual, the steps, and whether it started warm. */
+export interface SaddleAux {
+  z: tf.Tensor;
+  tau: number;
+  sigma: number;
+  /** Whether (x, z) came from the warm start (then λ may too). */
+  warm: boolean;
+  /** Set by the rule when it takes ownership of z. */
+  taken?: boolean;
+}
+
+/** The PDHG forward half, also callable from a given x with the kept dual (argmin's backward pass). */
+export interface PdhgForward extends ForwardSolve<SaddleAux> {
+  /** PDHG from x0 (and the kept dual when `dualFromWarm`); the caller owns x and aux.z. */
+  run<D>(problem: SaddleProblem<D>, theta: Params, data: D, x0: tf.Tensor | undefined, tol: number, maxIter: number, dualFromWarm: boolean): ForwardOutcome<SaddleAux>;
+}
+
+/**
+ * The forward half of `piggyback`: Chambolle–Pock PDHG (optionally accelerated) to an
+ * approximate saddle point (x, z) of `min_x max_z ⟨K(θ)x, z⟩ + g(x) − f*(z)`, from `x0`, the warm
+ * start or `init(θ, data)`, with steps `τ = s/(‖K‖√r)`, `σ = s√r/‖K‖` (‖K‖ given or estimated).
+ * The dual z is left in `aux` for the adjoint; when nobody takes it (`solve`) it becomes the
+ * warm start, which `argmin`'s backward pass needs.
+ *
+ * @param opts - steps, acceleration, norm estimate, warm start.
+ * @param warm - the strategy's warm-start state (shared with the rule).
+ * @returns the forward solve.
+ */
+export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): PdhgForward {
+  const where = 'piggyback';
+  function run<D>(problem: SaddleProblem<D>, theta: Params, data: D, x0Given: tf.Tensor | undefined, tol: number, maxIter: number, dualFromWarm: boolean): ForwardOutcome<SaddleAux> {
+    const init = tf.tidy(() => problem.initialPoint(theta, data));
+    if (!(init instanceof tf.Tensor)) throw new Error(`${problem.name}: 'init' must return a tf.Tensor, got ${typeof init}.`);
+    const xShape = init.shape;
+    if (x0Given != null && !tf.util.arraysEqual(x0Given.shape, xShape)) {
+      init.dispose();
+      throw new Error(`${where}: 'x0' has shape [${x0Given.shape}], expected the shape of init(θ, data) [${xShape}].`);
+    }
+    const kept = warm.point(xShape);
+    const useWarm = x0Given == null && opts.warmStart && kept != null;
+    const x0 = x0Given != null ? x0Given.clone() : useWarm ? kept.x.clone() : init.clone();
+    init.dispose();
+    // the warm dual also serves a given x0 when asked (argmin's backward pass re-solving from x)
+    const z0 = (useWarm || dualFromWarm) && kept != null ? kept.z.clone() : tf.tidy(() => problem.initialDual(theta, data, x0));
+    const fail = (message: string): never => {
+      tf.dispose([x0, z0]);
+      throw new Error(message);
+    };
+    const kx = tf.tidy(() => problem.apply(x0, theta, data));
+    const badShape = !tf.util.arraysEqual(kx.shape, z0.shape) ? `initial dual z₀ has shape [${z0.shape}] but K x has shape [${kx.shape}]` : null;
+    const finite = tf.tidy(() => tf.all(tf.isFinite(kx)));
+    const kxFinite = finite.dataSync()[0] === 1;
+    tf.dispose([finite, kx]);
+    if (badShape != null) fail(`${problem.name}: ${badShape}; initDual must return a tensor shaped like apply(x).`);
+    if (!kxFinite) fail(`${problem.name}: K x₀ contains NaN or Inf; check 'init' and 'apply' (and θ).`);
+
+    let work = addWork();
+    let norm = problem.knownOperatorNorm(theta, data);
+    if (norm == null) {
+      const est = estimateOperatorNorm(problem, theta, data, xShape, opts.normIterations, opts.normMargin);
+      norm = est.norm;
+      work = addWork(work, est.work);
+      if (!(norm > 0) || !Number.isFinite(norm)) fail(`${problem.name}: the power-iteration estimate of ‖K‖ is ${norm}; check 'apply'/'adjoint' (is K zero or non-finite?) or pass 'operatorNorm'.`);
+    }
+    const tau = opts.stepScale / (norm * Math.sqrt(opts.stepRatio));
+    const sigma = (opts.stepScale * Math.sqrt(opts.stepRatio)) / norm;
+    const mu = problem.mu(theta, data);
+    const muDual = problem.muDual(theta, data);
+    const accelerate = opts.accelerate === 'auto' ? mu != null && mu > 0 : opts.accelerate;
+    // Acceleration needs μ_g; checked here because μ may depend on θ.
+    if (accelerate && !(mu != null && mu > 0)) fail(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
+
+    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter);
+    tf.dispose([x0, z0]);
+    const status: SolveStatus = fwd.diverged ? 'diverged' : fwd.converged ? 'converged' : 'max-iterations';
+    const facts = { where: `PDHG${accelerate ? ' (accelerated)' : ''}`, iterations: fwd.iterations, residual: fwd.residual, residualName: '‖(r_p, r_d)‖', tol, tolMode: 'absolute' as const, maxIter };
+    const distance = mu != null && mu > 0 && muDual != null && muDual > 0 && Number.isFinite(fwd.residual)
+      ? ` (certified ‖(x, z) − (x̂, ẑ)‖ ≤ ${fmt(fwd.residual / Math.min(mu, muDual))})`
+      : '';
+    const message = statusMessage(status, {
+      ...facts,
+      fix: status === 'diverged'
+        ? "check 'operatorNorm' (an underestimate breaks τσ‖K‖² < 1), that proxG/proxFStar are prox maps, or lower stepScale"
+        : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), loosen tol${accelerate ? '' : ', or give defineSaddle a strongConvexity for acceleration'}` : undefined,
+    }).replace(/\.$/, '') + distance;
+    const aux: SaddleAux = { z: fwd.z, tau, sigma, warm: useWarm };
+    return {
+      x: fwd.x, residual: fwd.residual, converged: fwd.converged, status, message, iterations: fwd.iterations, work: addWork(work, fwd.work), tol, aux,
+      // Nobody took the dual (a plain solve): it becomes the warm start, keeping the old λ.
+      disposeAux: () => {
+        if (!aux.taken) warm.remember(fwd.x, fwd.z);
+      },
+    };
+  }
+  return {
+    name: 'pdhg',
+    kinds: ['saddle'],
+    run,
+    solve: ({ problem, theta, data, x0, tol, maxIter }) => run(problem as SaddleProblem<typeof data>, theta, data, x0, tol!, maxIter!, false),
+  };
+}

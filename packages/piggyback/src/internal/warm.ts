@@ -1,0 +1,39 @@
+import { tf } from '@bilevel/core';
+
+/**
+ * Warm-start state of the piggyback strategy: the last saddle point (x, z) and, after an
+ * adjoint solve, its adjoint λ = (a, b). The driver's x-only warm start is not enough here:
+ * PDHG restarts from the pair, the adjoint from λ, and `argmin`'s backward pass needs the
+ * dual z of the solution it is given.
+ */
+export class SaddleWarmStart {
+  private state: { x: tf.Tensor; z: tf.Tensor; a: tf.Tensor | null; b: tf.Tensor | null } | null = null;
+
+  /** The kept (x, z) when x has this shape. */
+  point(xShape: number[]): { x: tf.Tensor; z: tf.Tensor } | undefined {
+    const s = this.state;
+    return s != null && tf.util.arraysEqual(s.x.shape, xShape) ? { x: s.x, z: s.z } : undefined;
+  }
+
+  /** The kept λ = (a, b) when b is shaped like the dual z. */
+  adjoint(z: tf.Tensor): { a: tf.Tensor; b: tf.Tensor } | undefined {
+    const s = this.state;
+    return s != null && s.a != null && s.b != null && tf.util.arraysEqual(s.b.shape, z.shape) ? { a: s.a, b: s.b } : undefined;
+  }
+
+  /** Replaces the saddle point (copies x, takes z) and keeps λ unless a new one is given (taken). */
+  remember(x: tf.Tensor, z: tf.Tensor, a?: tf.Tensor, b?: tf.Tensor): void {
+    const old = this.state;
+    const keepOldAdjoint = a == null && old != null;
+    const next = { x: tf.keep(x.clone()), z: tf.keep(z), a: a ?? (keepOldAdjoint ? old.a : null), b: b ?? (keepOldAdjoint ? old.b : null) };
+    if (old != null) tf.dispose([old.x, old.z, ...(keepOldAdjoint ? [] : [old.a, old.b].filter((t): t is tf.Tensor => t != null))]);
+    this.state = next;
+  }
+
+  /** Disposes everything held. */
+  clear(): void {
+    const s = this.state;
+    if (s != null) tf.dispose([s.x, s.z, ...[s.a, s.b].filter((t): t is tf.Tensor => t != null)]);
+    this.state = null;
+  }
+}
