@@ -32,6 +32,7 @@ export {
 export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext } from './driver/policy.js';
 export { defineStrategy } from './driver/define.js';
 export { innerForward } from './driver/inner-forward.js';
+export { fixedPointForward } from './driver/fixed-point-forward.js';
 export { hypergradientWithPolicy } from './driver/run.js';
 export { splitLoss } from './driver/loss-split.js';
 export type { LossSplit } from './driver/loss-split.js';

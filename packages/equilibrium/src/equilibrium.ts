@@ -1,6 +1,5 @@
-import { defineStrategy, checkNonNegative, checkPositiveInt, gmres, richardson, anderson } from '@bilevel/core';
+import { defineStrategy, fixedPointForward, checkNonNegative, checkPositiveInt, gmres, richardson, anderson } from '@bilevel/core';
 import type { Data, DrivenStrategy, LinearSolver, FixedPointSolver as ForwardSolver, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
-import { fixedPointForward } from './forward/fixed-point-forward.js';
 import { checkKeys } from './internal/check-keys.js';
 import type { FixedPointRule } from './backward/types.js';
 import { linearSolveRule } from './backward/linear-solve.js';

@@ -1,18 +1,26 @@
-import { tf, fixedPointMapOf } from '@bilevel/core';
-import type { ForwardSolve, FixedPointProblem, FixedPointSolver as ForwardSolver, Problem } from '@bilevel/core';
+import { tf } from '../tf.js';
+import type { Problem, FixedPointProblem } from '../problem.js';
+import type { FixedPointSolver } from '../fixed-point/types.js';
+import type { ForwardSolve } from './types.js';
+import { fixedPointMapOf } from './step-map.js';
 
 /**
- * The forward half of `equilibrium`: a fixed-point solver (Picard, Anderson, Broyden) on the
- * problem's map, or on the gradient step `T(x) = x − s∇ₓΦ(x)` of an energy. For energies the
- * tolerance and the reported residual are on ‖∇ₓΦ‖ (the solver stops at ‖T(x) − x‖ ≤ s·tol)
- * and each map evaluation counts as a gradient evaluation.
+ * Any core {@link FixedPointSolver} (`picard()`, `anderson()`, `broyden()`) as the forward half
+ * of a strategy: `x = T(x; θ)` for the problem's map, or for the gradient step
+ * `T(x) = x − s∇ₓΦ(x)` of an energy ({@link fixedPointMapOf}, s = stepSize or 1/L). For energies
+ * the tolerance and the reported residual are on ‖∇ₓΦ‖ (the solver stops at ‖T(x) − x‖ ≤ s·tol)
+ * and each map evaluation counts as a gradient evaluation. Used by `equilibrium` and `jacobianFree`.
  *
  * @param where - the strategy's name, for messages.
  * @param solver - the fixed-point solver.
- * @param stepSize - s of the gradient step (default 1/L).
- * @returns a core `ForwardSolve` for energies and fixed-point problems.
+ * @param stepSize - s of the gradient step for energies (default 1/L).
+ * @returns a {@link ForwardSolve} for energies and fixed-point problems.
+ * @example
+ * ```ts
+ * const strategy = defineStrategy({ name: 'mine', forward: fixedPointForward('mine', anderson(), undefined), rule, options: {} });
+ * ```
  */
-export function fixedPointForward(where: string, solver: ForwardSolver, stepSize: number | undefined): ForwardSolve {
+export function fixedPointForward(where: string, solver: FixedPointSolver, stepSize: number | undefined): ForwardSolve {
   return {
     name: solver.name,
     kinds: ['energy', 'fixed-point'],
