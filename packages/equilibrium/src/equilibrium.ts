@@ -1,6 +1,5 @@
-import { defineStrategy, fixedPointForward, checkNonNegative, checkPositiveInt, gmres, richardson, anderson } from '@bilevel/core';
+import { defineStrategy, defineOptions, opt, fixedPointForward, gmres, richardson, anderson } from '@bilevel/core';
 import type { Data, DrivenStrategy, LinearSolver, FixedPointSolver as ForwardSolver, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
-import { checkKeys } from './internal/check-keys.js';
 import type { FixedPointRule } from './backward/types.js';
 import { linearSolveRule } from './backward/linear-solve.js';
 import { phantomRule } from './backward/phantom.js';
@@ -64,30 +63,27 @@ function ruleOf(backward: EquilibriumBackward): FixedPointRule {
   return phantomRule(backward.phantom, backward.damping ?? DEFAULT_EQUILIBRIUM_OPTIONS.phantomDamping);
 }
 
-function validate(options: EquilibriumOptions): void {
-  checkKeys(WHERE, options, ['forward', 'backward', 'tol', 'maxIter', 'backwardTol', 'backwardMaxIter', 'stepSize']);
-  if (options.forward != null && typeof (options.forward as ForwardSolver).solve !== 'function') {
-    throw new Error(`${WHERE}: option 'forward' must be a forward solver such as picard(), anderson() or broyden().`);
-  }
-  const b = options.backward;
-  if (b != null && b !== 'implicit' && b !== 'fixed-point' && !isRule(b)) {
-    const ok =
-      typeof b === 'object' &&
-      (('implicit' in b && typeof (b.implicit as LinearSolver)?.solve === 'function') || ('phantom' in b && Number.isInteger(b.phantom) && b.phantom > 0));
-    if (!ok) {
-      throw new Error(`${WHERE}: option 'backward' must be 'implicit', { implicit: gmres() }, 'fixed-point', { phantom: k, damping: λ } with k a positive integer, or a rule such as neumannSeries({ terms }), got ${JSON.stringify(b)}.`);
-    }
-    if ('phantom' in b && b.damping != null) {
-      checkNonNegative(WHERE, 'backward.damping', b.damping, true);
-      if (b.damping > 1) throw new Error(`${WHERE}: option 'backward.damping' must be in (0, 1], got ${b.damping}.`);
-    }
-  }
-  if (options.tol != null) checkNonNegative(WHERE, 'tol', options.tol);
-  if (options.backwardTol != null) checkNonNegative(WHERE, 'backwardTol', options.backwardTol);
-  if (options.maxIter != null) checkPositiveInt(WHERE, 'maxIter', options.maxIter);
-  if (options.backwardMaxIter != null) checkPositiveInt(WHERE, 'backwardMaxIter', options.backwardMaxIter);
-  if (options.stepSize != null) checkNonNegative(WHERE, 'stepSize', options.stepSize, true);
+/** Whether `b` is a valid backward option (a rule, a name, a linear solver, or phantom steps with damping in (0, 1]). */
+function isBackward(b: unknown): boolean {
+  if (b === 'implicit' || b === 'fixed-point' || isRule(b)) return true;
+  if (b == null || typeof b !== 'object') return false;
+  if ('implicit' in b) return typeof (b.implicit as LinearSolver | null)?.solve === 'function';
+  const { phantom, damping } = b as { phantom?: unknown; damping?: unknown };
+  return Number.isInteger(phantom) && (phantom as number) > 0 && (damping == null || (typeof damping === 'number' && damping > 0 && damping <= 1));
 }
+
+const EQUILIBRIUM_OPTIONS = defineOptions<EquilibriumOptions>(WHERE, {
+  forward: opt.custom('a forward solver such as picard(), anderson() or broyden()', (v) => typeof (v as ForwardSolver | null)?.solve === 'function'),
+  backward: opt.custom(
+    "'implicit', { implicit: gmres() }, 'fixed-point', { phantom: k, damping: λ } (k a positive integer, λ in (0, 1]) or a rule such as neumannSeries({ terms })",
+    isBackward,
+  ),
+  tol: opt.number({ min: 0 }),
+  maxIter: opt.integer({ min: 1 }),
+  backwardTol: opt.number({ min: 0 }),
+  backwardMaxIter: opt.integer({ min: 1 }),
+  stepSize: opt.number({ gt: 0 }, 'pass s < 2/L, e.g. 1/L'),
+}, equilibrium);
 
 /**
  * Equilibrium differentiation: find `x̂ = T(x̂; θ)` with a fixed-point solver, then
@@ -117,7 +113,7 @@ function validate(options: EquilibriumOptions): void {
  * ```
  */
 export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrategy {
-  validate(options);
+  EQUILIBRIUM_OPTIONS.check(options);
   const D = DEFAULT_EQUILIBRIUM_OPTIONS;
   // The driver always provides solve and vjpSolution; DrivenStrategy types them as optional (Strategy's shape).
   return defineStrategy({

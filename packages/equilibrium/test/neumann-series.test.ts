@@ -185,6 +185,6 @@ describe('neumannSeries [wasm]', () => {
     expect(() => strategy.compute({ problem: noL, theta: t.theta, data: t.data, loss: t.loss })).toThrow(/option 'stepSize'/);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => neumannSeries({ terms: 0 })).toThrow(/neumannSeries: option 'terms' must be a positive integer/);
-    expect(() => neumannSeries({ term: 5 } as never)).toThrow(/neumannSeries: unknown option 'term'/);
+    expect(() => neumannSeries({ term: 5 } as never)).toThrow(/neumannSeries: unknown option 'term'; did you mean 'terms'\?/);
   });
 });

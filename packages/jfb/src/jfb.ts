@@ -1,4 +1,4 @@
-import { defineStrategy, checkNonNegative, checkPositiveInt } from '@bilevel/core';
+import { defineStrategy, defineOptions, opt } from '@bilevel/core';
 import type { Data, DrivenStrategy, InnerSolver, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
 import { picardForward } from './picard-forward.js';
 import { jacobianFreeRule } from './rule.js';
@@ -31,7 +31,14 @@ export interface JacobianFreeStrategy extends DrivenStrategy<Readonly<JacobianFr
   vjpSolution<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult;
 }
 
-const KNOWN = ['inner', 'steps', 'stepSize', 'tol', 'maxIter', 'warmStart'];
+const JFB_OPTIONS = defineOptions<JacobianFreeOptions>('jacobianFree', {
+  inner: opt.custom('an inner solver such as lbfgs() from @bilevel/core', (v) => typeof (v as InnerSolver | null)?.solve === 'function', 'or omit it for Picard iterations'),
+  steps: opt.integer({ min: 1 }),
+  stepSize: opt.number({ gt: 0 }, 'pass s < 2/L, e.g. 1/L'),
+  tol: opt.number({ gt: 0 }),
+  maxIter: opt.integer({ min: 1 }),
+  warmStart: opt.boolean(),
+}, jacobianFree);
 
 /**
  * Jacobian-free backpropagation (Fung et al., "JFB: Jacobian-Free Backpropagation for Implicit
@@ -60,20 +67,7 @@ const KNOWN = ['inner', 'steps', 'stepSize', 'tol', 'maxIter', 'warmStart'];
  */
 export function jacobianFree(options: JacobianFreeOptions = {}): JacobianFreeStrategy {
   const where = 'jacobianFree';
-  if (options == null || typeof options !== 'object') throw new Error(`${where}: pass one options object (or nothing).`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) throw new Error(`${where}: unknown option '${key}'; the options are ${KNOWN.join(', ')}.`);
-  }
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const opts = Object.freeze({ ...DEFAULT_JFB_OPTIONS, ...given }) as JacobianFreeStrategy['options'];
-  if (opts.inner != null && typeof opts.inner.solve !== 'function') {
-    throw new Error(`${where}: option 'inner' must be an inner solver such as lbfgs() from @bilevel/core (or omit it for Picard iterations).`);
-  }
-  checkPositiveInt(where, 'steps', opts.steps);
-  if (opts.stepSize != null) checkNonNegative(where, 'stepSize', opts.stepSize, true);
-  checkNonNegative(where, 'tol', opts.tol, true);
-  checkPositiveInt(where, 'maxIter', opts.maxIter);
-  if (typeof opts.warmStart !== 'boolean') throw new Error(`${where}: option 'warmStart' must be true or false.`);
+  const opts = Object.freeze(JFB_OPTIONS.withDefaults(options, DEFAULT_JFB_OPTIONS)) as JacobianFreeStrategy['options'];
   // The driver always provides solve and vjpSolution; DrivenStrategy types them as optional (Strategy's shape).
   return defineStrategy({
     name: `jacobianFree(k=${opts.steps}${opts.inner ? `, ${opts.inner.name}` : ''})`,

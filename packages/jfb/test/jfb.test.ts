@@ -82,6 +82,8 @@ describeEachBackend('jacobianFree', () => {
     r.dispose();
     expect(() => hypergradient({ problem: fx.problem, theta, data, loss: fx.loss, strategy, onNotConverged: 'error' })).toThrow(/forward residual/);
     expect(() => jacobianFree({ steps: 0 })).toThrow(/jacobianFree: option 'steps'/);
+    expect(() => jacobianFree({ stepsize: 1 } as never)).toThrow(/jacobianFree: unknown option 'stepsize'; did you mean 'stepSize'\?/);
+    expect(() => jacobianFree({ inner: {} as never })).toThrow(/jacobianFree: option 'inner' must be an inner solver/);
     const noL = defineProblem<Record<string, tf.Tensor>>({ energy: fx.problem.energy, init: () => tf.zeros([fx.n]) });
     expect(() => hypergradient({ problem: noL, theta, data, loss: fx.loss, strategy: jacobianFree() })).toThrow(/option 'stepSize'/);
     strategy.dispose();

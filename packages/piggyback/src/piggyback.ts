@@ -1,4 +1,4 @@
-import { defineStrategy, checkNonNegative, checkPositiveInt } from '@bilevel/core';
+import { defineStrategy, defineOptions, opt } from '@bilevel/core';
 import type { Data, DrivenStrategy, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
 import { pdhgForward } from './forward.js';
 import { piggybackRule } from './rule.js';
@@ -47,6 +47,19 @@ export const DEFAULT_PIGGYBACK_OPTIONS = Object.freeze({
   warmStart: true,
 });
 
+const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
+  tol: opt.number({ gt: 0 }),
+  maxIter: opt.integer({ min: 1 }),
+  linearTol: opt.number({ gt: 0 }),
+  linearMaxIter: opt.integer({ min: 1 }),
+  stepRatio: opt.number({ gt: 0 }),
+  stepScale: opt.number({ gt: 0, lt: 1 }, 'keep s < 1 so that τσ‖K‖² = s² < 1'),
+  accelerate: opt.oneOf(['auto', true, false]),
+  normIterations: opt.integer({ min: 1 }),
+  normMargin: opt.number({ min: 1 }, 'use a factor ≥ 1: power iteration approaches ‖K‖ from below'),
+  warmStart: opt.boolean(),
+}, piggyback);
+
 /** The piggyback strategy: the core driver on a PDHG forward solve and the piggyback adjoint rule, with warm-start state. */
 export interface PiggybackStrategy extends DrivenStrategy<Readonly<Required<PiggybackOptions>>> {
   solve<D = Data>(request: SolveRequest<D>): SolveResult;
@@ -82,29 +95,7 @@ export interface PiggybackStrategy extends DrivenStrategy<Readonly<Required<Pigg
  */
 export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
   const where = 'piggyback';
-  if (options == null || typeof options !== 'object') throw new Error(`${where}: pass one options object (or nothing).`);
-  const given: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) given[k] = v;
-  const known = Object.keys(DEFAULT_PIGGYBACK_OPTIONS);
-  for (const k of Object.keys(given)) {
-    if (!known.includes(k)) throw new Error(`${where}: unknown option '${k}'; the options are ${known.join(', ')}.`);
-  }
-  const opts = Object.freeze({ ...DEFAULT_PIGGYBACK_OPTIONS, ...given }) as Required<PiggybackOptions>;
-  checkNonNegative(where, 'tol', opts.tol, true);
-  checkNonNegative(where, 'linearTol', opts.linearTol, true);
-  checkPositiveInt(where, 'maxIter', opts.maxIter);
-  checkPositiveInt(where, 'linearMaxIter', opts.linearMaxIter);
-  checkNonNegative(where, 'stepRatio', opts.stepRatio, true);
-  checkPositiveInt(where, 'normIterations', opts.normIterations);
-  if (!(typeof opts.stepScale === 'number' && opts.stepScale > 0 && opts.stepScale < 1)) {
-    throw new Error(`${where}: option 'stepScale' must be in (0, 1) so that τσ‖K‖² < 1, got ${String(opts.stepScale)}.`);
-  }
-  if (!(typeof opts.normMargin === 'number' && opts.normMargin >= 1 && Number.isFinite(opts.normMargin))) {
-    throw new Error(`${where}: option 'normMargin' must be a finite number ≥ 1 (power iteration underestimates ‖K‖), got ${String(opts.normMargin)}.`);
-  }
-  if (opts.accelerate !== 'auto' && typeof opts.accelerate !== 'boolean') {
-    throw new Error(`${where}: option 'accelerate' must be 'auto', true or false, got ${String(opts.accelerate)}.`);
-  }
+  const opts = Object.freeze(PIGGYBACK_OPTIONS.withDefaults(options, DEFAULT_PIGGYBACK_OPTIONS)) as Required<PiggybackOptions>;
   // Warm start of the pair (x, z) and of λ: the strategy's own, since the driver keeps x only.
   const warm = new SaddleWarmStart();
   const forward = pdhgForward(opts, warm);

@@ -188,6 +188,7 @@ describeEachBackend('piggyback', () => {
     expect(() => piggyback({ stepScale: 1.5 })).toThrow(/'stepScale'/);
     expect(() => piggyback({ maxIter: 0 })).toThrow(/'maxIter'/);
     expect(() => piggyback({ iterations: 3 } as never)).toThrow(/unknown option 'iterations'/);
+    expect(() => piggyback({ linearMaxIters: 10 } as never)).toThrow(/piggyback: unknown option 'linearMaxIters'; did you mean 'linearMaxIter'\?/);
     const strategy = piggyback();
     const call = (extra: Record<string, unknown>) => () =>
       hypergradient({ problem: q.problem, theta, data, loss: q.loss, strategy, ...extra }).dispose();

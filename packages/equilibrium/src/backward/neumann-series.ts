@@ -1,7 +1,6 @@
-import { tf, emptyWork, vjp, checkPositiveInt } from '@bilevel/core';
+import { tf, emptyWork, vjp, defineOptions, opt } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
 import { countMapVjps, thetaVjp } from './types.js';
-import { checkKeys } from '../internal/check-keys.js';
 
 /** Options of {@link neumannSeries}. */
 export interface NeumannSeriesOptions {
@@ -11,6 +10,8 @@ export interface NeumannSeriesOptions {
 
 /** Defaults of {@link neumannSeries}. */
 export const DEFAULT_NEUMANN_SERIES_OPTIONS = Object.freeze({ terms: 20 });
+
+const NEUMANN_SERIES_OPTIONS = defineOptions<NeumannSeriesOptions>('neumannSeries', { terms: opt.integer({ min: 1 }) }, neumannSeries);
 
 /**
  * Truncated Neumann-series differentiation rule (Lorraine, Vicol & Duvenaud, "Optimizing
@@ -40,9 +41,7 @@ export const DEFAULT_NEUMANN_SERIES_OPTIONS = Object.freeze({ terms: 20 });
  */
 export function neumannSeries(options: NeumannSeriesOptions = {}): FixedPointRule {
   const where = 'neumannSeries';
-  checkKeys(where, options, ['terms']);
-  const terms = options.terms ?? DEFAULT_NEUMANN_SERIES_OPTIONS.terms;
-  checkPositiveInt(where, 'terms', terms);
+  const { terms } = NEUMANN_SERIES_OPTIONS.withDefaults(options, DEFAULT_NEUMANN_SERIES_OPTIONS);
   return {
     name: `neumannSeries(K=${terms})`,
     vjp({ map, energy, x, theta, cotangent }) {
