@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { tf, grad as gradOf, normParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult } from '@bilevel/core';
+import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPolicy, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult, type OnNotConverged, type ConvergencePolicy } from '@bilevel/core';
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
@@ -49,7 +49,16 @@ export interface StrategyOracleOptions<D = Data> {
   warmStart?: boolean;
   /** Warm starts kept (one per distinct batch, least recently used dropped). Default 16. */
   maxWarmStarts?: number;
+  /**
+   * Convergence policy of every call (core's `OnNotConverged`): `'warn'` (default: the first
+   * unconverged call is printed, the rest counted in `oracle.convergence`), `'error'`,
+   * `'tighten'`, `{ fallback }`, or a shared `convergencePolicy(...)` (what `train` passes).
+   */
+  onNotConverged?: OnNotConverged;
 }
+
+/** The oracle {@link oracleFromStrategy} returns: an {@link Oracle} with its convergence policy. */
+export type StrategyOracle = Oracle & { saveState(): unknown; loadState(state: unknown): void; readonly convergence: ConvergencePolicy };
 
 interface Stored {
   shape: number[];
@@ -79,10 +88,10 @@ interface Stored {
  * const result = await train({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 50 } });
  * ```
  */
-export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>): Oracle {
+export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>): StrategyOracle {
   const where = 'oracleFromStrategy';
   if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be { problem, data, loss, strategy, ... }.`);
-  checkKeys(where, options, ['problem', 'data', 'loss', 'strategy', 'batchData', 'constants', 'maxIter', 'linearMaxIter', 'warmStart', 'maxWarmStarts']);
+  checkKeys(where, options, ['problem', 'data', 'loss', 'strategy', 'batchData', 'constants', 'maxIter', 'linearMaxIter', 'warmStart', 'maxWarmStarts', 'onNotConverged']);
   const { problem, data, loss, strategy } = options;
   if (problem == null) throw new Error(`${where}: option 'problem' is required (defineProblem(...)).`);
   if (typeof loss !== 'function') throw new Error(`${where}: option 'loss' must be a function (x, theta, data) => scalar tensor.`);
@@ -94,6 +103,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
   checkInt(where, 'maxWarmStarts', maxWarm, 1, 'keep at least one warm start');
   const warmStart = (options.warmStart ?? true) && problem.kind !== 'saddle';
   const warm = new Map<string, Stored>();
+  const policy = convergencePolicy(options.onNotConverged ?? 'warn', 'oracleFromStrategy: later unconverged calls are counted in oracle.convergence');
 
   function tensorsOf(value: unknown): tf.Tensor[] {
     if (value instanceof tf.Tensor) return [value];
@@ -147,7 +157,8 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     let res: HypergradientResult;
     try {
       // Saddle problems travel in the same request (as in core's hypergradient); the strategy checks `kind`.
-      res = strategy.compute<D>({ problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, loss, tol: accuracy.tol, linearTol: accuracy.linearTol, maxIter: options.maxIter, linearMaxIter: options.linearMaxIter, x0 });
+      // Through core's driver and policy: an unconverged hypergradient is flagged, counted, retried or refused, never silent.
+      res = hypergradientWithPolicy<D>(where, strategy, { problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, loss, tol: accuracy.tol, linearTol: accuracy.linearTol, maxIter: options.maxIter, linearMaxIter: options.linearMaxIter, x0 }, policy);
     } finally {
       x0?.dispose();
     }
@@ -157,7 +168,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
       while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
     }
     const { bound, valueBound: vb } = certify(res, theta, d, accuracy);
-    return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, converged: res.converged, dispose: () => res.dispose() };
+    return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, converged: res.converged, status: res.status, message: res.message, dispose: () => res.dispose() };
   };
   // Value-only call with { skipAdjoint: true }: the forward solve alone (no adjoint, 0 linear
   // iterations); the valueBound comes from `constants` (NaN without them).
@@ -172,6 +183,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     }
     const x = solved.x;
     try {
+      policy.settleSolve(where, 'forward', solved, strategy.name, accuracy.tol);
       if (warmStart) {
         warm.delete(key);
         warm.set(key, { shape: x.shape.slice(), values: Array.from(x.dataSync()) });
@@ -191,13 +203,14 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
         g.dispose();
         vBound = valueBound(lossGradNorm, solved.residual / mu, c.lossLipschitz);
       }
-      return { value, bound: NaN, valueBound: vBound, work: solved.work, converged: solved.converged, dispose: () => {} };
+      return { value, bound: NaN, valueBound: vBound, work: solved.work, converged: solved.converged, status: solved.converged ? 'converged' : 'forward-not-converged', message: solved.message, dispose: () => {} };
     } finally {
       x.dispose();
     }
   };
 
   return Object.assign(oracle, {
+    convergence: policy,
     saveState: () => Array.from(warm.entries()),
     loadState(state: unknown) {
       if (!Array.isArray(state)) throw new Error(`${where}.loadState: expected the array saveState() returned.`);

@@ -6,12 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { addWork, emptyWork, workUnits, disposeParams, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
+import { addWork, emptyWork, workUnits, disposeParams, convergencePolicy, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import { oracleFromStrategy, type OracleConstants } from './oracle.js';
 import type { BoundConstants } from './bounds.js';
 import { reparameterise, withRegularizer, proximalOf, projection, composeProximal, type Reparameterisation, type Regularizer } from './transforms.js';
 import { fromArrays, copyArrays, checkKeys, checkInt, checkRange } from './internal/util.js';
+import { recordConvergence } from './internal/convergence.js';
 
 /** Budget of a training run; the first one reached stops it. At least one is required. */
 export interface Budget {
@@ -45,6 +46,12 @@ export interface ProgressEvent {
   evaluations: number;
   /** Cumulative wall time in ms (across resumes). */
   timeMs: number;
+  /** Whether every hypergradient (oracle call) of this iteration converged. */
+  converged?: boolean;
+  /** `'converged'` or the status of the first unconverged call (`'forward-not-converged'`, ...). */
+  status?: string;
+  /** Unconverged oracle calls of this iteration. */
+  unconverged?: number;
 }
 
 /** Checkpoint options: a JSON file written atomically every `every` iterations. */
@@ -82,6 +89,13 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
   checkpoint?: CheckpointOptions;
   /** Continue from the checkpoint (`true`: `checkpoint.path`, if it exists; a string: that file, which must exist). */
   resume?: boolean | string;
+  /**
+   * Convergence policy of the oracle `train` builds from `problem` + `strategy` (core's
+   * `OnNotConverged`, default `'warn'`: the first unconverged hypergradient is printed, and one
+   * summary line at the end counts them all). A given `oracle` keeps its own policy; `train`
+   * still records every call's status in the history and prints the count.
+   */
+  onNotConverged?: OnNotConverged;
 }
 
 /** What {@link train} returns. The caller owns `theta` (dispose it). */
@@ -165,7 +179,7 @@ export function readCheckpoint<S = unknown>(file: string): Checkpoint<S> {
   return parsed;
 }
 
-const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume'] as const;
+const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged'] as const;
 
 /**
  * Runs `method` on the oracle until a budget is reached, the method stops, or `stop` says
@@ -213,6 +227,7 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
 
   // The oracle in the optimised variable, with smooth regularisers folded in.
   let oracle: Oracle;
+  const policy = options.oracle == null ? convergencePolicy(options.onNotConverged ?? 'warn', `${where}: later unconverged hypergradients of this run are counted; summary at the end`) : undefined;
   if (options.oracle != null) {
     if (options.problem != null || options.strategy != null) throw new Error(`${where}: give either 'oracle' or 'problem' + 'strategy' + 'data' + 'loss', not both.`);
     if (typeof options.oracle !== 'function') throw new Error(`${where}: option 'oracle' must be a function (theta, { tol, linearTol }, options?) => OracleResult.`);
@@ -221,9 +236,11 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
     if (options.problem == null || options.strategy == null || options.data == null || options.loss == null) {
       throw new Error(`${where}: give option 'oracle', or all of 'problem', 'strategy', 'data' and 'loss'.`);
     }
-    oracle = oracleFromStrategy<D>({ problem: options.problem, strategy: options.strategy, data: options.data, loss: options.loss, batchData: options.batchData, constants: options.constants });
+    oracle = oracleFromStrategy<D>({ problem: options.problem, strategy: options.strategy, data: options.data, loss: options.loss, batchData: options.batchData, constants: options.constants, onNotConverged: policy });
   }
   const baseOracle = oracle;
+  const convergence = recordConvergence(oracle);
+  oracle = convergence.oracle;
   if (options.transform != null) oracle = reparameterise(oracle, options.transform);
   const regs = options.regularizer == null ? [] : Array.isArray(options.regularizer) ? options.regularizer : [options.regularizer];
   const proximalParts: Proximal[] = [];
@@ -311,6 +328,7 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       work: workUnits(work),
       evaluations: info.evaluations,
       timeMs: elapsed(),
+      ...convergence.take(),
     };
     history.push(event);
     options.onProgress?.(event);
@@ -328,6 +346,12 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
     if (options.checkpoint != null && history.length % every === 0) save();
   }
   save();
+  if (convergence.totals.unconverged > 0) {
+    console.warn(
+      policy?.summary(where) ??
+        `${where}: ${convergence.totals.unconverged} of ${convergence.totals.calls} oracle calls did not converge (see history[i].status); raise the solvers' iteration caps or loosen the accuracies.`,
+    );
+  }
   const phi = fromArrays(state.theta);
   let theta = phi;
   if (options.transform != null) {

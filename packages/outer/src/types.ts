@@ -53,6 +53,10 @@ export interface OracleResult {
    * asking for even more accuracy. Absent means true.
    */
   converged?: boolean;
+  /** Core's hypergradient status (`'converged'`, `'forward-not-converged'`, ...), where the oracle knows it. */
+  status?: string;
+  /** The strategy's message (names the fix when a solve failed). */
+  message?: string;
   dispose(): void;
 }
 
