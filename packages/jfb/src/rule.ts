@@ -1,4 +1,4 @@
-import { tf, addWork, keysOf, valueAndGradParams, fixedPointMapOf } from '@bilevel/core';
+import { tf, addWork, keysOf, valueAndGradParams, fixedPointMapOf, statusMessage } from '@bilevel/core';
 import type { DifferentiationRule, Params, Problem, FixedPointProblem } from '@bilevel/core';
 
 /**
@@ -39,7 +39,10 @@ export function jacobianFreeRule(where: string, steps: number, stepSize: number 
         converged: true,
         status: 'fixed-steps',
         iterations: steps,
-        message: 'JFB has no backward solve and no error bound (a descent direction, not the exact hypergradient)',
+        message: statusMessage('fixed-steps', {
+          where: 'Jacobian-free backward', iterations: steps,
+          fix: 'JFB has no backward solve and no error bound (a descent direction, not the exact hypergradient); use implicit(...) or equilibrium(...) for the solved adjoint',
+        }),
         work: addWork(energy ? { hvps: steps } : { vjps: steps }),
       };
     },

@@ -1,4 +1,4 @@
-import { tf, emptyWork, vjp, defineOptions, opt } from '@bilevel/core';
+import { tf, emptyWork, vjp, defineOptions, opt, statusMessage } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
 import { countMapVjps, thetaVjp } from './types.js';
 
@@ -73,9 +73,12 @@ export function neumannSeries(options: NeumannSeriesOptions = {}): FixedPointRul
         converged,
         status: converged ? 'fixed-steps' : 'nan',
         iterations: terms,
-        message: converged
-          ? `${where}: ${terms} terms, truncation residual ‖(∂ₓT)ᵀ^K v‖ = ${residual.toExponential(2)} (it decays like ρ^K; raise 'terms' to shrink it)`
-          : `${where}: the series produced NaN/Inf after ${terms} terms: T is not a contraction at x (for an energy, lower stepSize below 2/L)`,
+        message: statusMessage(converged ? 'fixed-steps' : 'nan', {
+          where, iterations: terms, residual, residualName: 'truncation residual ‖((∂ₓT)ᵀ)^K v‖',
+          fix: converged
+            ? "it is a truncated series of (I − ∂ₓT)⁻ᵀ: raise 'terms' (the residual decays like ρ^K), or use backward: 'implicit' for the solved adjoint"
+            : 'T is not a contraction at x (for an energy, lower stepSize below 2/L)',
+        }),
         work,
       };
     },

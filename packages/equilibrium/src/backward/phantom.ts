@@ -1,4 +1,4 @@
-import { tf, emptyWork, valueAndGradParams } from '@bilevel/core';
+import { tf, emptyWork, valueAndGradParams, statusMessage } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
 import { countMapVjps } from './types.js';
 
@@ -24,7 +24,7 @@ export function phantomRule(steps: number, damping: number): FixedPointRule {
       value.dispose();
       countMapVjps(work, energy, steps);
       work.innerIterations += steps;
-      return { grad, converged: true, status: 'fixed-steps', iterations: steps, message: `phantom gradient: ${steps} steps with damping ${damping}`, work };
+      return { grad, converged: true, status: 'fixed-steps', iterations: steps, message: statusMessage('fixed-steps', { where: `phantom gradient (damping ${damping})`, iterations: steps, fix: 'raise k for a closer direction, or use backward: \'implicit\' for the exact hypergradient' }), work };
     },
   };
 }
