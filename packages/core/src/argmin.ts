@@ -3,7 +3,7 @@ import type { Params } from './params.js';
 import { keysOf, disposeParams } from './params.js';
 import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { Strategy } from './strategy.js';
-import { checkNonNegative, checkPositiveInt } from './validate.js';
+import { defineOptions, opt } from './options.js';
 import type { ConvergencePolicy } from './driver/policy.js';
 import { callSite, resolvePolicy, TIGHTEN_DEFAULTS } from './driver/policy.js';
 
@@ -32,6 +32,15 @@ export interface ArgminOptions {
 
 /** Exported defaults of {@link argmin}. */
 export const DEFAULT_ARGMIN_OPTIONS = Object.freeze({ onNotConverged: 'warn' as const, differentiateData: false });
+
+const ARGMIN_OPTIONS = defineOptions<ArgminOptions>('argmin', {
+  tol: opt.number({ gt: 0 }),
+  maxIter: opt.integer({ min: 1 }),
+  linearTol: opt.number({ gt: 0 }),
+  linearMaxIter: opt.integer({ min: 1 }),
+  onNotConverged: opt.any(),
+  differentiateData: opt.boolean(),
+}, argmin);
 
 /** The differentiable solution map returned by {@link argmin}. */
 export type ArgminFunction<D = Data> = (theta: Params, data: D) => tf.Tensor;
@@ -94,12 +103,7 @@ export function argmin<D = Data>(
       `${where}: strategy '${strategy?.name ?? String(strategy)}' has no solve()/vjpSolution(); use implicit(...) from @bilevel/implicit or jacobianFree() from @bilevel/jfb, or implement both methods.`,
     );
   }
-  const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined)) as ArgminOptions;
-  const opts = { ...DEFAULT_ARGMIN_OPTIONS, ...given };
-  if (opts.tol != null) checkNonNegative(where, 'tol', opts.tol, true);
-  if (opts.linearTol != null) checkNonNegative(where, 'linearTol', opts.linearTol, true);
-  if (opts.maxIter != null) checkPositiveInt(where, 'maxIter', opts.maxIter);
-  if (opts.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', opts.linearMaxIter);
+  const opts = ARGMIN_OPTIONS.withDefaults(options, DEFAULT_ARGMIN_OPTIONS);
   const option = opts.onNotConverged as unknown;
   if (option != null && typeof option === 'object' && 'fallback' in option) {
     throw new Error(`${where}: option 'onNotConverged' cannot be { fallback } here (the forward and backward halves must come from one strategy); use 'warn', 'error' or 'tighten'.`);

@@ -3,7 +3,8 @@ import type { Params } from './params.js';
 import { keysOf } from './params.js';
 import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { HypergradientRequest, HypergradientResult, Loss, Strategy } from './strategy.js';
-import { checkFinite, checkNonNegative, checkPositiveInt } from './validate.js';
+import { checkFinite } from './validate.js';
+import { defineOptions, opt } from './options.js';
 import type { OnNotConverged, ConvergencePolicy } from './driver/policy.js';
 import { callSite, resolvePolicy } from './driver/policy.js';
 import { hypergradientWithPolicy } from './driver/run.js';
@@ -40,9 +41,25 @@ export interface HypergradientOptions<D = Data> {
 /** Exported defaults of {@link hypergradient}. */
 export const DEFAULT_HYPERGRADIENT_OPTIONS = Object.freeze({ onNotConverged: 'warn' as OnNotConverged });
 
+// The request's keys and value kinds; the tree checks (finite float32 θ) follow in validate.
+const HYPERGRADIENT_OPTIONS = defineOptions<HypergradientOptions<unknown>>('hypergradient', {
+  problem: opt.any(),
+  theta: opt.any(),
+  data: opt.any(),
+  loss: opt.func('pass (x, theta, data) => scalar tensor'),
+  strategy: opt.any(),
+  tol: opt.number({ gt: 0 }),
+  linearTol: opt.number({ gt: 0 }),
+  maxIter: opt.integer({ min: 1 }),
+  linearMaxIter: opt.integer({ min: 1 }),
+  x0: opt.tensor(),
+  onNotConverged: opt.any(),
+}, hypergradient);
+
 function validate<D>(o: HypergradientOptions<D>): ConvergencePolicy {
   const where = 'hypergradient';
   if (o == null || typeof o !== 'object') throw new Error(`${where}: pass one options object { problem, theta, data, loss, strategy }.`);
+  HYPERGRADIENT_OPTIONS.check(o as HypergradientOptions<unknown>);
   const p = o.problem as { kind?: string } | undefined;
   if (p == null || (p.kind !== 'energy' && p.kind !== 'fixed-point' && p.kind !== 'saddle')) {
     throw new Error(`${where}: option 'problem' must come from defineProblem(...), defineFixedPoint(...) or defineSaddle(...).`);
@@ -61,10 +78,6 @@ function validate<D>(o: HypergradientOptions<D>): ConvergencePolicy {
   if (s == null || typeof s !== 'object' || typeof s.compute !== 'function') {
     throw new Error(`${where}: option 'strategy' must be a strategy object such as implicit({ inner, linear }) or jacobianFree(); got ${String(s)}.`);
   }
-  if (o.tol != null) checkNonNegative(where, 'tol', o.tol, true);
-  if (o.linearTol != null) checkNonNegative(where, 'linearTol', o.linearTol, true);
-  if (o.maxIter != null) checkPositiveInt(where, 'maxIter', o.maxIter);
-  if (o.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', o.linearMaxIter);
   if (o.x0 != null) checkFinite(where, 'x0', o.x0);
   return resolvePolicy(where, o.onNotConverged, callSite);
 }

@@ -31,7 +31,7 @@ export {
 } from './driver/policy.js';
 export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext } from './driver/policy.js';
 export { defineStrategy } from './driver/define.js';
-export { innerForward } from './driver/inner-forward.js';
+export { innerForward, explicitStopping } from './driver/inner-forward.js';
 export { fixedPointForward } from './driver/fixed-point-forward.js';
 export { hypergradientWithPolicy } from './driver/run.js';
 export { splitLoss } from './driver/loss-split.js';
@@ -42,7 +42,7 @@ export type { FixedPointMap, StepMap } from './driver/step-map.js';
 export { finiteParams } from './driver/result.js';
 export type {
   ProblemKind, AnyProblem, ForwardRequest, ForwardOutcome, ForwardSolve, SolveStatus, RuleVjpRequest, RuleVjpOutcome,
-  ThroughForwardRequest, ThroughForwardOutcome, DifferentiationRule, StrategyDefaults, StrategyParts, DrivenStrategy,
+  ThroughForwardRequest, ThroughForwardOutcome, DifferentiationRule, StrategyDefaults, ExplicitStopping, StrategyParts, DrivenStrategy,
 } from './driver/types.js';
 export { gradientDescent, GRADIENT_DESCENT_DEFAULTS, BACKTRACKING_DEFAULTS } from './inner/gradient-descent.js';
 export type { GradientDescentOptions, BacktrackingOptions } from './inner/gradient-descent.js';

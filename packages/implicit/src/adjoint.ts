@@ -1,4 +1,4 @@
-import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, formatNumber as fmt } from '@bilevel/core';
+import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, explicitStopping, formatNumber as fmt } from '@bilevel/core';
 import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitErrorBound } from './bound.js';
@@ -95,6 +95,8 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
 
   const rule: ImplicitAdjointRule = {
     name: `implicitAdjoint(${linear.name})`,
+    // neumann's iteration cap is its number of terms.
+    explicit: explicitStopping(linear, linear.name === 'neumann' ? 'terms' : 'maxIter'),
     get warm() {
       return { adjoint: slots.hypergradient.held, cotangentAdjoint: slots.argmin.held };
     },

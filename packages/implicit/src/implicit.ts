@@ -1,4 +1,4 @@
-import { defineStrategy, innerForward, checkNonNegative, checkPositiveInt } from '@bilevel/core';
+import { defineStrategy, innerForward, defineOptions, opt, recordExplicit } from '@bilevel/core';
 import type { Data, InnerSolver, LinearSolver, DrivenStrategy, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitAdjoint } from './adjoint.js';
@@ -38,31 +38,26 @@ export interface ImplicitStrategy extends DrivenStrategy<ImplicitOptions & typeo
   readonly warm: { x: boolean; adjoint: boolean; cotangentAdjoint: boolean };
 }
 
-const KNOWN = ['inner', 'linear', 'tol', 'linearTol', 'maxIter', 'linearMaxIter', 'warmStart', 'constants'];
+const isSolver = (v: unknown) => v != null && typeof (v as { solve?: unknown }).solve === 'function';
+
+const IMPLICIT_OPTIONS = defineOptions<ImplicitOptions>('implicit', {
+  inner: opt.custom('an inner solver such as lbfgs() or gradientDescent() from @bilevel/core', isSolver),
+  linear: opt.custom('a linear solver such as cg() or gmres() from @bilevel/core', isSolver),
+  tol: opt.number({ gt: 0 }),
+  linearTol: opt.number({ gt: 0 }),
+  maxIter: opt.integer({ min: 1 }),
+  linearMaxIter: opt.integer({ min: 1 }),
+  warmStart: opt.boolean(),
+  constants: opt.custom('an object { lossLipschitz, hessianLipschitz, mixedLipschitz, mixedNorm }', (v) => v != null && typeof v === 'object'),
+}, implicit);
 
 function validate(options: ImplicitOptions): ImplicitStrategy['options'] {
   const where = 'implicit';
   if (options == null || typeof options !== 'object') throw new Error(`${where}: pass one options object { inner, linear }.`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) throw new Error(`${where}: unknown option '${key}'; the options are ${KNOWN.join(', ')}.`);
-  }
-  if (options.inner == null || typeof options.inner.solve !== 'function') {
-    throw new Error(`${where}: option 'inner' must be an inner solver such as lbfgs() or gradientDescent() from @bilevel/core.`);
-  }
-  if (options.linear == null || typeof options.linear.solve !== 'function') {
-    throw new Error(`${where}: option 'linear' must be a linear solver such as cg() or gmres() from @bilevel/core.`);
-  }
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const opts = { ...DEFAULT_IMPLICIT_OPTIONS, ...given } as ImplicitStrategy['options'];
-  checkNonNegative(where, 'tol', opts.tol, true);
-  checkNonNegative(where, 'linearTol', opts.linearTol, true);
-  if (opts.maxIter != null) checkPositiveInt(where, 'maxIter', opts.maxIter);
-  if (opts.linearMaxIter != null) checkPositiveInt(where, 'linearMaxIter', opts.linearMaxIter);
-  if (typeof opts.warmStart !== 'boolean') throw new Error(`${where}: option 'warmStart' must be true or false.`);
-  if (opts.constants != null && typeof opts.constants !== 'object') {
-    throw new Error(`${where}: option 'constants' must be an object { lossLipschitz, hessianLipschitz, mixedLipschitz, mixedNorm }.`);
-  }
-  return Object.freeze(opts);
+  const given = IMPLICIT_OPTIONS.check(options);
+  if (given.inner == null) throw new Error(`${where}: option 'inner' is required: an inner solver such as lbfgs() or gradientDescent() from @bilevel/core.`);
+  if (given.linear == null) throw new Error(`${where}: option 'linear' is required: a linear solver such as cg() or gmres() from @bilevel/core.`);
+  return Object.freeze({ ...DEFAULT_IMPLICIT_OPTIONS, ...given }) as ImplicitStrategy['options'];
 }
 
 /**
@@ -93,18 +88,20 @@ function validate(options: ImplicitOptions): ImplicitStrategy['options'] {
  */
 export function implicit(options: ImplicitOptions): ImplicitStrategy {
   const opts = validate(options);
+  const given = IMPLICIT_OPTIONS.check(options);
   const rule = implicitAdjoint(opts.linear, { warmStart: opts.warmStart, constants: opts.constants });
   const driven = defineStrategy({
     name: `implicit(${opts.inner.name}, ${opts.linear.name})`,
     forward: innerForward(opts.inner),
     rule,
     options: opts,
-    defaults: { tol: opts.tol, linearTol: opts.linearTol, maxIter: opts.maxIter, linearMaxIter: opts.linearMaxIter },
+    // What the user set on implicit(...) wins over lbfgs({ tol }) / cg({ tol }); the exported defaults do not.
+    defaults: { tol: given.tol, linearTol: given.linearTol, maxIter: given.maxIter, linearMaxIter: given.linearMaxIter },
+    softDefaults: { tol: DEFAULT_IMPLICIT_OPTIONS.tol, linearTol: DEFAULT_IMPLICIT_OPTIONS.linearTol },
     warmStart: opts.warmStart,
     kindHint: 'For a fixed-point problem (defineFixedPoint) use equilibrium(...) from @bilevel/equilibrium, or jacobianFree() from @bilevel/jfb.',
   });
   const warmX = Object.getOwnPropertyDescriptor(driven, 'warm')!.get!;
-  return Object.defineProperty(driven, 'warm', {
-    get: () => ({ x: (warmX.call(driven) as { x: boolean }).x, ...rule.warm }),
-  }) as unknown as ImplicitStrategy;
+  Object.defineProperty(driven, 'warm', { get: () => ({ x: (warmX.call(driven) as { x: boolean }).x, ...rule.warm }) });
+  return recordExplicit(driven, given) as unknown as ImplicitStrategy;
 }

@@ -1,4 +1,4 @@
-import { defineStrategy, checkPositiveInt, checkNonNegative } from '@bilevel/core';
+import { defineStrategy, defineOptions, opt, recordExplicit } from '@bilevel/core';
 import type { Data, Params, Problem, FixedPointProblem, DrivenStrategy, Work } from '@bilevel/core';
 import type { tf } from '@bilevel/core';
 import type { StepSize, Method } from './internal/steps.js';
@@ -66,36 +66,28 @@ export interface UnrolledStrategy extends DrivenStrategy<UnrolledOptions> {
 
 const WHERE = 'unrolled';
 const METHODS: readonly Method[] = ['gd', 'heavy-ball', 'nesterov'];
-const KNOWN = ['steps', 'stepSize', 'method', 'momentum', 'mode', 'memory', 'truncate', 'warmStart'];
+const isMemory = (m: unknown) =>
+  m === 'full' || (m != null && typeof m === 'object' && (((m as { checkpoint?: unknown }).checkpoint === 'sqrt') || (Number.isInteger((m as { checkpointEvery?: unknown }).checkpointEvery) && ((m as { checkpointEvery: number }).checkpointEvery > 0))));
 
-function validate(options: UnrolledOptions): void {
+const UNROLLED_OPTIONS = defineOptions<UnrolledOptions>(WHERE, {
+  steps: opt.integer({ min: 1 }),
+  stepSize: opt.union([opt.number({ gt: 0 }), opt.func()]),
+  method: opt.custom(`one of ${METHODS.map((m) => `'${m}'`).join(', ')}`, (v) => METHODS.includes(v as Method)),
+  momentum: opt.custom('< 1 and ≥ 0 for the iteration to converge', (v) => typeof v === 'number' && v >= 0 && v < 1),
+  mode: opt.oneOf(['reverse', 'forward']),
+  memory: opt.custom("'full', { checkpoint: 'sqrt' } or { checkpointEvery: k } with k a positive integer", isMemory),
+  truncate: opt.integer({ min: 1 }),
+  warmStart: opt.boolean(),
+}, unrolled);
+
+function validate(options: UnrolledOptions): UnrolledOptions {
   if (options == null || typeof options !== 'object') throw new Error(`${WHERE}: options must be an object such as { steps: 100 }.`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) throw new Error(`${WHERE}: unknown option '${key}'; the options are ${KNOWN.join(', ')}.`);
+  const given = UNROLLED_OPTIONS.check(options);
+  const steps = given.steps ?? DEFAULT_UNROLLED_OPTIONS.steps;
+  if (given.truncate != null && given.truncate > steps) {
+    throw new Error(`${WHERE}: option 'truncate' (${given.truncate}) exceeds 'steps' (${steps}); use truncate ≤ steps or omit it.`);
   }
-  if (options.steps != null) checkPositiveInt(WHERE, 'steps', options.steps);
-  const s = options.stepSize;
-  if (s != null && typeof s !== 'function') checkNonNegative(WHERE, 'stepSize', s, true);
-  if (options.method != null && !METHODS.includes(options.method)) {
-    throw new Error(`${WHERE}: option 'method' must be one of ${METHODS.map((m) => `'${m}'`).join(', ')}, got '${String(options.method)}'.`);
-  }
-  if (options.momentum != null) {
-    checkNonNegative(WHERE, 'momentum', options.momentum);
-    if (options.momentum >= 1) throw new Error(`${WHERE}: option 'momentum' must be < 1 for the iteration to converge, got ${options.momentum}.`);
-  }
-  if (options.mode != null && options.mode !== 'reverse' && options.mode !== 'forward') {
-    throw new Error(`${WHERE}: option 'mode' must be 'reverse' or 'forward', got '${String(options.mode)}'.`);
-  }
-  const m = options.memory;
-  if (m != null && m !== 'full') {
-    const ok = typeof m === 'object' && (('checkpoint' in m && m.checkpoint === 'sqrt') || ('checkpointEvery' in m && Number.isInteger(m.checkpointEvery) && m.checkpointEvery > 0));
-    if (!ok) throw new Error(`${WHERE}: option 'memory' must be 'full', { checkpoint: 'sqrt' } or { checkpointEvery: k } with k a positive integer, got ${JSON.stringify(m)}.`);
-  }
-  if (options.truncate != null) {
-    checkPositiveInt(WHERE, 'truncate', options.truncate);
-    const steps = options.steps ?? DEFAULT_UNROLLED_OPTIONS.steps;
-    if (options.truncate > steps) throw new Error(`${WHERE}: option 'truncate' (${options.truncate}) exceeds 'steps' (${steps}); use truncate ≤ steps or omit it.`);
-  }
+  return given;
 }
 
 /**
@@ -130,7 +122,7 @@ function validate(options: UnrolledOptions): void {
  * ```
  */
 export function unrolled(options: UnrolledOptions = {}): UnrolledStrategy {
-  validate(options);
+  const given = validate(options);
   const steps = options.steps ?? DEFAULT_UNROLLED_OPTIONS.steps;
   const config: UnrolledConfig = {
     steps,
@@ -142,12 +134,13 @@ export function unrolled(options: UnrolledOptions = {}): UnrolledStrategy {
   };
   const mode = options.mode ?? DEFAULT_UNROLLED_OPTIONS.mode;
   const rule = mode === 'forward' ? sweepRule(config, 'unrolled(forward mode)', forwardModeSweep, reverseSweep(config.memory)) : sweepRule(config, 'unrolled(reverse)', reverseSweep(config.memory));
-  return defineStrategy({
+  const strategy = defineStrategy({
     name: 'unrolled',
     forward: unrolledForward(config),
     rule,
-    options: Object.freeze({ ...options }),
+    options: Object.freeze({ ...given }),
     warmStart: options.warmStart ?? DEFAULT_UNROLLED_OPTIONS.warmStart,
     kindHint: 'Saddle points need piggyback() from @bilevel/piggyback.',
-  }) as UnrolledStrategy;
+  });
+  return recordExplicit(strategy, given) as UnrolledStrategy;
 }

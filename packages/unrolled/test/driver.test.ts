@@ -82,6 +82,11 @@ describe('unrolled flags a diverging or non-finite unroll [wasm]', () => {
       expect(r.status).toBe('forward-not-converged');
       expect(r.message).toMatch(/the iteration diverges: ‖T\(x_T\) − x_T‖ went from .* after 60 steps.*contraction/);
       expect(r.residuals.forward).toBeGreaterThan(1e6);
+      if (tol == null) {
+        const g = tf.norm(r.grad.theta);
+        console.log(`T(x) = 1.5x + θ, 60 steps: residual ${r.residuals.forward.toExponential(2)}, ‖grad‖ ${g.dataSync()[0].toExponential(2)}, status ${r.status}: ${r.message}`);
+        g.dispose();
+      }
       r.dispose();
     }
     // Through hypergradient(): 'error' refuses it, 'warn' returns it flagged.

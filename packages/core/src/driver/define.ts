@@ -8,6 +8,7 @@ import type { AnyProblem, DrivenStrategy, ForwardOutcome, StrategyParts } from '
 import { WarmSlot } from './warm.js';
 import { splitLoss } from './loss-split.js';
 import { buildResult } from './result.js';
+import { resolveAccuracy } from '../options.js';
 
 function keepParams(p: Params): Params {
   for (const k of Object.keys(p)) tf.keep(p[k]);
@@ -39,6 +40,17 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
   }
   const { name, forward, rule } = parts;
   const defaults = parts.defaults ?? {};
+  const soft = parts.softDefaults ?? {};
+  // The precedence rule: request > strategy option set by the user > solver option set by the
+  // user (left to the solver: undefined) > the strategy's exported default.
+  const pick = (perCall: number | undefined, strategy: number | undefined, solver: number | undefined, fallback: number | undefined) =>
+    resolveAccuracy(strategy, perCall, solver != null ? undefined : fallback);
+  const accuracy = (r: { tol?: number; maxIter?: number; linearTol?: number; linearMaxIter?: number }) => ({
+    tol: pick(r.tol, defaults.tol, forward.explicit?.tol, soft.tol),
+    maxIter: pick(r.maxIter, defaults.maxIter, forward.explicit?.maxIter, soft.maxIter),
+    linearTol: pick(r.linearTol, defaults.linearTol, rule.explicit?.tol, soft.linearTol),
+    linearMaxIter: pick(r.linearMaxIter, defaults.linearMaxIter, rule.explicit?.maxIter, soft.linearMaxIter),
+  });
   const warmX = new WarmSlot();
 
   function checkKind<D>(problem: unknown): AnyProblem<D> {
@@ -67,7 +79,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
 
   function solveForward<D>(problem: AnyProblem<D>, theta: Params, data: D, x0: tf.Tensor | undefined, tol: number | undefined, maxIter: number | undefined): ForwardOutcome<A> {
     const start = startPoint(problem, theta, data, x0);
-    const out = forward.solve<D>({ problem, theta, data, x0: start, tol: tol ?? defaults.tol, maxIter: maxIter ?? defaults.maxIter });
+    const out = forward.solve<D>({ problem, theta, data, x0: start, tol, maxIter });
     tf.keep(out.x);
     remember(out.x, out.residual);
     return out;
@@ -78,8 +90,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
     const problem = checkKind<D>(request?.problem);
     const { theta, data, loss } = request;
     if (typeof loss !== 'function') throw new Error(`${name}: request.loss must be a function (x, theta, data) => scalar.`);
-    const tol = request.tol ?? defaults.tol;
-    const maxIter = request.maxIter ?? defaults.maxIter;
+    const { tol, maxIter, linearTol, linearMaxIter } = accuracy(request);
     if (rule.throughForward != null) {
       const start = startPoint(problem, theta, data, request.x0);
       const fused = rule.throughForward<D>({ problem, theta, data, x0: start, tol, maxIter, terminal: (x, th) => loss(x, th, data) });
@@ -100,8 +111,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
       value = split.value;
       try {
         back = rule.vjp<D>({
-          problem, theta, data, forward: fwd, cotangent: split.gx, purpose: 'hypergradient',
-          linearTol: request.linearTol ?? defaults.linearTol, linearMaxIter: request.linearMaxIter ?? defaults.linearMaxIter,
+          problem, theta, data, forward: fwd, cotangent: split.gx, purpose: 'hypergradient', linearTol, linearMaxIter,
         });
       } finally {
         split.gx.dispose();
@@ -125,7 +135,8 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
   function solve<D = Data>(request: SolveRequest<D>): SolveResult {
     const t0 = performance.now();
     const problem = checkKind<D>(request?.problem);
-    const fwd = solveForward(problem, request.theta, request.data, request.x0, request.tol, request.maxIter);
+    const { tol, maxIter } = accuracy(request);
+    const fwd = solveForward(problem, request.theta, request.data, request.x0, tol, maxIter);
     fwd.disposeAux?.();
     const work = addWork(fwd.work);
     work.timeMs = performance.now() - t0;
@@ -141,9 +152,9 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
       throw new Error(`${name}.vjpSolution: cotangent has shape [${cotangent.shape}], expected the shape of x [${x.shape}].`);
     }
     const bare: ForwardOutcome<A> = { x, residual: NaN, converged: true, status: 'converged', message: '', iterations: 0, work: emptyWork() };
+    const { linearTol, linearMaxIter } = accuracy(request);
     const back = rule.vjp<D>({
-      problem, theta: request.theta, data: request.data, forward: bare, cotangent, purpose: 'argmin', wrtData: request.wrtData,
-      linearTol: request.linearTol ?? defaults.linearTol, linearMaxIter: request.linearMaxIter ?? defaults.linearMaxIter,
+      problem, theta: request.theta, data: request.data, forward: bare, cotangent, purpose: 'argmin', wrtData: request.wrtData, linearTol, linearMaxIter,
     });
     const work = addWork(back.work);
     work.timeMs = performance.now() - t0;

@@ -1,6 +1,16 @@
 import type { Problem } from '../problem.js';
 import type { InnerSolver } from '../inner/types.js';
-import type { ForwardSolve } from './types.js';
+import type { ForwardSolve, ExplicitStopping } from './types.js';
+import { explicitOptions } from '../options.js';
+
+/** The `tol` / iteration cap a user set explicitly on a solver (`maxIterKey`: `'terms'` for neumann). */
+export function explicitStopping(solver: object, maxIterKey = 'maxIter'): ExplicitStopping {
+  const given = explicitOptions(solver);
+  return {
+    tol: typeof given.tol === 'number' ? given.tol : undefined,
+    maxIter: typeof given[maxIterKey] === 'number' ? (given[maxIterKey] as number) : undefined,
+  };
+}
 
 /**
  * Any core {@link InnerSolver} as the forward half of a strategy: `x ≈ argmin_x Φ(x; θ)`
@@ -18,6 +28,7 @@ export function innerForward(inner: InnerSolver): ForwardSolve {
   return {
     name: inner.name,
     kinds: ['energy'],
+    explicit: explicitStopping(inner),
     solve({ problem, theta, data, x0, tol, maxIter }) {
       const r = inner.solve(problem as Problem<typeof data>, theta, data, { x0, tol, maxIter, tolMode: tol != null ? 'absolute' : undefined });
       return {

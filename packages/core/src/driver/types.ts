@@ -92,6 +92,12 @@ export interface ForwardSolve<A = unknown> {
   readonly name: string;
   /** Problem kinds it accepts (the driver rejects others with {@link StrategyParts.kindHint}). */
   readonly kinds: readonly ProblemKind[];
+  /**
+   * Stopping options the user set explicitly on the underlying solver (`lbfgs({ tol })`, read
+   * with core's `explicitOptions`): the driver then leaves them to the solver instead of
+   * applying {@link StrategyParts.softDefaults}.
+   */
+  readonly explicit?: Readonly<ExplicitStopping>;
   solve<D = Data>(request: ForwardRequest<D>): ForwardOutcome<A>;
 }
 
@@ -161,6 +167,8 @@ export interface ThroughForwardOutcome<A = unknown> {
 /** The differentiation half of a strategy: `v ↦ (∂x̂/∂θ)ᵀ v`. */
 export interface DifferentiationRule<A = unknown> {
   readonly name: string;
+  /** Stopping options the user set explicitly on the rule's linear solver (`cg({ tol })`). */
+  readonly explicit?: Readonly<ExplicitStopping>;
   vjp<D = Data>(request: RuleVjpRequest<D, A>): RuleVjpOutcome;
   /**
    * Optional fused path: solve and differentiate `terminal(x_T(θ), θ)` in one sweep (for
@@ -170,6 +178,12 @@ export interface DifferentiationRule<A = unknown> {
   throughForward?<D = Data>(request: ThroughForwardRequest<D>): ThroughForwardOutcome<A>;
   /** Forgets the rule's warm starts. */
   reset?(): void;
+}
+
+/** The stopping options a user set explicitly on a solver factory. */
+export interface ExplicitStopping {
+  tol?: number;
+  maxIter?: number;
 }
 
 /** Accuracies a strategy applies when the request gives none. */
@@ -186,8 +200,14 @@ export interface StrategyParts<A = unknown, O extends object = object> {
   name: string;
   forward: ForwardSolve<A>;
   rule: DifferentiationRule<A>;
-  /** The strategy's accuracies (factory options over exported defaults). */
+  /** The accuracies the user set on the strategy (`implicit({ tol })`): applied unless the request gives its own. */
   defaults?: StrategyDefaults;
+  /**
+   * The strategy's exported defaults: applied only where neither the request, nor `defaults`,
+   * nor the solver's explicitly set option (`forward.explicit`, `rule.explicit`) gives one —
+   * core's precedence rule (README, "Accuracy precedence").
+   */
+  softDefaults?: StrategyDefaults;
   /** The factory's resolved options, exposed as `strategy.options`. */
   options: O;
   /** Whether the driver warm-starts each forward solve from the previous x (shape-checked). Default false. */
