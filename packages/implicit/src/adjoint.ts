@@ -1,7 +1,7 @@
-import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, explicitStopping, formatNumber as fmt } from '@bilevel/core';
+import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, explicitStopping, formatNumber as fmt, checkOptions, opt } from '@bilevel/core';
 import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
-import { implicitErrorBound } from './bound.js';
+import { implicitErrorBound, CONSTANTS_SCHEMA } from './bound.js';
 
 /** Options of {@link implicitAdjoint}. */
 export interface ImplicitAdjointOptions {
@@ -33,6 +33,7 @@ export interface ImplicitAdjointRule extends DifferentiationRule {
  * ```
  */
 export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOptions = {}): ImplicitAdjointRule {
+  checkOptions('implicitAdjoint', options, { warmStart: opt.boolean(), constants: opt.object(CONSTANTS_SCHEMA) });
   const warmStart = options.warmStart ?? true;
   const slots = { hypergradient: new WarmSlot(), argmin: new WarmSlot() };
 

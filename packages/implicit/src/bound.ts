@@ -67,7 +67,7 @@ export interface HypergradientBoundInputs {
 }
 
 /** Keys of the bound constants (values are checked below, with the bound's own messages). */
-const CONSTANTS_SCHEMA = { lossLipschitz: opt.any(), mixedNorm: opt.any(), hessianLipschitz: opt.any(), mixedLipschitz: opt.any(), lossThetaLipschitz: opt.any() };
+export const CONSTANTS_SCHEMA = { lossLipschitz: opt.any(), mixedNorm: opt.any(), hessianLipschitz: opt.any(), mixedLipschitz: opt.any(), lossThetaLipschitz: opt.any() };
 const measured = opt.custom('a number', (v) => typeof v === 'number');
 const INPUTS_SCHEMA = {
   epsilon: measured, delta: measured, mu: measured, adjointNorm: measured, lossGradNorm: measured,

@@ -2,6 +2,7 @@ import { defineStrategy, innerForward, defineOptions, opt, recordExplicit } from
 import type { Data, InnerSolver, LinearSolver, DrivenStrategy, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitAdjoint } from './adjoint.js';
+import { CONSTANTS_SCHEMA } from './bound.js';
 
 /** Options of {@link implicit}. */
 export interface ImplicitOptions {
@@ -48,7 +49,7 @@ const IMPLICIT_OPTIONS = defineOptions<ImplicitOptions>('implicit', {
   maxIter: opt.integer({ min: 1 }),
   linearMaxIter: opt.integer({ min: 1 }),
   warmStart: opt.boolean(),
-  constants: opt.custom('an object { lossLipschitz, hessianLipschitz, mixedLipschitz, mixedNorm }', (v) => v != null && typeof v === 'object'),
+  constants: opt.object(CONSTANTS_SCHEMA, 'pass { lossLipschitz, hessianLipschitz, mixedLipschitz, mixedNorm }'),
 }, implicit);
 
 function validate(options: ImplicitOptions): ImplicitStrategy['options'] {

@@ -8,7 +8,10 @@ import type { AnyProblem, DrivenStrategy, ForwardOutcome, StrategyParts } from '
 import { WarmSlot } from './warm.js';
 import { splitLoss } from './loss-split.js';
 import { buildResult } from './result.js';
-import { resolveAccuracy } from '../options.js';
+import { checkOptions, opt, resolveAccuracy } from '../options.js';
+
+// Kinds are checked below with the driver's own messages; this catches misspelt keys.
+const PARTS_SCHEMA = Object.fromEntries(['name', 'forward', 'rule', 'defaults', 'softDefaults', 'options', 'warmStart', 'kindHint', 'reset'].map((k) => [k, opt.any()]));
 
 function keepParams(p: Params): Params {
   for (const k of Object.keys(p)) tf.keep(p[k]);
@@ -38,6 +41,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
   if (parts == null || typeof parts.name !== 'string' || parts.forward == null || typeof parts.forward.solve !== 'function' || parts.rule == null || typeof parts.rule.vjp !== 'function') {
     throw new Error('defineStrategy: give { name, forward: { solve }, rule: { vjp }, options }.');
   }
+  checkOptions('defineStrategy', parts, PARTS_SCHEMA);
   const { name, forward, rule } = parts;
   const defaults = parts.defaults ?? {};
   const soft = parts.softDefaults ?? {};
