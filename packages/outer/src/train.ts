@@ -4,15 +4,17 @@
  *
  * @packageDocumentation
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { addWork, emptyWork, workUnits, disposeParams, convergencePolicy, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
+import { addWork, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
-import { oracleFromStrategy, type OracleConstants } from './oracle.js';
-import type { BoundConstants } from './bounds.js';
-import { reparameterise, withRegularizer, proximalOf, projection, composeProximal, type Reparameterisation, type Regularizer } from './transforms.js';
-import { fromArrays, copyArrays, checkKeys, checkInt, checkRange } from './internal/util.js';
-import { recordConvergence } from './internal/convergence.js';
+import type { OracleConstants } from './oracle.js';
+import type { Reparameterisation, Regularizer } from './transforms.js';
+import { writeFileAtomic, type Checkpoint } from './checkpoint.js';
+import { copyArrays } from './internal/util.js';
+import { checkTrainOptions, trainingOracle, startState, WHERE } from './internal/train/setup.js';
+import { budgetStop, progressEvent, finalTheta } from './internal/train/iteration.js';
+
+export { writeFileAtomic, readCheckpoint } from './checkpoint.js';
+export type { Checkpoint } from './checkpoint.js';
 
 /** Budget of a training run; the first one reached stops it. At least one is required. */
 export interface Budget {
@@ -111,76 +113,6 @@ export interface TrainResult<S extends MethodStateBase = MethodStateBase> {
   work: Work;
 }
 
-/** The JSON a checkpoint holds. */
-export interface Checkpoint<S = unknown> {
-  format: 'bilevel-outer-checkpoint';
-  version: 1;
-  method: string;
-  iterations: number;
-  state: S;
-  work: Work;
-  history: ProgressEvent[];
-  oracleState?: unknown;
-  elapsedMs: number;
-}
-
-/**
- * Writes `content` to `file` atomically: a temporary file in the same directory, fsync,
- * rename over the target, fsync of the directory. A crash leaves the old or the new file,
- * never a torn one.
- *
- * @param file - target path.
- * @param content - text to write.
- * @example
- * ```ts
- * writeFileAtomic('/tmp/run/ckpt.json', JSON.stringify(checkpoint));
- * ```
- */
-export function writeFileAtomic(file: string, content: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch {
-    // Directory fsync is not supported everywhere (e.g. Windows); the rename is still atomic.
-  }
-}
-
-/**
- * Reads a checkpoint written by {@link train}.
- *
- * @param file - checkpoint path.
- * @returns the parsed {@link Checkpoint}.
- * @example
- * ```ts
- * const ckpt = readCheckpoint('/tmp/run/ckpt.json');
- * console.log(ckpt.iterations, ckpt.work.innerIterations);
- * ```
- */
-export function readCheckpoint<S = unknown>(file: string): Checkpoint<S> {
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Checkpoint<S>;
-  if (parsed == null || parsed.format !== 'bilevel-outer-checkpoint' || parsed.version !== 1) {
-    throw new Error(`readCheckpoint: '${file}' is not a bilevel-outer checkpoint (version 1).`);
-  }
-  return parsed;
-}
-
-const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged'] as const;
-
 /**
  * Runs `method` on the oracle until a budget is reached, the method stops, or `stop` says
  * so, yielding one {@link ProgressEvent} per iteration.
@@ -199,83 +131,11 @@ const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchD
  * ```
  */
 export async function* trainSteps<S extends MethodStateBase, D = Data>(options: TrainOptions<S, D>): AsyncGenerator<ProgressEvent, TrainResult<S>, void> {
-  const where = 'train';
-  if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be an object { method, oracle | (problem, strategy, data, loss), theta0, budget }.`);
-  checkKeys(where, options, KEYS);
-  const { method, theta0, budget } = options;
-  if (method == null || typeof method.init !== 'function' || typeof method.step !== 'function') {
-    throw new Error(`${where}: option 'method' must be an upper-level method such as maid(...), hoag(...), sgd(...), adam(...).`);
-  }
-  if (theta0 == null || typeof theta0 !== 'object') throw new Error(`${where}: option 'theta0' must be a Params tree { name: tf.Tensor }.`);
-  if (budget == null || typeof budget !== 'object' || (budget.iterations == null && budget.work == null && budget.seconds == null)) {
-    throw new Error(`${where}: option 'budget' needs at least one of iterations, work, seconds, e.g. budget: { iterations: 100 }.`);
-  }
-  checkKeys(where, budget, ['iterations', 'work', 'seconds'], 'budget.');
-  if (budget.iterations != null) checkInt(where, 'budget.iterations', budget.iterations, 0, 'give a non-negative iteration count');
-  if (budget.work != null) checkRange(where, 'budget.work', budget.work, 0, Infinity, false, true, 'give non-negative work units');
-  if (budget.seconds != null) checkRange(where, 'budget.seconds', budget.seconds, 0, Infinity, false, true, 'give non-negative seconds');
-  const every = options.checkpoint?.every ?? 1;
-  if (options.checkpoint != null) {
-    checkKeys(where, options.checkpoint, ['path', 'every'], 'checkpoint.');
-    if (typeof options.checkpoint.path !== 'string' || options.checkpoint.path === '') throw new Error(`${where}: option 'checkpoint.path' must be a file path.`);
-    checkInt(where, 'checkpoint.every', every, 1, 'checkpoint every ≥ 1 iterations');
-  }
-  if (options.resume != null && typeof options.resume !== 'boolean' && typeof options.resume !== 'string') {
-    throw new Error(`${where}: option 'resume' must be true (use checkpoint.path) or a checkpoint file path.`);
-  }
-  if (options.resume === true && options.checkpoint == null) throw new Error(`${where}: option 'resume: true' needs 'checkpoint.path'; or pass resume: '<file>'.`);
-
-  // The oracle in the optimised variable, with smooth regularisers folded in.
-  let oracle: Oracle;
-  const policy = options.oracle == null ? convergencePolicy(options.onNotConverged ?? 'warn', `${where}: later unconverged hypergradients of this run are counted; summary at the end`) : undefined;
-  if (options.oracle != null) {
-    if (options.problem != null || options.strategy != null) throw new Error(`${where}: give either 'oracle' or 'problem' + 'strategy' + 'data' + 'loss', not both.`);
-    if (typeof options.oracle !== 'function') throw new Error(`${where}: option 'oracle' must be a function (theta, { tol, linearTol }, options?) => OracleResult.`);
-    oracle = options.oracle;
-  } else {
-    if (options.problem == null || options.strategy == null || options.data == null || options.loss == null) {
-      throw new Error(`${where}: give option 'oracle', or all of 'problem', 'strategy', 'data' and 'loss'.`);
-    }
-    oracle = oracleFromStrategy<D>({ problem: options.problem, strategy: options.strategy, data: options.data, loss: options.loss, batchData: options.batchData, constants: options.constants, onNotConverged: policy });
-  }
-  const baseOracle = oracle;
-  const convergence = recordConvergence(oracle);
-  oracle = convergence.oracle;
-  if (options.transform != null) oracle = reparameterise(oracle, options.transform);
-  const regs = options.regularizer == null ? [] : Array.isArray(options.regularizer) ? options.regularizer : [options.regularizer];
-  const proximalParts: Proximal[] = [];
-  for (const r of regs) {
-    if (r == null || (r.kind !== 'smooth' && r.kind !== 'proximal')) throw new Error(`${where}: option 'regularizer' must be made by l1(...), l2(...) or be a Regularizer.`);
-    if (r.kind === 'smooth') oracle = withRegularizer(oracle, r);
-    else proximalParts.push(proximalOf(r));
-  }
-  if (options.project != null) proximalParts.push(typeof options.project === 'function' ? projection(options.project) : options.project);
-  const proximal = composeProximal(...proximalParts);
-
-  // Initial or resumed state.
-  let state: S;
-  let history: ProgressEvent[] = [];
-  let work = emptyWork();
-  let elapsedBefore = 0;
-  const resumeFile = options.resume === true ? options.checkpoint!.path : typeof options.resume === 'string' ? options.resume : undefined;
-  if (resumeFile != null && (typeof options.resume === 'string' || fs.existsSync(resumeFile))) {
-    if (!fs.existsSync(resumeFile)) throw new Error(`${where}: resume file '${resumeFile}' does not exist; pass resume: true to start fresh when there is no checkpoint.`);
-    const ckpt = readCheckpoint<S>(resumeFile);
-    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeFile}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
-    state = ckpt.state;
-    history = ckpt.history;
-    work = addWork(ckpt.work);
-    elapsedBefore = ckpt.elapsedMs;
-    if (ckpt.oracleState !== undefined) {
-      if (baseOracle.loadState == null) throw new Error(`${where}: the checkpoint holds oracle warm-start state but this oracle has no loadState(); use the same kind of oracle to resume.`);
-      baseOracle.loadState(ckpt.oracleState);
-    }
-  } else {
-    let phi0 = theta0;
-    if (options.transform != null) phi0 = options.transform.inverse(theta0);
-    state = method.init(phi0);
-    if (phi0 !== theta0) disposeParams(phi0);
-  }
+  const every = checkTrainOptions(options);
+  const { method, budget } = options;
+  const { oracle, base, proximal, convergence, policy } = trainingOracle(options);
+  const { history, elapsedBefore, ...initial } = startState(options, base);
+  let { state, work } = initial;
 
   const start = performance.now();
   const elapsed = () => elapsedBefore + (performance.now() - start);
@@ -289,7 +149,7 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       state,
       work,
       history,
-      oracleState: baseOracle.saveState?.(),
+      oracleState: base.saveState?.(),
       elapsedMs: elapsed(),
     };
     writeFileAtomic(options.checkpoint.path, JSON.stringify(ckpt));
@@ -298,49 +158,26 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
   let status: StopReason;
   let message: string;
   for (;;) {
-    if (budget.iterations != null && history.length >= budget.iterations) {
-      status = 'budget-iterations';
-      message = `${where}: reached budget.iterations = ${budget.iterations}.`;
-      break;
-    }
-    if (budget.work != null && workUnits(work) >= budget.work) {
-      status = 'budget-work';
-      message = `${where}: reached budget.work = ${budget.work} (inner + linear iterations).`;
-      break;
-    }
-    if (budget.seconds != null && elapsed() >= budget.seconds * 1000) {
-      status = 'budget-seconds';
-      message = `${where}: reached budget.seconds = ${budget.seconds}.`;
+    const budgetReached = budgetStop(budget, history.length, work, elapsed());
+    if (budgetReached != null) {
+      ({ status, message } = budgetReached);
       break;
     }
     const { state: next, info } = method.step(state, oracle, { proximal });
     state = next;
     work = addWork(work, info.work);
-    const event: ProgressEvent = {
-      iteration: history.length,
-      loss: info.value,
-      gradNorm: info.gradNorm,
-      bound: info.bound,
-      eps: info.tol,
-      delta: info.linearTol,
-      step: info.step,
-      accepted: info.accepted,
-      work: workUnits(work),
-      evaluations: info.evaluations,
-      timeMs: elapsed(),
-      ...convergence.take(),
-    };
+    const event: ProgressEvent = { ...progressEvent(history.length, info, work, elapsed()), ...convergence.take() };
     history.push(event);
     options.onProgress?.(event);
     yield event;
     if (info.stop != null) {
       status = info.stop;
-      message = info.message ?? `${where}: the method stopped (${info.stop}).`;
+      message = info.message ?? `${WHERE}: the method stopped (${info.stop}).`;
       break;
     }
     if (options.stop?.(event, copyArrays(state.theta))) {
       status = 'stopped';
-      message = `${where}: the 'stop' criterion was met at iteration ${event.iteration}.`;
+      message = `${WHERE}: the 'stop' criterion was met at iteration ${event.iteration}.`;
       break;
     }
     if (options.checkpoint != null && history.length % every === 0) save();
@@ -348,17 +185,11 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
   save();
   if (convergence.totals.unconverged > 0) {
     console.warn(
-      policy?.summary(where) ??
-        `${where}: ${convergence.totals.unconverged} of ${convergence.totals.calls} oracle calls did not converge (see history[i].status); raise the solvers' iteration caps or loosen the accuracies.`,
+      policy?.summary(WHERE) ??
+        `${WHERE}: ${convergence.totals.unconverged} of ${convergence.totals.calls} oracle calls did not converge (see history[i].status); raise the solvers' iteration caps or loosen the accuracies.`,
     );
   }
-  const phi = fromArrays(state.theta);
-  let theta = phi;
-  if (options.transform != null) {
-    theta = options.transform.forward(phi);
-    disposeParams(phi);
-  }
-  return { theta, state, history, status, message, work };
+  return { theta: finalTheta(state.theta, options.transform), state, history, status, message, work };
 }
 
 /**

@@ -1,0 +1,104 @@
+// The parts of a training run settled before the first iteration: option checks, the oracle
+// in the optimised variable (with regularisers and projection), and the initial or resumed state.
+import * as fs from 'node:fs';
+import { addWork, emptyWork, disposeParams, convergencePolicy, type Work } from '@bilevel/core';
+import type { MethodStateBase, Oracle, Proximal } from '../../types.js';
+import type { ProgressEvent, TrainOptions } from '../../train.js';
+import { oracleFromStrategy } from '../../oracle.js';
+import { readCheckpoint } from '../../checkpoint.js';
+import { reparameterise, withRegularizer, proximalOf, projection, composeProximal } from '../../transforms.js';
+import { checkKeys, checkInt, checkRange } from '../util.js';
+import { recordConvergence } from '../convergence.js';
+
+export const WHERE = 'train';
+
+const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged'] as const;
+
+/** Checks method, θ₀, budget, checkpoint and resume; returns the checkpoint interval. */
+export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOptions<S, D>): number {
+  const where = WHERE;
+  if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be an object { method, oracle | (problem, strategy, data, loss), theta0, budget }.`);
+  checkKeys(where, options, KEYS);
+  const { method, theta0, budget } = options;
+  if (method == null || typeof method.init !== 'function' || typeof method.step !== 'function') {
+    throw new Error(`${where}: option 'method' must be an upper-level method such as maid(...), hoag(...), sgd(...), adam(...).`);
+  }
+  if (theta0 == null || typeof theta0 !== 'object') throw new Error(`${where}: option 'theta0' must be a Params tree { name: tf.Tensor }.`);
+  if (budget == null || typeof budget !== 'object' || (budget.iterations == null && budget.work == null && budget.seconds == null)) {
+    throw new Error(`${where}: option 'budget' needs at least one of iterations, work, seconds, e.g. budget: { iterations: 100 }.`);
+  }
+  checkKeys(where, budget, ['iterations', 'work', 'seconds'], 'budget.');
+  if (budget.iterations != null) checkInt(where, 'budget.iterations', budget.iterations, 0, 'give a non-negative iteration count');
+  if (budget.work != null) checkRange(where, 'budget.work', budget.work, 0, Infinity, false, true, 'give non-negative work units');
+  if (budget.seconds != null) checkRange(where, 'budget.seconds', budget.seconds, 0, Infinity, false, true, 'give non-negative seconds');
+  const every = options.checkpoint?.every ?? 1;
+  if (options.checkpoint != null) {
+    checkKeys(where, options.checkpoint, ['path', 'every'], 'checkpoint.');
+    if (typeof options.checkpoint.path !== 'string' || options.checkpoint.path === '') throw new Error(`${where}: option 'checkpoint.path' must be a file path.`);
+    checkInt(where, 'checkpoint.every', every, 1, 'checkpoint every ≥ 1 iterations');
+  }
+  if (options.resume != null && typeof options.resume !== 'boolean' && typeof options.resume !== 'string') {
+    throw new Error(`${where}: option 'resume' must be true (use checkpoint.path) or a checkpoint file path.`);
+  }
+  if (options.resume === true && options.checkpoint == null) throw new Error(`${where}: option 'resume: true' needs 'checkpoint.path'; or pass resume: '<file>'.`);
+  return every;
+}
+
+/**
+ * The oracle the method sees: the given one or `oracleFromStrategy`, reparameterised by the
+ * transform, with smooth regularisers folded in; proximal regularisers and the projection
+ * compose into the `proximal` the method applies after each step. `base` is the untransformed
+ * oracle, whose warm-start state the checkpoints hold; `convergence` records every call's status
+ * and `policy` is the convergence policy of an oracle built here.
+ */
+export function trainingOracle<S extends MethodStateBase, D>(options: TrainOptions<S, D>) {
+  const where = WHERE;
+  let oracle: Oracle;
+  const policy = options.oracle == null ? convergencePolicy(options.onNotConverged ?? 'warn', `${where}: later unconverged hypergradients of this run are counted; summary at the end`) : undefined;
+  if (options.oracle != null) {
+    if (options.problem != null || options.strategy != null) throw new Error(`${where}: give either 'oracle' or 'problem' + 'strategy' + 'data' + 'loss', not both.`);
+    if (typeof options.oracle !== 'function') throw new Error(`${where}: option 'oracle' must be a function (theta, { tol, linearTol }, options?) => OracleResult.`);
+    oracle = options.oracle;
+  } else {
+    if (options.problem == null || options.strategy == null || options.data == null || options.loss == null) {
+      throw new Error(`${where}: give option 'oracle', or all of 'problem', 'strategy', 'data' and 'loss'.`);
+    }
+    oracle = oracleFromStrategy<D>({ problem: options.problem, strategy: options.strategy, data: options.data, loss: options.loss, batchData: options.batchData, constants: options.constants, onNotConverged: policy });
+  }
+  const base = oracle;
+  // Records each call's convergence for the history (the events' status, converged, unconverged).
+  const convergence = recordConvergence(oracle);
+  oracle = convergence.oracle;
+  if (options.transform != null) oracle = reparameterise(oracle, options.transform);
+  const regs = options.regularizer == null ? [] : Array.isArray(options.regularizer) ? options.regularizer : [options.regularizer];
+  const proximalParts: Proximal[] = [];
+  for (const r of regs) {
+    if (r == null || (r.kind !== 'smooth' && r.kind !== 'proximal')) throw new Error(`${where}: option 'regularizer' must be made by l1(...), l2(...) or be a Regularizer.`);
+    if (r.kind === 'smooth') oracle = withRegularizer(oracle, r);
+    else proximalParts.push(proximalOf(r));
+  }
+  if (options.project != null) proximalParts.push(typeof options.project === 'function' ? projection(options.project) : options.project);
+  return { oracle, base, proximal: composeProximal(...proximalParts), convergence, policy };
+}
+
+/** Where a run starts: `method.init(T⁻¹(θ₀))`, or the checkpoint named by `resume` (and the oracle's warm starts). */
+export function startState<S extends MethodStateBase, D>(options: TrainOptions<S, D>, baseOracle: Oracle): { state: S; history: ProgressEvent[]; work: Work; elapsedBefore: number } {
+  const where = WHERE;
+  const { method, theta0 } = options;
+  const resumeFile = options.resume === true ? options.checkpoint!.path : typeof options.resume === 'string' ? options.resume : undefined;
+  if (resumeFile != null && (typeof options.resume === 'string' || fs.existsSync(resumeFile))) {
+    if (!fs.existsSync(resumeFile)) throw new Error(`${where}: resume file '${resumeFile}' does not exist; pass resume: true to start fresh when there is no checkpoint.`);
+    const ckpt = readCheckpoint<S>(resumeFile);
+    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeFile}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
+    if (ckpt.oracleState !== undefined) {
+      if (baseOracle.loadState == null) throw new Error(`${where}: the checkpoint holds oracle warm-start state but this oracle has no loadState(); use the same kind of oracle to resume.`);
+      baseOracle.loadState(ckpt.oracleState);
+    }
+    return { state: ckpt.state, history: ckpt.history, work: addWork(ckpt.work), elapsedBefore: ckpt.elapsedMs };
+  }
+  let phi0 = theta0;
+  if (options.transform != null) phi0 = options.transform.inverse(theta0);
+  const state = method.init(phi0);
+  if (phi0 !== theta0) disposeParams(phi0);
+  return { state, history: [], work: emptyWork(), elapsedBefore: 0 };
+}
