@@ -11,7 +11,7 @@
  * 24 zero-mean 5×5 filters (DCT init, kept zero-mean by projection), ν_k ≥ --nuMin (0.03),
  * mirror (symmetric) boundary padding, trained on 32 crops. `--expert charbonnier` gives the
  * convex smoothed-ℓ1 experts √(z² + ν²) − ν of the papers' FoE experiments; `--model ex` the
- * (Ex) model of the review (seed 000).
+ * (Ex) model of Crockett & Fessler, "Bilevel methods for image reconstruction" (2022).
  *
  *   npx --yes pnpm@9 --filter @bilevel/example-foe-denoise start [-- --count 16 --iterations 80]
  */

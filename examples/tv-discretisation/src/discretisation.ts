@@ -5,7 +5,8 @@
  *
  * D the forward differences (Neumann boundary, two channels on staggered grids) and I_W a
  * learned interpolation: a `s × s` convolution from the 2 gradient channels to `n` channels
- * (seed 001 §4.1; Condat; Chambolle & Pock, "learning consistent discretizations of TV"). The
+ * (Bogensperger et al., "An adaptively inexact method for bilevel learning using primal-dual
+ * style differentiation", 2024, §4.1; Condat; Chambolle & Pock, "learning consistent discretizations of TV"). The
  * ℓ2 norm groups the n channels of a pixel. W₀ = the identity stencil (centre tap 1 for
  * channel c ← c) gives K_θ₀ = D, i.e. plain isotropic TV. Building K on D keeps every learned
  * stencil consistent: it annihilates constants, whatever W is.

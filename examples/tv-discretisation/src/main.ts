@@ -1,5 +1,6 @@
 /**
- * Learn a TV discretisation (seed 001 §4.1): denoising by
+ * Learn a TV discretisation (Bogensperger et al. 2024, "An adaptively inexact method for bilevel learning using
+ * primal-dual style differentiation", §4.1): denoising by
  * `min_x ½‖x − y‖² + α‖K_θ x‖_{2,1}`, solved as the saddle point
  * `min_x max_z ⟨K_θ x, z⟩ + ½‖x − y‖² − δ_{‖z‖_{2,∞} ≤ α}(z)` by PDHG, with K_θ = I_W ∘ D a
  * learned interpolation of the forward-difference gradient and α = exp(logAlpha). The

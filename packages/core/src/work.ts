@@ -1,6 +1,6 @@
 /**
  * What a computation cost. "Computational work" in plots and benchmarks is
- * `innerIterations + linearIterations`, as in the seed papers ({@link workUnits}).
+ * `innerIterations + linearIterations`, as in Salehi et al. 2025 and Ehrhardt & Roberts 2021 ({@link workUnits}).
  */
 export interface Work {
   /** Energy (or map) evaluations without a gradient. */

@@ -1,7 +1,7 @@
 import { it, expect } from 'vitest';
 import { tf, argmin, withoutTape, defineProblem, cg, lbfgs, emptyWork, scaleParams, addWork } from '../src/index.js';
 import type { Strategy, Params } from '../src/index.js';
-import { describeEachBackend, relErr } from './backends.js';
+import { describeEachBackend, relErr } from '@bilevel/testing/vitest';
 
 // Φ(x; a) = ½‖x − a‖² + ½ξ‖x‖²  ⇒  x̂ = a/(1+ξ), ∂x̂/∂a = I/(1+ξ).
 const xi = 0.5;

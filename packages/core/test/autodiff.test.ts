@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf, hvp, grad, vjp, jvp, mixedProduct, valueAndGradParams, defineProblem } from '../src/index.js';
-import { describeEachBackend, randn, relErr } from './backends.js';
+import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 
 /*
  * Tolerances: float32 has ~7 significant digits. Central differences of a gradient with

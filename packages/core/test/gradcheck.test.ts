@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf, checkGradient, checkParamsGradient, GRADCHECK_DEFAULTS, seededNormal } from '../src/index.js';
-import { describeEachBackend, randn } from './backends.js';
+import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 
 /*
  * The checks run with the default tolerance (1e-2, see GRADCHECK_DEFAULTS): correct

@@ -1,7 +1,7 @@
 import { it, expect, vi } from 'vitest';
 import { tf, hypergradient, defineProblem, emptyWork, resetConvergenceWarnings } from '../src/index.js';
 import type { HypergradientResult, Strategy, HypergradientStatus } from '../src/index.js';
-import { describeEachBackend } from './backends.js';
+import { describeEachBackend } from '@bilevel/testing/vitest';
 
 /** A stub strategy reporting a chosen status, to test the gate on its own. */
 function stub(name: string, status: HypergradientStatus, forward = 0.5, backward?: number): Strategy & { calls: number } {

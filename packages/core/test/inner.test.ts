@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf, defineProblem, gradientDescent, accelerated, lbfgs, type InnerSolver, type Params } from '../src/index.js';
-import { describeEachBackend, randn, relErr } from './backends.js';
+import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 
 /*
  * Tolerances. Solves stop on the absolute ‖∇Φ‖ ≤ 1e-4: the gradient of these O(1)-scaled

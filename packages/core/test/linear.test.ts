@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf, cg, richardson, neumann, gmres, type MatVec } from '../src/index.js';
-import { describeEachBackend, randn, relErr } from './backends.js';
+import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 
 /*
  * Tolerances. Solves stop on ‖b − Ax‖ ≤ 1e-5·‖b‖: the float32 matvec has a relative error

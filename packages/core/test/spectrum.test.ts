@@ -2,7 +2,7 @@ import { it, expect, describe } from 'vitest';
 import { eigs } from 'mathjs';
 import { tridiagonalEigenvalue } from '../src/spectrum.js';
 import { tf, powerIteration, lanczos, estimateLipschitz, estimateStrongConvexity, defineProblem, type MatVec } from '../src/index.js';
-import { describeEachBackend, randn } from './backends.js';
+import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 
 /*
  * Tolerances: eigenvalue estimates are Rayleigh quotients / Ritz values computed in

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { tf, initBackend, defineFixedPoint, disposeParams, flattenParams, cg } from '@bilevel/core';
+import { tf, initBackend, disposeParams, flattenParams, cg } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { equilibrium, picard, anderson, broyden } from '../src/index.js';
 import {
@@ -9,12 +9,8 @@ import {
   relErrNumbers,
   logCoshProblem,
   gaussians,
-  randomMatrix,
-  solveDense,
-  transpose,
-  matvec,
-  sub,
-} from '../../core/test/strategy-fixtures.js';
+  affineFixedPoint,
+} from '@bilevel/testing';
 
 /*
  * Tolerances (float32): at the tight setting (forward tol 1e-6 on ‖∇Φ‖ or ‖T(x) − x‖,
@@ -26,40 +22,6 @@ import {
 
 function flat(p: Params): number[] {
   return tf.tidy(() => Array.from(flattenParams(p).dataSync()));
-}
-
-/** Affine contraction T(x; θ) = Wx + Uθ + c (W non-symmetric, ‖W‖₂ = rho) with ℓ = ½‖x − target‖². */
-function affineFixedPoint(n: number, p: number, rho: number, seed: number) {
-  const raw = randomMatrix(n, n, seed);
-  // Scale W to spectral norm rho (power iteration on WᵀW, float64).
-  let v = gaussians(n, seed + 9);
-  for (let i = 0; i < 500; i++) {
-    const w = matvec(transpose(raw), matvec(raw, v));
-    const nv = Math.sqrt(w.reduce((s, a) => s + a * a, 0));
-    v = w.map((a) => a / nv);
-  }
-  const sigma = Math.sqrt(Math.sqrt(matvec(raw, v).reduce((s, a) => s + a * a, 0) ** 2));
-  const W = raw.map((row) => row.map((a) => (a * rho) / sigma));
-  const U = randomMatrix(n, p, seed + 1);
-  const c = gaussians(n, seed + 2);
-  const target = gaussians(n, seed + 3);
-  const theta0 = gaussians(p, seed + 4);
-  const IminusW = W.map((row, i) => row.map((a, j) => (i === j ? 1 : 0) - a));
-  const exact = (theta: number[]) => {
-    const x = solveDense(IminusW, matvec(U, theta).map((a, i) => a + c[i]));
-    const w = solveDense(transpose(IminusW), sub(x, target));
-    return { x, grad: matvec(transpose(U), w) };
-  };
-  const data = { W: tf.tensor2d(W), U: tf.tensor2d(U), c: tf.tensor1d(c), target: tf.tensor1d(target) };
-  const mv = (A: tf.Tensor, x: tf.Tensor) => tf.squeeze(tf.matMul(A as tf.Tensor2D, tf.reshape(x, [-1, 1]) as tf.Tensor2D), [1]);
-  const problem = defineFixedPoint<typeof data>({
-    name: 'affine contraction',
-    map: (x, th, d) => tf.add(tf.add(mv(d.W, x), mv(d.U, th.theta)), d.c),
-    init: () => tf.zeros([n]),
-    contraction: rho,
-  });
-  const loss = (x: tf.Tensor, _th: Params, d: typeof data) => tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.target))));
-  return { problem, loss, data, theta: { theta: tf.tensor1d(theta0) } as Params, exact, theta0 };
 }
 
 describe('equilibrium [wasm]', () => {

@@ -11,12 +11,12 @@ import {
   logCoshProblem,
   gaussians,
   randomMatrix,
-  solveDense,
+  solve,
   transpose,
   matvec,
   sub,
   norm,
-} from '../../core/test/strategy-fixtures.js';
+} from '@bilevel/testing';
 
 /*
  * Tolerances (float32): the forward solves stop at ‖∇Φ‖ ≤ 1e-6 (or ‖T(x) − x‖ ≤ 1e-6), so x
@@ -48,7 +48,7 @@ function affine(n: number, p: number, seed: number) {
   const c = gaussians(n, seed + 2);
   const target = gaussians(n, seed + 3);
   const theta0 = gaussians(p, seed + 4);
-  const x = solveDense(W.map((row, i) => row.map((a, j) => (i === j ? 1 : 0) - a)), matvec(U, theta0).map((a, i) => a + c[i]));
+  const x = solve(W.map((row, i) => row.map((a, j) => (i === j ? 1 : 0) - a)), matvec(U, theta0).map((a, i) => a + c[i]));
   const data = { W: tf.tensor2d(W), U: tf.tensor2d(U), c: tf.tensor1d(c), target: tf.tensor1d(target) };
   const mv = (A: tf.Tensor, v: tf.Tensor) => tf.squeeze(tf.matMul(A as tf.Tensor2D, tf.reshape(v, [-1, 1]) as tf.Tensor2D), [1]);
   const problem = defineFixedPoint<typeof data>({

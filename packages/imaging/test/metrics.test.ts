@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf } from '@bilevel/core';
-import { describeEachBackend } from '../../core/test/backends.js';
+import { describeEachBackend } from '@bilevel/testing/vitest';
 import { psnr, ssim } from '../src/index.js';
 
 /*

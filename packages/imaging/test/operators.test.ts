@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest';
 import { tf } from '@bilevel/core';
-import { describeEachBackend, randn } from '../../core/test/backends.js';
+import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 import { adjointError, dot } from './helpers.js';
 import {
   identity, convolution, blur, gaussianKernel, boxKernel, motionKernel, finiteDifference, gradient2d, divergence,

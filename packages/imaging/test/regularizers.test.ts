@@ -1,7 +1,7 @@
 import { it, expect } from 'vitest';
 import { tf, grad, hvp, valueAndGradParams, disposeParams, checkParamsGradient, mixedProduct } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
-import { describeEachBackend, randn, relErr } from '../../core/test/backends.js';
+import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 import { dot } from './helpers.js';
 import {
   tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, reconstructionProblem, blur, subsampledFourier,
@@ -39,6 +39,12 @@ const valueAt = (f: () => tf.Tensor) => {
 };
 
 type Case = [string, (size: number) => { built: ReconstructionProblem; y: tf.Tensor; x: tf.Tensor }];
+
+/** Second difference (f(h) − 2f(0) + f(−h))/(h²‖v‖²) of `value` along x + t·v, h = 1e-2. */
+function lineCurvature(value: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, v: tf.Tensor, h = 1e-2): number {
+  const f = (t: number) => valueAt(() => value(tf.add(x, tf.mul(v, t))));
+  return (f(h) - 2 * f(0) + f(-h)) / (h * h) / dot(v, v);
+}
 
 describeEachBackend('energies', (backend) => {
   const size = backend === 'cpu' ? 8 : 12;
@@ -272,9 +278,7 @@ describeEachBackend('regularizer properties', (backend) => {
     for (let s = 0; s < 3; s++) {
       const x = randn([1, size, size, 1], 40 + s);
       const v = randn([1, size, size, 1], 50 + s);
-      const h = 1e-2;
-      const f = (t: number) => valueAt(() => R.value(tf.add(x, tf.mul(v, t)), theta));
-      const curvature = (f(h) - 2 * f(0) + f(-h)) / (h * h) / dot(v, v);
+      const curvature = lineCurvature((z) => R.value(z, theta), x, v);
       expect(curvature).toBeGreaterThanOrEqual(mu * 1.01);
       expect(curvature).toBeLessThanOrEqual(L * 1.01);
       tf.dispose([x, v]);
@@ -298,9 +302,7 @@ describeEachBackend('regularizer properties', (backend) => {
     for (let s = 0; s < 3; s++) {
       const x = randn([1, size, size, 1], 60 + s);
       const v = randn([1, size, size, 1], 70 + s);
-      const h = 1e-2;
-      const g = (t: number) => valueAt(() => R.value(tf.add(x, tf.mul(v, t)), theta));
-      const curvature = (g(h) - 2 * g(0) + g(-h)) / (h * h) / dot(v, v);
+      const curvature = lineCurvature((z) => R.value(z, theta), x, v);
       // float32 second difference of a sum of ~10² terms of size ~1: absolute noise ~1e-7·10²/h² ≈ 0.1
       expect(curvature).toBeGreaterThan(-0.2);
       expect(curvature).toBeLessThanOrEqual(L * 1.01);

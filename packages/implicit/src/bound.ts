@@ -4,8 +4,8 @@
  * `BoundConstants`, …).
  *
  * Setting (Ehrhardt & Roberts, "Analyzing inexact hypergradients for bilevel learning",
- * IMA J. Appl. Math. 2024; the "unified inexact framework" of seed 002, used by MAID in
- * seeds 001/003): the lower level Φ(·; θ) is μ-strongly convex, x̂ = argmin Φ(·; θ),
+ * IMA J. Appl. Math. 2024, the "unified inexact framework"; used by MAID in Salehi et al. 2025
+ * and Bogensperger et al. 2024): the lower level Φ(·; θ) is μ-strongly convex, x̂ = argmin Φ(·; θ),
  * A(x) = ∇²ₓₓΦ(x; θ), B(x) = ∇²_{xθ}Φ(x; θ), q* = A(x̂)⁻¹∇ₓℓ(x̂) and
  * ∇F(θ) = ∇_θℓ(x̂) − B(x̂)ᵀq*. The estimate is computed as
  *
@@ -20,7 +20,7 @@
 import { checkNonNegative, checkOptions, opt } from '@bilevel/core';
 
 /**
- * The constants of the bound (names follow seed 001's L_{∇f}, L_{∇²f}). All are Lipschitz
+ * The constants of the bound (names follow Bogensperger et al. 2024's L_{∇f}, L_{∇²f}). All are Lipschitz
  * constants or norms on a ball of radius ε around the computed x̃ (which contains x̂).
  *
  * Which ones are exact and which are usually estimates:
@@ -120,7 +120,7 @@ export function distanceBound(residual: number, mu: number): number {
  *
  * because A(x̂)(q̃ − q*) = r + (A(x̂) − A(x̃)) q̃ + ∇ₓℓ(x̃) − ∇ₓℓ(x̂) with r = A(x̃)q̃ − ∇ₓℓ(x̃),
  * ‖r‖ ≤ δ, and ‖A(x̂)⁻¹‖ ≤ 1/μ (Ehrhardt & Roberts 2024; the same step is eqs. (20)–(24) of
- * seed 001 for the piggyback adjoint). {@link hypergradientBound} uses this with ‖q̃‖
+ * Bogensperger et al. 2024, Theorem 2, for the piggyback adjoint). {@link hypergradientBound} uses this with ‖q̃‖
  * replaced by min(‖q̃‖, ‖q*‖-bound) when ‖∇ₓℓ(x̃)‖ is known (see there).
  *
  * @param constants - μ, L_{∇ℓ}, L_H (others ignored).
@@ -166,7 +166,7 @@ export function adjointErrorBound(constants: HypergradientBoundConstants, eps: n
  *   = (B_J L_{∇ℓ}/μ + B_J L_H ‖q̃‖/μ + L_J ‖q̃‖ + L_θ) ε + (B_J/μ) δ
  *     + (L_J (L_{∇ℓ} + L_H‖q̃‖)/μ) ε² + (L_J/μ) εδ,
  *
- * i.e. O(ε + δ + ε² + εδ) as stated in seed 002; it equals the grouping
+ * i.e. O(ε + δ + ε² + εδ) as stated by Ehrhardt & Roberts 2024; it equals the grouping
  * L_θ ε + L_J ε‖q̃‖ + (B_J + L_J ε) e_q of the other split (B(x̂)ᵀ(q̃ − q*) + (B(x̃) − B(x̂))ᵀq̃).
  * When ‖q̃‖ is not available it is replaced by the a-priori ‖q̃‖ ≤ (‖∇ₓℓ(x̃)‖ + δ)/μ (from
  * ∇²ₓₓΦ ⪰ μI), cf. the MAID reference code `c·ε + (B_J/μ)δ + (L_J/μ)ε²`.
@@ -206,7 +206,7 @@ export function hypergradientBound(constants: HypergradientBoundConstants, input
 }
 
 /**
- * Bound on the error of the inexact upper-level value (seed 003: Δ = ‖∇g‖ε + Lε²/2):
+ * Bound on the error of the inexact upper-level value (Salehi et al. 2025: Δ = ‖∇g‖ε + Lε²/2):
  *
  *   |ℓ(x̃) − ℓ(x̂)| ≤ ‖∇ₓℓ(x̃)‖ ε + L_{∇ℓ} ε² / 2,
  *

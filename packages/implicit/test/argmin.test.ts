@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend, hypergradient, argmin, lbfgs, cg, defineProblem, ArgminLayer, registerArgminProblem } from '@bilevel/core';
 import { implicit } from '../src/index.js';
-import { quadraticFixture, norm, sub } from '../../core/test/quadratic-bilevel.js';
+import { quadraticFixture, norm, sub } from '@bilevel/testing';
 
 const fx = quadraticFixture();
 const theta0 = [0.3, -0.2, 0.5, 0.1];

@@ -1,17 +1,6 @@
 import { describe, it, expect } from 'vitest';
+import { mulberry32Uniform as rng } from '@bilevel/testing';
 import { implicitErrorBound, hypergradientBound, adjointErrorBound } from '../src/index.js';
-
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Scalar non-quadratic bilevel problem with every constant known exactly (float64):

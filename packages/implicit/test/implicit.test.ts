@@ -4,9 +4,9 @@ import {
   resetConvergenceWarnings, normParams,
 } from '@bilevel/core';
 import type { LinearSolver, Params } from '@bilevel/core';
-import { describeEachBackend } from '../../core/test/backends.js';
+import { describeEachBackend } from '@bilevel/testing/vitest';
 import { implicit, implicitErrorBound } from '../src/index.js';
-import { quadraticFixture, matmul, transpose, norm, sub } from '../../core/test/quadratic-bilevel.js';
+import { quadraticFixture, matmul, transpose, norm, sub } from '@bilevel/testing';
 
 const fx = quadraticFixture();
 const theta0 = [0.3, -0.2, 0.5, 0.1];

@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend, hypergradient, argmin, lbfgs, defineProblem, defineFixedPoint } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
-import { describeEachBackend } from '../../core/test/backends.js';
+import { describeEachBackend } from '@bilevel/testing/vitest';
 import { jacobianFree } from '../src/index.js';
-import { quadraticFixture, dot, norm, sub } from '../../core/test/quadratic-bilevel.js';
+import { quadraticFixture, dot, norm, sub } from '@bilevel/testing';
 
 const fx = quadraticFixture();
 const theta0 = [0.3, -0.2, 0.5, 0.1];

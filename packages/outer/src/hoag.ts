@@ -1,6 +1,7 @@
 /**
  * HOAG (Pedregosa, "Hyperparameter optimization with approximate gradient", ICML 2016;
- * seed 000 Algorithm 1): inexact gradient descent with an a-priori accuracy schedule and a
+ * restated as Algorithm 1 of Crockett & Fessler, "Bilevel methods for image reconstruction",
+ * Foundations and Trends in Signal Processing 2022): inexact gradient descent with an a-priori accuracy schedule and a
  * fixed step (1/L where L is a Lipschitz constant of ∇F).
  *
  * @packageDocumentation

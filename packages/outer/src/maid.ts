@@ -1,7 +1,9 @@
 /**
  * MAID: Method of Adaptive Inexact Descent (Salehi, Mukherjee, Roberts & Ehrhardt,
  * "An adaptively inexact first-order method for bilevel optimization with application to
- * hyperparameter learning", SIMODS 2025; Algorithm 3 of seed 001, slides of seeds 002/003).
+ * hyperparameter learning", SIAM J. Math. Data Sci. 2025, Algorithm 3.1; restated as Algorithm 3 of
+ * Bogensperger, Ehrhardt, Pock, Salehi & Wong, "An adaptively inexact method for bilevel
+ * learning using primal-dual style differentiation", arXiv preprint 2024).
  *
  * @packageDocumentation
  */
@@ -17,7 +19,7 @@ export interface MaidOptions {
   linearTol0?: number;
   /** Initial step size α₀. */
   step0: number;
-  /** η ∈ [0, 1): descent test `bound ≤ (1 − η)‖h‖` (seed 003: ω ≤ ‖z‖). */
+  /** η ∈ [0, 1): descent test `bound ≤ (1 − η)‖h‖` (Salehi et al. 2025: ω ≤ ‖z‖). */
   descentMargin: number;
   /** c > 0: sufficient decrease `F̃(θ⁺) + Δ⁺ ≤ F̃(θ) − Δ − c α‖h‖²`. */
   decrease: number;
@@ -40,9 +42,9 @@ export interface MaidOptions {
 }
 
 /**
- * Defaults. ν̲ = 0.5, ν̄ = 1.05, ρ̲ = 0.5, ρ̄ = 10/9 are seed 001's values "following [33]"
+ * Defaults. ν̲ = 0.5, ν̄ = 1.05, ρ̲ = 0.5, ρ̄ = 10/9 are those of Bogensperger et al. (2024, §4.1), "following" the MAID paper
  * (the MAID paper); η = c = 10⁻⁴ and 10 backtracks are those of the MAID reference code.
- * `tol0` and `step0` are problem-dependent: give them (seed 003 shows MAID is robust to ε₀).
+ * `tol0` and `step0` are problem-dependent: give them (Salehi et al. 2025 report MAID robust to ε₀).
  */
 export const MAID_DEFAULTS: Readonly<Omit<MaidOptions, 'tol0' | 'linearTol0' | 'step0'>> & { tol0: number; step0: number } = Object.freeze({
   tol0: 1e-1,
@@ -75,18 +77,18 @@ const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepS
  *
  * 1. h_k, F̃(θ_k), bound ω_k, Δ_k from the oracle at accuracies (ε_k, δ_k);
  *    while ω_k > (1 − η)‖h_k‖ (descent not certified): ε_k, δ_k ← ν̲ε_k, ν̲δ_k and recompute
- *    (−h_k is then a descent direction: seed 003, "Lem: if ‖z − ∇f‖ < ‖z‖ ...").
+ *    (−h_k is then a descent direction: ‖h_k − ∇F‖ < ‖h_k‖ ⇒ ⟨h_k, ∇F⟩ > 0, Salehi et al. 2025).
  * 2. Backtracking, at most J trials α = α_k ρ̲ʲ (j = 0..J−1): θ̂ = prox(θ_k − α h_k), accept if
  *    F̃(θ̂) + J(θ̂) + Δ̂ ≤ F̃(θ_k) + J(θ_k) − Δ_k − c‖θ̂ − θ_k‖²/α
- *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, seed 003).
+ *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, Salehi et al. 2025).
  *    If all J trials fail: ε_k, δ_k ← ν̲ε_k, ν̲δ_k, J ← J + 1, back to 1. Each round
- *    restarts from α_k, as in the single-iteration MAID of seed 002 (Salehi et al. 2025) and
- *    the reference code; seed 001's Algorithm 3 keeps shrinking α across rounds instead,
+ *    restarts from α_k, as in the single-iteration statement of MAID by Salehi et al. (2025) and
+ *    the reference code; Algorithm 3 of Bogensperger et al. (2024) keeps shrinking α across rounds instead,
  *    which drives α to zero faster than the accuracies can resolve the decrease.
  * 3. θ_{k+1} = θ̂, ε_{k+1} = ν̄ε_k, δ_{k+1} = ν̄δ_k, α_{k+1} = ρ̄α.
  *
  * If the sufficient decrease test holds, F(θ_{k+1}) ≤ F(θ_k) − cα‖h_k‖² for the exact F
- * (seed 002, Theorem of Salehi et al. 2025), so the exact objective decreases monotonically.
+ * (Salehi et al. 2025: the Δ terms make the inexact test imply decrease of the exact F), so the exact objective decreases monotonically.
  *
  * @param options - {@link MaidOptions}; missing ones default to {@link MAID_DEFAULTS}.
  * @returns a {@link Method} with state {@link MaidState}.
@@ -168,7 +170,7 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
             return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'stationary', message: `${where}: certified ‖∇F(θ)‖ ≤ ‖h‖ + bound = ${gradNorm + r.bound} ≤ gradTol = ${opts.gradTol}.` });
           }
           if (!(r.bound <= (1 - opts.descentMargin) * gradNorm)) {
-            // Descent not certified: tighten both accuracies (seed 003, MAID step 2).
+            // Descent not certified: tighten both accuracies (Salehi et al. 2025, Algorithm 3.1, step 2).
             const limit = accuracyLimit(reductions, tol, r.converged);
             if (limit != null) {
               return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'accuracy-limit', message: `${where}: descent cannot be certified: the bound ${r.bound} exceeds (1−η)‖h‖ = ${(1 - opts.descentMargin) * gradNorm} at tol=${tol}, linearTol=${linearTol}, and ${limit}. θ is stationary to the attainable accuracy, or the BoundConstants are too pessimistic.` });
@@ -180,7 +182,7 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
           }
           // 2. Backtracking line search with inexact sufficient decrease.
           const rhsBase = value - r.valueBound;
-          // Each round restarts from the iteration's initial step: α_k = αρ̲ʲ, j < J (seed 002).
+          // Each round restarts from the iteration's initial step: α_k = αρ̲ʲ, j < J (Salehi et al. 2025).
           alpha = state.step;
           for (let j = 0; j < budget; j++) {
             const { next, moveSq } = gradientStep(theta, grad, alpha, proximal);

@@ -1,6 +1,6 @@
 /**
  * A-priori accuracy schedules k ↦ ε_k (k = 0, 1, 2, ...) for HOAG and inexact SGD/Adam.
- * The three of Pedregosa (2016), compared against MAID in seeds 002/003, are
+ * The three of Pedregosa (2016), compared against MAID by Salehi et al. (2025), are
  * {@link geometric}, {@link quadratic} and {@link cubic}.
  *
  * @packageDocumentation

@@ -1,6 +1,5 @@
 /**
- * Inexact stochastic methods over minibatches of training pairs (seed 002, "Inexact SGD";
- * Salehi, Mukherjee, Roberts & Ehrhardt, "Bilevel learning with inexact stochastic
+ * Inexact stochastic methods over minibatches of training pairs (inexact SGD of Salehi, Mukherjee, Roberts & Ehrhardt, "Bilevel learning with inexact stochastic
  * gradients", SSVM 2025): θ_{k+1} = θ_k − α_k z_{w_k}(θ_k), where z_w is an inexact
  * hypergradient of the minibatch objective F_w, computed to a fixed or decaying accuracy.
  *

@@ -29,8 +29,8 @@ export interface Reparameterisation {
 /**
  * Log-parameterised positive weights: θ_k = exp(φ_k) for the listed leaves (all leaves when
  * `keys` is omitted), identity elsewhere. Positive weights (regularisation strengths,
- * smoothing parameters) then need no constraint, as in seed 003's TV example
- * (weights e^{θ[1]}, e^{θ[2]}).
+ * smoothing parameters) then need no constraint, as in the smoothed-TV example of
+ * Salehi et al. 2025 (weights e^{θ[1]}, e^{θ[2]}).
  *
  * ∇_φF = e^φ ⊙ ∇_θF, and ‖J_T‖ = max(e^φ) (or max(1, e^φ) when some leaves are identity).
  *

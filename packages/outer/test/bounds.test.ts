@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend } from '@bilevel/core';
 import { hypergradientBound, adjointErrorBound, valueBound, distanceBound, mulberry32 } from '../src/index.js';
 import { makeQuadratic, quadraticOracle } from './quadratic.js';
-import * as D from './dense.js';
+import * as D from '@bilevel/testing';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });

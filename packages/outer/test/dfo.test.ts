@@ -1,11 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { tf, initBackend, emptyWork, defineProblem, lbfgs, cg, type Params } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { dfo, train, readCheckpoint, box, oracleFromStrategy, mulberry32, DFO_DEFAULTS, type DfoState, type Oracle, type ProgressEvent } from '../src/index.js';
-import { makeQuadratic, quadraticOracle, runToTarget, type Quadratic } from './quadratic.js';
+import { dfo, train, box, oracleFromStrategy, mulberry32, DFO_DEFAULTS, type Oracle, type ProgressEvent } from '../src/index.js';
+import { makeQuadratic, quadraticOracle, runToTarget, killAndResume, type Quadratic } from './quadratic.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
@@ -82,23 +79,11 @@ describe('dfo mechanics', () => {
   });
 
   it('state is JSON-serialisable, and a run killed and resumed through train follows the same trajectory', async () => {
-    const q = makeQuadratic(large);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfo-ckpt-'));
-    const file = path.join(dir, 'dfo.json');
     const total = 30;
-    const method = () => dfo({ radius0: 0.5, tol0: 1e-1 });
-    const theta0 = { theta: tf.zeros([large.p]) };
-    const o1 = quadraticOracle(q);
-    const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
     const k = 13;
-    const o2 = quadraticOracle(q);
-    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+    const { full, part, resumed, ckpt } = await killAndResume(makeQuadratic(large), () => dfo({ radius0: 0.5, tol0: 1e-1 }), total, k);
     expect(part.history.length).toBe(k);
-    const ckpt = readCheckpoint<DfoState>(file);
     expect(ckpt.state).toEqual(JSON.parse(JSON.stringify(part.state)));
-    o2.dispose();
-    const o3 = quadraticOracle(q);
-    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
     expect(resumed.history.length).toBe(total);
     expect(resumed.state).toEqual(full.state);
     // Through JSON on both sides: the checkpoint stores the NaN `bound` of DFO's events as null.
@@ -106,10 +91,7 @@ describe('dfo mechanics', () => {
     expect(strip(resumed.history)).toEqual(strip(full.history));
     expect(resumed.work.innerIterations).toBe(full.work.innerIterations);
     expect(full.work.linearIterations).toBe(0); // value-only calls do no adjoint solve
-    tf.dispose([theta0.theta, full.theta.theta, part.theta.theta, resumed.theta.theta]);
-    o1.dispose();
-    o3.dispose();
-    fs.rmSync(dir, { recursive: true, force: true });
+    tf.dispose([full.theta.theta, part.theta.theta, resumed.theta.theta]);
   });
 
   it('no tensor leaks across 60 iterations', () => {

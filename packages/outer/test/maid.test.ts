@@ -7,7 +7,7 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
 });
 
-// The seeds' quadratic test problem (seed 002 "Quadratic Problem", Quadratic.py of the MAID
+// The quadratic test problem of the MAID paper (Salehi et al. 2025, "Quadratic Problem"; Quadratic.py of the MAID
 // code): least squares at both levels, x̂(θ) = argmin ½‖A₂x + A₃θ − b₂‖² (+ ridge), F = ½‖A₁x̂ − b₁‖².
 // Sizes are reduced for CI (20 rows, dim x = dim θ = 5; the upper level has κ ≈ 115).
 const comparison = { rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 };

@@ -4,8 +4,11 @@
 // The oracle runs gradient descent (step 1/L) from a warm start until ‖∇ₓΦ‖ ≤ tol, then CG
 // from a warm start until the true adjoint residual is ≤ linearTol, in float32 tensors.
 import { tf, emptyWork, readScalar, type Params } from '@bilevel/core';
-import { hypergradientBound, valueBound, mulberry32, train, type Oracle, type OracleResult, type BoundConstants, type Method, type MethodStateBase, type ParamsArrays } from '../src/index.js';
-import * as D from './dense.js';
+import { hypergradientBound, valueBound, mulberry32, train, readCheckpoint, type Checkpoint, type Oracle, type OracleResult, type BoundConstants, type Method, type MethodStateBase, type ParamsArrays } from '../src/index.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as D from '@bilevel/testing';
 
 export interface QuadraticSpec {
   rows: number; // rows of A₁, A₂, A₃
@@ -291,4 +294,30 @@ export async function runToTarget<S extends MethodStateBase>(
   oracle.dispose();
   const history = result.history;
   return { reached, f0, finalF, iterations: history.length, status: result.status, message: result.message, history };
+}
+
+/**
+ * The kill-and-resume experiment on {@link quadraticOracle}: `method()` runs `total` iterations
+ * uninterrupted, and again killed after `k` (checkpoint every iteration) and resumed from the
+ * checkpoint with a fresh oracle. Returns the three results, the checkpoint read after the kill
+ * and the temporary files left then; the caller disposes the results' θ.
+ */
+export async function killAndResume<S extends MethodStateBase>(q: Quadratic, method: () => Method<S>, total: number, k: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${method().name}-ckpt-`));
+  const file = path.join(dir, 'checkpoint.json');
+  const theta0 = { theta: tf.zeros([q.spec.p]) };
+  const o1 = quadraticOracle(q);
+  const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
+  const o2 = quadraticOracle(q);
+  const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+  const ckpt: Checkpoint<S> = readCheckpoint<S>(file);
+  const leftovers = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+  o2.dispose();
+  const o3 = quadraticOracle(q);
+  const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
+  tf.dispose(theta0.theta);
+  o1.dispose();
+  o3.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { full, part, resumed, ckpt, leftovers };
 }

@@ -3,7 +3,7 @@ import { tf, initBackend, defineProblem, gradientDescent, cg } from '@bilevel/co
 import { implicit } from '@bilevel/implicit';
 import { oracleFromStrategy, maid, dfo, train } from '../src/index.js';
 import { makeQuadratic, type Quadratic } from './quadratic.js';
-import * as D from './dense.js';
+import * as D from '@bilevel/testing';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });

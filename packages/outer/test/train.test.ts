@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, initBackend } from '@bilevel/core';
-import { maid, adam, train, trainSteps, readCheckpoint, expParameterisation, box, l1, l2, type ProgressEvent } from '../src/index.js';
-import { makeQuadratic, quadraticOracle } from './quadratic.js';
+import { maid, adam, train, trainSteps, expParameterisation, box, l1, l2, type ProgressEvent } from '../src/index.js';
+import { makeQuadratic, quadraticOracle, killAndResume } from './quadratic.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
@@ -14,27 +14,13 @@ const spec = { rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 };
 
 describe('train: checkpoints and exact resumption', () => {
   it('a run killed at iteration k and resumed ends at the same θ as an uninterrupted run', async () => {
-    const q = makeQuadratic(spec);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outer-ckpt-'));
-    const file = path.join(dir, 'maid.json');
     const total = 25;
-    const method = () => maid({ tol0: 1e-1, step0: 1 });
-    const theta0 = { theta: tf.zeros([spec.p]) };
-
-    const o1 = quadraticOracle(q);
-    const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
-
     // "Killed" after k iterations (checkpoint every iteration), then a fresh process resumes.
     const k = 11;
-    const o2 = quadraticOracle(q);
-    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+    const { full, part, resumed, ckpt, leftovers } = await killAndResume(makeQuadratic(spec), () => maid({ tol0: 1e-1, step0: 1 }), total, k);
     expect(part.history.length).toBe(k);
-    const ckpt = readCheckpoint(file);
     expect(ckpt.iterations).toBe(k);
-    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    o2.dispose();
-    const o3 = quadraticOracle(q);
-    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
+    expect(leftovers).toEqual([]);
 
     expect(resumed.history.length).toBe(total);
     expect(resumed.state.theta).toEqual(full.state.theta); // bitwise (float32 values)
@@ -46,10 +32,7 @@ describe('train: checkpoints and exact resumption', () => {
     const a = full.theta.theta.dataSync();
     const b = resumed.theta.theta.dataSync();
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a[i])));
-    tf.dispose([theta0.theta, full.theta.theta, part.theta.theta, resumed.theta.theta]);
-    o1.dispose();
-    o3.dispose();
-    fs.rmSync(dir, { recursive: true, force: true });
+    tf.dispose([full.theta.theta, part.theta.theta, resumed.theta.theta]);
   });
 
   it('emits progress events through the callback and the async iterator, and respects the work budget', async () => {

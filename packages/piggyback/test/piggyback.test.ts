@@ -1,9 +1,9 @@
 import { it, expect } from 'vitest';
 import { tf, hypergradient, argmin, defineSaddle, defineProblem, flattenParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
-import { describeEachBackend } from '../../core/test/backends.js';
+import { describeEachBackend } from '@bilevel/testing/vitest';
 import { piggyback } from '../src/index.js';
-import { quadraticSaddle, tvSaddle } from './fixtures.js';
+import { quadraticSaddle, tvSaddle } from '@bilevel/testing';
 
 const flat = (p: Params): number[] => tf.tidy(() => Array.from(flattenParams(p).dataSync()));
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));

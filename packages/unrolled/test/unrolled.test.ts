@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend, defineProblem, hvp, mixedProduct, valueAndGradParams, disposeParams, flattenParams, richardson, hypergradient } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { unrolled } from '../src/index.js';
-import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, logCoshProblem, gaussians } from '../../core/test/strategy-fixtures.js';
+import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, logCoshProblem, gaussians } from '@bilevel/testing';
 
 /*
  * Tolerances (float32, ~7 significant digits):
@@ -130,7 +130,7 @@ describe('unrolled [wasm]', () => {
         const xT = ad.x;
         const gl = valueAndGradParams((p) => c.loss(p.x, p, c.data as never), { ...c.theta, x: xT });
         const b = gl.grad.x;
-        // (1) inexact AD, literally as in the seed.
+        // (1) inexact AD, literally as in Ehrhardt & Roberts 2024.
         let xt = b.clone();
         let h: tf.Tensor = tf.tidy(() => tf.zerosLike(flattenParams(c.theta)));
         for (let k = 0; k < T; k++) {

@@ -91,6 +91,17 @@ function withMatrices<T>(h: number, w: number, fn: (rows: Dft, cols: Dft) => T):
   }
 }
 
+/** The unitary 2-D DFT (`forward`) or its inverse on `[b, h, w, 2]` pairs; `where` names the caller in errors. */
+function unitary2d(where: string, z: tf.Tensor, forward: boolean): tf.Tensor4D {
+  checkPairs(where, z, forward);
+  return withMatrices(z.shape[1] as number, z.shape[2] as number, (rows, cols) =>
+    tf.tidy(() => {
+      const [re, im] = parts(z);
+      return transform2d(re, im, rows, cols, forward);
+    }),
+  );
+}
+
 /**
  * Unitary 2-D discrete Fourier transform `Z = F_h z F_w`,
  * `Z[u, v] = (1/√(hw)) Σ_{j,k} z[j, k] e^{−2πi(uj/h + vk/w)}`, computed with real
@@ -106,13 +117,7 @@ function withMatrices<T>(h: number, w: number, fn: (rows: Dft, cols: Dft) => T):
  * ```
  */
 export function fft2(z: tf.Tensor): tf.Tensor4D {
-  checkPairs('fft2', z, true);
-  return withMatrices(z.shape[1] as number, z.shape[2] as number, (rows, cols) =>
-    tf.tidy(() => {
-      const [re, im] = parts(z);
-      return transform2d(re, im, rows, cols, true);
-    }),
-  );
+  return unitary2d('fft2', z, true);
 }
 
 /**
@@ -126,13 +131,7 @@ export function fft2(z: tf.Tensor): tf.Tensor4D {
  * ```
  */
 export function ifft2(z: tf.Tensor): tf.Tensor4D {
-  checkPairs('ifft2', z, false);
-  return withMatrices(z.shape[1] as number, z.shape[2] as number, (rows, cols) =>
-    tf.tidy(() => {
-      const [re, im] = parts(z);
-      return transform2d(re, im, rows, cols, false);
-    }),
-  );
+  return unitary2d('ifft2', z, false);
 }
 
 /** Options of {@link subsampledFourier}. */

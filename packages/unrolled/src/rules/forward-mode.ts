@@ -13,7 +13,8 @@ export const forwardModeSweep: SweepFn = (step, start, theta, K, terminal) => {
   const P = sizeOfParams(theta);
   const directions: Params[] = [];
   for (let j = 0; j < P; j++) {
-    directions.push(tf.tidy(() => unflattenParams(tf.oneHot(tf.tensor1d([j], 'int32'), P).reshape([P]).toFloat(), theta)));
+    // The basis vector e_j built directly: tf.oneHot rejects depth 1, i.e. a single scalar parameter.
+    directions.push(tf.tidy(() => unflattenParams(tf.tensor1d(Array.from({ length: P }, (_, i) => (i === j ? 1 : 0))), theta)));
   }
   let tangents: State[] = directions.map(() => start.map((s) => tf.zerosLike(s)));
   let current = start.map((s) => s.clone());

@@ -1,10 +1,19 @@
+// Backend helpers for vitest suites: run a describe block on every backend, seeded tensors,
+// relative errors read to numbers.
 import { describe, beforeAll } from 'vitest';
-import { tf, initBackend, seededNormal } from '../src/index.js';
+import { tf, initBackend, seededNormal } from '@bilevel/core';
 
-/** Backends every core test runs on: wasm (the default here) and the pure-JS cpu backend. */
+/** Backends every suite that uses {@link describeEachBackend} runs on: wasm (the default here) and the pure-JS cpu backend. */
 export const BACKENDS = ['wasm', 'cpu'] as const;
 
-/** Runs a describe block once per backend, with that backend active. */
+/**
+ * Runs a describe block once per backend, with that backend active.
+ *
+ * @example
+ * ```ts
+ * describeEachBackend('cg', (backend) => { it(`solves on ${backend}`, () => { ... }); });
+ * ```
+ */
 export function describeEachBackend(name: string, body: (backend: string) => void): void {
   for (const backend of BACKENDS) {
     describe(`${name} [${backend}]`, () => {
@@ -17,7 +26,7 @@ export function describeEachBackend(name: string, body: (backend: string) => voi
   }
 }
 
-/** Seeded standard normal tensor (reproducible for seed 0 too, see seededNormal). */
+/** Seeded standard normal tensor (reproducible for seed 0 too, see core's seededNormal). */
 export function randn(shape: number[], seed: number): tf.Tensor {
   return seededNormal(shape, seed);
 }

@@ -1,25 +1,9 @@
-/**
- * Test fixtures: a closed-form quadratic saddle point with a dense K(θ), and TV denoising in
- * dual form with a learned finite-difference discretisation K(θ).
- */
+// Saddle-point lower levels: a closed-form quadratic saddle with a dense K(θ), and TV denoising
+// in dual form with a learned finite-difference discretisation K(θ).
 import { tf, defineSaddle } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
-import { solve, matvec, type Mat } from '../../core/test/quadratic-bilevel.js';
-
-export type { Mat };
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-/** Uniform entries in [−scale, scale] (the Gaussian `randomMatrix` of core's fixtures would change the measured tables). */
-export function randomMatrix(rows: number, cols: number, seed: number, scale = 1): Mat {
-  const r = lcg(seed);
-  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => (r() * 2 - 1) * scale));
-}
+import { lcg, lcgUniformMatrix } from '../random.js';
+import { solve, matvec } from '../dense.js';
 
 /**
  * `min_x max_z ⟨Kx, z⟩ + ½‖x − y‖² − ‖z‖²/(2λ)`, i.e. `x̂ = (I + λKᵀK)⁻¹y`, upper loss
@@ -27,10 +11,10 @@ export function randomMatrix(rows: number, cols: number, seed: number, scale = 1
  * with `H = I + λKᵀK`, `q = H⁻¹(x̂ − t)`: `∂F/∂K = −λ(Kq x̂ᵀ + Kx̂ qᵀ)`, `∂F/∂λ = −⟨Kq, Kx̂⟩`.
  */
 export function quadraticSaddle(m = 6, n = 5) {
-  const K = randomMatrix(m, n, 7, 0.8);
+  const K = lcgUniformMatrix(m, n, 7, 0.8);
   const lambda = 0.7;
-  const y = randomMatrix(1, n, 11, 1)[0];
-  const t = randomMatrix(1, n, 13, 1)[0];
+  const y = lcgUniformMatrix(1, n, 11, 1)[0];
+  const t = lcgUniformMatrix(1, n, 13, 1)[0];
   type D = { y: tf.Tensor; t: tf.Tensor };
   const problem: SaddleProblem<D> = defineSaddle<D>({
     apply: (x, th) => tf.reshape(tf.matMul(th.K, tf.reshape(x, [n, 1])), [m]),
@@ -57,7 +41,7 @@ export function quadraticSaddle(m = 6, n = 5) {
     const gLambda = -Kq.reduce((s, v, i) => s + v * Kx[i], 0);
     return { x, value: 0.5 * r.reduce((s, v) => s + v * v, 0), grad: [...gK.flat(), gLambda] };
   }
-  return { problem, loss, data, theta, exact, m, n };
+  return { problem, loss, data, theta, exact, m, n, K, lambda };
 }
 
 /** Forward differences with Neumann boundary (last column / row zero) and their adjoints. */
