@@ -22,7 +22,7 @@ import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { maid, adam, train, box, projection, composeProximal } from '@bilevel/outer';
 import type { ProgressEvent, Method, MethodStateBase, Proximal } from '@bilevel/outer';
-import { reconstructionProblem, fieldsOfExperts, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, dctFilters, differenceFilters } from '@bilevel/imaging';
+import { reconstructionProblem, fieldsOfExperts, tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim, randomFilters, lowFrequencyDctFilters, differenceFilters } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
 import type { CurvePoint } from '@bilevel/example-utils';
 import { estimateConstants, type DenoisingData } from './constants.js';
@@ -117,16 +117,7 @@ function initialFilters(): tf.Tensor4D {
 
 /** The `count` lowest-frequency non-constant DCT atoms of side --size. */
 function dctAtoms(count: number): tf.Tensor4D {
-  const all = dctFilters(flags.size);
-  // atoms are ordered (p, q) row-major without (0, 0); sort by total frequency p + q
-  const order = Array.from({ length: flags.size * flags.size - 1 }, (_, k) => k + 1)
-    .map((pq) => ({ pq, f: Math.floor(pq / flags.size) + (pq % flags.size) }))
-    .sort((a, b) => a.f - b.f || a.pq - b.pq)
-    .slice(0, count)
-    .map((e) => e.pq - 1);
-  const picked = tf.tidy(() => tf.gather(all, tf.tensor1d(order, 'int32'), 3)) as tf.Tensor4D;
-  all.dispose();
-  return picked;
+  return lowFrequencyDctFilters(flags.size, count);
 }
 
 /** Lower-level solution to a tight tolerance (evaluation only). */

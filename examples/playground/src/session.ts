@@ -10,7 +10,7 @@ import { unrolled } from '@bilevel/unrolled';
 import { equilibrium } from '@bilevel/equilibrium';
 import { jacobianFree } from '@bilevel/jfb';
 import { maid, adam, type Method, type MethodStateBase, type OracleConstants } from '@bilevel/outer';
-import { tvDenoisingProblem, reconstructionProblem, fieldsOfExperts, dctFilters, differenceFilters, centerCrop, addNoise } from '@bilevel/imaging';
+import { tvDenoisingProblem, reconstructionProblem, fieldsOfExperts, lowFrequencyDctFilters, differenceFilters, centerCrop, addNoise } from '@bilevel/imaging';
 import { tvBoundConstants } from '@bilevel/example-tv-denoise/src/constants.js';
 import { estimateConstants } from '@bilevel/example-foe-denoise/src/constants.js';
 import { MODELS, STRATEGIES, METHODS, PLAYGROUND_DEFAULTS, type PlaygroundConfig, type GrayImage } from './choices.js';
@@ -66,19 +66,6 @@ export interface Model {
   dispose(): void;
 }
 
-/** The `count` lowest-frequency DCT atoms of side `size` (the constant one excluded), ordered by p + q. */
-function lowFrequencyDct(size: number, count: number): tf.Tensor4D {
-  const all = dctFilters(size);
-  const order = Array.from({ length: size * size - 1 }, (_, k) => k + 1)
-    .map((pq) => ({ pq, f: Math.floor(pq / size) + (pq % size) }))
-    .sort((a, b) => a.f - b.f || a.pq - b.pq)
-    .slice(0, count)
-    .map((e) => e.pq - 1);
-  const picked = tf.tidy(() => tf.gather(all, tf.tensor1d(order, 'int32'), 3)) as tf.Tensor4D;
-  all.dispose();
-  return picked;
-}
-
 /** Builds the lower-level model of `config` for `data`. */
 // θ₀ is deliberately under-regularised (TV: α = 0.01, x̂(θ₀) ≈ +1.6 dB over noisy on camera;
 // learned ≈ +5 dB), so that the curves show learning rather than a good guess.
@@ -95,7 +82,7 @@ export function buildModel(config: PlaygroundConfig, data: DenoisingData): Model
   }
   // 8 filters 5×5: the 4 difference filters (so θ₀ starts near anisotropic TV; with DCT atoms
   // alone 10 Adam steps gained 1.8 dB instead of 4.5) and the 4 lowest-frequency DCT atoms.
-  const filters = tf.tidy(() => tf.concat([differenceFilters(5, 4), lowFrequencyDct(5, 4)], 3));
+  const filters = tf.tidy(() => tf.concat([differenceFilters(5, 4), lowFrequencyDctFilters(5, 4)], 3));
   const foe = reconstructionProblem(fieldsOfExperts({ filters, alpha: 0.01, nu: 0.05, expert: 'charbonnier' }));
   filters.dispose();
   const problem = foe.problem as unknown as Problem<DenoisingData>;

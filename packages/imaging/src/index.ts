@@ -27,7 +27,7 @@ export type { Regularizer } from './regularizers/types.js';
 export { smoothedTV, huberTV, TV_DEFAULTS } from './regularizers/tv.js';
 export type { TVOptions } from './regularizers/tv.js';
 export { tikhonov, sumRegularizers } from './regularizers/tikhonov.js';
-export { randomFilters, dctFilters, differenceFilters, RANDOM_FILTERS_DEFAULTS } from './regularizers/filters.js';
+export { randomFilters, dctFilters, lowFrequencyDctFilters, differenceFilters, RANDOM_FILTERS_DEFAULTS } from './regularizers/filters.js';
 export type { RandomFiltersOptions } from './regularizers/filters.js';
 export { filterPenalty, FILTER_PENALTY_DEFAULTS } from './regularizers/filter-model.js';
 export type { FilterPenaltyOptions } from './regularizers/filter-model.js';

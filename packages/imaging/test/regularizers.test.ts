@@ -5,7 +5,7 @@ import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 import { dot } from './helpers.js';
 import {
   tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, reconstructionProblem, blur, subsampledFourier,
-  icnn, icnnZWeights, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, differenceFilters, randomFilters, fieldsOfExperts, filterPenalty,
+  icnn, icnnZWeights, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, lowFrequencyDctFilters, differenceFilters, randomFilters, fieldsOfExperts, filterPenalty,
 } from '../src/index.js';
 import type { ReconstructionProblem } from '../src/index.js';
 
@@ -411,6 +411,14 @@ describeEachBackend('regularizer properties', (backend) => {
     const gram = tf.matMul(m, m, true, false);
     expect(tf.max(tf.abs(tf.sub(gram, tf.eye(15)))).dataSync()[0]).toBeLessThan(1e-6);
     expect(tf.max(tf.abs(tf.sum(m, 0))).dataSync()[0]).toBeLessThan(1e-6);
+    // lowest frequencies first: with S = 4 the atoms (p, q) are row-major k = 4p + q − 1, so
+    // p + q = 1 gives (0, 1), (1, 0) = atoms 0, 3; then p + q = 2: (0, 2), (1, 1), (2, 0) = 1, 4, 7
+    const low = lowFrequencyDctFilters(4, 5);
+    expect(low.shape).toEqual([4, 4, 1, 5]);
+    const expected = tf.gather(d, tf.tensor1d([0, 3, 1, 4, 7], 'int32'), 3);
+    expect(Array.from(low.dataSync())).toEqual(Array.from(expected.dataSync()));
+    expect(() => lowFrequencyDctFilters(4, 16)).toThrow(/lowFrequencyDctFilters: 'count' must be in \[1, size² − 1\] = \[1, 15\]/);
+    tf.dispose([low, expected]);
     const r1 = randomFilters({ size: 5, count: 6, seed: 3 });
     const r2 = randomFilters({ size: 5, count: 6, seed: 3 });
     expect(Array.from(r1.dataSync())).toEqual(Array.from(r2.dataSync()));

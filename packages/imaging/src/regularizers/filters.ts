@@ -93,6 +93,33 @@ export function dctFilters(size: number): tf.Tensor4D {
 }
 
 /**
+ * The `count` lowest-frequency atoms of {@link dctFilters}: ordered by total frequency p + q,
+ * ties by (p, q) row-major — the usual small Fields-of-Experts initialisation.
+ *
+ * @param size - filter side S ≥ 2.
+ * @param count - number of atoms, 1 ≤ count ≤ S² − 1.
+ * @returns `[S, S, 1, count]` filters.
+ * @example
+ * ```ts
+ * const filters = lowFrequencyDctFilters(5, 8);   // the 8 smoothest non-constant 5×5 atoms
+ * ```
+ */
+export function lowFrequencyDctFilters(size: number, count: number): tf.Tensor4D {
+  checkInt('lowFrequencyDctFilters', 'count', count);
+  if (count < 1 || count > size * size - 1) throw new Error(`lowFrequencyDctFilters: 'count' must be in [1, size² − 1] = [1, ${size * size - 1}], got ${count}.`);
+  const all = dctFilters(size);
+  // atoms are ordered (p, q) row-major without (0, 0); sort by total frequency p + q
+  const order = Array.from({ length: size * size - 1 }, (_, k) => k + 1)
+    .map((pq) => ({ pq, f: Math.floor(pq / size) + (pq % size) }))
+    .sort((a, b) => a.f - b.f || a.pq - b.pq)
+    .slice(0, count)
+    .map((e) => e.pq - 1);
+  const picked = tf.tidy(() => tf.gather(all, tf.tensor1d(order, 'int32'), 3)) as tf.Tensor4D;
+  all.dispose();
+  return picked;
+}
+
+/**
  * Finite-difference filters embedded in an `S × S` support: the horizontal and vertical forward
  * differences `x[i, j+1] − x[i, j]` and `x[i+1, j] − x[i, j]`, then (with `count` 4) the two
  * diagonal ones, each of ℓ2 norm 1. They make a filter model start from (anisotropic) total
