@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend, hypergradient, defineProblem, lbfgs, cg, gmres, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { implicit } from '../src/index.js';
-import { makeQuadratic, relErrNumbers, matvec, sub } from '../../core/test/strategy-fixtures.js';
+import { makeQuadratic, relErrNumbers, matvec, sub } from '@bilevel/testing';
 
 /*
  * The implicit strategy on core's driver against central differences of the float64

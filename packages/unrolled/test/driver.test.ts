@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend, hypergradient, defineFixedPoint, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { unrolled } from '../src/index.js';
-import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, matvec, transpose, sub } from '../../core/test/strategy-fixtures.js';
+import { makeQuadratic, quadraticTensors, disposeData, relErrNumbers, matvec, transpose, sub } from '@bilevel/testing';
 
 /*
  * The unrolled strategy on core's driver, against finite differences of the float64 unrolled
