@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { tf, initBackend, hypergradient, lbfgs, cg, disposeParams } from '@bilevel/core';
 import { implicit } from '../src/index.js';
-import { makeQuadratic, quadraticTensors, disposeData } from '../../core/test/strategy-fixtures.js';
+import { makeQuadratic, quadraticTensors, disposeData } from '@bilevel/testing';
 
 /*
  * The precedence rule (core README): per-call accuracy > the strategy's option set by the
