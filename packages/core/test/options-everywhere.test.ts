@@ -180,7 +180,7 @@ const NO_OPTIONS: Record<string, string> = {
   ...Object.fromEntries(['mulberry32', 'permutation', 'readCheckpoint', 'writeFileAtomic'].map((k) => [`outer.${k}`, POSITIONAL])),
   ...Object.fromEntries(
     ['addNoise', 'boxKernel', 'centerCrop', 'convolution', 'dctFilters', 'decodePng', 'dftMatrices', 'differenceFilters', 'divergence', 'extractPatches', 'fft2', 'finiteDifference',
-      'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'ifft2', 'inpainting', 'leastSquares', 'loadImage', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
+      'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'ifft2', 'inpainting', 'leastSquares', 'loadImage', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
       'sampleImages', 'sumRegularizers', 'tikhonov', 'trainTestSplit']
       .map((k) => [`imaging.${k}`, POSITIONAL]),
   ),
