@@ -1,11 +1,10 @@
 /**
  * One training loop for every upper-level method: budgets, progress events (callback and
- * async iterator), atomic JSON checkpoints and exact resumption.
+ * async iterator), a stop signal, checkpoints in any {@link CheckpointStore} and exact
+ * resumption.
  *
  * @packageDocumentation
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { addWork, emptyWork, workUnits, disposeParams, convergencePolicy, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import { oracleFromStrategy, type OracleConstants } from './oracle.js';
@@ -13,6 +12,13 @@ import type { BoundConstants } from './bounds.js';
 import { reparameterise, withRegularizer, proximalOf, projection, composeProximal, type Reparameterisation, type Regularizer } from './transforms.js';
 import { fromArrays, copyArrays, checkKeys, checkInt, checkRange } from './internal/util.js';
 import { recordConvergence } from './internal/convergence.js';
+import { nextTurn } from './internal/port.js';
+import { DEFAULT_CHECKPOINT_KEY, encodeCheckpoint, loadCheckpoint, type Checkpoint, type CheckpointOptions } from './checkpoint.js';
+
+/** The part of an `AbortSignal` that {@link train} reads (so any `{ aborted }` object works). */
+export interface StopSignal {
+  readonly aborted: boolean;
+}
 
 /** Budget of a training run; the first one reached stops it. At least one is required. */
 export interface Budget {
@@ -54,13 +60,6 @@ export interface ProgressEvent {
   unconverged?: number;
 }
 
-/** Checkpoint options: a JSON file written atomically every `every` iterations. */
-export interface CheckpointOptions {
-  path: string;
-  /** Iterations between checkpoints (default 1). A final checkpoint is always written. */
-  every?: number;
-}
-
 /** Options of {@link train}: give `oracle`, or `problem` + `strategy` + `data` + `loss`. */
 export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = Data> {
   method: Method<S>;
@@ -82,12 +81,13 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
   regularizer?: Regularizer | Regularizer[];
   /** Projection (constraint) applied after each step, after any proximal regulariser. */
   project?: Proximal | ((theta: Params) => Params);
-  /** Called after every iteration. */
-  onProgress?: (event: ProgressEvent) => void;
+  /** Called after every iteration with the event and the optimised variable (φ under a transform; read only). */
+  onProgress?: (event: ProgressEvent, theta: ParamsArrays) => void;
   /** Custom stopping test, evaluated after every iteration (deterministic criteria only). */
   stop?: (event: ProgressEvent, theta: ParamsArrays) => boolean;
+  /** Checkpoints: `{ store, key, every }` (`fileCheckpoint(path)` from `@bilevel/outer/node` for files). */
   checkpoint?: CheckpointOptions;
-  /** Continue from the checkpoint (`true`: `checkpoint.path`, if it exists; a string: that file, which must exist). */
+  /** Continue from a checkpoint in `checkpoint.store` (`true`: `checkpoint.key`, if present; a string: that key, which must exist). */
   resume?: boolean | string;
   /**
    * Convergence policy of the oracle `train` builds from `problem` + `strategy` (core's
@@ -96,6 +96,11 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
    * still records every call's status in the history and prints the count.
    */
   onNotConverged?: OnNotConverged;
+   * Checked before every iteration, after yielding one event-loop turn (so a stop button on
+   * the same page works): once `aborted` is true the run ends with status `'aborted'` (θ,
+   * history and a final checkpoint as at any stop). An `AbortSignal` works.
+   */
+  signal?: StopSignal;
 }
 
 /** What {@link train} returns. The caller owns `theta` (dispose it). */
@@ -111,75 +116,7 @@ export interface TrainResult<S extends MethodStateBase = MethodStateBase> {
   work: Work;
 }
 
-/** The JSON a checkpoint holds. */
-export interface Checkpoint<S = unknown> {
-  format: 'bilevel-outer-checkpoint';
-  version: 1;
-  method: string;
-  iterations: number;
-  state: S;
-  work: Work;
-  history: ProgressEvent[];
-  oracleState?: unknown;
-  elapsedMs: number;
-}
-
-/**
- * Writes `content` to `file` atomically: a temporary file in the same directory, fsync,
- * rename over the target, fsync of the directory. A crash leaves the old or the new file,
- * never a torn one.
- *
- * @param file - target path.
- * @param content - text to write.
- * @example
- * ```ts
- * writeFileAtomic('/tmp/run/ckpt.json', JSON.stringify(checkpoint));
- * ```
- */
-export function writeFileAtomic(file: string, content: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch {
-    // Directory fsync is not supported everywhere (e.g. Windows); the rename is still atomic.
-  }
-}
-
-/**
- * Reads a checkpoint written by {@link train}.
- *
- * @param file - checkpoint path.
- * @returns the parsed {@link Checkpoint}.
- * @example
- * ```ts
- * const ckpt = readCheckpoint('/tmp/run/ckpt.json');
- * console.log(ckpt.iterations, ckpt.work.innerIterations);
- * ```
- */
-export function readCheckpoint<S = unknown>(file: string): Checkpoint<S> {
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Checkpoint<S>;
-  if (parsed == null || parsed.format !== 'bilevel-outer-checkpoint' || parsed.version !== 1) {
-    throw new Error(`readCheckpoint: '${file}' is not a bilevel-outer checkpoint (version 1).`);
-  }
-  return parsed;
-}
-
-const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged'] as const;
+const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged', 'signal'] as const;
 
 /**
  * Runs `method` on the oracle until a budget is reached, the method stops, or `stop` says
@@ -215,15 +152,27 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
   if (budget.work != null) checkRange(where, 'budget.work', budget.work, 0, Infinity, false, true, 'give non-negative work units');
   if (budget.seconds != null) checkRange(where, 'budget.seconds', budget.seconds, 0, Infinity, false, true, 'give non-negative seconds');
   const every = options.checkpoint?.every ?? 1;
-  if (options.checkpoint != null) {
-    checkKeys(where, options.checkpoint, ['path', 'every'], 'checkpoint.');
-    if (typeof options.checkpoint.path !== 'string' || options.checkpoint.path === '') throw new Error(`${where}: option 'checkpoint.path' must be a file path.`);
+  const checkpoint = options.checkpoint;
+  const key = checkpoint?.key ?? DEFAULT_CHECKPOINT_KEY;
+  if (checkpoint != null) {
+    if ('path' in checkpoint) {
+      throw new Error(`${where}: option 'checkpoint.path' is gone (files are Node-only); use checkpoint: fileCheckpoint(path, every) from '@bilevel/outer/node', or { store, key, every }.`);
+    }
+    checkKeys(where, checkpoint, ['store', 'key', 'every'], 'checkpoint.');
+    if (checkpoint.store == null || typeof checkpoint.store.read !== 'function' || typeof checkpoint.store.write !== 'function') {
+      throw new Error(`${where}: option 'checkpoint.store' must be a store { read(key), write(key, bytes) }: memoryStore(), or fileStore() / fileCheckpoint(path) from '@bilevel/outer/node' for files.`);
+    }
+    if (typeof key !== 'string' || key === '') throw new Error(`${where}: option 'checkpoint.key' must be a non-empty string (a file path for fileStore()).`);
     checkInt(where, 'checkpoint.every', every, 1, 'checkpoint every ≥ 1 iterations');
   }
-  if (options.resume != null && typeof options.resume !== 'boolean' && typeof options.resume !== 'string') {
-    throw new Error(`${where}: option 'resume' must be true (use checkpoint.path) or a checkpoint file path.`);
+  if (options.resume != null && typeof options.resume !== 'boolean' && (typeof options.resume !== 'string' || options.resume === '')) {
+    throw new Error(`${where}: option 'resume' must be true (resume from checkpoint.key) or a key in checkpoint.store.`);
   }
-  if (options.resume === true && options.checkpoint == null) throw new Error(`${where}: option 'resume: true' needs 'checkpoint.path'; or pass resume: '<file>'.`);
+  if (options.resume != null && options.resume !== false && checkpoint == null) {
+    throw new Error(`${where}: option 'resume' needs 'checkpoint' (the store to read), e.g. checkpoint: fileCheckpoint('run.json') from '@bilevel/outer/node', or { store: memoryStore(), key }.`);
+  }
+  const signal = options.signal;
+  if (signal != null && typeof signal.aborted !== 'boolean') throw new Error(`${where}: option 'signal' must be an AbortSignal (or any { aborted: boolean }).`);
 
   // The oracle in the optimised variable, with smooth regularisers folded in.
   let oracle: Oracle;
@@ -257,11 +206,13 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
   let history: ProgressEvent[] = [];
   let work = emptyWork();
   let elapsedBefore = 0;
-  const resumeFile = options.resume === true ? options.checkpoint!.path : typeof options.resume === 'string' ? options.resume : undefined;
-  if (resumeFile != null && (typeof options.resume === 'string' || fs.existsSync(resumeFile))) {
-    if (!fs.existsSync(resumeFile)) throw new Error(`${where}: resume file '${resumeFile}' does not exist; pass resume: true to start fresh when there is no checkpoint.`);
-    const ckpt = readCheckpoint<S>(resumeFile);
-    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeFile}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
+  const resumeKey = options.resume === true ? key : typeof options.resume === 'string' ? options.resume : undefined;
+  const ckpt = resumeKey == null ? undefined : await loadCheckpoint<S>(checkpoint!.store, resumeKey);
+  if (ckpt == null && typeof options.resume === 'string') {
+    throw new Error(`${where}: resume checkpoint '${resumeKey}' does not exist in checkpoint.store; pass resume: true to start fresh when there is no checkpoint.`);
+  }
+  if (ckpt != null) {
+    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeKey}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
     state = ckpt.state;
     history = ckpt.history;
     work = addWork(ckpt.work);
@@ -279,9 +230,9 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
 
   const start = performance.now();
   const elapsed = () => elapsedBefore + (performance.now() - start);
-  const save = () => {
-    if (options.checkpoint == null) return;
-    const ckpt: Checkpoint<S> = {
+  const save = async () => {
+    if (checkpoint == null) return;
+    const snapshot: Checkpoint<S> = {
       format: 'bilevel-outer-checkpoint',
       version: 1,
       method: method.name,
@@ -292,12 +243,20 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       oracleState: baseOracle.saveState?.(),
       elapsedMs: elapsed(),
     };
-    writeFileAtomic(options.checkpoint.path, JSON.stringify(ckpt));
+    await checkpoint.store.write(key, encodeCheckpoint(snapshot));
   };
 
   let status: StopReason;
   let message: string;
   for (;;) {
+    // tfjs computes synchronously: yield one event-loop turn per iteration so that a stop
+    // (a click, a worker message) and other work on this thread get through.
+    await nextTurn();
+    if (signal?.aborted === true) {
+      status = 'aborted';
+      message = `${where}: stopped by option 'signal' after ${history.length} iterations.`;
+      break;
+    }
     if (budget.iterations != null && history.length >= budget.iterations) {
       status = 'budget-iterations';
       message = `${where}: reached budget.iterations = ${budget.iterations}.`;
@@ -331,7 +290,7 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       ...convergence.take(),
     };
     history.push(event);
-    options.onProgress?.(event);
+    options.onProgress?.(event, state.theta);
     yield event;
     if (info.stop != null) {
       status = info.stop;
@@ -343,9 +302,9 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       message = `${where}: the 'stop' criterion was met at iteration ${event.iteration}.`;
       break;
     }
-    if (options.checkpoint != null && history.length % every === 0) save();
+    if (checkpoint != null && history.length % every === 0) await save();
   }
-  save();
+  await save();
   if (convergence.totals.unconverged > 0) {
     console.warn(
       policy?.summary(where) ??
@@ -373,8 +332,9 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
  *   oracle,
  *   theta0: { w: tf.zeros([5]) },
  *   budget: { iterations: 200, work: 1e5 },
- *   checkpoint: { path: 'runs/maid.json', every: 10 },
+ *   checkpoint: { store: memoryStore(), key: 'maid', every: 10 },   // fileCheckpoint('runs/maid.json', 10) in Node
  *   resume: true,
+ *   signal: controller.signal,                                    // controller.abort() stops it
  *   onProgress: (e) => console.log(e.iteration, e.loss, e.eps, e.work),
  * });
  * ```

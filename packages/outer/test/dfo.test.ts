@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, initBackend, emptyWork, defineProblem, lbfgs, cg, type Params } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { dfo, train, readCheckpoint, box, oracleFromStrategy, mulberry32, DFO_DEFAULTS, type DfoState, type Oracle, type ProgressEvent } from '../src/index.js';
+import { dfo, train, box, oracleFromStrategy, mulberry32, DFO_DEFAULTS, type DfoState, type Oracle, type ProgressEvent } from '../src/index.js';
+import { readCheckpoint, fileCheckpoint } from '../src/node.js';
 import { makeQuadratic, quadraticOracle, runToTarget, type Quadratic } from './quadratic.js';
 
 beforeAll(async () => {
@@ -92,13 +93,13 @@ describe('dfo mechanics', () => {
     const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
     const k = 13;
     const o2 = quadraticOracle(q);
-    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: fileCheckpoint(file, 1) });
     expect(part.history.length).toBe(k);
     const ckpt = readCheckpoint<DfoState>(file);
     expect(ckpt.state).toEqual(JSON.parse(JSON.stringify(part.state)));
     o2.dispose();
     const o3 = quadraticOracle(q);
-    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
+    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: fileCheckpoint(file, 1), resume: true });
     expect(resumed.history.length).toBe(total);
     expect(resumed.state).toEqual(full.state);
     // Through JSON on both sides: the checkpoint stores the NaN `bound` of DFO's events as null.
