@@ -120,8 +120,8 @@ describe('the README quickstart runs from a browser bundle in a worker-like cont
     const context = workerLikeContext(log);
     for (const name of ['process', 'require', 'Buffer', 'module', 'global']) expect(vm.runInContext(`typeof ${name}`, context)).toBe('undefined');
     vm.runInContext(code, context);
-    const run = vm.runInContext('quickstart.runQuickstart', context) as typeof runQuickstart;
-    const got = await run({ backend: 'wasm', wasmPaths: 'https://app.test/tfjs-wasm/' });
+    // options are made inside the context, as the page's own code would make them (same realm)
+    const got = (await vm.runInContext("quickstart.runQuickstart({ backend: 'wasm', wasmPaths: 'https://app.test/tfjs-wasm/' })", context)) as QuickstartResult;
     console.log(`[bundle] worker-like run: ${JSON.stringify(got)}; log: ${log.filter((l) => l.includes('[bilevel]')).join(' | ')}`);
     expect(got.backend).toBe('wasm');
     // same backend, same kernels, same inputs: the same float32 numbers as in Node
@@ -134,9 +134,9 @@ describe('the README quickstart runs from a browser bundle in a worker-like cont
     const log: string[] = [];
     const context = workerLikeContext(log);
     vm.runInContext(code, context);
-    const run = vm.runInContext('quickstart.runQuickstart', context) as typeof runQuickstart;
-    await expect(run({ backend: 'wasm', log: false })).rejects.toThrow(/initBackend: backend 'wasm' could not start: .*Fix: serve the \.wasm files of @tensorflow\/tfjs-backend-wasm .* wasmPaths/);
-    const got = await run({ backend: 'auto' });
+    const run = (options: string) => vm.runInContext(`quickstart.runQuickstart(${options})`, context) as Promise<QuickstartResult>;
+    await expect(run("{ backend: 'wasm', log: false }")).rejects.toThrow(/initBackend: backend 'wasm' could not start: .*Fix: serve the \.wasm files of @tensorflow\/tfjs-backend-wasm .* wasmPaths/);
+    const got = await run("{ backend: 'auto' }");
     const line = log.find((l) => l.includes('[bilevel]')) ?? '';
     console.log(`[bundle] auto without wasmPaths: ${line}`);
     expect(got.backend).toBe('cpu');
