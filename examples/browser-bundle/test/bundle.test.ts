@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { build, type Metafile } from 'esbuild';
 import { gzipSync } from 'node:zlib';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,12 @@ function nodeOnlyReferences(code: string): string[] {
   return [...new Set(found ?? [])];
 }
 
+/** Bundles `contents` as a user's app would: through each package's `exports`, i.e. its dist/ build. */
 async function bundle(contents: string, format: 'esm' | 'iife', globalName?: string) {
+  for (const name of ENTRIES) {
+    const built = join(here, '..', '..', '..', 'packages', name, 'dist', 'index.js');
+    if (!existsSync(built)) throw new Error(`browser-bundle: ${built} is missing; run \`npx --yes pnpm@9 build\` first (\`pnpm test\` does).`);
+  }
   return build({
     stdin: { contents, resolveDir: join(here, '..'), sourcefile: 'entry.ts', loader: 'ts' },
     bundle: true,

@@ -4,8 +4,9 @@ import { tf, initBackend } from '@bilevel/core';
 import { serveTraining, startTraining, type MessagePortLike, type TrainingProgress } from '../src/index.js';
 import { tvTraining, type TvRequest } from './fixtures/tv-problem.js';
 
-// The .mjs bootstrap registers tsx in the worker thread, then imports the TypeScript worker.
-const spawn = () => new Worker(new URL('./fixtures/train-worker.mjs', import.meta.url));
+// The .mjs bootstrap registers tsx in the worker thread, then imports the TypeScript worker;
+// the @bilevel/source condition makes the worker load the packages' src/, as vitest does.
+const spawn = () => new Worker(new URL('./fixtures/train-worker.mjs', import.meta.url), { execArgv: ['--conditions=@bilevel/source'] });
 
 /** Fails a promise that takes longer than `ms` (a hang is a failure, not a stuck suite). */
 function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
