@@ -38,8 +38,7 @@ function checkName(where: string, name: unknown): SampleImageName {
  * The URL of a bundled sample PNG. In an app built by Vite / webpack 5 / Parcel it points to
  * the copy the bundler emitted; in Node it is a `file:` URL into the package's `data/` folder.
  * A bundler that does not rewrite `new URL(…, import.meta.url)` (plain esbuild) needs the
- * files copied next to the bundle, or an import of `@bilevel/imaging/data/<name>.png` with its
- * file loader instead.
+ * files copied next to the bundle (they are in the package's data/ folder).
  *
  * @param name - one of {@link SAMPLE_IMAGE_NAMES}.
  * @returns the image's URL.
