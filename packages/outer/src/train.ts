@@ -96,6 +96,7 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
    * still records every call's status in the history and prints the count.
    */
   onNotConverged?: OnNotConverged;
+  /**
    * Checked before every iteration, after yielding one event-loop turn (so a stop button on
    * the same page works): once `aborted` is true the run ends with status `'aborted'` (θ,
    * history and a final checkpoint as at any stop). An `AbortSignal` works.

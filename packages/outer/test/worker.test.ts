@@ -24,7 +24,8 @@ describe('training in a Node worker_threads worker', () => {
       console.log(`[worker] ${events.length} events: ${events.map((e) => `#${e.iteration} loss=${e.loss.toFixed(4)} eps=${e.eps.toExponential(1)} delta=${e.delta.toExponential(1)} work=${e.work}`).join(' | ')}; status ${outcome.status}`);
       expect(events.map((e) => e.iteration)).toEqual([0, 1, 2, 3]);
       for (const e of events) {
-        expect(e.status).toBe('running');
+        expect(e.phase).toBe('running');
+        expect(e.status).toBe('converged');
         expect(Number.isFinite(e.loss)).toBe(true);
         expect(e.eps).toBeGreaterThan(0);
         expect(e.delta).toBeGreaterThan(0);

@@ -25,8 +25,8 @@ export interface MessagePortLike {
 
 /** One upper-level iteration, as it crosses the worker boundary. */
 export interface TrainingProgress extends ProgressEvent {
-  /** `'running'` on progress events. */
-  status: 'running';
+  /** `'running'` on progress events (`status` keeps train's per-iteration convergence status). */
+  phase: 'running';
   /** The optimised variable after the iteration, when the run was started with `theta: true`. */
   theta?: ParamsArrays;
 }

@@ -78,7 +78,7 @@ export function serveTraining<R = unknown>(port: MessagePortLike, build: Trainin
           return;
         }
         // (train yields an event-loop turn before each iteration, where a stop message lands)
-        post({ type: 'bilevel-train:progress', id, event: { ...next.value, status: 'running', ...(withTheta && lastTheta != null ? { theta: copyArrays(lastTheta) } : {}) } });
+        post({ type: 'bilevel-train:progress', id, event: { ...next.value, phase: 'running', ...(withTheta && lastTheta != null ? { theta: copyArrays(lastTheta) } : {}) } });
       }
     } catch (e) {
       post({ type: 'bilevel-train:error', id, message: errorText(e) });
