@@ -117,6 +117,6 @@ describe('training over a browser-style port (addEventListener, event.data)', ()
     port2.close();
     expect(tf.memory().numTensors).toBe(before);
     expect(() => startTraining({} as never, {})).toThrow(/startTraining: the first argument must be a Worker/);
-    expect(() => startTraining(webStyle(port2), {}, { thetas: true } as never)).toThrow(/startTraining: unknown option 'thetas'/);
+    expect(() => startTraining(webStyle(port2), {}, { thetas: true } as never)).toThrow(/startTraining: unknown option 'thetas'; did you mean 'theta'\?/);
   });
 });

@@ -1,3 +1,4 @@
+import { checkOptions, opt } from '@bilevel/core';
 import { errorText, listen } from '../internal/port.js';
 import { isProtocolMessage, type FromWorker, type MessagePortLike, type ToWorker, type TrainingOutcome, type TrainingProgress } from './protocol.js';
 
@@ -20,6 +21,7 @@ export interface TrainingRun {
 }
 
 let nextId = 1;
+const START_SCHEMA = { theta: opt.boolean(), onProgress: opt.func() };
 
 /**
  * Starts a training run in a worker that runs {@link serveTraining}, and returns its
@@ -42,9 +44,7 @@ export function startTraining<R = unknown>(worker: MessagePortLike, request: R, 
   if (worker == null || typeof worker.postMessage !== 'function') {
     throw new Error('startTraining: the first argument must be a Worker, a worker_threads Worker or a MessagePort (something with postMessage).');
   }
-  for (const k of Object.keys(options)) {
-    if (k !== 'theta' && k !== 'onProgress') throw new Error(`startTraining: unknown option '${k}'; the options are theta, onProgress.`);
-  }
+  checkOptions('startTraining', options, START_SCHEMA);
   const id = nextId++;
   const queue: TrainingProgress[] = [];
   let wake: (() => void) | null = null;
