@@ -5,7 +5,8 @@
  * sets share no pixel but come from the same kind of images (no domain shift between them).
  */
 import { tf } from '@bilevel/core';
-import { loadImage, extractPatches, addNoise } from '@bilevel/imaging';
+import { extractPatches, addNoise } from '@bilevel/imaging';
+import { loadImage } from '@bilevel/imaging/node';
 import { mulberry32, permutation } from '@bilevel/outer';
 
 export interface TileDataset {

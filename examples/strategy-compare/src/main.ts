@@ -15,7 +15,8 @@ import { unrolled } from '@bilevel/unrolled';
 import { equilibrium } from '@bilevel/equilibrium';
 import { jacobianFree } from '@bilevel/jfb';
 import { adam, train } from '@bilevel/outer';
-import { tvDenoisingProblem, denoisingDataset, sampleImages, saveImage, psnr, ssim } from '@bilevel/imaging';
+import { tvDenoisingProblem, psnr, ssim } from '@bilevel/imaging';
+import { denoisingDataset, sampleImages, saveImage } from '@bilevel/imaging/node';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
 import type { CurvePoint } from '@bilevel/example-utils';
 

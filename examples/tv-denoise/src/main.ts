@@ -15,8 +15,10 @@ import { tf, initBackend, lbfgs, cg, disposeParams, workUnits } from '@bilevel/c
 import type { Params, Loss } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { maid, dfo, train } from '@bilevel/outer';
+import { fileCheckpoint } from '@bilevel/outer/node';
 import type { Method, MethodStateBase, ProgressEvent, TrainResult } from '@bilevel/outer';
-import { tvDenoisingProblem, sampleImages, loadImage, randomCrops, addNoise, psnr, ssim, saveImage } from '@bilevel/imaging';
+import { tvDenoisingProblem, randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
+import { sampleImages, loadImage, saveImage } from '@bilevel/imaging/node';
 import type { ReconstructionData } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
 import { tvBoundConstants } from './constants.js';
@@ -167,7 +169,7 @@ async function learn(run: Run): Promise<Trained> {
       history.push(e);
       reporter.onProgress(e);
     },
-    ...(flags.checkpoint ? { checkpoint: { path: checkpointPath, every: 5 }, resume: true } : {}),
+    ...(flags.checkpoint ? { checkpoint: fileCheckpoint(checkpointPath, 5), resume: true } : {}),
   });
   reporter.stop();
   const seconds = (performance.now() - trainStart) / 1000;

@@ -1,7 +1,7 @@
 import { tf, initBackend, defineProblem, lbfgs, cg, hypergradient } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 
-await initBackend();                                   // logs "[bilevel] tfjs 4.22.0 backend: wasm (auto)"
+await initBackend();                                   // logs "[bilevel] tfjs 4.22.0 backend: wasm (auto; not started: tensorflow: …)"
 const clean = tf.randomUniform([1, 32, 32, 1], 0, 1, 'float32', 1);
 const noisy = tf.add(clean, tf.randomNormal([1, 32, 32, 1], 0, 0.1, 'float32', 2));
 

@@ -19,7 +19,8 @@ import type { Params, Loss, SaddleProblem } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { adam, train } from '@bilevel/outer';
 import type { ProgressEvent, TrainResult } from '@bilevel/outer';
-import { sampleImages, loadImage, randomCrops, addNoise, psnr, ssim, saveImage } from '@bilevel/imaging';
+import { randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
+import { sampleImages, loadImage, saveImage } from '@bilevel/imaging/node';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
 import { learnedTV, identityStencils, type DenoisingPair } from './discretisation.js';
 

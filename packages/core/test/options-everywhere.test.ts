@@ -28,8 +28,13 @@ const load = (name: string): Promise<Module> => import(new URL(`../../${name}/sr
 const [implicitPkg, unrolledPkg, equilibriumPkg, jfbPkg, piggybackPkg, imagingPkg, outerPkg] = await Promise.all(
   ['implicit', 'unrolled', 'equilibrium', 'jfb', 'piggyback', 'imaging', 'outer'].map(load),
 );
+// the Node-only subpaths (@bilevel/imaging/node, @bilevel/outer/node)
+const [imagingNode, outerNode] = await Promise.all(
+  ['imaging', 'outer'].map((name) => import(new URL(`../../${name}/src/node.ts`, import.meta.url).href) as Promise<Module>),
+);
 const PACKAGES: Record<string, Module> = {
   core, implicit: implicitPkg, unrolled: unrolledPkg, equilibrium: equilibriumPkg, jfb: jfbPkg, piggyback: piggybackPkg, imaging: imagingPkg, outer: outerPkg,
+  imagingNode, outerNode,
 };
 
 type Options = Record<string, unknown>;
@@ -116,7 +121,8 @@ const CASES: Record<string, Call> = {
   'outer.oracleFromStrategy': (o) => outerPkg.oracleFromStrategy({ problem, data, loss, strategy, ...o }),
   'outer.train': (o) => outerPkg.train({ method: outerPkg.maid(), oracle: notCalled as never, theta0: theta, budget: { iterations: 1 }, ...o }),
   'outer.train.budget': (o) => outerPkg.train({ method: outerPkg.maid(), oracle: notCalled as never, theta0: theta, budget: { iterations: 1, ...o } }),
-  'outer.train.checkpoint': (o) => outerPkg.train({ method: outerPkg.maid(), oracle: notCalled as never, theta0: theta, budget: { iterations: 1 }, checkpoint: { path: '/nonexistent/ckpt.json', ...o } }),
+  'outer.train.checkpoint': (o) => outerPkg.train({ method: outerPkg.maid(), oracle: notCalled as never, theta0: theta, budget: { iterations: 1 }, checkpoint: { store: outerPkg.memoryStore(), ...o } }),
+  'outer.startTraining': (o) => outerPkg.startTraining({ postMessage: () => {}, on: () => {} }, {}, o),
   'outer.trainSteps': (o) => outerPkg.trainSteps({ method: outerPkg.maid(), oracle: notCalled as never, theta0: theta, budget: { iterations: 1 }, ...o }).next(),
   'outer.box': (o) => outerPkg.box({ lower: 0, ...o }),
   'outer.box.leaf': (o) => outerPkg.box({ a: { lower: 0, ...o } }),
@@ -132,7 +138,8 @@ const CASES: Record<string, Call> = {
   'imaging.filterPenalty': (o) => imagingPkg.filterPenalty(o),
   'imaging.denoisingDataset': (o) => imagingPkg.denoisingDataset({ images: [image], ...o }),
   'imaging.encodePng': (o) => imagingPkg.encodePng(image, o),
-  'imaging.saveImage': (o) => imagingPkg.saveImage('/nonexistent/x.png', image, o),
+  'imagingNode.saveImage': (o) => imagingNode.saveImage('/nonexistent/x.png', image, o),
+  'imagingNode.denoisingDataset': (o) => imagingNode.denoisingDataset({ images: [image], ...o }),
   'imaging.ssim': (o) => imagingPkg.ssim(image, image, o),
   'imaging.reconstructionProblem': (o) => imagingPkg.reconstructionProblem(imagingPkg.tikhonov(1), o),
   'imaging.tvDenoisingProblem': (o) => imagingPkg.tvDenoisingProblem(o),
@@ -177,11 +184,15 @@ const NO_OPTIONS: Record<string, string> = {
   'outer.valueBound': POSITIONAL,
   ...Object.fromEntries(['constant', 'geometric', 'quadratic', 'cubic'].map((k) => [`outer.${k}`, 'accuracy schedule: numbers'])),
   ...Object.fromEntries(['l1', 'l2', 'projection', 'composeProximal', 'proximalOf', 'withRegularizer', 'reparameterise', 'expParameterisation'].map((k) => [`outer.${k}`, 'transform: a weight, a function, or objects built by other factories'])),
-  ...Object.fromEntries(['mulberry32', 'permutation', 'readCheckpoint', 'writeFileAtomic'].map((k) => [`outer.${k}`, POSITIONAL])),
+  ...Object.fromEntries(['mulberry32', 'permutation', 'loadCheckpoint', 'encodeCheckpoint', 'decodeCheckpoint', 'serveTraining'].map((k) => [`outer.${k}`, POSITIONAL])),
+  'outer.memoryStore': 'no arguments',
+  ...Object.fromEntries(['readCheckpoint', 'writeFileAtomic', 'fileStore', 'fileCheckpoint'].map((k) => [`outerNode.${k}`, POSITIONAL])),
+  ...Object.fromEntries(['loadImage', 'sampleImages'].map((k) => [`imagingNode.${k}`, POSITIONAL])),
+  ...Object.fromEntries(['imageFromPng', 'imageFromPixels', 'sampleImageUrl', 'fetchSampleImage'].map((k) => [`imaging.${k}`, POSITIONAL])),
   ...Object.fromEntries(
     ['addNoise', 'boxKernel', 'centerCrop', 'convolution', 'dctFilters', 'decodePng', 'dftMatrices', 'differenceFilters', 'divergence', 'extractPatches', 'fft2', 'finiteDifference',
-      'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'ifft2', 'inpainting', 'leastSquares', 'loadImage', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
-      'sampleImages', 'sumRegularizers', 'tikhonov', 'trainTestSplit']
+      'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'ifft2', 'inpainting', 'leastSquares', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
+      'sumRegularizers', 'tikhonov', 'trainTestSplit']
       .map((k) => [`imaging.${k}`, POSITIONAL]),
   ),
 };

@@ -44,9 +44,13 @@ export {
 export type { ReconstructionData, ReconstructionProblem, ReconstructionOptions, TVProblemOptions } from './problems.js';
 
 // Data
-export { decodePng, loadImage, encodePng, saveImage, LUMINANCE_WEIGHTS, SAVE_IMAGE_DEFAULTS } from './data/png.js';
-export type { SavePngOptions } from './data/png.js';
-export { sampleImages, SAMPLE_IMAGE_DIR } from './data/samples.js';
+// (PNG files on disk and sample paths: '@bilevel/imaging/node')
+export { decodePng, imageFromPng, encodePng, SAVE_IMAGE_DEFAULTS } from './data/png.js';
+export type { SavePngOptions, GrayImage } from './data/png.js';
+export { imageFromPixels, LUMINANCE_WEIGHTS } from './data/pixels.js';
+export type { PixelsLike } from './data/pixels.js';
+export { SAMPLE_IMAGE_NAMES, sampleImageUrl, fetchSampleImage } from './data/samples.js';
+export type { SampleImageName } from './data/samples.js';
 export { centerCrop, randomCrops, extractPatches } from './data/crops.js';
 export { addNoise } from './data/noise.js';
 export { trainTestSplit } from './data/split.js';

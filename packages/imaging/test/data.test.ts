@@ -4,10 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { tf, initBackend } from '@bilevel/core';
-import {
-  loadImage, saveImage, encodePng, decodePng, sampleImages, centerCrop, randomCrops, extractPatches, addNoise,
-  trainTestSplit, denoisingDataset, SAMPLE_IMAGE_DIR,
-} from '../src/index.js';
+import { encodePng, decodePng, centerCrop, randomCrops, extractPatches, addNoise, trainTestSplit } from '../src/index.js';
+import { loadImage, saveImage, sampleImages, denoisingDataset, SAMPLE_IMAGE_DIR } from '../src/node.js';
 
 const { PNG } = pngjs;
 

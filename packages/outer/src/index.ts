@@ -34,7 +34,15 @@ export { expParameterisation, reparameterise, l1, l2, box, projection, composePr
 export type { Reparameterisation, Regularizer, BoxBounds } from './transforms.js';
 export { oracleFromStrategy } from './oracle.js';
 export type { StrategyOracleOptions, OracleConstants } from './oracle.js';
-export { train, trainSteps, writeFileAtomic, readCheckpoint } from './train.js';
-export type { Budget, ProgressEvent, CheckpointOptions, TrainOptions, TrainResult, Checkpoint } from './train.js';
+export { train, trainSteps } from './train.js';
+export type { Budget, ProgressEvent, TrainOptions, TrainResult, StopSignal } from './train.js';
+// (checkpoint files: fileStore, fileCheckpoint, readCheckpoint, writeFileAtomic in '@bilevel/outer/node')
+export { memoryStore, loadCheckpoint, encodeCheckpoint, decodeCheckpoint, DEFAULT_CHECKPOINT_KEY } from './checkpoint.js';
+export type { CheckpointStore, CheckpointOptions, Checkpoint } from './checkpoint.js';
 export { mulberry32, permutation } from './internal/rng.js';
 export type { Rng } from './internal/rng.js';
+export { serveTraining } from './worker/serve.js';
+export type { TrainingSetup, TrainingBuilder } from './worker/serve.js';
+export { startTraining } from './worker/start.js';
+export type { StartTrainingOptions, TrainingRun } from './worker/start.js';
+export type { MessagePortLike, TrainingProgress, TrainingOutcome } from './worker/protocol.js';

@@ -1,6 +1,7 @@
 /**
  * One training loop for every upper-level method: budgets, progress events (callback and
- * async iterator), atomic JSON checkpoints and exact resumption.
+ * async iterator), a stop signal, checkpoints in any {@link CheckpointStore} and exact
+ * resumption.
  *
  * @packageDocumentation
  */
@@ -8,13 +9,16 @@ import { addWork, type OnNotConverged, type Data, type Loss, type Params, type P
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import type { OracleConstants } from './oracle.js';
 import type { Reparameterisation, Regularizer } from './transforms.js';
-import { writeFileAtomic, type Checkpoint } from './checkpoint.js';
+import { encodeCheckpoint, type Checkpoint, type CheckpointOptions } from './checkpoint.js';
 import { copyArrays } from './internal/util.js';
+import { nextTurn } from './internal/port.js';
 import { checkTrainOptions, trainingOracle, startState, WHERE } from './internal/train/setup.js';
 import { budgetStop, progressEvent, finalTheta } from './internal/train/iteration.js';
 
-export { writeFileAtomic, readCheckpoint } from './checkpoint.js';
-export type { Checkpoint } from './checkpoint.js';
+/** The part of an `AbortSignal` that {@link train} reads (so any `{ aborted }` object works). */
+export interface StopSignal {
+  readonly aborted: boolean;
+}
 
 /** Budget of a training run; the first one reached stops it. At least one is required. */
 export interface Budget {
@@ -56,13 +60,6 @@ export interface ProgressEvent {
   unconverged?: number;
 }
 
-/** Checkpoint options: a JSON file written atomically every `every` iterations. */
-export interface CheckpointOptions {
-  path: string;
-  /** Iterations between checkpoints (default 1). A final checkpoint is always written. */
-  every?: number;
-}
-
 /** Options of {@link train}: give `oracle`, or `problem` + `strategy` + `data` + `loss`. */
 export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = Data> {
   method: Method<S>;
@@ -84,12 +81,13 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
   regularizer?: Regularizer | Regularizer[];
   /** Projection (constraint) applied after each step, after any proximal regulariser. */
   project?: Proximal | ((theta: Params) => Params);
-  /** Called after every iteration. */
-  onProgress?: (event: ProgressEvent) => void;
+  /** Called after every iteration with the event and the optimised variable (φ under a transform; read only). */
+  onProgress?: (event: ProgressEvent, theta: ParamsArrays) => void;
   /** Custom stopping test, evaluated after every iteration (deterministic criteria only). */
   stop?: (event: ProgressEvent, theta: ParamsArrays) => boolean;
+  /** Checkpoints: `{ store, key, every }` (`fileCheckpoint(path)` from `@bilevel/outer/node` for files). */
   checkpoint?: CheckpointOptions;
-  /** Continue from the checkpoint (`true`: `checkpoint.path`, if it exists; a string: that file, which must exist). */
+  /** Continue from a checkpoint in `checkpoint.store` (`true`: `checkpoint.key`, if present; a string: that key, which must exist). */
   resume?: boolean | string;
   /**
    * Convergence policy of the oracle `train` builds from `problem` + `strategy` (core's
@@ -98,6 +96,12 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
    * still records every call's status in the history and prints the count.
    */
   onNotConverged?: OnNotConverged;
+  /**
+   * Checked before every iteration, after yielding one event-loop turn (so a stop button on
+   * the same page works): once `aborted` is true the run ends with status `'aborted'` (θ,
+   * history and a final checkpoint as at any stop). An `AbortSignal` works.
+   */
+  signal?: StopSignal;
 }
 
 /** What {@link train} returns. The caller owns `theta` (dispose it). */
@@ -131,17 +135,18 @@ export interface TrainResult<S extends MethodStateBase = MethodStateBase> {
  * ```
  */
 export async function* trainSteps<S extends MethodStateBase, D = Data>(options: TrainOptions<S, D>): AsyncGenerator<ProgressEvent, TrainResult<S>, void> {
-  const every = checkTrainOptions(options);
-  const { method, budget } = options;
+  const { every, key } = checkTrainOptions(options);
+  const { method, budget, checkpoint, signal } = options;
+  const where = WHERE;
   const { oracle, base, proximal, convergence, policy } = trainingOracle(options);
-  const { history, elapsedBefore, ...initial } = startState(options, base);
+  const { history, elapsedBefore, ...initial } = await startState(options, base, key);
   let { state, work } = initial;
 
   const start = performance.now();
   const elapsed = () => elapsedBefore + (performance.now() - start);
-  const save = () => {
-    if (options.checkpoint == null) return;
-    const ckpt: Checkpoint<S> = {
+  const save = async () => {
+    if (checkpoint == null) return;
+    const snapshot: Checkpoint<S> = {
       format: 'bilevel-outer-checkpoint',
       version: 1,
       method: method.name,
@@ -152,12 +157,20 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       oracleState: base.saveState?.(),
       elapsedMs: elapsed(),
     };
-    writeFileAtomic(options.checkpoint.path, JSON.stringify(ckpt));
+    await checkpoint.store.write(key, encodeCheckpoint(snapshot));
   };
 
   let status: StopReason;
   let message: string;
   for (;;) {
+    // tfjs computes synchronously: yield one event-loop turn per iteration so that a stop
+    // (a click, a worker message) and other work on this thread get through.
+    await nextTurn();
+    if (signal?.aborted === true) {
+      status = 'aborted';
+      message = `${where}: stopped by option 'signal' after ${history.length} iterations.`;
+      break;
+    }
     const budgetReached = budgetStop(budget, history.length, work, elapsed());
     if (budgetReached != null) {
       ({ status, message } = budgetReached);
@@ -168,7 +181,7 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
     work = addWork(work, info.work);
     const event: ProgressEvent = { ...progressEvent(history.length, info, work, elapsed()), ...convergence.take() };
     history.push(event);
-    options.onProgress?.(event);
+    options.onProgress?.(event, state.theta);
     yield event;
     if (info.stop != null) {
       status = info.stop;
@@ -180,9 +193,9 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
       message = `${WHERE}: the 'stop' criterion was met at iteration ${event.iteration}.`;
       break;
     }
-    if (options.checkpoint != null && history.length % every === 0) save();
+    if (checkpoint != null && history.length % every === 0) await save();
   }
-  save();
+  await save();
   if (convergence.totals.unconverged > 0) {
     console.warn(
       policy?.summary(WHERE) ??
@@ -204,8 +217,9 @@ export async function* trainSteps<S extends MethodStateBase, D = Data>(options: 
  *   oracle,
  *   theta0: { w: tf.zeros([5]) },
  *   budget: { iterations: 200, work: 1e5 },
- *   checkpoint: { path: 'runs/maid.json', every: 10 },
+ *   checkpoint: { store: memoryStore(), key: 'maid', every: 10 },   // fileCheckpoint('runs/maid.json', 10) in Node
  *   resume: true,
+ *   signal: controller.signal,                                    // controller.abort() stops it
  *   onProgress: (e) => console.log(e.iteration, e.loss, e.eps, e.work),
  * });
  * ```

@@ -106,7 +106,8 @@ export type StopReason =
   | 'budget-work'
   | 'budget-seconds'
   | 'radius-limit'
-  | 'stopped';
+  | 'stopped'
+  | 'aborted';
 
 /** Diagnostics of one upper-level iteration. */
 export interface StepInfo {

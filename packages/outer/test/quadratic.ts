@@ -4,7 +4,8 @@
 // The oracle runs gradient descent (step 1/L) from a warm start until ‖∇ₓΦ‖ ≤ tol, then CG
 // from a warm start until the true adjoint residual is ≤ linearTol, in float32 tensors.
 import { tf, emptyWork, readScalar, type Params } from '@bilevel/core';
-import { hypergradientBound, valueBound, mulberry32, train, readCheckpoint, type Checkpoint, type Oracle, type OracleResult, type BoundConstants, type Method, type MethodStateBase, type ParamsArrays } from '../src/index.js';
+import { hypergradientBound, valueBound, mulberry32, train, type Checkpoint, type Oracle, type OracleResult, type BoundConstants, type Method, type MethodStateBase, type ParamsArrays } from '../src/index.js';
+import { readCheckpoint, fileCheckpoint } from '../src/node.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -309,12 +310,12 @@ export async function killAndResume<S extends MethodStateBase>(q: Quadratic, met
   const o1 = quadraticOracle(q);
   const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
   const o2 = quadraticOracle(q);
-  const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: { path: file, every: 1 } });
+  const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: fileCheckpoint(file, 1) });
   const ckpt: Checkpoint<S> = readCheckpoint<S>(file);
   const leftovers = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
   o2.dispose();
   const o3 = quadraticOracle(q);
-  const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: { path: file, every: 1 }, resume: true });
+  const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: total }, checkpoint: fileCheckpoint(file, 1), resume: true });
   tf.dispose(theta0.theta);
   o1.dispose();
   o3.dispose();

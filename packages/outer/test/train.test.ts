@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, initBackend } from '@bilevel/core';
-import { maid, adam, train, trainSteps, expParameterisation, box, l1, l2, type ProgressEvent } from '../src/index.js';
+import { maid, adam, train, trainSteps, memoryStore, loadCheckpoint, expParameterisation, box, l1, l2, type ProgressEvent } from '../src/index.js';
+import { readCheckpoint, fileCheckpoint } from '../src/node.js';
 import { makeQuadratic, quadraticOracle, killAndResume } from './quadratic.js';
 
 beforeAll(async () => {
@@ -66,12 +67,75 @@ describe('train: checkpoints and exact resumption', () => {
     await expect(train({ method, oracle, theta0, budget: {} })).rejects.toThrow(/train: option 'budget' needs at least one of iterations, work, seconds/);
     await expect(train({ method, oracle, theta0, budget: { iterations: 1.5 } })).rejects.toThrow(/budget.iterations/);
     await expect(train({ method, theta0, budget: { iterations: 1 } })).rejects.toThrow(/give option 'oracle', or all of 'problem', 'strategy', 'data' and 'loss'/);
-    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, resume: true })).rejects.toThrow(/resume: true' needs 'checkpoint.path'/);
-    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, resume: '/nonexistent/ckpt.json' })).rejects.toThrow(/does not exist/);
-    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, checkpoint: { path: 'x.json', every: 0 } })).rejects.toThrow(/checkpoint.every/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, resume: true })).rejects.toThrow(/option 'resume' needs 'checkpoint' \(the store to read\)/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, checkpoint: fileCheckpoint('/nonexistent/x.json'), resume: '/nonexistent/ckpt.json' })).rejects.toThrow(/resume checkpoint '\/nonexistent\/ckpt.json' does not exist/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, checkpoint: fileCheckpoint('x.json', 0) })).rejects.toThrow(/checkpoint.every/);
+    // the old file-path shape names the Node subpath
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, checkpoint: { path: 'x.json' } as never })).rejects.toThrow(/option 'checkpoint.path' is gone \(files are Node-only\); use checkpoint: fileCheckpoint\(path, every\) from '@bilevel\/outer\/node'/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, checkpoint: { key: 'x.json' } as never })).rejects.toThrow(/'checkpoint.store' must be a store \{ read\(key\), write\(key, bytes\) \}: memoryStore\(\), or fileStore\(\) \/ fileCheckpoint\(path\) from '@bilevel\/outer\/node'/);
+    await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, signal: {} as never })).rejects.toThrow(/option 'signal' must be an AbortSignal/);
     await expect(train({ method, oracle, theta0, budget: { iterations: 1 }, epochs: 3 } as never)).rejects.toThrow(/train: unknown option 'epochs'/);
     theta0.theta.dispose();
     oracle.dispose();
+  });
+});
+
+describe('train: memory store and stop signal (browser-safe main entry)', () => {
+  it('memoryStore checkpoints resume exactly like files', async () => {
+    const q = makeQuadratic(spec);
+    const method = () => maid({ tol0: 1e-1, step0: 1 });
+    const theta0 = { theta: tf.zeros([spec.p]) };
+    const o1 = quadraticOracle(q);
+    const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: 12 } });
+    const store = memoryStore();
+    const o2 = quadraticOracle(q);
+    const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: 5 }, checkpoint: { store, key: 'run', every: 2 } });
+    expect(store.keys()).toEqual(['run']);
+    expect((await loadCheckpoint(store, 'run'))?.iterations).toBe(5);
+    expect(await loadCheckpoint(store, 'other')).toBeUndefined();
+    const o3 = quadraticOracle(q);
+    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: 12 }, checkpoint: { store, key: 'run' }, resume: true });
+    expect(resumed.state.theta).toEqual(full.state.theta);
+    tf.dispose([theta0.theta, full.theta.theta, part.theta.theta, resumed.theta.theta]);
+    [o1, o2, o3].forEach((o) => o.dispose());
+  });
+
+  it("an aborted signal ends the run before the next iteration with status 'aborted', without leaks", async () => {
+    const q = makeQuadratic(spec);
+    const before = tf.memory().numTensors;
+    const oracle = quadraticOracle(q);
+    const theta0 = { theta: tf.zeros([spec.p]) };
+    const controller = new AbortController();
+    const store = memoryStore();
+    const result = await train({
+      method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 1000 }, signal: controller.signal,
+      checkpoint: { store, every: 100 },
+      onProgress: (e) => {
+        if (e.iteration === 3) controller.abort();
+      },
+    });
+    expect(result.status).toBe('aborted');
+    expect(result.message).toMatch(/stopped by option 'signal' after 4 iterations/);
+    expect(result.history.length).toBe(4);
+    // the final checkpoint is written at the stop, as for any other reason
+    expect((await loadCheckpoint(store))?.iterations).toBe(4);
+    result.theta.theta.dispose();
+    // a stop from a timer (a click handler would be the same) lands although tfjs is synchronous:
+    // train yields an event-loop turn per iteration
+    const later = new AbortController();
+    setTimeout(() => later.abort(), 0);
+    const timed = await train({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 100_000 }, signal: later.signal });
+    expect(timed.status).toBe('aborted');
+    expect(timed.history.length).toBeLessThan(50);
+    timed.theta.theta.dispose();
+    // already aborted: no iteration at all
+    const none = await train({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 10 }, signal: { aborted: true } });
+    expect(none.history.length).toBe(0);
+    expect(none.status).toBe('aborted');
+    none.theta.theta.dispose();
+    theta0.theta.dispose();
+    oracle.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
@@ -119,9 +183,9 @@ describe('transforms', () => {
     const o1 = quadraticOracle(q);
     const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: 12 } });
     const o2 = quadraticOracle(q);
-    await train({ method: method(), oracle: o2, theta0, budget: { iterations: 5 }, checkpoint: { path: file, every: 2 } });
+    await train({ method: method(), oracle: o2, theta0, budget: { iterations: 5 }, checkpoint: fileCheckpoint(file, 2) });
     const o3 = quadraticOracle(q);
-    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: 12 }, checkpoint: { path: file }, resume: true });
+    const resumed = await train({ method: method(), oracle: o3, theta0, budget: { iterations: 12 }, checkpoint: fileCheckpoint(file), resume: true });
     expect(resumed.state).toEqual(full.state);
     tf.dispose([theta0.theta, full.theta.theta, resumed.theta.theta]);
     [o1, o2, o3].forEach((o) => o.dispose());

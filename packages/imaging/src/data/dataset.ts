@@ -1,5 +1,5 @@
 import { tf } from '@bilevel/core';
-import { loadImage } from './png.js';
+import { imageFromPng } from './png.js';
 import { randomCrops } from './crops.js';
 import { addNoise } from './noise.js';
 import { trainTestSplit } from './split.js';
@@ -8,8 +8,11 @@ import { DATASET_SCHEMA } from '../internal/options.js';
 
 /** Options of {@link denoisingDataset}. */
 export interface DenoisingDatasetOptions {
-  /** Source images: PNG paths or `[1, h, w, 1]` tensors (not disposed). */
-  images: Array<string | tf.Tensor>;
+  /**
+   * Source images: `[1, h, w, 1]` tensors (not disposed) or PNG file bytes. PNG paths are
+   * accepted by the `denoisingDataset` of `@bilevel/imaging/node`.
+   */
+  images: Array<tf.Tensor | Uint8Array>;
   /** Side of the square crops. */
   cropSize?: number;
   /** Number of training crops. */
@@ -56,7 +59,8 @@ export interface DenoisingDataset {
  * @returns `{ train: { clean, noisy }, test: { clean, noisy }, trainImages, testImages, dispose }`.
  * @example
  * ```ts
- * const data = denoisingDataset({ images: Object.values(sampleImages()), cropSize: 48, count: 16, sigma: 0.1, seed: 1 });
+ * const images = await Promise.all(SAMPLE_IMAGE_NAMES.map((name) => fetchSampleImage(name)));   // browser
+ * const data = denoisingDataset({ images, cropSize: 48, count: 16, sigma: 0.1, seed: 1 });
  * // data.train.noisy: [16, 48, 48, 1]
  * data.dispose();
  * ```
@@ -64,7 +68,11 @@ export interface DenoisingDataset {
 export function denoisingDataset(options: DenoisingDatasetOptions): DenoisingDataset {
   checkOptions('denoisingDataset', options, DATASET_SCHEMA);
   if (options == null || !Array.isArray(options.images) || options.images.length === 0) {
-    throw new Error('denoisingDataset: option \'images\' must be a non-empty array of PNG paths or [1, h, w, 1] tensors (see sampleImages()).');
+    throw new Error('denoisingDataset: option \'images\' must be a non-empty array of [1, h, w, 1] tensors or PNG bytes (see fetchSampleImage, imageFromPng).');
+  }
+  const path = options.images.findIndex((src) => typeof src === 'string');
+  if (path >= 0) {
+    throw new Error(`denoisingDataset: images[${path}] is a file path; import denoisingDataset from '@bilevel/imaging/node' to read PNG files, or pass tensors / PNG bytes.`);
   }
   const o = { ...DENOISING_DATASET_DEFAULTS, ...options };
   const testCount = options.testCount ?? o.count;
@@ -86,7 +94,7 @@ export function denoisingDataset(options: DenoisingDatasetOptions): DenoisingDat
   }
   const load = (i: number) => {
     const src = options.images[i];
-    return typeof src === 'string' ? loadImage(src) : tf.tidy(() => tf.slice(src, [0, 0, 0, 0], [1, -1, -1, 1]));
+    return src instanceof tf.Tensor ? tf.tidy(() => tf.slice(src, [0, 0, 0, 0], [1, -1, -1, 1])) : imageFromPng(src);
   };
   const makeBatch = (which: number[], count: number, seed: number): DenoisingBatch => {
     const perImage = Math.ceil(count / which.length);

@@ -1,77 +1,110 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import pngjs from 'pngjs';
-import { tf } from '@bilevel/core';
-import { checkOptions } from '@bilevel/core';
+import { decode, encode } from 'fast-png';
+import { tf, checkOptions } from '@bilevel/core';
 import { PNG_SCHEMA } from '../internal/options.js';
+import { grayFromChannels } from './pixels.js';
 
-const { PNG } = pngjs;
+/** A decoded gray image: row-major values in [0, 1] and the PNG's bit depth. */
+export interface GrayImage {
+  width: number;
+  height: number;
+  /** Bits per sample of the source (1, 2, 4, 8 or 16; 8 for palette images). */
+  depth: number;
+  /** `width · height` gray values in [0, 1], row-major. */
+  values: Float32Array;
+}
 
-/** ITU-R BT.601 luma weights used to convert RGB to gray. */
-export const LUMINANCE_WEIGHTS = [0.299, 0.587, 0.114] as const;
+function asBytes(where: string, bytes: unknown): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new Error(`${where}: expected the PNG file's bytes as a Uint8Array (a Node Buffer is one) or an ArrayBuffer, got ${bytes === null ? 'null' : typeof bytes}; in a browser use new Uint8Array(await (await fetch(url)).arrayBuffer()).`);
+}
+
+/** Unpacks samples of 1, 2 or 4 bits (rows padded to whole bytes) into one number per sample. */
+function unpackSamples(data: ArrayLike<number>, width: number, height: number, perPixel: number, depth: number): Uint8Array {
+  const perRow = width * perPixel;
+  const out = new Uint8Array(perRow * height);
+  const rowBytes = Math.ceil((perRow * depth) / 8);
+  const mask = (1 << depth) - 1;
+  for (let r = 0; r < height; r++) {
+    for (let i = 0; i < perRow; i++) {
+      const bit = i * depth;
+      const byte = data[r * rowBytes + (bit >> 3)];
+      out[r * perRow + i] = (byte >> (8 - depth - (bit & 7))) & mask;
+    }
+  }
+  return out;
+}
 
 /**
- * Decodes a PNG to gray values in [0, 1].
+ * Decodes a PNG to gray values in [0, 1], in Node and in browsers alike (pure JS: fast-png).
  *
- * Gray images keep their values; RGB/RGBA become `0.299 R + 0.587 G + 0.114 B`; the alpha
- * channel is ignored; palette images are expanded first. 16-bit (and 1/2/4-bit) samples are
- * read at full precision (`value / (2^depth − 1)`), not rescaled to 8 bits.
+ * Gray images keep their values; RGB/RGBA become `0.299 R + 0.587 G + 0.114 B`
+ * ({@link LUMINANCE_WEIGHTS}); the alpha channel is ignored; palette images are expanded
+ * first. 16-bit (and 1/2/4-bit) samples are read at full precision (`value / (2^depth − 1)`),
+ * not rescaled to 8 bits.
  *
- * @param buffer - PNG file contents.
+ * @param bytes - the PNG file's bytes (`Uint8Array`, Node `Buffer` or `ArrayBuffer`).
  * @returns `{ width, height, depth, values }`, values row-major in [0, 1].
  * @example
  * ```ts
- * const { width, height, values } = decodePng(readFileSync('camera.png'));
+ * const bytes = new Uint8Array(await (await fetch(sampleImageUrl('camera'))).arrayBuffer());
+ * const { width, height, values } = decodePng(bytes);
  * ```
  */
-export function decodePng(buffer: Buffer): { width: number; height: number; depth: number; values: Float32Array } {
-  const png = PNG.sync.read(buffer, { skipRescale: true });
-  const { width, height } = png;
-  const meta = png as unknown as { depth: number; colorType: number };
-  // palette images come out as 8-bit RGBA whatever the index depth
-  const depth = meta.colorType === 3 ? 8 : meta.depth;
-  const max = 2 ** depth - 1;
-  const gray = meta.colorType === 0 || meta.colorType === 4;
-  const data = png.data as unknown as ArrayLike<number>;
-  const values = new Float32Array(width * height);
-  const [wr, wg, wb] = LUMINANCE_WEIGHTS;
-  for (let i = 0; i < width * height; i++) {
-    const v = gray ? data[4 * i] : wr * data[4 * i] + wg * data[4 * i + 1] + wb * data[4 * i + 2];
-    values[i] = Math.min(1, v / max);
+export function decodePng(bytes: Uint8Array | ArrayBuffer): GrayImage {
+  const input = asBytes('decodePng', bytes);
+  let png: ReturnType<typeof decode>;
+  try {
+    png = decode(input);
+  } catch (e) {
+    throw new Error(`decodePng: the bytes are not a readable PNG (${(e as Error).message}); pass the file's contents, not a path or a data URL.`);
   }
-  return { width, height, depth, values };
+  const { width, height, depth, channels, palette } = png;
+  if (palette != null) {
+    const indices = depth < 8 ? unpackSamples(png.data, width, height, 1, depth) : png.data;
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) {
+      const entry = palette[indices[i]] ?? [0, 0, 0];
+      rgb[3 * i] = entry[0];
+      rgb[3 * i + 1] = entry[1];
+      rgb[3 * i + 2] = entry[2];
+    }
+    // palette entries are 8-bit whatever the index depth
+    return { width, height, depth: 8, values: grayFromChannels(rgb, width, height, 3, 255) };
+  }
+  const samples = depth < 8 ? unpackSamples(png.data, width, height, channels, depth) : png.data;
+  return { width, height, depth, values: grayFromChannels(samples, width, height, channels, 2 ** depth - 1) };
 }
 
 /**
- * Loads a PNG file as a gray image tensor `[1, h, w, 1]` in [0, 1] (see {@link decodePng}).
+ * Decodes PNG bytes into a gray image tensor `[1, h, w, 1]` in [0, 1] (see {@link decodePng}).
+ * Works in browsers (bytes from `fetch`, a file input, a bundler's asset import) and Node.
  *
- * @param path - file path.
- * @returns a `[1, h, w, 1]` float32 tensor.
+ * @param bytes - the PNG file's bytes.
+ * @returns a `[1, h, w, 1]` float32 tensor (the caller disposes it).
  * @example
  * ```ts
- * const img = loadImage(sampleImages().camera);   // [1, 512, 512, 1]
+ * const response = await fetch(sampleImageUrl('coins'));
+ * const img = imageFromPng(new Uint8Array(await response.arrayBuffer()));   // [1, 303, 384, 1]
  * ```
  */
-export function loadImage(path: string): tf.Tensor4D {
-  let buffer: Buffer;
-  try {
-    buffer = readFileSync(path);
-  } catch (e) {
-    throw new Error(`loadImage: cannot read '${path}' (${(e as Error).message}); check the path (sampleImages() lists the bundled ones).`);
-  }
-  const { width, height, values } = decodePng(buffer);
+export function imageFromPng(bytes: Uint8Array | ArrayBuffer): tf.Tensor4D {
+  const { width, height, values } = decodePng(bytes);
   return tf.tensor4d(values, [1, height, width, 1]);
 }
 
-/** Options of {@link encodePng} and {@link saveImage}. */
+/** Options of {@link encodePng} (and `saveImage` in `@bilevel/imaging/node`). */
 export interface SavePngOptions {
   /** 8 (default) or 16 bits per sample. */
   bitDepth?: 8 | 16;
 }
 
-/** Defaults of {@link saveImage}: 8-bit gray. */
+/** Defaults of {@link encodePng}: 8-bit gray. */
 export const SAVE_IMAGE_DEFAULTS = { bitDepth: 8 } as const;
 
 function toGray2d(where: string, image: tf.Tensor): { h: number; w: number; values: Float32Array } {
+  if (!(image instanceof tf.Tensor)) throw new Error(`${where}: 'image' must be a tf.Tensor, got ${typeof image}.`);
   const s = image.shape;
   const ok = s.length === 2 || (s.length === 3 && s[2] === 1) || (s.length === 4 && s[0] === 1 && s[3] === 1);
   if (!ok) throw new Error(`${where}: expected a gray image [h, w], [h, w, 1] or [1, h, w, 1], got [${s}]; save one image of a batch with tf.slice.`);
@@ -80,17 +113,18 @@ function toGray2d(where: string, image: tf.Tensor): { h: number; w: number; valu
 }
 
 /**
- * Encodes a gray image as PNG, clipping to [0, 1] and rounding to the nearest level.
+ * Encodes a gray image as PNG bytes, clipping to [0, 1] and rounding to the nearest level
+ * (NaN becomes 0). Pure JS: works in browsers (e.g. `new Blob([bytes], { type: 'image/png' })`).
  *
  * @param image - `[h, w]`, `[h, w, 1]` or `[1, h, w, 1]`.
  * @param options - see {@link SAVE_IMAGE_DEFAULTS}.
- * @returns the PNG bytes.
+ * @returns the PNG file's bytes.
  * @example
  * ```ts
  * const bytes = encodePng(x, { bitDepth: 16 });
  * ```
  */
-export function encodePng(image: tf.Tensor, options: SavePngOptions = {}): Buffer {
+export function encodePng(image: tf.Tensor, options: SavePngOptions = {}): Uint8Array {
   checkOptions('encodePng', options, PNG_SCHEMA);
   const { bitDepth } = { ...SAVE_IMAGE_DEFAULTS, ...options };
   if (bitDepth !== 8 && bitDepth !== 16) throw new Error(`encodePng: option 'bitDepth' must be 8 or 16, got ${String(bitDepth)}.`);
@@ -101,23 +135,5 @@ export function encodePng(image: tf.Tensor, options: SavePngOptions = {}): Buffe
     const v = Number.isNaN(values[i]) ? 0 : Math.min(1, Math.max(0, values[i]));
     levels[i] = Math.round(v * max);
   }
-  const png = new PNG({ width: w, height: h, colorType: 0, inputColorType: 0, bitDepth, inputHasAlpha: false });
-  png.data = Buffer.from(levels.buffer, levels.byteOffset, levels.byteLength);
-  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth, inputHasAlpha: false });
-}
-
-/**
- * Saves a gray image as PNG (clipped to [0, 1]); see {@link encodePng}.
- *
- * @param path - file path to write.
- * @param image - `[h, w]`, `[h, w, 1]` or `[1, h, w, 1]` tensor.
- * @param options - see {@link SAVE_IMAGE_DEFAULTS}.
- * @example
- * ```ts
- * saveImage('/tmp/denoised.png', xHat);
- * ```
- */
-export function saveImage(path: string, image: tf.Tensor, options: SavePngOptions = {}): void {
-  checkOptions('saveImage', options, PNG_SCHEMA);
-  writeFileSync(path, encodePng(image, options));
+  return encode({ width: w, height: h, data: levels, depth: bitDepth, channels: 1 });
 }

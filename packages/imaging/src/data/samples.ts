@@ -1,44 +1,76 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { tf } from '@bilevel/core';
+import { imageFromPng } from './png.js';
 
 /**
- * The `data/` folder of the @bilevel/imaging package that holds `from`: the nearest
- * ancestor folder whose package.json is this package's. The same search works from
- * src/ (tests, tsx), dist/ (ESM) and dist/cjs/ (CommonJS), whose depths differ.
+ * Names of the bundled sample images (public domain / CC0, see `data/LICENSES.md`): gray
+ * 512×512 `camera`, RGB `astronaut`, textures `brick`, `grass`, `gravel`, and `coins`,
+ * `cell`, `text`.
  */
-function packageDataDir(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === '@bilevel/imaging') {
-      return join(dir, 'data');
-    }
-    if (dirname(dir) === dir) return resolve(from, '..', '..', 'data');
+export const SAMPLE_IMAGE_NAMES = ['astronaut', 'brick', 'camera', 'cell', 'coins', 'grass', 'gravel', 'text'] as const;
+
+/** One of {@link SAMPLE_IMAGE_NAMES}. */
+export type SampleImageName = (typeof SAMPLE_IMAGE_NAMES)[number];
+
+// One literal `new URL('…', import.meta.url)` per file: the form Vite, webpack 5, Parcel and
+// Rollup's URL plugins recognise, copy into the build and rewrite. Relative to this module,
+// `../../data` is the package's data/ folder both from src/data/ and from the ESM dist/data/
+// (what bundlers read); the CommonJS copy in dist/cjs/ is for Node, where
+// `@bilevel/imaging/node`'s sampleImages() finds the folder by the package manifest.
+const URLS: Record<SampleImageName, () => URL> = {
+  astronaut: () => new URL('../../data/astronaut.png', import.meta.url),
+  brick: () => new URL('../../data/brick.png', import.meta.url),
+  camera: () => new URL('../../data/camera.png', import.meta.url),
+  cell: () => new URL('../../data/cell.png', import.meta.url),
+  coins: () => new URL('../../data/coins.png', import.meta.url),
+  grass: () => new URL('../../data/grass.png', import.meta.url),
+  gravel: () => new URL('../../data/gravel.png', import.meta.url),
+  text: () => new URL('../../data/text.png', import.meta.url),
+};
+
+function checkName(where: string, name: unknown): SampleImageName {
+  if (typeof name !== 'string' || !(SAMPLE_IMAGE_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`${where}: unknown sample image '${String(name)}'; use one of ${SAMPLE_IMAGE_NAMES.join(', ')}.`);
   }
+  return name as SampleImageName;
 }
 
 /**
- * Folder of the bundled sample images (public domain / CC0, see `data/LICENSES.md`),
- * resolved from this module's location so it works from any working directory.
- */
-export const SAMPLE_IMAGE_DIR: string = packageDataDir(dirname(fileURLToPath(import.meta.url)));
-
-/**
- * The bundled sample images, by name: camera, astronaut (RGB), brick, grass, gravel, coins,
- * cell, text. Load one with `loadImage`.
+ * The URL of a bundled sample PNG. In an app built by Vite / webpack 5 / Parcel it points to
+ * the copy the bundler emitted; in Node it is a `file:` URL into the package's `data/` folder.
+ * A bundler that does not rewrite `new URL(…, import.meta.url)` (plain esbuild) needs the
+ * files copied next to the bundle (they are in the package's data/ folder).
  *
- * @returns a map from the file name without `.png` to its absolute path.
+ * @param name - one of {@link SAMPLE_IMAGE_NAMES}.
+ * @returns the image's URL.
  * @example
  * ```ts
- * const img = loadImage(sampleImages().camera);
+ * const img = imageFromPng(new Uint8Array(await (await fetch(sampleImageUrl('camera'))).arrayBuffer()));
  * ```
  */
-export function sampleImages(): Record<string, string> {
-  let files: string[];
-  try {
-    files = readdirSync(SAMPLE_IMAGE_DIR);
-  } catch (e) {
-    throw new Error(`sampleImages: the sample folder '${SAMPLE_IMAGE_DIR}' is missing (${(e as Error).message}); reinstall @bilevel/imaging with its data/ folder.`);
+export function sampleImageUrl(name: SampleImageName): URL {
+  return URLS[checkName('sampleImageUrl', name)]();
+}
+
+/**
+ * Fetches a bundled sample image and decodes it to a gray tensor `[1, h, w, 1]` in [0, 1]
+ * (browsers and Web Workers; in Node use `loadImage(sampleImages()[name])` from
+ * `@bilevel/imaging/node`, since Node's `fetch` does not read `file:` URLs).
+ *
+ * @param name - one of {@link SAMPLE_IMAGE_NAMES}.
+ * @param fetchImpl - the `fetch` to use (default: the global one).
+ * @returns a `[1, h, w, 1]` float32 tensor (the caller disposes it).
+ * @example
+ * ```ts
+ * const camera = await fetchSampleImage('camera');   // [1, 512, 512, 1]
+ * ```
+ */
+export async function fetchSampleImage(name: SampleImageName, fetchImpl: typeof fetch = globalThis.fetch): Promise<tf.Tensor4D> {
+  const url = sampleImageUrl(name);
+  if (url.protocol === 'file:' && fetchImpl === globalThis.fetch) {
+    throw new Error(`fetchSampleImage: '${url.href}' is a file: URL, which fetch cannot read in Node; use loadImage(sampleImages().${name}) from '@bilevel/imaging/node'.`);
   }
-  return Object.fromEntries(files.filter((f) => f.endsWith('.png')).sort().map((f) => [f.slice(0, -4), join(SAMPLE_IMAGE_DIR, f)]));
+  if (typeof fetchImpl !== 'function') throw new Error(`fetchSampleImage: no fetch in this runtime; pass one as the second argument.`);
+  const response = await fetchImpl(url.href);
+  if (!response.ok) throw new Error(`fetchSampleImage: GET ${url.href} answered ${response.status}; serve the package's data/ folder or copy the PNGs next to the bundle.`);
+  return imageFromPng(new Uint8Array(await response.arrayBuffer()));
 }

@@ -21,7 +21,7 @@ export const ICNN_SCHEMA: OptionSchema = { layers: int, channels: int, size: int
 export const FOE_SCHEMA: OptionSchema = { filters: tensor, size: int, alpha: num, nu: num, padding, expert: opt.oneOf(['student-t', 'charbonnier']) };
 export const FILTER_PENALTY_SCHEMA: OptionSchema = { epsilon: num, filters: tensor, size: int, count: int, seed: int, beta0: num, beta: num, padding };
 export const DATASET_SCHEMA: OptionSchema = {
-  images: opt.custom('an array of PNG paths or [1, h, w, 1] tensors', Array.isArray),
+  images: opt.custom('an array of [1, h, w, 1] tensors or PNG bytes (PNG paths: denoisingDataset of @bilevel/imaging/node)', Array.isArray),
   cropSize: int, count: int, testCount: int, sigma: num, seed: int, trainFraction: num,
 };
 export const PNG_SCHEMA: OptionSchema = { bitDepth: opt.oneOf([8, 16]) };

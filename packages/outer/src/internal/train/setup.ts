@@ -1,21 +1,20 @@
 // The parts of a training run settled before the first iteration: option checks, the oracle
 // in the optimised variable (with regularisers and projection), and the initial or resumed state.
-import * as fs from 'node:fs';
 import { addWork, emptyWork, disposeParams, convergencePolicy, type Work } from '@bilevel/core';
 import type { MethodStateBase, Oracle, Proximal } from '../../types.js';
 import type { ProgressEvent, TrainOptions } from '../../train.js';
 import { oracleFromStrategy } from '../../oracle.js';
-import { readCheckpoint } from '../../checkpoint.js';
+import { DEFAULT_CHECKPOINT_KEY, loadCheckpoint } from '../../checkpoint.js';
 import { reparameterise, withRegularizer, proximalOf, projection, composeProximal } from '../../transforms.js';
 import { checkKeys, checkInt, checkRange } from '../util.js';
 import { recordConvergence } from '../convergence.js';
 
 export const WHERE = 'train';
 
-const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged'] as const;
+const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged', 'signal'] as const;
 
-/** Checks method, θ₀, budget, checkpoint and resume; returns the checkpoint interval. */
-export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOptions<S, D>): number {
+/** Checks method, θ₀, budget, checkpoint, resume and signal; returns the checkpoint interval and key. */
+export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOptions<S, D>): { every: number; key: string } {
   const where = WHERE;
   if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be an object { method, oracle | (problem, strategy, data, loss), theta0, budget }.`);
   checkKeys(where, options, KEYS);
@@ -32,16 +31,28 @@ export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOp
   if (budget.work != null) checkRange(where, 'budget.work', budget.work, 0, Infinity, false, true, 'give non-negative work units');
   if (budget.seconds != null) checkRange(where, 'budget.seconds', budget.seconds, 0, Infinity, false, true, 'give non-negative seconds');
   const every = options.checkpoint?.every ?? 1;
-  if (options.checkpoint != null) {
-    checkKeys(where, options.checkpoint, ['path', 'every'], 'checkpoint.');
-    if (typeof options.checkpoint.path !== 'string' || options.checkpoint.path === '') throw new Error(`${where}: option 'checkpoint.path' must be a file path.`);
+  const checkpoint = options.checkpoint;
+  const key = checkpoint?.key ?? DEFAULT_CHECKPOINT_KEY;
+  if (checkpoint != null) {
+    if ('path' in checkpoint) {
+      throw new Error(`${where}: option 'checkpoint.path' is gone (files are Node-only); use checkpoint: fileCheckpoint(path, every) from '@bilevel/outer/node', or { store, key, every }.`);
+    }
+    checkKeys(where, checkpoint, ['store', 'key', 'every'], 'checkpoint.');
+    if (checkpoint.store == null || typeof checkpoint.store.read !== 'function' || typeof checkpoint.store.write !== 'function') {
+      throw new Error(`${where}: option 'checkpoint.store' must be a store { read(key), write(key, bytes) }: memoryStore(), or fileStore() / fileCheckpoint(path) from '@bilevel/outer/node' for files.`);
+    }
+    if (typeof key !== 'string' || key === '') throw new Error(`${where}: option 'checkpoint.key' must be a non-empty string (a file path for fileStore()).`);
     checkInt(where, 'checkpoint.every', every, 1, 'checkpoint every ≥ 1 iterations');
   }
-  if (options.resume != null && typeof options.resume !== 'boolean' && typeof options.resume !== 'string') {
-    throw new Error(`${where}: option 'resume' must be true (use checkpoint.path) or a checkpoint file path.`);
+  if (options.resume != null && typeof options.resume !== 'boolean' && (typeof options.resume !== 'string' || options.resume === '')) {
+    throw new Error(`${where}: option 'resume' must be true (resume from checkpoint.key) or a key in checkpoint.store.`);
   }
-  if (options.resume === true && options.checkpoint == null) throw new Error(`${where}: option 'resume: true' needs 'checkpoint.path'; or pass resume: '<file>'.`);
-  return every;
+  if (options.resume != null && options.resume !== false && checkpoint == null) {
+    throw new Error(`${where}: option 'resume' needs 'checkpoint' (the store to read), e.g. checkpoint: fileCheckpoint('run.json') from '@bilevel/outer/node', or { store: memoryStore(), key }.`);
+  }
+  const signal = options.signal;
+  if (signal != null && typeof signal.aborted !== 'boolean') throw new Error(`${where}: option 'signal' must be an AbortSignal (or any { aborted: boolean }).`);
+  return { every, key };
 }
 
 /**
@@ -82,14 +93,16 @@ export function trainingOracle<S extends MethodStateBase, D>(options: TrainOptio
 }
 
 /** Where a run starts: `method.init(T⁻¹(θ₀))`, or the checkpoint named by `resume` (and the oracle's warm starts). */
-export function startState<S extends MethodStateBase, D>(options: TrainOptions<S, D>, baseOracle: Oracle): { state: S; history: ProgressEvent[]; work: Work; elapsedBefore: number } {
+export async function startState<S extends MethodStateBase, D>(options: TrainOptions<S, D>, baseOracle: Oracle, key: string): Promise<{ state: S; history: ProgressEvent[]; work: Work; elapsedBefore: number }> {
   const where = WHERE;
   const { method, theta0 } = options;
-  const resumeFile = options.resume === true ? options.checkpoint!.path : typeof options.resume === 'string' ? options.resume : undefined;
-  if (resumeFile != null && (typeof options.resume === 'string' || fs.existsSync(resumeFile))) {
-    if (!fs.existsSync(resumeFile)) throw new Error(`${where}: resume file '${resumeFile}' does not exist; pass resume: true to start fresh when there is no checkpoint.`);
-    const ckpt = readCheckpoint<S>(resumeFile);
-    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeFile}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
+  const resumeKey = options.resume === true ? key : typeof options.resume === 'string' ? options.resume : undefined;
+  const ckpt = resumeKey == null ? undefined : await loadCheckpoint<S>(options.checkpoint!.store, resumeKey);
+  if (ckpt == null && typeof options.resume === 'string') {
+    throw new Error(`${where}: resume checkpoint '${resumeKey}' does not exist in checkpoint.store; pass resume: true to start fresh when there is no checkpoint.`);
+  }
+  if (ckpt != null) {
+    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeKey}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
     if (ckpt.oracleState !== undefined) {
       if (baseOracle.loadState == null) throw new Error(`${where}: the checkpoint holds oracle warm-start state but this oracle has no loadState(); use the same kind of oracle to resume.`);
       baseOracle.loadState(ckpt.oracleState);
