@@ -1,9 +1,4 @@
 import { defaultClientConditions, defineConfig } from 'vite';
-import { fileURLToPath } from 'node:url';
-
-// Until @bilevel/imaging and @bilevel/outer move their file helpers behind `/node` subpath
-// exports, their module-level Node imports resolve to a browser stand-in (never called here).
-const nodeStub = fileURLToPath(new URL('./src/internal/node-stub.ts', import.meta.url));
 
 export default defineConfig({
   base: './',
@@ -11,10 +6,6 @@ export default defineConfig({
     // The workspace packages from their TypeScript sources (their `@bilevel/source` export
     // condition), so the playground builds without `pnpm build` first.
     conditions: ['@bilevel/source', ...defaultClientConditions],
-    alias: [
-      { find: /^node:(fs|path|url)$/, replacement: nodeStub },
-      { find: /^pngjs$/, replacement: nodeStub },
-    ],
   },
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096, reportCompressedSize: true },

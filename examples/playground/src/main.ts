@@ -5,27 +5,38 @@
 import './style.css';
 import licences from '../../../packages/imaging/data/LICENSES.md?raw';
 import { MODELS, STRATEGIES, METHODS, PLAYGROUND_DEFAULTS, type GrayImage, type PlaygroundConfig } from './choices.js';
-import type { PlaygroundResult, PlaygroundStart, PlaygroundStep, HypergradientReport } from './run.js';
-import type { BackendChoice, FromWorker, ImageSource, ToWorker } from './protocol.js';
-import type { ParamsArrays } from '@bilevel/outer';
+import type { PlaygroundStart, PlaygroundFrame, HypergradientReport } from './run.js';
+import type { BackendChoice, FromWorker, ImageSource, ToWorker, TrainRequest } from './protocol.js';
+import { startTraining, type ParamsArrays, type TrainingProgress, type TrainingOutcome } from '@bilevel/outer';
 import { drawChart } from './plot.js';
 
-// The bundled samples of @bilevel/imaging, emitted by vite as same-origin assets.
-const sampleUrls = import.meta.glob('../../../packages/imaging/data/*.png', { query: '?url', import: 'default', eager: true }) as Record<string, string>;
-const samples: Record<string, string> = Object.fromEntries(Object.entries(sampleUrls).map(([path, url]) => [path.replace(/^.*\/(.*)\.png$/, '$1'), url]));
+/** What a finished run reports (the test hook resolves with it). */
+export interface PlaygroundResult {
+  status: string;
+  message: string;
+  theta: ParamsArrays;
+  iterations: number;
+  /** Cumulative work (inner + linear iterations). */
+  work: number;
+  noisyPsnr: number;
+  initialPsnr: number;
+  psnr: number;
+  reconstruction: Float32Array;
+  /** Learning time without the display solves, ms; and the whole run as the page saw it. */
+  learnMs: number;
+  totalMs: number;
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 function fill(select: HTMLSelectElement, table: Record<string, string>, selected: string): void {
   for (const [value, label] of Object.entries(table)) select.append(new Option(label, value, value === selected, value === selected));
 }
-fill($('sample'), Object.fromEntries(Object.keys(samples).map((k) => [k, k])), 'camera');
 fill($('model'), MODELS, PLAYGROUND_DEFAULTS.model);
 fill($('strategy'), STRATEGIES, PLAYGROUND_DEFAULTS.strategy);
 fill($('method'), METHODS, PLAYGROUND_DEFAULTS.method);
 $('licence-text').textContent = licences;
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
-const post = (m: ToWorker) => worker.postMessage(m);
 
 function paint(canvas: HTMLCanvasElement, values: Float32Array | number[], width: number, height: number, range?: [number, number]): void {
   canvas.width = width;
@@ -43,9 +54,12 @@ function paint(canvas: HTMLCanvasElement, values: Float32Array | number[], width
 interface RunView {
   config: PlaygroundConfig;
   start?: PlaygroundStart;
-  steps: PlaygroundStep[];
+  /** Progress events (F̃(θ_k), ‖h_k‖, bound, ε, δ, work, θ after the step) and the frames x̂(θ) after each step. */
+  steps: TrainingProgress[];
+  frames: PlaygroundFrame[];
   result?: PlaygroundResult;
   started: number;
+  stop?: () => void;
 }
 let view: RunView | undefined;
 const state = (s: 'idle' | 'running' | 'done' | 'error') => (document.body.dataset.state = s);
@@ -79,25 +93,28 @@ function render(): void {
     $('psnr-noisy').textContent = `${start.noisyPsnr.toFixed(2)} dB`;
   }
   const last = steps[steps.length - 1];
-  // Once done, the final θ (after the last step) replaces θ_k of the last event.
-  const shown = view.result != null ? { reconstruction: view.result.reconstruction, psnr: view.result.psnr, theta: view.result.theta } : last;
+  const frame = view.frames[view.frames.length - 1];
+  const shown = view.result != null
+    ? { reconstruction: view.result.reconstruction, psnr: view.result.psnr, theta: view.result.theta }
+    : frame != null && last?.theta != null ? { reconstruction: frame.reconstruction, psnr: frame.psnr, theta: last.theta }
+      : start != null ? { reconstruction: start.initial, psnr: start.initialPsnr, theta: start.theta } : undefined;
   if (shown != null && start != null) {
     paint($('recon'), shown.reconstruction, start.crop, start.crop);
     const gain = shown.psnr - start.noisyPsnr;
     $('psnr-recon').textContent = `${shown.psnr.toFixed(2)} dB (${gain >= 0 ? '+' : ''}${gain.toFixed(2)})`;
     thetaTable(shown.theta);
-  } else if (start != null) thetaTable(start.theta);
-  drawChart($<SVGSVGElement & HTMLElement>('loss-chart') as unknown as SVGSVGElement, [{ label: 'F̃(θ_k)', color: '#1f6feb', points: steps.map((s) => [s.event.work, s.event.loss]) }], { xLabel: 'work (inner + linear iterations)', yLabel: 'upper-level loss', logY: true });
+  }
+  drawChart($('loss-chart') as unknown as SVGSVGElement, [{ label: 'F̃(θ_k)', color: '#1f6feb', points: steps.map((s) => [s.work, s.loss]) }], { xLabel: 'work (inner + linear iterations)', yLabel: 'upper-level loss', logY: true });
   const isMaid = config.method === 'maid';
   $('accuracy-figure').style.display = isMaid ? '' : 'none';
   if (isMaid) {
     drawChart($('accuracy-chart') as unknown as SVGSVGElement, [
-      { label: 'bound', color: '#d1242f', points: steps.map((s) => [s.event.iteration, s.event.bound]) },
-      { label: 'ε', color: '#1a7f37', points: steps.map((s) => [s.event.iteration, s.event.eps]), dots: true },
-      { label: 'δ', color: '#8250df', points: steps.map((s) => [s.event.iteration + 0.15, s.event.delta]), dots: true },
+      { label: 'bound', color: '#d1242f', points: steps.map((s) => [s.iteration, s.bound]) },
+      { label: 'ε', color: '#1a7f37', points: steps.map((s) => [s.iteration, s.eps]), dots: true },
+      { label: 'δ', color: '#8250df', points: steps.map((s) => [s.iteration + 0.15, s.delta]), dots: true },
     ], { xLabel: 'upper-level iteration k', yLabel: 'bound, ε, δ', logY: true });
   }
-  const e = last?.event;
+  const e = last;
   const seconds = ((performance.now() - view.started) / 1000).toFixed(1);
   $('status').textContent = view.result != null
     ? `${view.result.status}: ${view.result.message}\n${view.result.iterations} iterations, work ${view.result.work}, learning ${(view.result.learnMs / 1000).toFixed(2)} s on ${start?.backend}; PSNR ${view.result.noisyPsnr.toFixed(2)} → ${view.result.psnr.toFixed(2)} dB`
@@ -119,7 +136,7 @@ function readConfig(): PlaygroundConfig {
 }
 function readSource(): ImageSource {
   const file = $<HTMLInputElement>('upload').files?.[0];
-  return file != null ? { kind: 'blob', blob: file } : { kind: 'url', url: samples[$<HTMLSelectElement>('sample').value] };
+  return file != null ? { kind: 'blob', blob: file } : { kind: 'sample', name: $<HTMLSelectElement>('sample').value };
 }
 // MAID's bound is the implicit-function one; say so before the user waits for a stop.
 function hint(): void {
@@ -134,33 +151,71 @@ const readBackend = () => $<HTMLSelectElement>('backend').value as BackendChoice
 
 let finished: ((r: PlaygroundResult) => void) | undefined;
 let failed: ((e: Error) => void) | undefined;
+
+function ended(current: RunView, outcome: TrainingOutcome | undefined, error: Error | undefined): void {
+  $<HTMLButtonElement>('start').disabled = false;
+  $<HTMLButtonElement>('stop').disabled = true;
+  if (view !== current) return;
+  if (error != null || outcome == null || current.start == null) {
+    state('error');
+    const message = error?.message ?? 'playground: the run ended before it started.';
+    $('status').textContent = `error: ${message}`;
+    failed?.(new Error(message));
+    return;
+  }
+  const start = current.start;
+  const frame = current.frames[current.frames.length - 1];
+  const last = current.steps[current.steps.length - 1];
+  current.result = {
+    status: outcome.status,
+    message: outcome.message,
+    theta: outcome.theta,
+    iterations: outcome.iterations,
+    work: last?.work ?? 0,
+    noisyPsnr: start.noisyPsnr,
+    initialPsnr: start.initialPsnr,
+    psnr: frame?.psnr ?? start.initialPsnr,
+    reconstruction: frame?.reconstruction ?? start.initial,
+    learnMs: frame?.learnMs ?? 0,
+    totalMs: performance.now() - current.started,
+  };
+  render();
+  state('done');
+  finished?.(current.result);
+}
+
 $('controls').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  view = { config: readConfig(), steps: [], started: performance.now() };
+  const current: RunView = { config: readConfig(), steps: [], frames: [], started: performance.now() };
+  view = current;
   state('running');
   $<HTMLButtonElement>('start').disabled = true;
   $<HTMLButtonElement>('stop').disabled = false;
   render();
-  post({ type: 'start', config: view.config, source: readSource(), backend: readBackend() });
+  const request: TrainRequest = { config: current.config, source: readSource(), backend: readBackend() };
+  const run = startTraining(worker, request, { theta: true, onProgress: (e) => { current.steps.push(e); render(); } });
+  current.stop = () => run.stop();
+  run.result.then((outcome) => ended(current, outcome, undefined), (error: Error) => ended(current, undefined, error));
 });
-$('stop').addEventListener('click', () => post({ type: 'stop' }));
+$('stop').addEventListener('click', () => view?.stop?.());
 $('upload').addEventListener('change', () => ($<HTMLSelectElement>('sample').disabled = ($<HTMLInputElement>('upload').files?.length ?? 0) > 0));
 
 const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextId = 1;
-type Request = Extract<ToWorker, { id: number }>;
+type Request = ToWorker;
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 function request<T>(m: WithoutId<Request>): Promise<T> {
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {
     pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    post({ ...m, id } as ToWorker);
+    worker.postMessage({ ...m, id } as ToWorker);
   });
 }
 
-worker.onmessage = (e: MessageEvent<FromWorker>) => {
+// The playground's own messages; startTraining listens to the `bilevel-train:*` ones itself.
+worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
   const m = e.data;
-  if (m.type === 'reply') {
+  if (m.type === 'playground:reply') {
     const p = pending.get(m.id);
     pending.delete(m.id);
     if (m.ok) p?.resolve(m.value);
@@ -168,34 +223,28 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     return;
   }
   if (view == null) return;
-  if (m.type === 'start') view.start = m;
-  else if (m.type === 'step') view.steps.push(m);
-  else if (m.type === 'done') view.result = m.result;
-  if (m.type === 'done' || m.type === 'error') {
-    $<HTMLButtonElement>('start').disabled = false;
-    $<HTMLButtonElement>('stop').disabled = true;
-  }
-  if (m.type === 'error') {
-    state('error');
-    $('status').textContent = `error: ${m.message}`;
-    failed?.(new Error(m.message));
-    return;
-  }
+  if (m.type === 'playground:start') view.start = m;
+  else if (m.type === 'playground:frame') view.frames.push(m);
+  else return;
   render();
-  if (m.type === 'done') {
-    state('done');
-    finished?.(m.result);
-  }
-};
+});
+
+// The sample list comes from the worker (@bilevel/imaging's SAMPLE_IMAGE_NAMES), so the page
+// bundle needs none of the library.
+const samplesReady = request<string[]>({ type: 'playground:samples' }).then((names) => {
+  fill($('sample'), Object.fromEntries(names.map((k) => [k, k])), 'camera');
+  return names;
+});
 
 /**
  * Test hook: what the browser test (and a curious user in the console) can call.
  * `run` drives the page's own form; `hypergradient` computes one ∇F(θ) in the worker.
  */
 const hook = {
-  samples: Object.keys(samples),
+  samples: () => samplesReady,
   /** Sets the form (any subset of the config, plus sample and backend), presses Learn, resolves with the result. */
-  run(settings: Partial<PlaygroundConfig> & { sample?: string; backend?: BackendChoice } = {}): Promise<PlaygroundResult> {
+  async run(settings: Partial<PlaygroundConfig> & { sample?: string; backend?: BackendChoice } = {}): Promise<PlaygroundResult> {
+    await samplesReady;
     for (const [key, value] of Object.entries(settings)) {
       const input = document.getElementById(key) as HTMLInputElement | HTMLSelectElement | null;
       if (input == null) throw new Error(`__bilevel.run: no control '${key}'; use one of sample, sigma, crop, model, strategy, method, iterations, backend.`);
@@ -209,12 +258,12 @@ const hook = {
     });
   },
   /** The gray values of a bundled sample as the worker decodes them. */
-  decodeSample: (name: string) => request<GrayImage>({ type: 'decode', source: { kind: 'url', url: samples[name] } }).then((g) => ({ width: g.width, height: g.height, values: Array.from(g.values) })),
+  decodeSample: (name: string) => request<GrayImage>({ type: 'playground:decode', source: { kind: 'sample', name } }).then((g) => ({ width: g.width, height: g.height, values: Array.from(g.values) })),
   /** ∇F(θ) of a sample's crop (θ₀ of the model when `theta` is absent). */
   hypergradient: (config: Partial<PlaygroundConfig>, sample: string, theta: ParamsArrays | undefined, tol: number, backend: BackendChoice = 'wasm') =>
-    request<HypergradientReport>({ type: 'hypergradient', config, source: { kind: 'url', url: samples[sample] }, theta, tol, backend }),
+    request<HypergradientReport>({ type: 'playground:hypergradient', config, source: { kind: 'sample', name: sample }, theta, tol, backend }),
   last: () => view,
   /** Every resource URL the page and the worker fetched (Resource Timing), for the same-origin check. */
-  resources: async () => [...performance.getEntriesByType('resource').map((e) => e.name), ...(await request<string[]>({ type: 'resources' }))],
+  resources: async () => [...performance.getEntriesByType('resource').map((e) => e.name), ...(await request<string[]>({ type: 'playground:resources' }))],
 };
 (window as unknown as { __bilevel: typeof hook }).__bilevel = hook;

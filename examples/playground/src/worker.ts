@@ -1,95 +1,73 @@
 /**
- * The learning worker: tfjs runs here, off the page's thread. It decodes the image with the
- * browser's decoder, learns with {@link runPlayground} and posts one message per iteration.
+ * The learning worker: tfjs runs here, off the page's thread. Training runs are served by
+ * `serveTraining` (progress events, stop, errors); on the same port the worker posts the
+ * frames the page draws and answers the test hook's requests.
  */
-import { tf } from '@bilevel/core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '@bilevel/core';
+import { serveTraining } from '@bilevel/outer';
+import { SAMPLE_IMAGE_NAMES, sampleImageUrl, decodePng, imageFromPixels, type SampleImageName } from '@bilevel/imaging';
 // Served by vite from this package's own build: no request leaves the page's origin.
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { runPlayground, hypergradientOnce } from './run.js';
-import type { GrayImage } from './session.js';
-import type { BackendChoice, FromWorker, ImageSource, ToWorker } from './protocol.js';
+import { preparePlayground, hypergradientOnce } from './run.js';
+import type { GrayImage } from './choices.js';
+import type { BackendChoice, FromWorker, ImageSource, ToWorker, TrainRequest } from './protocol.js';
 
-setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
-
-const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
+const wasmPaths = { 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded };
+const scope = self as unknown as { postMessage(m: unknown): void; addEventListener(type: 'message', listener: (e: MessageEvent) => void): void };
 const post = (m: FromWorker) => scope.postMessage(m);
 
-async function useBackend(name: BackendChoice): Promise<void> {
-  if (tf.getBackend() === name) return;
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`playground: the tfjs backend '${name}' failed to initialise in this browser; choose wasm or cpu.`);
-  await tf.ready();
-}
+const useBackend = (backend: BackendChoice) => initBackend({ backend, wasmPaths, log: false });
 
-/** Gray values in [0, 1] with the luma weights of @bilevel/imaging's decodePng (BT.601). */
+/**
+ * Gray values in [0, 1]: samples through @bilevel/imaging's own PNG decoder (the same code
+ * Node runs), uploads through the browser's decoder (any format it reads) and imageFromPixels.
+ */
 async function decode(source: ImageSource): Promise<GrayImage> {
-  if (source.kind === 'pixels') return source.image;
-  const blob = source.kind === 'blob' ? source.blob : await (await fetch(source.url)).blob();
-  // No colour management or premultiplication: the bytes of the file, as decodePng reads them.
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  if (source.kind === 'sample') {
+    if (!(SAMPLE_IMAGE_NAMES as readonly string[]).includes(source.name)) throw new Error(`playground: unknown sample '${source.name}'; use one of ${SAMPLE_IMAGE_NAMES.join(', ')}.`);
+    const response = await fetch(sampleImageUrl(source.name as SampleImageName).href);
+    if (!response.ok) throw new Error(`playground: GET of sample '${source.name}' answered ${response.status}.`);
+    return decodePng(new Uint8Array(await response.arrayBuffer()));
+  }
+  // No colour management or premultiplication: the file's own samples.
+  const bitmap = await createImageBitmap(source.blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d')!;
   ctx.drawImage(bitmap, 0, 0);
-  const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-  const values = new Float32Array(bitmap.width * bitmap.height);
-  for (let i = 0; i < values.length; i++) values[i] = Math.min(1, (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) / 255);
+  const image = imageFromPixels(ctx.getImageData(0, 0, bitmap.width, bitmap.height));
+  const values = (image.dataSync() as Float32Array).slice();
+  image.dispose();
   return { width: bitmap.width, height: bitmap.height, values };
 }
 
-let stopRequested = false;
-let busy = false;
-// A macrotask turn between iterations, so that a 'stop' message is seen.
-const yieldToEvents = () => new Promise<void>((r) => setTimeout(r, 0));
+serveTraining(scope, async (request: TrainRequest) => {
+  await useBackend(request.backend);
+  const setup = preparePlayground(request.config, await decode(request.source));
+  post({ type: 'playground:start', ...setup.start });
+  return {
+    options: { ...setup.options, onProgress: (event, theta) => post({ type: 'playground:frame', ...setup.frame(theta, event) }) },
+    dispose: setup.dispose,
+  };
+});
 
-scope.onmessage = (e) => {
-  const m = e.data;
-  if (m.type === 'stop') {
-    stopRequested = true;
-    return;
-  }
-  if (m.type === 'resources') {
-    post({ type: 'reply', id: m.id, ok: true, value: performance.getEntriesByType('resource').map((r) => r.name) });
-    return;
-  }
-  if (m.type === 'decode') {
-    decode(m.source).then(
-      (value) => post({ type: 'reply', id: m.id, ok: true, value }),
-      (err: Error) => post({ type: 'reply', id: m.id, ok: false, message: err.message }),
-    );
-    return;
-  }
-  if (m.type === 'hypergradient') {
-    (async () => {
+async function answer(m: ToWorker): Promise<GrayImage | string[] | ReturnType<typeof hypergradientOnce>> {
+  switch (m.type) {
+    case 'playground:samples': return [...SAMPLE_IMAGE_NAMES];
+    case 'playground:resources': return performance.getEntriesByType('resource').map((r) => r.name);
+    case 'playground:decode': return decode(m.source);
+    case 'playground:hypergradient':
       await useBackend(m.backend);
       return hypergradientOnce(m.config, await decode(m.source), m.theta, m.tol);
-    })().then(
-      (value) => post({ type: 'reply', id: m.id, ok: true, value }),
-      (err: Error) => post({ type: 'reply', id: m.id, ok: false, message: err.message }),
-    );
-    return;
   }
-  if (busy) {
-    post({ type: 'error', message: 'playground: a run is already in progress; stop it first.' });
-    return;
-  }
-  busy = true;
-  stopRequested = false;
-  (async () => {
-    await useBackend(m.backend);
-    const image = await decode(m.source);
-    return runPlayground(m.config, image, {
-      onStart: (s) => post({ type: 'start', ...s }),
-      onStep: (s) => post({ type: 'step', ...s }),
-      shouldStop: () => stopRequested,
-      yieldToEvents,
-    });
-  })().then(
-    (result) => post({ type: 'done', result }),
-    (err: Error) => post({ type: 'error', message: err.message }),
-  ).finally(() => {
-    busy = false;
-  });
-};
+}
+
+scope.addEventListener('message', (e) => {
+  const m = e.data as ToWorker;
+  if (typeof m?.type !== 'string' || !m.type.startsWith('playground:')) return; // training messages: serveTraining's
+  answer(m).then(
+    (value) => post({ type: 'playground:reply', id: m.id, ok: true, value }),
+    (err: Error) => post({ type: 'playground:reply', id: m.id, ok: false, message: err.message }),
+  );
+});

@@ -17,7 +17,8 @@ import type { PreviewServer } from 'vite';
 import { tf, initBackend } from '@bilevel/core';
 import { decodePng } from '@bilevel/imaging';
 import { makeData } from '../src/session.js';
-import { hypergradientOnce, type PlaygroundResult, type HypergradientReport } from '../src/run.js';
+import { hypergradientOnce, type HypergradientReport } from '../src/run.js';
+import type { PlaygroundResult } from '../src/main.js';
 import type { PlaygroundConfig } from '../src/choices.js';
 import { ROOT, chromiumPath, buildAndServe, launch, open } from './browser.js';
 
@@ -26,7 +27,7 @@ type Hook = {
   decodeSample(name: string): Promise<{ width: number; height: number; values: number[] }>;
   hypergradient(c: Partial<PlaygroundConfig>, sample: string, theta: undefined, tol: number, backend: string): Promise<HypergradientReport>;
   resources(): Promise<string[]>;
-  last(): { steps: unknown[]; start?: { clean: Float32Array; crop: number } } | undefined;
+  last(): { steps: unknown[]; frames: unknown[]; start?: { clean: Float32Array; crop: number } } | undefined;
 };
 declare const window: { __bilevel: Hook };
 
@@ -109,13 +110,17 @@ describe('playground in headless Chromium', () => {
     await input!.uploadFile(file);
     const out = await page.evaluate(async () => {
       const hook = window.__bilevel;
+      const before = hook.last();
       const done = hook.run({ model: 'tv', strategy: 'jfb', method: 'adam', crop: 32, iterations: 500 });
-      while ((hook.last()?.steps.length ?? 0) < 3) await new Promise((r) => setTimeout(r, 10));
+      // Stop once this run (not the previous one) has drawn 3 iterations; polled for at most 10 s.
+      const drawn = () => (hook.last() !== before ? (hook.last()?.steps.length ?? 0) : 0);
+      for (let k = 0; k < 200 && drawn() < 3; k++) await new Promise((r) => setTimeout(r, 50));
       (document.getElementById('stop') as HTMLButtonElement).click();
-      const result = await done;
+      const result = await Promise.race([done, new Promise<'no result 20 s after Stop'>((r) => setTimeout(() => r('no result 20 s after Stop'), 20_000))]);
       return { result, clean: Array.from(hook.last()!.start!.clean) };
     });
-    expect(out.result.status).toBe('stopped');
+    if (typeof out.result === 'string') throw new Error(`playground: ${out.result}`);
+    expect(out.result.status).toBe('aborted');
     expect(out.result.iterations).toBeGreaterThanOrEqual(3);
     expect(out.result.iterations).toBeLessThan(500);
     // The page decoded the uploaded bytes (a Blob, not a URL) to the crop Node builds from the same file.
