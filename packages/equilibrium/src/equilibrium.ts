@@ -121,7 +121,10 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
     forward: fixedPointForward(WHERE, options.forward ?? anderson(), options.stepSize),
     rule: onMap(WHERE, ruleOf(options.backward ?? D.backward), options.stepSize),
     options: Object.freeze({ ...options }),
-    defaults: { tol: options.tol ?? D.tol, maxIter: options.maxIter ?? D.maxIter, linearTol: options.backwardTol ?? D.backwardTol, linearMaxIter: options.backwardMaxIter ?? D.backwardMaxIter },
+    // Set by the user on the strategy (beat a solver's own options) vs the exported defaults
+    // (yield to an option set explicitly on the forward solver): core's precedence rule.
+    defaults: { tol: options.tol, maxIter: options.maxIter, linearTol: options.backwardTol, linearMaxIter: options.backwardMaxIter },
+    softDefaults: { tol: D.tol, maxIter: D.maxIter, linearTol: D.backwardTol, linearMaxIter: D.backwardMaxIter },
     kindHint: 'For a saddle point (defineSaddle) use piggyback() from @bilevel/piggyback.',
   }) as EquilibriumStrategy;
 }

@@ -3,6 +3,7 @@ import type { Problem, FixedPointProblem } from '../problem.js';
 import type { FixedPointSolver } from '../fixed-point/types.js';
 import type { ForwardSolve } from './types.js';
 import { fixedPointMapOf } from './step-map.js';
+import { explicitStopping } from './inner-forward.js';
 
 /**
  * Any core {@link FixedPointSolver} (`picard()`, `anderson()`, `broyden()`) as the forward half
@@ -24,6 +25,8 @@ export function fixedPointForward(where: string, solver: FixedPointSolver, stepS
   return {
     name: solver.name,
     kinds: ['energy', 'fixed-point'],
+    // A tol / maxIter the user set on the solver itself is never overridden by a strategy default.
+    explicit: explicitStopping(solver),
     solve({ problem, theta, data, x0: start, tol, maxIter }) {
       const fp = problem as Problem<typeof data> | FixedPointProblem<typeof data>;
       const { map, scale, energy } = fixedPointMapOf(where, fp, theta, data, stepSize);
