@@ -1,9 +1,9 @@
 import { tf } from '../tf.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointSolver, type FixedPointSolveOptions } from './types.js';
-import { finish, stopping } from './common.js';
+import { fixedPointSolver } from './common.js';
 import { solveSmall } from '../internal/dense.js';
-import { defineOptions, opt, recordExplicit } from '../options.js';
+import { defineOptions, opt } from '../options.js';
 import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link anderson}. */
@@ -72,49 +72,43 @@ export function anderson(options: AndersonOptions = {}): FixedPointSolver {
   const memory = options.memory ?? ANDERSON_DEFAULTS.memory;
   const beta = options.beta ?? ANDERSON_DEFAULTS.beta;
   const regularization = options.regularization ?? ANDERSON_DEFAULTS.regularization;
-  stopping(where, options);
-  return recordExplicit({
-    name: where,
-    solve(map, x0, call) {
-      const started = performance.now();
-      const { tol, maxIter } = stopping(where, options, call);
-      // Appends x (evaluating T once) to the window, drops the oldest beyond m, reads the Gram matrix.
-      const push = (prev: Pick<AndersonState, 'xs' | 'fs' | 'gs'>, x: tf.Tensor): AndersonState => {
-        const fx = map(x);
-        const drop = prev.xs.length + 1 > memory ? 1 : 0;
-        const xs = [...prev.xs, x].slice(drop);
-        const fs = [...prev.fs, fx].slice(drop);
-        const gs = [...prev.gs, tf.tidy(() => tf.reshape(tf.sub(fx, x), [-1]))].slice(drop);
-        const gramTensor = tf.tidy(() => {
-          const G = tf.stack(gs) as tf.Tensor2D;
-          return tf.matMul(G, G, false, true);
+  return fixedPointSolver(where, options, (map, x0, { tol, maxIter }) => {
+    // Appends x (evaluating T once) to the window, drops the oldest beyond m, reads the Gram matrix.
+    const push = (prev: Pick<AndersonState, 'xs' | 'fs' | 'gs'>, x: tf.Tensor): AndersonState => {
+      const fx = map(x);
+      const drop = prev.xs.length + 1 > memory ? 1 : 0;
+      const xs = [...prev.xs, x].slice(drop);
+      const fs = [...prev.fs, fx].slice(drop);
+      const gs = [...prev.gs, tf.tidy(() => tf.reshape(tf.sub(fx, x), [-1]))].slice(drop);
+      const gramTensor = tf.tidy(() => {
+        const G = tf.stack(gs) as tf.Tensor2D;
+        return tf.matMul(G, G, false, true);
+      });
+      const gram = Array.from(gramTensor.dataSync());
+      gramTensor.dispose();
+      return { xs, fs, gs, gram, r: Math.sqrt(Math.max(gram[gs.length * gs.length - 1], 0)) };
+    };
+    const outcome = iterate<AndersonState>({
+      init: () => push({ xs: [], fs: [], gs: [] }, x0.clone()),
+      residual: ({ r }) => r,
+      step: (state) => {
+        const { xs, fs, gs, gram } = state;
+        const m = gs.length;
+        const alpha = mixingWeights(gram, m, regularization);
+        const mixed = tf.tidy(() => {
+          let acc: tf.Tensor = tf.zerosLike(xs[m - 1]);
+          for (let i = 0; i < m; i++) {
+            const term = beta === 1 ? fs[i] : tf.add(tf.mul(beta, fs[i]), tf.mul(1 - beta, xs[i]));
+            acc = tf.add(acc, tf.mul(alpha[i], term));
+          }
+          return acc;
         });
-        const gram = Array.from(gramTensor.dataSync());
-        gramTensor.dispose();
-        return { xs, fs, gs, gram, r: Math.sqrt(Math.max(gram[gs.length * gs.length - 1], 0)) };
-      };
-      const outcome = iterate<AndersonState>({
-        init: () => push({ xs: [], fs: [], gs: [] }, x0.clone()),
-        residual: ({ r }) => r,
-        step: (state) => {
-          const { xs, fs, gs, gram } = state;
-          const m = gs.length;
-          const alpha = mixingWeights(gram, m, regularization);
-          const mixed = tf.tidy(() => {
-            let acc: tf.Tensor = tf.zerosLike(xs[m - 1]);
-            for (let i = 0; i < m; i++) {
-              const term = beta === 1 ? fs[i] : tf.add(tf.mul(beta, fs[i]), tf.mul(1 - beta, xs[i]));
-              acc = tf.add(acc, tf.mul(alpha[i], term));
-            }
-            return acc;
-          });
-          return { state: push(state, mixed) };
-        },
-      }, { threshold: tol, maxIter });
-      const { xs } = outcome.state;
-      const x = xs[xs.length - 1];
-      disposeReplaced(outcome.state, x);
-      return finish(where, x, outcome, tol, maxIter, started);
-    },
-  }, options);
+        return { state: push(state, mixed) };
+      },
+    }, { threshold: tol, maxIter });
+    const { xs } = outcome.state;
+    const x = xs[xs.length - 1];
+    disposeReplaced(outcome.state, x);
+    return { x, outcome };
+  });
 }

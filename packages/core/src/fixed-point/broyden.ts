@@ -1,8 +1,8 @@
 import { tf } from '../tf.js';
 import { iterate } from '../iterate/loop.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointSolver, type FixedPointSolveOptions } from './types.js';
-import { finish, readNorm, stopping } from './common.js';
-import { defineOptions, opt, recordExplicit } from '../options.js';
+import { readNorm, fixedPointSolver } from './common.js';
+import { defineOptions, opt } from '../options.js';
 import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link broyden}. */
@@ -60,38 +60,32 @@ export function broyden(options: BroydenOptions = {}): FixedPointSolver {
   const where = 'broyden';
   BROYDEN_OPTIONS.check(options);
   const memory = options.memory ?? BROYDEN_DEFAULTS.memory;
-  stopping(where, options);
-  return recordExplicit({
-    name: where,
-    solve(map, x0, call) {
-      const started = performance.now();
-      const { tol, maxIter } = stopping(where, options, call);
-      const outcome = iterate<BroydenState>({
-        init: () => {
-          const x = x0.clone();
-          const g = tf.tidy(() => tf.sub(map(x), x));
-          return { x, g, r: readNorm(g), us: [], vs: [] };
-        },
-        residual: ({ r }) => r,
-        step: ({ x, g, us, vs }) => {
-          const step = tf.neg(applyB(us, vs, g, false));
-          const xNew = tf.add(x, step);
-          const gNew = tf.tidy(() => tf.sub(map(xNew), xNew));
-          const y = tf.sub(gNew, g);
-          // A full memory restarts B from −I before the update.
-          const [u, v]: [tf.Tensor[], tf.Tensor[]] = us.length >= memory ? [[], []] : [[...us], [...vs]];
-          const by = applyB(u, v, y, false);
-          const d = tf.tidy(() => tf.sum(tf.mul(step, by))).dataSync()[0];
-          if (Math.abs(d) > 1e-30 && Number.isFinite(d)) {
-            v.push(applyB(u, v, step, true));
-            u.push(tf.div(tf.sub(step, by), d));
-          }
-          return { state: { x: xNew, g: gNew, r: readNorm(gNew), us: u, vs: v } };
-        },
-      }, { threshold: tol, maxIter });
-      const { x, g, us, vs } = outcome.state;
-      tf.dispose([g, ...us, ...vs]);
-      return finish(where, x, outcome, tol, maxIter, started);
-    },
-  }, options);
+  return fixedPointSolver(where, options, (map, x0, { tol, maxIter }) => {
+    const outcome = iterate<BroydenState>({
+      init: () => {
+        const x = x0.clone();
+        const g = tf.tidy(() => tf.sub(map(x), x));
+        return { x, g, r: readNorm(g), us: [], vs: [] };
+      },
+      residual: ({ r }) => r,
+      step: ({ x, g, us, vs }) => {
+        const step = tf.neg(applyB(us, vs, g, false));
+        const xNew = tf.add(x, step);
+        const gNew = tf.tidy(() => tf.sub(map(xNew), xNew));
+        const y = tf.sub(gNew, g);
+        // A full memory restarts B from −I before the update.
+        const [u, v]: [tf.Tensor[], tf.Tensor[]] = us.length >= memory ? [[], []] : [[...us], [...vs]];
+        const by = applyB(u, v, y, false);
+        const d = tf.tidy(() => tf.sum(tf.mul(step, by))).dataSync()[0];
+        if (Math.abs(d) > 1e-30 && Number.isFinite(d)) {
+          v.push(applyB(u, v, step, true));
+          u.push(tf.div(tf.sub(step, by), d));
+        }
+        return { state: { x: xNew, g: gNew, r: readNorm(gNew), us: u, vs: v } };
+      },
+    }, { threshold: tol, maxIter });
+    const { x, g, us, vs } = outcome.state;
+    tf.dispose([g, ...us, ...vs]);
+    return { x, outcome };
+  });
 }

@@ -9,8 +9,8 @@ import { emptyWork } from '../work.js';
 import { statusMessage } from '../status.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
 import type { IterateOutcome } from '../iterate/types.js';
-import { FIXED_POINT_DEFAULTS, type FixedPointResult, type FixedPointSolveOptions, type FixedPointStatus } from './types.js';
-import { checkOptions } from '../options.js';
+import { FIXED_POINT_DEFAULTS, type FixedPointResult, type FixedPointSolveOptions, type FixedPointSolver, type FixedPointStatus } from './types.js';
+import { checkOptions, recordExplicit } from '../options.js';
 import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Resolves and validates per-call tol / maxIter against the factory's defaults. */
@@ -55,4 +55,31 @@ export function finish(
   work.innerIterations = iterations;
   work.timeMs = performance.now() - started;
   return { x, iterations, residualNorm, converged: status === 'converged', status, message, work };
+}
+
+/** What a fixed-point solver's body returns: the final iterate (owned by the caller) and the loop's outcome. */
+export interface FixedPointRun {
+  x: tf.Tensor;
+  outcome: Pick<IterateOutcome<unknown>, 'iterations' | 'residual' | 'status'>;
+}
+
+/**
+ * The shell every fixed-point solver shares: factory-time check of `tol` / `maxIter`, per-call
+ * stopping options, timing, the result with the status table's message, and the record of the
+ * options the user set explicitly (core's precedence rule). `run` is the solver's own iteration.
+ */
+export function fixedPointSolver(
+  where: string, options: FixedPointSolveOptions,
+  run: (map: Parameters<FixedPointSolver['solve']>[0], x0: tf.Tensor, stop: { tol: number; maxIter: number }) => FixedPointRun,
+): FixedPointSolver {
+  stopping(where, options);
+  return recordExplicit({
+    name: where,
+    solve(map, x0, call) {
+      const started = performance.now();
+      const stop = stopping(where, options, call);
+      const { x, outcome } = run(map, x0, stop);
+      return finish(where, x, outcome, stop.tol, stop.maxIter, started);
+    },
+  } as FixedPointSolver, options);
 }

@@ -1,8 +1,8 @@
 import { tf } from '../tf.js';
 import { iterate } from '../iterate/loop.js';
 import { FIXED_POINT_DEFAULTS, type FixedPointSolver, type FixedPointSolveOptions } from './types.js';
-import { finish, readNorm, stopping } from './common.js';
-import { defineOptions, opt, recordExplicit } from '../options.js';
+import { readNorm, fixedPointSolver } from './common.js';
+import { defineOptions, opt } from '../options.js';
 import { FIXED_POINT_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
 /** Options of {@link picard}. */
@@ -45,23 +45,17 @@ export function picard(options: PicardOptions = {}): FixedPointSolver {
   const where = 'picard';
   PICARD_OPTIONS.check(options);
   const damping = options.damping ?? PICARD_DEFAULTS.damping;
-  stopping(where, options);
-  return recordExplicit({
-    name: where,
-    solve(map, x0, call) {
-      const started = performance.now();
-      const { tol, maxIter } = stopping(where, options, call);
-      const evaluated = (x: tf.Tensor): PicardState => {
-        const tx = map(x);
-        return { x, tx, r: readNorm(tf.sub(tx, x)) };
-      };
-      const outcome = iterate<PicardState>({
-        init: () => evaluated(x0.clone()),
-        residual: ({ r }) => r,
-        step: ({ x, tx }) => ({ state: evaluated(damping === 1 ? tx : tf.add(tf.mul(1 - damping, x), tf.mul(damping, tx))) }),
-      }, { threshold: tol, maxIter });
-      outcome.state.tx.dispose();
-      return finish(where, outcome.state.x, outcome, tol, maxIter, started);
-    },
-  }, options);
+  return fixedPointSolver(where, options, (map, x0, { tol, maxIter }) => {
+    const evaluated = (x: tf.Tensor): PicardState => {
+      const tx = map(x);
+      return { x, tx, r: readNorm(tf.sub(tx, x)) };
+    };
+    const outcome = iterate<PicardState>({
+      init: () => evaluated(x0.clone()),
+      residual: ({ r }) => r,
+      step: ({ x, tx }) => ({ state: evaluated(damping === 1 ? tx : tf.add(tf.mul(1 - damping, x), tf.mul(damping, tx))) }),
+    }, { threshold: tol, maxIter });
+    outcome.state.tx.dispose();
+    return { x: outcome.state.x, outcome };
+  });
 }
