@@ -2,6 +2,7 @@ import type { tf } from './tf.js';
 import type { Params } from './params.js';
 import type { Problem, FixedPointProblem, Data } from './problem.js';
 import type { Work } from './work.js';
+import type { WarmState } from './driver/warm.js';
 
 /**
  * Upper-level loss `ℓ(x, θ; data)`, a scalar. For a batch, return the sum (or mean) over
@@ -79,6 +80,13 @@ export interface Strategy {
    * which isolate the tape).
    */
   vjpSolution?<D = Data>(request: SolutionVjpRequest<D>): SolutionVjpResult;
+  /**
+   * Optional: the warm starts the strategy keeps between calls, as plain float32 data
+   * (`defineStrategy` provides it). Outer's checkpoints store it for exact resumption.
+   */
+  warmState?(): WarmState;
+  /** Optional: restores what {@link Strategy.warmState} returned. */
+  loadWarmState?(state: WarmState): void;
 }
 
 /** What {@link Strategy.solve} is asked: the forward solve of `argmin`. */

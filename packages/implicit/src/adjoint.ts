@@ -1,4 +1,4 @@
-import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, explicitStopping, formatNumber as fmt, checkOptions, opt } from '@bilevel/core';
+import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, slotsWarmState, loadSlotsWarmState, explicitStopping, formatNumber as fmt, checkOptions, opt } from '@bilevel/core';
 import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitErrorBound, CONSTANTS_SCHEMA } from './bound.js';
@@ -106,6 +106,8 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
       slots.hypergradient.clear();
       slots.argmin.clear();
     },
+    warmState: () => slotsWarmState(slots),
+    loadWarmState: (state) => loadSlotsWarmState('implicitAdjoint.loadWarmState', slots, state),
   };
   return rule;
 }

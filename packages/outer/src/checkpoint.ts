@@ -6,6 +6,7 @@
  */
 import type { Work } from '@bilevel/core';
 import type { ProgressEvent } from './train.js';
+import { stringifyExact, parseExact } from './internal/checkpoint/json.js';
 
 /**
  * Where checkpoints live: bytes under string keys. Either method may be synchronous or return
@@ -83,7 +84,7 @@ export function memoryStore(): CheckpointStore & { keys(): string[]; delete(key:
  * ```
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(checkpoint));
+  return new TextEncoder().encode(stringifyExact(checkpoint));
 }
 
 /**
@@ -100,7 +101,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
 export function decodeCheckpoint<S = unknown>(bytes: Uint8Array, where = 'checkpoint'): Checkpoint<S> {
   let parsed: Checkpoint<S>;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(bytes)) as Checkpoint<S>;
+    parsed = parseExact(new TextDecoder().decode(bytes)) as Checkpoint<S>;
   } catch (e) {
     throw new Error(`readCheckpoint: '${where}' is not JSON (${(e as Error).message}); it is not a bilevel-outer checkpoint.`);
   }

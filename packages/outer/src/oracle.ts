@@ -8,6 +8,7 @@ import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPol
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
+import { encodeWarmState, decodeWarmState, float32ToBase64, base64ToFloat32, type EncodedWarmState } from './internal/checkpoint/float32.js';
 
 /** Options of {@link oracleFromStrategy}. */
 /**
@@ -62,7 +63,13 @@ export type StrategyOracle = Oracle & { saveState(): unknown; loadState(state: u
 
 interface Stored {
   shape: number[];
-  values: number[];
+  values: Float32Array;
+}
+
+/** What the oracle's `saveState()` returns (JSON-safe): its per-batch x warm starts and the strategy's own warm state. */
+interface SavedOracleState {
+  x: Array<[string, { shape: number[]; data: string }]>;
+  strategy?: EncodedWarmState;
 }
 
 /**
@@ -164,7 +171,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     }
     if (warmStart) {
       warm.delete(key);
-      warm.set(key, { shape: res.x.shape.slice(), values: Array.from(res.x.dataSync()) });
+      warm.set(key, { shape: res.x.shape.slice(), values: Float32Array.from(res.x.dataSync()) });
       while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
     }
     const { bound, valueBound: vb } = certify(res, theta, d, accuracy);
@@ -186,7 +193,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
       policy.settleSolve(where, 'forward', solved, strategy.name, accuracy.tol);
       if (warmStart) {
         warm.delete(key);
-        warm.set(key, { shape: x.shape.slice(), values: Array.from(x.dataSync()) });
+        warm.set(key, { shape: x.shape.slice(), values: Float32Array.from(x.dataSync()) });
         while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
       }
       const lossValue = tf.tidy(() => loss(x, theta, d));
@@ -211,11 +218,26 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
 
   return Object.assign(oracle, {
     convergence: policy,
-    saveState: () => Array.from(warm.entries()),
+    // Everything that shapes the next solves: the per-batch x warm starts and the strategy's
+    // own (its driver x, the adjoint q, a saddle point), so a resumed run repeats the original bit for bit.
+    saveState: (): SavedOracleState => ({
+      x: Array.from(warm.entries(), ([k, v]) => [k, { shape: v.shape.slice(), data: float32ToBase64(v.values) }]),
+      ...(typeof strategy.warmState === 'function' ? { strategy: encodeWarmState(strategy.warmState()) } : {}),
+    }),
     loadState(state: unknown) {
-      if (!Array.isArray(state)) throw new Error(`${where}.loadState: expected the array saveState() returned.`);
+      const s = state as SavedOracleState | null;
+      if (s == null || typeof s !== 'object' || !Array.isArray(s.x)) throw new Error(`${where}.loadState: expected the object saveState() returned ({ x, strategy }).`);
+      const entries = s.x.map(([k, v], i): [string, Stored] => {
+        const values = base64ToFloat32(v.data, `oracleState.x[${i}].data`);
+        if (values.length !== v.shape.reduce((a, b) => a * b, 1)) throw new Error(`${where}.loadState: warm start '${k}' has ${values.length} values for shape [${v.shape}]; the state is corrupt.`);
+        return [k, { shape: v.shape.slice(), values }];
+      });
+      if (s.strategy != null) {
+        if (typeof strategy.loadWarmState !== 'function') throw new Error(`${where}.loadState: the state holds warm starts of a strategy, but strategy '${strategy.name}' has no loadWarmState(); resume with the strategy that wrote it.`);
+        strategy.loadWarmState(decodeWarmState(s.strategy, 'oracleState.strategy'));
+      } else strategy.loadWarmState?.({});
       warm.clear();
-      for (const [k, v] of state as Array<[string, Stored]>) warm.set(k, v);
+      for (const [k, v] of entries) warm.set(k, v);
     },
   });
 }

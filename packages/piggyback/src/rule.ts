@@ -20,6 +20,9 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
   const where = 'piggyback';
   return {
     name: 'piggyback adjoint',
+    // The saddle point (x, z) and adjoint (a, b) PDHG and the adjoint restart from.
+    warmState: () => warm.export(),
+    loadWarmState: (state) => warm.import(state),
     vjp(request) {
       const problem = request.problem as SaddleProblem<typeof request.data>;
       const { theta, data, cotangent, purpose } = request;

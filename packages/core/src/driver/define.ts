@@ -5,7 +5,7 @@ import type { Data } from '../problem.js';
 import { addWork, emptyWork } from '../work.js';
 import type { HypergradientRequest, HypergradientResult, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '../strategy.js';
 import type { AnyProblem, DrivenStrategy, ForwardOutcome, StrategyParts } from './types.js';
-import { WarmSlot } from './warm.js';
+import { WarmSlot, checkWarmTensor, prefixWarmState, unprefixWarmState, type WarmState } from './warm.js';
 import { splitLoss } from './loss-split.js';
 import { buildResult } from './result.js';
 import { checkOptions, opt, resolveAccuracy } from '../options.js';
@@ -181,6 +181,24 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
       warmX.clear();
       rule.reset?.();
       parts.reset?.();
+    },
+    warmState() {
+      const x = warmX.snapshot();
+      return { ...(x != null ? { x } : {}), ...prefixWarmState({ forward: forward.warmState?.(), rule: rule.warmState?.() }) };
+    },
+    loadWarmState(state: WarmState) {
+      const where = `${name}.loadWarmState`;
+      if (state == null || typeof state !== 'object') throw new Error(`${where}: pass the object warmState() returned.`);
+      for (const slot of Object.keys(state)) {
+        const known = slot === 'x' || (slot.startsWith('rule.') && rule.loadWarmState != null) || (slot.startsWith('forward.') && forward.loadWarmState != null);
+        if (!known) throw new Error(`${where}: unknown warm-state slot '${slot}'; the state was saved by another strategy (this one is '${name}').`);
+      }
+      if (state.x != null) checkWarmTensor(where, 'x', state.x);
+      // Everything is replaced: slots missing from `state` are emptied, as in the saved strategy.
+      warmX.restore(state.x);
+      if (rule.loadWarmState != null) rule.loadWarmState(unprefixWarmState(state, 'rule'));
+      else rule.reset?.();
+      forward.loadWarmState?.(unprefixWarmState(state, 'forward'));
     },
     dispose() {
       strategy.reset();

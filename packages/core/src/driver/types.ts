@@ -37,6 +37,7 @@ import type { Data, Problem, FixedPointProblem, SaddleProblem } from '../problem
 import type { Work } from '../work.js';
 import type { StatusCode } from '../status.js';
 import type { Loss, Strategy, HypergradientStatus } from '../strategy.js';
+import type { WarmState } from './warm.js';
 
 /** The three shapes of a lower level (`defineProblem`, `defineFixedPoint`, `defineSaddle`). */
 export type ProblemKind = 'energy' | 'fixed-point' | 'saddle';
@@ -99,6 +100,10 @@ export interface ForwardSolve<A = unknown> {
    */
   readonly explicit?: Readonly<ExplicitStopping>;
   solve<D = Data>(request: ForwardRequest<D>): ForwardOutcome<A>;
+  /** Warm-start state the forward solve keeps itself (beyond the driver's x), as plain data. */
+  warmState?(): WarmState;
+  /** Restores what {@link ForwardSolve.warmState} returned (an empty state forgets it). */
+  loadWarmState?(state: WarmState): void;
 }
 
 /** What {@link DifferentiationRule.vjp} is asked. */
@@ -178,6 +183,10 @@ export interface DifferentiationRule<A = unknown> {
   throughForward?<D = Data>(request: ThroughForwardRequest<D>): ThroughForwardOutcome<A>;
   /** Forgets the rule's warm starts. */
   reset?(): void;
+  /** The rule's own warm starts (the implicit adjoint's q per purpose), as plain data. */
+  warmState?(): WarmState;
+  /** Restores what {@link DifferentiationRule.warmState} returned (an empty state forgets them). */
+  loadWarmState?(state: WarmState): void;
 }
 
 /** The stopping options a user set explicitly on a solver factory. */
@@ -227,6 +236,14 @@ export interface DrivenStrategy<O extends object = object> extends Strategy {
   readonly warm: { x: boolean };
   /** Forgets every warm start (disposes the kept tensors). */
   reset(): void;
+  /**
+   * Every warm start the strategy holds, as plain float32 data: slot `x` (the driver's),
+   * `rule.*` and `forward.*` (the rule's and the forward solve's own). What a checkpoint
+   * stores so that a resumed run repeats the uninterrupted one bit for bit.
+   */
+  warmState(): WarmState;
+  /** Replaces every warm start by `state` (from {@link DrivenStrategy.warmState}); `{}` forgets them all. */
+  loadWarmState(state: WarmState): void;
   /** Same as {@link DrivenStrategy.reset}. */
   dispose(): void;
 }

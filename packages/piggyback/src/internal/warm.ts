@@ -1,4 +1,4 @@
-import { tf } from '@bilevel/core';
+import { tf, checkWarmTensor, type WarmState, type WarmTensor } from '@bilevel/core';
 
 /**
  * Warm-start state of the piggyback strategy: the last saddle point (x, z) and, after an
@@ -28,6 +28,35 @@ export class SaddleWarmStart {
     const next = { x: tf.keep(x.clone()), z: tf.keep(z), a: a ?? (keepOldAdjoint ? old.a : null), b: b ?? (keepOldAdjoint ? old.b : null) };
     if (old != null) tf.dispose([old.x, old.z, ...(keepOldAdjoint ? [] : [old.a, old.b].filter((t): t is tf.Tensor => t != null))]);
     this.state = next;
+  }
+
+  /** The held (x, z, a, b) as plain data for checkpoints (absent parts are left out). */
+  export(): WarmState {
+    const s = this.state;
+    if (s == null) return {};
+    const plain = (t: tf.Tensor): WarmTensor => ({ shape: t.shape.slice(), values: Float32Array.from(t.dataSync()) });
+    const out: WarmState = { x: plain(s.x), z: plain(s.z) };
+    if (s.a != null && s.b != null) {
+      out.a = plain(s.a);
+      out.b = plain(s.b);
+    }
+    return out;
+  }
+
+  /** Replaces the held state by what {@link SaddleWarmStart.export} returned (`{}` empties it). */
+  import(state: WarmState): void {
+    const where = 'piggyback.loadWarmState';
+    for (const k of Object.keys(state)) {
+      if (!['x', 'z', 'a', 'b'].includes(k)) throw new Error(`${where}: unknown warm-state slot 'rule.${k}'; piggyback keeps rule.x, rule.z, rule.a and rule.b.`);
+      checkWarmTensor(where, `rule.${k}`, state[k]);
+    }
+    if ((state.x == null) !== (state.z == null) || (state.a == null) !== (state.b == null) || (state.a != null && state.x == null)) {
+      throw new Error(`${where}: the warm state needs x with z, and a with b (got ${Object.keys(state).join(', ')}); pass what warmState() returned.`);
+    }
+    this.clear();
+    if (state.x == null) return;
+    const make = (t: WarmTensor) => tf.keep(tf.tensor(t.values, t.shape, 'float32'));
+    this.state = { x: make(state.x), z: make(state.z!), a: state.a != null ? make(state.a) : null, b: state.b != null ? make(state.b) : null };
   }
 
   /** Disposes everything held. */
