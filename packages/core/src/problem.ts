@@ -60,7 +60,8 @@ const PROBLEM_SCHEMA = {
 const FIXED_POINT_SCHEMA = { map: opt.func(), init: optionalFn(), contraction: constant(), name: opt.string() };
 const SADDLE_SCHEMA = {
   apply: opt.func(), adjoint: optionalFn(), proxG: opt.func(), proxFStar: opt.func(), init: opt.func(), initDual: optionalFn(),
-  operatorNorm: constant(true), strongConvexity: constant(), dualStrongConvexity: constant(), name: opt.string(),
+  operatorNorm: constant(true), strongConvexity: constant(), dualStrongConvexity: constant(),
+  hessianLipschitz: constant(), dualHessianLipschitz: constant(), operatorDerivativeNorm: constant(), name: opt.string(),
 };
 registerOptions(defineProblem, defineOptions('defineProblem', PROBLEM_SCHEMA));
 registerOptions(defineFixedPoint, defineOptions('defineFixedPoint', FIXED_POINT_SCHEMA));
@@ -198,6 +199,20 @@ export interface SaddleSpec<D = Data> {
   strongConvexity?: Constant<D>;
   /** Strong-convexity modulus μ_{f*} of f* in z, if known: with μ_g it certifies ‖(x, z) − (x̂, ẑ)‖. */
   dualStrongConvexity?: Constant<D>;
+  /**
+   * Lipschitz constant of x ↦ ∇²g(x) (operator norm), if known; 0 for a quadratic g. With
+   * μ_g, μ_{f*}, `dualHessianLipschitz` and `operatorDerivativeNorm` it lets piggyback certify its
+   * hypergradient (Bogensperger, Ehrhardt, Pock, Salehi & Wong, Theorem 2, in joint form).
+   */
+  hessianLipschitz?: Constant<D>;
+  /** Lipschitz constant of z ↦ ∇²f*(z), if known; 0 for a quadratic f*. */
+  dualHessianLipschitz?: Constant<D>;
+  /**
+   * `c_K = sup_{‖w‖=1} ‖∂_θK(θ)[w]‖₂`: how strongly θ moves K (1 when θ is the matrix K itself).
+   * Declaring it also declares that θ enters only K (g and f* do not depend on θ), which the
+   * piggyback bound assumes.
+   */
+  operatorDerivativeNorm?: Constant<D>;
   /** A name for messages. */
   name?: string;
 }
@@ -220,6 +235,8 @@ export interface SaddleProblem<D = Data> extends Omit<SaddleSpec<D>, 'adjoint'> 
   mu(theta: Params, data: D): number | undefined;
   /** μ_{f*} at (θ, data), or undefined. */
   muDual(theta: Params, data: D): number | undefined;
+  /** The declared bound constants (Lip ∇²g, Lip ∇²f*, c_K) at (θ, data); undefined entries are unknown. */
+  boundConstants(theta: Params, data: D): { hessianLipschitz?: number; dualHessianLipschitz?: number; operatorDerivativeNorm?: number };
 }
 
 /**
@@ -263,7 +280,7 @@ export function defineSaddle<D = Data>(spec: SaddleSpec<D>): SaddleProblem<D> {
       throw new Error(`${where}: option '${String(key)}' must be a function ${shape}${f == null ? '; it is missing' : `, got ${typeof f}`}.`);
     }
   }
-  for (const key of ['operatorNorm', 'strongConvexity', 'dualStrongConvexity'] as const) {
+  for (const key of ['operatorNorm', 'strongConvexity', 'dualStrongConvexity', 'hessianLipschitz', 'dualHessianLipschitz', 'operatorDerivativeNorm'] as const) {
     const c = spec[key];
     if (c != null && typeof c !== 'function') checkNonNegative(where, key, c, key === 'operatorNorm');
   }
@@ -296,5 +313,10 @@ export function defineSaddle<D = Data>(spec: SaddleSpec<D>): SaddleProblem<D> {
     },
     mu: (theta, data) => evalConstant(spec.strongConvexity, theta, data, name, 'strongConvexity'),
     muDual: (theta, data) => evalConstant(spec.dualStrongConvexity, theta, data, name, 'dualStrongConvexity'),
+    boundConstants: (theta, data) => ({
+      hessianLipschitz: evalConstant(spec.hessianLipschitz, theta, data, name, 'hessianLipschitz'),
+      dualHessianLipschitz: evalConstant(spec.dualHessianLipschitz, theta, data, name, 'dualHessianLipschitz'),
+      operatorDerivativeNorm: evalConstant(spec.operatorDerivativeNorm, theta, data, name, 'operatorDerivativeNorm'),
+    }),
   };
 }

@@ -2,6 +2,7 @@ import { tf, addWork, statusMessage, formatNumber as fmt } from '@bilevel/core';
 import type { ForwardOutcome, ForwardSolve, Params, SaddleProblem, SolveStatus } from '@bilevel/core';
 import { pdhg, estimateOperatorNorm } from './internal/pdhg.js';
 import type { SaddleWarmStart } from './internal/warm.js';
+import type { SaddleBoundConstants } from './bound.js';
 
 /** The options of the PDHG forward solve (the piggyback factory's, resolved). */
 export interface PdhgForwardOptions {
@@ -11,6 +12,8 @@ export interface PdhgForwardOptions {
   normIterations: number;
   normMargin: number;
   warmStart: boolean;
+  /** L₁ of ∇ₓℓ for the bound; null: no bound. */
+  lossLipschitz: number | null;
 }
 
 /** What the forward leaves for the adjoint rule: the dual, the steps, and whether it started warm. */
@@ -22,6 +25,34 @@ export interface SaddleAux {
   warm: boolean;
   /** Set by the rule when it takes ownership of z. */
   taken?: boolean;
+  /** PDHG's last step (start point and residual vectors) when the bound can be certified. */
+  last?: { xPrev: tf.Tensor; zPrev: tf.Tensor; rp: tf.Tensor; rd: tf.Tensor };
+  /** The bound's constants, or why there is no bound. */
+  constants: SaddleBoundConstants | string;
+  /** Whether ‖K‖ was given by the problem (else estimated by power iteration). */
+  normGiven: boolean;
+}
+
+/**
+ * The constants of the piggyback bound at (θ, data), or a sentence naming what is missing:
+ * μ_g, μ_{f*} (strongConvexity, dualStrongConvexity), hessianLipschitz, dualHessianLipschitz and
+ * operatorDerivativeNorm from `defineSaddle`, and the strategy's `lossLipschitz`.
+ */
+export function boundConstantsOf<D>(problem: SaddleProblem<D>, theta: Params, data: D, lossLipschitz: number | null, accelerate: boolean): SaddleBoundConstants | string {
+  const muG = problem.mu(theta, data);
+  const muFStar = problem.muDual(theta, data);
+  const c = problem.boundConstants(theta, data);
+  const missing = [
+    !(muG != null && muG > 0) ? 'strongConvexity (μ_g > 0)' : '',
+    !(muFStar != null && muFStar > 0) ? 'dualStrongConvexity (μ_{f*} > 0)' : '',
+    c.hessianLipschitz == null ? 'hessianLipschitz' : '',
+    c.dualHessianLipschitz == null ? 'dualHessianLipschitz' : '',
+    c.operatorDerivativeNorm == null ? 'operatorDerivativeNorm' : '',
+  ].filter((m) => m !== '');
+  if (missing.length > 0) return `no hypergradient bound: defineSaddle lacks ${missing.join(', ')} (Theorem 2 of Bogensperger et al. needs them)`;
+  if (lossLipschitz == null) return "no hypergradient bound: give piggyback({ lossLipschitz }) (L₁, the Lipschitz constant of ∇ₓℓ)";
+  if (accelerate) return 'no hypergradient bound with accelerate: true (the bound linearises constant-step PDHG)';
+  return { muG: muG!, muFStar: muFStar!, hessianLipschitz: c.hessianLipschitz!, dualHessianLipschitz: c.dualHessianLipschitz!, lossLipschitz, operatorDerivativeNorm: c.operatorDerivativeNorm! };
 }
 
 /** The PDHG forward half, also callable from a given x with the kept dual (argmin's backward pass). */
@@ -71,6 +102,7 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
 
     let work = addWork();
     let norm = problem.knownOperatorNorm(theta, data);
+    const normGiven = norm != null;
     if (norm == null) {
       const est = estimateOperatorNorm(problem, theta, data, xShape, opts.normIterations, opts.normMargin);
       norm = est.norm;
@@ -85,7 +117,8 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     // Acceleration needs μ_g; checked here because μ may depend on θ.
     if (accelerate && !(mu != null && mu > 0)) fail(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
 
-    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter);
+    const constants = boundConstantsOf(problem, theta, data, opts.lossLipschitz, accelerate);
+    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter, typeof constants !== 'string');
     tf.dispose([x0, z0]);
     const status: SolveStatus = fwd.diverged ? 'diverged' : fwd.converged ? 'converged' : 'max-iterations';
     const facts = { where: `PDHG${accelerate ? ' (accelerated)' : ''}`, iterations: fwd.iterations, residual: fwd.residual, residualName: '‖(r_p, r_d)‖', tol, tolMode: 'absolute' as const, maxIter };
@@ -98,11 +131,13 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
         ? "check 'operatorNorm' (an underestimate breaks τσ‖K‖² < 1), that proxG/proxFStar are prox maps, or lower stepScale"
         : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), loosen tol${accelerate ? '' : ', or give defineSaddle a strongConvexity for acceleration'}` : undefined,
     }).replace(/\.$/, '') + distance;
-    const aux: SaddleAux = { z: fwd.z, tau, sigma, warm: useWarm };
+    const aux: SaddleAux = { z: fwd.z, tau, sigma, warm: useWarm, last: fwd.last, constants, normGiven };
     return {
       x: fwd.x, residual: fwd.residual, converged: fwd.converged, status, message, iterations: fwd.iterations, work: addWork(work, fwd.work), tol, aux,
       // Nobody took the dual (a plain solve): it becomes the warm start, keeping the old λ.
       disposeAux: () => {
+        if (aux.last != null) tf.dispose(Object.values(aux.last));
+        aux.last = undefined;
         if (!aux.taken) warm.remember(fwd.x, fwd.z);
       },
     };

@@ -31,6 +31,13 @@ export interface PiggybackOptions {
   normMargin?: number;
   /** Reuse the last (x, z) and adjoint state as starting points when shapes match. */
   warmStart?: boolean;
+  /**
+   * L₁, the Lipschitz constant of ∇ₓℓ (1 for ½‖x − t‖²). With the constants `defineSaddle`
+   * declares (μ_g, μ_{f*}, hessianLipschitz, dualHessianLipschitz, operatorDerivativeNorm) it turns
+   * on the certified hypergradient: `bound` ≥ ‖grad − ∇F(θ)‖ and `valueBound` ≥ |value − F(θ)|
+   * (see `saddleHypergradientBound`). null (default): no bound.
+   */
+  lossLipschitz?: number | null;
 }
 
 /** Exported defaults of {@link piggyback}. */
@@ -45,6 +52,7 @@ export const DEFAULT_PIGGYBACK_OPTIONS = Object.freeze({
   normIterations: 50,
   normMargin: 1.05,
   warmStart: true,
+  lossLipschitz: null as number | null,
 });
 
 const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
@@ -58,6 +66,7 @@ const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
   normIterations: opt.integer({ min: 1 }),
   normMargin: opt.number({ min: 1 }, 'use a factor ≥ 1: power iteration approaches ‖K‖ from below'),
   warmStart: opt.boolean(),
+  lossLipschitz: opt.nullable(opt.number({ min: 0 })),
 }, piggyback);
 
 /** The piggyback strategy: the core driver on a PDHG forward solve and the piggyback adjoint rule, with warm-start state. */
@@ -77,10 +86,13 @@ export interface PiggybackStrategy extends DrivenStrategy<Readonly<Required<Pigg
  * in g or in f*; the prox Jacobians come from tfjs autodiff. Work: PDHG iterations are inner
  * iterations, adjoint iterations are linear iterations.
  *
- * `bound` is left undefined: Theorem 2 of Bogensperger et al. needs μ_g, μ_{f*}, smoothness of g and f* and
- * Lipschitz constants of their Hessians, which a prox-only problem cannot supply or check.
- * When μ_g and μ_{f*} are both known, the message reports the certified forward distance
- * `‖(x, z) − (x̂, ẑ)‖ ≤ ‖(r_p, r_d)‖ / min(μ_g, μ_{f*})`.
+ * **Certified mode** (Theorem 2 of Bogensperger et al., in the joint form of
+ * `saddleHypergradientBound`): when `defineSaddle` declares μ_g, μ_{f*}, `hessianLipschitz`,
+ * `dualHessianLipschitz` and `operatorDerivativeNorm` (θ then enters K only) and `lossLipschitz`
+ * is given, the adjoint is linearised at the PDHG step that produced (x̃, ỹ), the result is
+ * z = ∇_θ[⟨K(θ)X̃, ỹ⟩ + ⟨K(θ)x̃, Ỹ⟩] (eq. (15)), and `bound` ≥ ‖z − ∇F(θ)‖, `valueBound` ≥
+ * |ℓ(x̃) − ℓ(x̂)|. Otherwise `bound` is undefined and the message says which constant is missing;
+ * with μ_g and μ_{f*} it still reports `‖(x, z) − (x̂, ẑ)‖ ≤ ‖(r_p, r_d)‖ / min(μ_g, μ_{f*})`.
  *
  * @param options - tolerances, iteration caps, step sizes, acceleration, warm starts.
  * @returns a {@link PiggybackStrategy}.

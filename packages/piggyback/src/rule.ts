@@ -1,6 +1,7 @@
-import { tf, addWork, withIsolatedTape, statusMessage } from '@bilevel/core';
-import type { DifferentiationRule, ForwardOutcome, SaddleProblem, SolveStatus } from '@bilevel/core';
+import { tf, addWork, withIsolatedTape, statusMessage, valueAndGradParams, keysOf, formatNumber as fmt } from '@bilevel/core';
+import type { DifferentiationRule, ForwardOutcome, Params, SaddleProblem, SolveStatus } from '@bilevel/core';
 import { piggybackAdjoint } from './internal/adjoint.js';
+import { certifySaddle } from './internal/certify.js';
 import type { PdhgForward, SaddleAux } from './forward.js';
 import type { SaddleWarmStart } from './internal/warm.js';
 
@@ -38,7 +39,30 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
         const aux = fwd.aux!;
         aux.taken = true;
         const start = given == null || aux.warm ? warm.adjoint(aux.z) : undefined;
-        const adj = piggybackAdjoint(problem, theta, data, cotangent, fwd.x, aux.z, aux.tau, aux.sigma, start?.a, start?.b, linearTol, linearMaxIter);
+        // Certified mode (Theorem 2): linearise at the step that produced (x̃, ỹ), so the adjoint
+        // saddle problem is exactly (ASI) at (x̃, ỹ), and return z of (15).
+        const last = given != null && purpose === 'hypergradient' && typeof aux.constants !== 'string' ? aux.last : undefined;
+        const adj = last != null
+          ? piggybackAdjoint(problem, theta, data, cotangent, last.xPrev, last.zPrev, aux.tau, aux.sigma, start?.a, start?.b, linearTol, linearMaxIter, true)
+          : piggybackAdjoint(problem, theta, data, cotangent, fwd.x, aux.z, aux.tau, aux.sigma, start?.a, start?.b, linearTol, linearMaxIter);
+        let bound: number | undefined;
+        let valueBound: number | undefined;
+        let boundNote = typeof aux.constants === 'string' ? aux.constants : '';
+        if (last != null && adj.last != null && typeof aux.constants !== 'string') {
+          const al = adj.last;
+          const zx = fwd.x;
+          const zy = aux.z;
+          const { value, grad: g } = valueAndGradParams((th: Params) => tf.add(
+            tf.sum(tf.mul(problem.apply(al.X, th, data), zy)), tf.sum(tf.mul(problem.apply(zx, th, data), al.Y))), theta);
+          value.dispose();
+          for (const k of keysOf(g)) adj.grad[k] = tf.keep(g[k]);
+          const [cert] = certifySaddle({ x: zx, z: zy, rp: last.rp, rd: last.rd, X: al.X, Y: al.Y, ra: al.ra, rb: al.rb, lossGrad: cotangent }, aux.constants);
+          tf.dispose(Object.values(al));
+          bound = cert.bound;
+          valueBound = cert.valueBound;
+          boundNote = `certified ‖z − ∇F‖ ≤ ${fmt(bound)} (ε = ${fmt(cert.eps)}, δ = ${fmt(cert.delta)}; Theorem 2 of Bogensperger et al., joint form)`;
+          adj.work = addWork(adj.work, { vjps: 2, jvps: 2 });
+        }
         if (opts.warmStart || given == null) warm.remember(fwd.x, aux.z, adj.a, adj.b);
         else tf.dispose([aux.z, adj.a, adj.b]);
         if (given == null) fwd.x.dispose();
@@ -49,9 +73,7 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
           fix: status === 'diverged' ? 'the linearised PDHG step is not contractive at this point (is the forward solution accurate? is the saddle point unique?)' : undefined,
         });
         if (given == null && !fwd.converged) message = `the saddle point could not be re-established from x (${fwd.message}); ${message}`;
-        if (purpose === 'hypergradient') {
-          message += " No hypergradient bound: Theorem 2 of Bogensperger et al. needs smoothness and Hessian-Lipschitz constants of g and f* that a prox-only problem does not give.";
-        }
+        if (purpose === 'hypergradient' && boundNote !== '') message += ` ${boundNote.charAt(0).toUpperCase()}${boundNote.slice(1)}.`;
         return {
           grad: adj.grad,
           residual: adj.residual,
@@ -60,6 +82,8 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
           iterations: adj.iterations,
           tol: linearTol,
           message,
+          bound,
+          valueBound,
           work: given == null ? addWork(fwd.work, adj.work) : adj.work,
         };
       });

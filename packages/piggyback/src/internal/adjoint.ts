@@ -13,6 +13,12 @@ export interface AdjointResult {
   converged: boolean;
   diverged: boolean;
   work: Work;
+  /**
+   * With `keepLast`: from the last step λ_{k} → λ_{k+1}, the adjoint saddle point's variables
+   * X̃ = −τ c_v, Ỹ = σ c_w at λ_k, and the residual (a_{k+1} − a_k, b_k − b_{k+1}) of the adjoint
+   * saddle operator at (X̃, Ỹ) (see `certify.ts`). Kept; the caller disposes them.
+   */
+  last?: { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor };
 }
 
 /**
@@ -31,7 +37,7 @@ export interface AdjointResult {
 export function piggybackAdjoint<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, cotangent: tf.Tensor,
   x: tf.Tensor, z: tf.Tensor, tau: number, sigma: number,
-  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number,
+  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number, keepLast = false,
 ): AdjointResult {
   const xShape = x.shape;
   // Points where the prox maps are linearised; kept for the whole loop.
@@ -44,7 +50,8 @@ export function piggybackAdjoint<D>(
   tf.keep(v);
   tf.keep(w);
   // λ_{k+1} − λ_k is only known after a step: the initial state has no residual (undefined).
-  const { state, iterations, status } = iterate<{ a: tf.Tensor; b: tf.Tensor; residual: number | undefined }>({
+  type Last = { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor };
+  const { state, iterations, status } = iterate<{ a: tf.Tensor; b: tf.Tensor; residual: number | undefined; last?: Last }>({
     init: () => ({ a: a0 != null ? a0.clone() : cotangent.clone(), b: b0 != null ? b0.clone() : tf.zerosLike(z), residual: undefined }),
     residual: ({ residual }) => residual,
     step: ({ a, b }) => {
@@ -53,26 +60,34 @@ export function piggybackAdjoint<D>(
       const cv = vjp((u) => problem.proxG(u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
       const an = tf.add(cotangent, tf.sub(cv, cxBar));
       const bn = tf.sub(cw, tf.mul(problem.apply(cv, theta, data), tau));
-      const d = tf.add(tf.sum(tf.square(tf.sub(an, a))), tf.sum(tf.square(tf.sub(bn, b))));
-      return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]) } };
+      const ra = tf.sub(an, a);
+      const rb = tf.sub(b, bn);
+      const d = tf.add(tf.sum(tf.square(ra)), tf.sum(tf.square(rb)));
+      const last = keepLast ? { X: tf.mul(cv, -tau), Y: tf.mul(cw, sigma), ra, rb } : undefined;
+      return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]), last } };
     },
   }, { threshold: tol, maxIter });
   const a = tf.keep(state.a);
   const b = tf.keep(state.b);
   const residual = state.residual ?? Infinity;
   const diverged = status === 'nan';
-  // ∇_θ ⟨T(x, z; θ), λ⟩ with (x, z, λ) held constant.
-  const { value, grad } = valueAndGradParams((th) => {
-    const kTz = problem.adjoint(z, th, data, xShape);
-    const xPlus = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
-    const xBar = tf.sub(tf.mul(xPlus, 2), x);
-    const zPlus = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
-    return tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b)));
-  }, theta);
-  value.dispose();
-  for (const k of keysOf(grad)) tf.keep(grad[k]);
+  const last = state.last;
+  if (last != null) for (const t of Object.values(last)) tf.keep(t);
+  // ∇_θ ⟨T(x, z; θ), λ⟩ with (x, z, λ) held constant (not with keepLast: the caller then forms (15) itself).
+  const grad: Params = {};
+  if (!keepLast) {
+    const { value, grad: g } = valueAndGradParams((th) => {
+      const kTz = problem.adjoint(z, th, data, xShape);
+      const xPlus = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
+      const xBar = tf.sub(tf.mul(xPlus, 2), x);
+      const zPlus = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
+      return tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b)));
+    }, theta);
+    value.dispose();
+    for (const k of keysOf(g)) grad[k] = tf.keep(g[k]);
+  }
   tf.dispose([v, w]);
   // Per iteration: two prox VJPs and one Kᵀ (VJPs), one K (a JVP of a linear map); plus the final θ-VJP of one step.
-  const work = addWork({ vjps: 3 * iterations + 1, jvps: iterations, linearIterations: iterations });
-  return { grad, a, b, residual, iterations, converged: residual <= tol, diverged, work };
+  const work = addWork({ vjps: 3 * iterations + (keepLast ? 0 : 1), jvps: iterations, linearIterations: iterations });
+  return { grad, a, b, residual, iterations, converged: residual <= tol, diverged, work, last };
 }

@@ -19,6 +19,12 @@ export interface PdhgResult {
   converged: boolean;
   diverged: boolean;
   work: Work;
+  /**
+   * With `keepLast`: the iterate (x_k, z_k) the last step started from (so that
+   * x = prox_{τg}(x_k − τKᵀz_k) and z = prox_{σf*}(z_k + σK(2x − x_k))), and that step's
+   * residual vectors r_p ∈ ∂g(x) + Kᵀz, r_d ∈ ∂f*(z) − Kx. Kept; the caller disposes them.
+   */
+  last?: { xPrev: tf.Tensor; zPrev: tf.Tensor; rp: tf.Tensor; rd: tf.Tensor };
 }
 
 /** PDHG's state: primal, dual, Kᵀz, the current steps, and the residual of the last step. */
@@ -29,6 +35,7 @@ interface PdhgState {
   tau: number;
   sigma: number;
   residual: number | undefined;
+  last?: { xPrev: tf.Tensor; zPrev: tf.Tensor; rp: tf.Tensor; rd: tf.Tensor };
 }
 
 function readSquaredNorm(t: tf.Tensor): number {
@@ -49,7 +56,7 @@ function readSquaredNorm(t: tf.Tensor): number {
  */
 export function pdhg<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, x0: tf.Tensor, z0: tf.Tensor,
-  steps: PdhgSteps, tol: number, maxIter: number,
+  steps: PdhgSteps, tol: number, maxIter: number, keepLast = false,
 ): PdhgResult {
   const xShape = x0.shape;
   const work = addWork(emptyWork(), { vjps: 1 });
@@ -70,7 +77,8 @@ export function pdhg<D>(
       const rd = tf.add(tf.div(tf.sub(z, zn), sigma / omega), tf.mul(problem.apply(dx, theta, data), omega));
       const r2 = tf.add(tf.sum(tf.square(rp)), tf.sum(tf.square(rd)));
       const residual = Math.sqrt(r2.dataSync()[0]);
-      return { state: { x: xn, z: zn, kTz: kTzn, tau: tau * omega, sigma: sigma / omega, residual } };
+      const last = keepLast ? { xPrev: x, zPrev: z, rp, rd } : undefined;
+      return { state: { x: xn, z: zn, kTz: kTzn, tau: tau * omega, sigma: sigma / omega, residual, last } };
     },
   }, { threshold: tol, maxIter });
   const { x, z, kTz } = state;
@@ -79,9 +87,11 @@ export function pdhg<D>(
   tf.keep(x);
   tf.keep(z);
   kTz.dispose();
+  const last = state.last;
+  if (last != null) for (const t of Object.values(last)) tf.keep(t);
   // Per iteration: two prox evaluations, two applications of K, one of Kᵀ.
   const out = addWork(work, { energyEvals: 2 * iterations, jvps: 2 * iterations, vjps: iterations, innerIterations: iterations });
-  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out };
+  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, last };
 }
 
 /**
