@@ -19,6 +19,9 @@ export { gradient2d, divergence, finiteDifference } from './operators/finite-dif
 export { dftMatrices, fft2, ifft2, subsampledFourier, SUBSAMPLED_FOURIER_DEFAULTS } from './operators/fourier.js';
 export type { SubsampledFourierOptions } from './operators/fourier.js';
 export { inpainting } from './operators/inpainting.js';
+export { radon, RADON_DEFAULTS } from './operators/radon.js';
+export type { RadonOptions, RadonOperator } from './operators/radon.js';
+export { fbp, rampFilterMatrix } from './operators/fbp.js';
 export { cartesianMask, randomMask, CARTESIAN_MASK_DEFAULTS } from './operators/masks.js';
 export type { CartesianMaskOptions } from './operators/masks.js';
 
@@ -54,6 +57,8 @@ export type { SampleImageName } from './data/samples.js';
 export { centerCrop, randomCrops, extractPatches } from './data/crops.js';
 export { addNoise } from './data/noise.js';
 export { trainTestSplit } from './data/split.js';
+export { ctPhantoms, randomEllipses, rasteriseEllipses, SHEPP_LOGAN, CT_PHANTOM_DEFAULTS } from './data/phantoms.js';
+export type { Ellipse, CtPhantomOptions } from './data/phantoms.js';
 export { denoisingDataset, DENOISING_DATASET_DEFAULTS } from './data/dataset.js';
 export type { DenoisingDatasetOptions, DenoisingDataset, DenoisingBatch } from './data/dataset.js';
 
