@@ -11,6 +11,8 @@ export type { BackendName, BackendOptions } from './backend.js';
 export * from './params.js';
 export { valueAndGrad, grad, valueAndGradParams, vjp, hvp, mixedProduct, jvp, withIsolatedTape } from './autodiff.js';
 export { defineProblem, defineFixedPoint, defineSaddle } from './problem.js';
+export { VERIFY_DEFAULTS } from './derivatives.js';
+export type { Derivatives, HessianAt, VerifyOptions, SuppliedDerivatives } from './derivatives.js';
 export type { Data, Constant, Problem, ProblemSpec, FixedPointProblem, FixedPointSpec, SaddleProblem, SaddleSpec } from './problem.js';
 export { STATUS, statusMessage, statusEntry, isOk, formatNumber } from './status.js';
 export type { StatusCode, StatusEntry, StatusFacts } from './status.js';

@@ -1,6 +1,6 @@
 import { tf } from './tf.js';
 import type { Params } from './params.js';
-import { valueAndGrad, hvp, mixedProduct, grad } from './autodiff.js';
+import { buildDerivatives, DERIVATIVES_SCHEMA, type Derivatives, type HessianAt, type SuppliedDerivatives, type VerifyOptions } from './derivatives.js';
 import { checkNonNegative } from './validate.js';
 import { checkOptions, opt, registerOptions, defineOptions } from './options.js';
 
@@ -25,6 +25,17 @@ export interface ProblemSpec<D = Data> {
   smoothness?: Constant<D>;
   /** A name for messages. */
   name?: string;
+  /**
+   * Analytic derivatives (gradient, Hessian prepared at x, mixed product), each optional;
+   * autodiff supplies the rest. See {@link Derivatives}.
+   */
+  derivatives?: Derivatives<D>;
+  /**
+   * Check each supplied derivative against autodiff of `energy` once, at a random point
+   * near the first x it is called at, and throw if they differ (`true`, or `{ tol, seed }`;
+   * default tol 1e-3 relative). Costs one autodiff evaluation per derivative.
+   */
+  verify?: boolean | VerifyOptions;
 }
 
 /** An energy-minimisation lower-level problem `x̂(θ) = argmin_x Φ(x; θ, data)`. */
@@ -39,6 +50,10 @@ export interface Problem<D = Data> extends ProblemSpec<D> {
   gradient(x: tf.Tensor, theta: Params, data: D): tf.Tensor;
   /** `∇²ₓₓΦ(x; θ) v`. */
   hvp(x: tf.Tensor, theta: Params, data: D, v: tf.Tensor): tf.Tensor;
+  /** The Hessian at x for many products (a linear solve): dispose it after the last `apply`. */
+  hessianAt(x: tf.Tensor, theta: Params, data: D): HessianAt;
+  /** Which derivatives are supplied (the rest are autodiff). */
+  readonly supplied: SuppliedDerivatives;
   /** `∇_θ⟨∇ₓΦ(x; θ), v⟩`. */
   mixed(x: tf.Tensor, theta: Params, data: D, v: tf.Tensor): Params;
   /** μ at (θ, data), or undefined when unknown. */
@@ -56,6 +71,7 @@ const PROBLEM_SCHEMA = {
   strongConvexity: constant(),
   smoothness: constant(),
   name: opt.string(),
+  ...DERIVATIVES_SCHEMA,
 };
 const FIXED_POINT_SCHEMA = { map: opt.func(), init: optionalFn(), contraction: constant(), name: opt.string() };
 const SADDLE_SCHEMA = {
@@ -77,7 +93,11 @@ function evalConstant<D>(c: Constant<D> | undefined, theta: Params, data: D, whe
 /**
  * Defines a lower-level energy problem.
  *
- * @param spec - the energy `Φ(x; θ, data)`, optional `init`, and the constants μ and L where known.
+ * Derivatives come from autodiff of `energy` unless `derivatives` supplies them (an analytic
+ * gradient, a Hessian prepared at x whose per-x parts are computed once per linear solve, a
+ * mixed product); `verify: true` checks the supplied ones against autodiff once.
+ *
+ * @param spec - the energy `Φ(x; θ, data)`, optional `init`, the constants μ and L where known, optional `derivatives` and `verify`.
  * @returns a {@link Problem} that every inner solver and hypergradient strategy accepts.
  * @example
  * ```ts
@@ -88,6 +108,17 @@ function evalConstant<D>(c: Constant<D> | undefined, theta: Params, data: D, whe
  *     tf.mul(tf.mul(0.5, tf.exp(theta.logAlpha)), tf.sum(tf.square(gradientOf(x))))),
  *   init: (_theta, data) => data.y.clone(),
  *   strongConvexity: 1,
+ * });
+ * // ½‖x − y‖² + (e^{θ.a}/2)‖x‖² with analytic derivatives, checked once against autodiff
+ * const ridge = defineProblem({
+ *   energy: (x, theta, data) => tf.add(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, data.y)))),
+ *     tf.mul(tf.mul(0.5, tf.exp(theta.a)), tf.sum(tf.square(x)))),
+ *   derivatives: {
+ *     gradient: (x, theta, data) => tf.add(tf.sub(x, data.y), tf.mul(tf.exp(theta.a), x)),
+ *     hessian: (_x, theta) => ({ apply: (v) => tf.mul(tf.add(1, tf.exp(theta.a)), v), dispose: () => {} }),
+ *     mixed: (x, theta, _data, v) => ({ a: tf.mul(tf.exp(theta.a), tf.sum(tf.mul(x, v))) }),
+ *   },
+ *   verify: true,
  * });
  * ```
  */
@@ -105,6 +136,7 @@ export function defineProblem<D = Data>(spec: ProblemSpec<D>): Problem<D> {
   }
   const name = spec.name ?? 'problem';
   const energy = (x: tf.Tensor, theta: Params, data: D) => spec.energy(x, theta, data);
+  const d = buildDerivatives(name, energy, spec.derivatives, spec.verify);
   return {
     ...spec,
     kind: 'energy',
@@ -116,10 +148,12 @@ export function defineProblem<D = Data>(spec: ProblemSpec<D>): Problem<D> {
       }
       return spec.init(theta, data);
     },
-    valueAndGradient: (x, theta, data) => valueAndGrad((z) => energy(z, theta, data), x),
-    gradient: (x, theta, data) => grad((z) => energy(z, theta, data), x),
-    hvp: (x, theta, data, v) => hvp((z) => energy(z, theta, data), x, v),
-    mixed: (x, theta, data, v) => mixedProduct((z, th) => energy(z, th, data), x, theta, v),
+    valueAndGradient: d.valueAndGradient,
+    gradient: d.gradient,
+    hvp: d.hvp,
+    hessianAt: d.hessianAt,
+    mixed: d.mixed,
+    supplied: d.supplied,
     mu: (theta, data) => evalConstant(spec.strongConvexity, theta, data, name, 'strongConvexity'),
     lipschitz: (theta, data) => evalConstant(spec.smoothness, theta, data, name, 'smoothness'),
   };

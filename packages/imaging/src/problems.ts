@@ -1,5 +1,5 @@
 import { tf, defineProblem, disposeParams } from '@bilevel/core';
-import type { Params, Problem } from '@bilevel/core';
+import type { Params, Problem, Derivatives, VerifyOptions } from '@bilevel/core';
 import type { LinearOperator } from './operators/types.js';
 import type { Regularizer } from './regularizers/types.js';
 import { identity } from './operators/identity.js';
@@ -40,6 +40,13 @@ export interface ReconstructionOptions {
   xi?: number;
   /** A name for messages. */
   name?: string;
+  /**
+   * Use the regularizer's analytic derivatives (gradient, Hessian at x, mixed product) where
+   * it has them (default `true`); `false` differentiates the energy by autodiff only.
+   */
+  derivatives?: boolean;
+  /** Check the analytic derivatives against autodiff once (see `defineProblem`'s `verify`). */
+  verify?: boolean | VerifyOptions;
 }
 
 /**
@@ -49,6 +56,10 @@ export interface ReconstructionOptions {
  * μ_R ≤ 0 for weakly convex R) when it is positive for the initial θ, re-evaluated at each
  * θ and clipped at 0; smoothness `L = ‖A‖² + ξ + L_R(θ)` when both terms are bounded.
  * Starting point: `Aᵀy` (`y` itself for denoising; zero-filled reconstruction for MRI).
+ *
+ * Derivatives: when R supplies them (TV, Huber TV, (Ex), Fields of Experts), the problem's
+ * gradient is `Aᵀ(Ax − y) + ∇R + ξx`, its Hessian at x `AᵀA + ξI + ∇²R` (with R's per-x
+ * parts cached across a linear solve) and its mixed product R's; autodiff fills the rest.
  *
  * @param regularizer - R, e.g. {@link smoothedTV}.
  * @param options - operator (default identity), ξ, name.
@@ -78,6 +89,8 @@ export function reconstructionProblem(regularizer: Regularizer, options: Reconst
     ? (th: Params) => data.lipschitz! + xi + regularizer.lipschitz!(th)
     : undefined;
   const problem = defineProblem<ReconstructionData>({
+    derivatives: options.derivatives === false ? undefined : composeDerivatives(regularizer, operator, xi),
+    verify: options.verify,
     name: options.name ?? `${regularizer.name}, A = ${operator.name}`,
     energy: (x, th, d) =>
       tf.tidy(() => {
@@ -99,6 +112,59 @@ export function reconstructionProblem(regularizer: Regularizer, options: Reconst
       if (ownsOperator) operator.dispose();
     },
   };
+}
+
+/** `Aᵀ(Ax − y) + ∇R + ξx` etc. from R's analytic derivatives; undefined when R has none. */
+function composeDerivatives(R: Regularizer, A: LinearOperator, xi: number): Derivatives<ReconstructionData> | undefined {
+  if (R.gradient == null && R.valueAndGradient == null && R.mixed == null) return undefined;
+  const residual = (x: tf.Tensor, y: tf.Tensor) => (A.isIdentity ? tf.sub(x, y) : A.adjoint(tf.sub(A.apply(x), y)));
+  const normal = (v: tf.Tensor) => (A.isIdentity ? v : A.adjoint(A.apply(v)));
+  const withData = (x: tf.Tensor, y: tf.Tensor, gR: tf.Tensor) => tf.tidy(() => {
+    const terms = [residual(x, y), gR];
+    if (xi > 0) terms.push(tf.mul(xi, x));
+    return tf.addN(terms);
+  });
+  const out: Derivatives<ReconstructionData> = {};
+  if (R.gradient != null) {
+    out.gradient = (x, th, d) => {
+      const gR = R.gradient!(x, th);
+      try {
+        return withData(x, d.y, gR);
+      } finally {
+        gR.dispose();
+      }
+    };
+  }
+  if (R.valueAndGradient != null) {
+    out.valueAndGradient = (x, th, d) => {
+      const r = R.valueAndGradient!(x, th);
+      try {
+        const value = tf.tidy(() => {
+          const terms = [tf.mul(0.5, tf.sum(tf.square(tf.sub(A.apply(x), d.y)))), r.value];
+          if (xi > 0) terms.push(tf.mul(xi / 2, tf.sum(tf.square(x))));
+          return tf.addN(terms) as tf.Scalar;
+        });
+        return { value, grad: withData(x, d.y, r.grad) };
+      } finally {
+        tf.dispose([r.value, r.grad]);
+      }
+    };
+  }
+  if (R.hessian != null) {
+    out.hessian = (x, th) => {
+      const h = R.hessian!(x, th);
+      return {
+        apply: (v) => tf.tidy(() => {
+          const terms = [normal(v), h.apply(v)];
+          if (xi > 0) terms.push(tf.mul(xi, v));
+          return tf.addN(terms);
+        }),
+        dispose: () => h.dispose(),
+      };
+    };
+  }
+  if (R.mixed != null) out.mixed = (x, th, _d, v) => R.mixed!(x, th, v);
+  return out;
 }
 
 /** Options of {@link tvDenoisingProblem}. */

@@ -43,12 +43,19 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
     const x = forward.x;
     const slot = slots[request.purpose];
     let hvps = 0;
+    // the Hessian at x̂, prepared once for the whole solve (an analytic one caches its per-x parts)
+    const hessian = problem.hessianAt(x, theta, data);
     const matvec = (u: tf.Tensor): tf.Tensor => {
       hvps += 1;
-      return problem.hvp(x, theta, data, u);
+      return hessian.apply(u);
     };
     const q0 = warmStart ? slot.get(v.shape) : undefined;
-    const lin = linear.solve(matvec, v, { x0: q0, tol: request.linearTol, maxIter: request.linearMaxIter, tolMode: request.linearTol != null ? 'absolute' : undefined });
+    let lin: ReturnType<LinearSolver['solve']>;
+    try {
+      lin = linear.solve(matvec, v, { x0: q0, tol: request.linearTol, maxIter: request.linearMaxIter, tolMode: request.linearTol != null ? 'absolute' : undefined });
+    } finally {
+      hessian.dispose();
+    }
     const q = lin.x;
     try {
       if (warmStart && Number.isFinite(lin.residualNorm)) slot.set(q);

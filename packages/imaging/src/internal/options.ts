@@ -30,6 +30,8 @@ export const RECONSTRUCTION_SCHEMA: OptionSchema = {
   operator: opt.custom('a LinearOperator (identity(), blur(), subsampledFourier(), …)', (v) => v !== null && typeof v === 'object' && typeof (v as { apply?: unknown }).apply === 'function'),
   xi: num,
   name: opt.string(),
+  derivatives: opt.boolean(),
+  verify: opt.union([opt.boolean(), opt.object({ tol: opt.number({ gt: 0 }), seed: opt.integer() })]),
 };
 export const TV_PROBLEM_SCHEMA: OptionSchema = { ...RECONSTRUCTION_SCHEMA, ...TV_SCHEMA, kind: opt.oneOf(['smoothed', 'huber']) };
 

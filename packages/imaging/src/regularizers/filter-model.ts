@@ -6,6 +6,7 @@ import { param, read, filterL1Norms, checkFilters, checkPadding, filterResponses
 import { randomFilters } from './filters.js';
 import { checkOptions } from '@bilevel/core';
 import { FILTER_PENALTY_SCHEMA } from '../internal/options.js';
+import { filterModel } from '../internal/filter-derivatives.js';
 
 /** Options of {@link filterPenalty}. */
 export interface FilterPenaltyOptions {
@@ -56,6 +57,22 @@ export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
   const eps2 = o.epsilon * o.epsilon;
   const where = 'filterPenalty';
   const weights = (theta: Params) => tf.exp(tf.add(param(theta, 'beta0', where), param(theta, 'beta', where)));
+  // φ = s = √(z² + ε²), φ' = z/s, φ'' = ε²/s³
+  const derivatives = filterModel({
+    filters: 'filters',
+    where,
+    weightKeys: { perFilter: 'beta', overall: 'beta0' },
+    weights,
+    rho(z, _theta, want) {
+      const z2e = tf.add(tf.square(z), eps2);
+      const s = tf.sqrt(z2e);
+      return {
+        value: want.value ? s : undefined,
+        first: want.first ? tf.div(z, s) : undefined,
+        second: want.second ? tf.div(eps2, tf.mul(s, z2e)) : undefined,
+      };
+    },
+  }, o.padding);
   return {
     name: `filter penalty (Ex), ε = ${o.epsilon}`,
     convex: true,
@@ -65,6 +82,10 @@ export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
         const perFilter = tf.sum(tf.sqrt(tf.add(tf.square(z), eps2)), [0, 1, 2]);
         return tf.sum(tf.mul(weights(theta), perFilter));
       }),
+    gradient: derivatives.gradient,
+    valueAndGradient: derivatives.valueAndGradient,
+    hessian: derivatives.hessian,
+    mixed: derivatives.mixed,
     mu: () => 0,
     lipschitz(theta) {
       const w = read(() => weights(theta));

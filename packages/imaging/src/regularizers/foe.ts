@@ -6,6 +6,7 @@ import { param, read, filterL1Norms, checkFilters, checkPadding, filterResponses
 import { dctFilters } from './filters.js';
 import { checkOptions } from '@bilevel/core';
 import { FOE_SCHEMA } from '../internal/options.js';
+import { filterModel } from '../internal/filter-derivatives.js';
 
 /** Options of {@link fieldsOfExperts}. */
 export interface FieldsOfExpertsOptions {
@@ -82,6 +83,39 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
     return Array.from(alpha, (a, k) => (factor * a * l1[k] * l1[k]) / (charbonnier ? nu[k] : nu[k] * nu[k]));
   };
   const total = (theta: Params) => constants(theta).reduce((s, c) => s + c, 0);
+  // ρ, ρ', ρ'' and ∂ρ'/∂log ν from shared intermediates (one pass over the responses)
+  const derivatives = filterModel({
+    filters: 'filters',
+    where,
+    weightKeys: { perFilter: 'logAlpha' },
+    shapeKey: 'logNu',
+    weights: (theta) => tf.exp(param(theta, 'logAlpha', where)),
+    rho(z, theta, want) {
+      const logNu = param(theta, 'logNu', where);
+      const nu2 = tf.exp(tf.mul(2, logNu));
+      const z2 = tf.square(z);
+      if (charbonnier) {
+        // ρ = √(z² + ν²) − ν = z²/(s + ν), ρ' = z/s, ρ'' = ν²/s³, ∂ρ'/∂log ν = −ν² z/s³
+        const s = tf.sqrt(tf.add(z2, nu2));
+        const nu2OverS3 = want.second || want.shape ? tf.div(nu2, tf.mul(s, tf.add(z2, nu2))) : undefined;
+        return {
+          value: want.value ? tf.div(z2, tf.add(s, tf.exp(logNu))) : undefined,
+          first: want.first ? tf.div(z, s) : undefined,
+          second: nu2OverS3,
+          shape: want.shape ? tf.neg(tf.mul(nu2OverS3!, z)) : undefined,
+        };
+      }
+      // ρ = log(1 + z²/ν²), d = ν² + z²: ρ' = 2z/d, ρ'' = 2(ν² − z²)/d², ∂ρ'/∂log ν = −4ν² z/d²
+      const inverse = want.first || want.second || want.shape ? tf.reciprocal(tf.add(nu2, z2)) : undefined;
+      const inverse2 = want.second || want.shape ? tf.square(inverse!) : undefined;
+      return {
+        value: want.value ? tf.log1p(tf.div(z2, nu2)) : undefined,
+        first: want.first ? tf.mul(tf.mul(2, z), inverse!) : undefined,
+        second: want.second ? tf.mul(tf.mul(2, tf.sub(nu2, z2)), inverse2!) : undefined,
+        shape: want.shape ? tf.mul(tf.mul(tf.mul(-4, nu2), z), inverse2!) : undefined,
+      };
+    },
+  }, o.padding);
   return {
     name: charbonnier ? 'Fields of Experts (Charbonnier)' : 'Fields of Experts',
     convex: charbonnier,
@@ -96,6 +130,10 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
         const perFilter = tf.sum(rho, [0, 1, 2]);
         return tf.sum(tf.mul(tf.exp(param(theta, 'logAlpha', where)), perFilter));
       }),
+    gradient: derivatives.gradient,
+    valueAndGradient: derivatives.valueAndGradient,
+    hessian: derivatives.hessian,
+    mixed: derivatives.mixed,
     mu: (theta) => (charbonnier ? 0 : -total(theta) / 4),
     lipschitz: (theta) => (charbonnier ? total(theta) : 2 * total(theta)),
     init() {

@@ -6,6 +6,7 @@ import { checkPositive } from '../internal/checks.js';
 import { param, read } from '../internal/params.js';
 import { checkOptions } from '@bilevel/core';
 import { TV_SCHEMA } from '../internal/options.js';
+import { tvDerivatives } from '../internal/tv-derivatives.js';
 
 /** Options of {@link smoothedTV} and {@link huberTV}. */
 export interface TVOptions {
@@ -53,6 +54,7 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('smoothedTV', options_);
   const learnNu = options_.learnNu === true;
   const nuOf = (theta: Params) => (learnNu ? read(() => tf.exp(param(theta, 'logNu', 'smoothedTV')))[0] : nu);
+  const derivatives = tvDerivatives({ kind: 'smoothed', nu, learnNu, where: 'smoothedTV' });
   return {
     name: learnNu ? 'smoothed TV (learned ν)' : `smoothed TV (ν = ${nu})`,
     convex: true,
@@ -63,6 +65,7 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
         const r = tf.sum(tf.sqrt(tf.add(tf.sum(tf.square(g), 3), nuSquared)));
         return tf.mul(tf.exp(param(theta, 'logAlpha', 'smoothedTV')), r);
       }),
+    ...derivatives,
     mu: () => 0,
     lipschitz: (theta) => (8 * alphaOf(theta, 'smoothedTV')) / nuOf(theta),
     init: (): Params => {
@@ -89,6 +92,7 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
  */
 export function huberTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('huberTV', options_);
+  const derivatives = tvDerivatives({ kind: 'huber', nu, learnNu: false, where: 'huberTV' });
   return {
     name: `Huber TV (ν = ${nu})`,
     convex: true,
@@ -102,6 +106,7 @@ export function huberTV(options_: TVOptions = {}): Regularizer {
         const r = tf.sub(tf.sum(tf.add(quadratic, linear)), nu * n2.size);
         return tf.mul(tf.exp(param(theta, 'logAlpha', 'huberTV')), r);
       }),
+    ...derivatives,
     mu: () => 0,
     lipschitz: (theta) => (8 * alphaOf(theta, 'huberTV')) / nu,
     init: () => ({ logAlpha: tf.scalar(Math.log(alpha)) }),

@@ -1,4 +1,4 @@
-import type { tf, Params } from '@bilevel/core';
+import type { tf, Params, HessianAt } from '@bilevel/core';
 
 /**
  * A parametrised regularizer `R(x; θ)` on `[b, h, w, 1]` images with the constants it can
@@ -9,6 +9,10 @@ import type { tf, Params } from '@bilevel/core';
  *   convex, negative means only weakly convex (`R + (|μ|/2)‖x‖²` is convex), as for
  *   Fields of Experts; undefined when nothing is known.
  * - `lipschitz(θ)`: a Lipschitz constant of `∇ₓR`, undefined when none is known.
+ *
+ * Analytic derivatives are optional (`gradient`, `valueAndGradient`, `hessian`, `mixed`):
+ * {@link reconstructionProblem} passes them to `defineProblem`'s `derivatives`, and autodiff
+ * of `value` supplies whatever is missing.
  */
 export interface Regularizer {
   /** A name for messages. */
@@ -23,4 +27,12 @@ export interface Regularizer {
   lipschitz?(theta: Params): number;
   /** Fresh initial parameters (the caller owns and disposes them); `{}` when R has none. */
   init(): Params;
+  /** `∇ₓR(x; θ)`, in differentiable tfjs ops. */
+  gradient?(x: tf.Tensor, theta: Params): tf.Tensor;
+  /** `{ value: R, grad: ∇ₓR }` sharing their common work. */
+  valueAndGradient?(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor };
+  /** `∇²ₓₓR` prepared at x, its per-x parts computed once (see core's HessianAt). */
+  hessian?(x: tf.Tensor, theta: Params): HessianAt;
+  /** The mixed product `∇_θ⟨∇ₓR(x; θ), v⟩`, a tree shaped like θ. */
+  mixed?(x: tf.Tensor, theta: Params, v: tf.Tensor): Params;
 }
