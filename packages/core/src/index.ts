@@ -83,3 +83,11 @@ export { seededNormal } from './random.js';
 export { opt, checkOptions, defineOptions, optionsOf, registerOptions, resetOptionWarnings, explicitOptions, recordExplicit, resolveAccuracy } from './options.js';
 export type { OptionSpec, OptionSchema, OptionSet, AccuracySources } from './options.js';
 export type { Range as OptionRange } from './internal/option-range.js';
+export {
+  isSamplePool, definePoolTask, taskFromModule, sampleRunner, paramsFromPlain, paramsToPlain, reduceSamples, pooledHypergradient, inlinePool,
+  warmStateToJson, warmStateFromJson,
+} from './pool/index.js';
+export type {
+  PlainTensor, PlainParams, PoolPolicy, PoolRequest, SampleOutcome, SamplePool, PoolTask, PoolTaskSpec, SampleRunner, SampleJob, WarmAccess,
+  PooledResult, PooledHypergradientOptions,
+} from './pool/index.js';

@@ -32,9 +32,10 @@ const [implicitPkg, unrolledPkg, equilibriumPkg, jfbPkg, piggybackPkg, imagingPk
 const [imagingNode, outerNode] = await Promise.all(
   ['imaging', 'outer'].map((name) => import(new URL(`../../${name}/src/node.ts`, import.meta.url).href) as Promise<Module>),
 );
+const poolPkg = await load('pool');
 const PACKAGES: Record<string, Module> = {
   core, implicit: implicitPkg, unrolled: unrolledPkg, equilibrium: equilibriumPkg, jfb: jfbPkg, piggyback: piggybackPkg, imaging: imagingPkg, outer: outerPkg,
-  imagingNode, outerNode,
+  imagingNode, outerNode, pool: poolPkg,
 };
 
 type Options = Record<string, unknown>;
@@ -94,6 +95,10 @@ const CASES: Record<string, Call> = {
   'core.hypergradient': (o) => core.hypergradient({ problem, theta, data, loss, strategy, ...o }),
   'core.argmin': (o) => core.argmin(problem, strategy, o),
   'core.defineStrategy': (o) => core.defineStrategy({ name: 's', forward: core.innerForward(core.lbfgs()), rule: implicitPkg.implicitAdjoint(core.cg()), options: {}, ...o }),
+  // core: pooled hypergradients (the pool is not run: options are checked first)
+  'core.pooledHypergradient': (o) => core.pooledHypergradient({ kind: 'sample-pool', run: notCalled, samples: 4 } as never, { theta, samples: [0], ...o }),
+  'core.definePoolTask': (o) => core.definePoolTask({ problem, strategy, loss, samples: 1, sample: () => data, ...o }),
+  'pool.workerPool': (o) => poolPkg.workerPool({ module: '/nonexistent/task.js', ...o }),
   // strategies
   'implicit.implicit': (o) => implicitPkg.implicit({ inner: core.lbfgs(), linear: core.cg(), ...o }),
   'implicit.implicit.constants': (o) => implicitPkg.implicit({ inner: core.lbfgs(), linear: core.cg(), constants: o }),
@@ -179,6 +184,12 @@ const NO_OPTIONS: Record<string, string> = {
   'core.slotsWarmState': 'takes a record of WarmSlots, no options',
   'core.loadSlotsWarmState': 'positional (where, slots, state), no options',
   'core.checkWarmTensor': 'positional (where, slot, value), no options',
+  'core.isSamplePool': 'type guard: one value',
+  'core.taskFromModule': 'positional: a module namespace, setup data, its name',
+  'core.sampleRunner': 'wraps one task (validated by definePoolTask)',
+  'core.inlinePool': 'wraps one task (validated by definePoolTask)',
+  'core.reduceSamples': "positional: outcomes and 'mean' | 'sum'",
+  ...Object.fromEntries(['paramsFromPlain', 'paramsToPlain', 'warmStateToJson', 'warmStateFromJson'].map((k) => [`core.${k}`, 'conversion helper: one value'])),
   'core.disposeReplaced': 'tensor-lifetime helper: two states',
   'core.ArgminLayer': 'tf.layers.Layer subclass: its args are also tfjs LayerArgs (name, trainable, inputShape, …), checked by tfjs',
   'implicit.distanceBound': POSITIONAL,

@@ -9,6 +9,8 @@ import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
 import { encodeWarmState, decodeWarmState, float32ToBase64, base64ToFloat32, type EncodedWarmState } from './internal/checkpoint/float32.js';
+import { pooledOracle } from './internal/pooled-oracle.js';
+import type { SamplePool } from '@bilevel/core';
 
 /** Options of {@link oracleFromStrategy}. */
 /**
@@ -21,12 +23,21 @@ export type OracleConstants<D = Data> =
   | ((theta: Params, data: D, x: tf.Tensor) => Omit<BoundConstants, 'mu'> & { mu?: number });
 
 export interface StrategyOracleOptions<D = Data> {
-  /** The lower level; a saddle point (`defineSaddle`) needs a saddle-point strategy such as `piggyback()`. */
-  problem: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
-  /** Data of the whole training set. */
-  data: D;
-  loss: Loss<D>;
-  strategy: Strategy;
+  /** The lower level; a saddle point (`defineSaddle`) needs a saddle-point strategy such as `piggyback()`. Not with `workers` (the task module defines it). */
+  problem?: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
+  /** Data of the whole training set. Not with `workers`. */
+  data?: D;
+  loss?: Loss<D>;
+  strategy?: Strategy;
+  /**
+   * Compute every call sample by sample on a pool of workers instead: `workerPool({ module,
+   * threads })` from `@bilevel/pool` (this machine's cores), `distributedPool(...)` from
+   * `@bilevel/distributed` (worker processes on any machines), or `inlinePool(task)` (this
+   * thread). The task module defines problem, strategy, per-sample loss and data; a call
+   * returns the mean over its batch (all samples without one), summed in the batch's order.
+   * Warm starts are kept per sample by the pool (and checkpointed through `saveState`).
+   */
+  workers?: SamplePool;
   /**
    * Data of a minibatch (required by minibatch methods such as `sgd`/`adam`). Tensors it
    * returns that are not tensors of `data` itself are disposed when the oracle call ends,
@@ -98,14 +109,20 @@ interface SavedOracleState {
 export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>): StrategyOracle {
   const where = 'oracleFromStrategy';
   if (options == null || typeof options !== 'object') throw new Error(`${where}: options must be { problem, data, loss, strategy, ... }.`);
-  checkKeys(where, options, ['problem', 'data', 'loss', 'strategy', 'batchData', 'constants', 'maxIter', 'linearMaxIter', 'warmStart', 'maxWarmStarts', 'onNotConverged']);
-  const { problem, data, loss, strategy } = options;
+  checkKeys(where, options, ['problem', 'data', 'loss', 'strategy', 'batchData', 'constants', 'maxIter', 'linearMaxIter', 'warmStart', 'maxWarmStarts', 'onNotConverged', 'workers']);
+  if (options.maxIter != null) checkInt(where, 'maxIter', options.maxIter, 1, 'give a positive iteration cap');
+  if (options.linearMaxIter != null) checkInt(where, 'linearMaxIter', options.linearMaxIter, 1, 'give a positive iteration cap');
+  if (options.workers != null) {
+    for (const key of ['problem', 'data', 'loss', 'strategy', 'batchData', 'constants'] as const) {
+      if (options[key] != null) throw new Error(`${where}: option '${key}' cannot be combined with 'workers': the task module the workers import defines the problem, strategy, loss and data.`);
+    }
+    return pooledOracle(where, options.workers, options);
+  }
+  const { problem, data, loss, strategy } = options as Required<Pick<StrategyOracleOptions<D>, 'problem' | 'data' | 'loss' | 'strategy'>>;
   if (problem == null) throw new Error(`${where}: option 'problem' is required (defineProblem(...)).`);
   if (typeof loss !== 'function') throw new Error(`${where}: option 'loss' must be a function (x, theta, data) => scalar tensor.`);
   if (strategy == null || typeof strategy.compute !== 'function') throw new Error(`${where}: option 'strategy' must be a Strategy (e.g. implicit({ inner, linear })).`);
   if (options.batchData != null && typeof options.batchData !== 'function') throw new Error(`${where}: option 'batchData' must be a function (batch: number[]) => data.`);
-  if (options.maxIter != null) checkInt(where, 'maxIter', options.maxIter, 1, 'give a positive iteration cap');
-  if (options.linearMaxIter != null) checkInt(where, 'linearMaxIter', options.linearMaxIter, 1, 'give a positive iteration cap');
   const maxWarm = options.maxWarmStarts ?? 16;
   checkInt(where, 'maxWarmStarts', maxWarm, 1, 'keep at least one warm start');
   const warmStart = (options.warmStart ?? true) && problem.kind !== 'saddle';

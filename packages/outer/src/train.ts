@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { addWork, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
+import { addWork, type SamplePool, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import type { OracleConstants } from './oracle.js';
 import type { Reparameterisation, Regularizer } from './transforms.js';
@@ -70,6 +70,12 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
   data?: D;
   loss?: Loss<D>;
   batchData?: (batch: number[]) => D;
+  /**
+   * Run the lower-level solves on a pool instead of `problem` + `strategy` + `data` + `loss`:
+   * `workerPool({ module, threads })` (`@bilevel/pool`) or `distributedPool(...)`
+   * (`@bilevel/distributed`), with the same task module — see `oracleFromStrategy`'s `workers`.
+   */
+  workers?: SamplePool;
   /** Bound constants (numbers, or a function of θ and data), see {@link OracleConstants}. */
   constants?: OracleConstants<D>;
   /** Initial parameters θ₀ (in model space; not consumed). */

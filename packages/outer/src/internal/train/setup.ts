@@ -11,7 +11,7 @@ import { recordConvergence } from '../convergence.js';
 
 export const WHERE = 'train';
 
-const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged', 'signal'] as const;
+const KEYS = ['method', 'oracle', 'problem', 'strategy', 'data', 'loss', 'batchData', 'constants', 'theta0', 'budget', 'transform', 'regularizer', 'project', 'onProgress', 'stop', 'checkpoint', 'resume', 'onNotConverged', 'signal', 'workers'] as const;
 
 /** Checks method, θ₀, budget, checkpoint, resume and signal; returns the checkpoint interval and key. */
 export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOptions<S, D>): { every: number; key: string } {
@@ -67,9 +67,12 @@ export function trainingOracle<S extends MethodStateBase, D>(options: TrainOptio
   let oracle: Oracle;
   const policy = options.oracle == null ? convergencePolicy(options.onNotConverged ?? 'warn', `${where}: later unconverged hypergradients of this run are counted; summary at the end`) : undefined;
   if (options.oracle != null) {
-    if (options.problem != null || options.strategy != null) throw new Error(`${where}: give either 'oracle' or 'problem' + 'strategy' + 'data' + 'loss', not both.`);
+    if (options.problem != null || options.strategy != null || options.workers != null) throw new Error(`${where}: give either 'oracle', or 'workers', or 'problem' + 'strategy' + 'data' + 'loss', not two of them.`);
     if (typeof options.oracle !== 'function') throw new Error(`${where}: option 'oracle' must be a function (theta, { tol, linearTol }, options?) => OracleResult.`);
     oracle = options.oracle;
+  } else if (options.workers != null) {
+    // oracleFromStrategy refuses problem/strategy/data/loss next to workers, with the reason
+    oracle = oracleFromStrategy<D>({ workers: options.workers, problem: options.problem, strategy: options.strategy, data: options.data, loss: options.loss, batchData: options.batchData, constants: options.constants, onNotConverged: policy });
   } else {
     if (options.problem == null || options.strategy == null || options.data == null || options.loss == null) {
       throw new Error(`${where}: give option 'oracle', or all of 'problem', 'strategy', 'data' and 'loss'.`);

@@ -1,0 +1,108 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { tf, initBackend, inlinePool, pooledHypergradient, type SamplePool, type PooledResult } from '@bilevel/core';
+import { workerPool } from '../src/index.js';
+import makeTask from './fixtures/task.js';
+
+const MODULE = new URL('./fixtures/task.ts', import.meta.url);
+const SAMPLES = [0, 1, 2, 3, 4, 5, 6, 7];
+
+function bits(r: PooledResult): { value: number; grad: number[] } {
+  return { value: r.value, grad: Array.from(r.grad!.logAlpha.dataSync()) };
+}
+
+/** Three calls at moving θ, so warm starts carry from call to call. */
+function trajectory(pool: SamplePool, samples = SAMPLES): Array<{ value: number; grad: number[]; inner: number }> {
+  const out = [];
+  for (const a of [-2, -1.5, -1.5]) {
+    const theta = { logAlpha: tf.scalar(a) };
+    const r = pooledHypergradient(pool, { theta, samples, tol: 1e-4, linearTol: 1e-4 });
+    out.push({ ...bits(r), inner: r.work.innerIterations });
+    r.dispose();
+    theta.logAlpha.dispose();
+  }
+  return out;
+}
+
+describe('workerPool', () => {
+  let pool: SamplePool;
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+    pool = await workerPool({ module: MODULE, threads: 2, setup: { badSample: 9, samples: 10 } });
+  });
+  afterAll(async () => {
+    await pool?.close();
+  });
+
+  it('gives the in-process hypergradients bit for bit, call after call (warm starts per sample)', async () => {
+    const reference = inlinePool(makeTask({ badSample: 9, samples: 10 }));
+    const before = tf.memory().numTensors;
+    const expected = trajectory(reference);
+    await reference.close();
+    const got = trajectory(pool);
+    console.log(`[pool] 2 threads vs inline: values ${got.map((g) => g.value.toPrecision(9)).join(', ')}; grads ${got.map((g) => g.grad[0].toPrecision(9)).join(', ')}; inner iterations ${got.map((g) => g.inner).join(', ')}`);
+    expect(got.map((g) => g.value)).toEqual(expected.map((e) => e.value));
+    expect(got.map((g) => g.grad)).toEqual(expected.map((e) => e.grad));
+    expect(got.map((g) => g.inner)).toEqual(expected.map((e) => e.inner));
+    // the third call repeats θ: warm-started from the second call's solutions it needs fewer inner iterations
+    expect(got[2].inner).toBeLessThan(got[1].inner);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('sums in the order of the samples: a permuted batch gives the float64-rounded same mean', async () => {
+    const theta = { logAlpha: tf.scalar(-1) };
+    const fresh = await workerPool({ module: MODULE, threads: 2 });
+    try {
+      const a = pooledHypergradient(fresh, { theta, samples: [0, 1, 2, 3], warmStart: false });
+      const b = pooledHypergradient(fresh, { theta, samples: [3, 2, 1, 0], warmStart: false });
+      expect(a.outcomes.map((o) => o.sample)).toEqual([0, 1, 2, 3]);
+      expect(b.outcomes.map((o) => o.sample)).toEqual([3, 2, 1, 0]);
+      // each sample's outcome is the same whichever order (and thread) ran it
+      for (const o of a.outcomes) expect(b.outcomes.find((p) => p.sample === o.sample)!.grad!.logAlpha.values).toEqual(o.grad!.logAlpha.values);
+      // float64 sums of four float32 terms in another order agree to float32 rounding (≤ 1 ulp here)
+      expect(Math.abs(a.grad!.logAlpha.dataSync()[0] - b.grad!.logAlpha.dataSync()[0])).toBeLessThanOrEqual(Math.abs(a.grad!.logAlpha.dataSync()[0]) * 2 ** -23);
+      a.dispose();
+      b.dispose();
+    } finally {
+      theta.logAlpha.dispose();
+      await fresh.close();
+    }
+  });
+
+  it('a failing sample fails the request with its index, leaks nothing, and the pool serves the next request', () => {
+    const theta = { logAlpha: tf.scalar(-1) };
+    const before = tf.memory().numTensors;
+    expect(() => pooledHypergradient(pool, { theta, samples: [3, 9, 4] })).toThrow(/workerPool: sample 9: the file of sample 9 is corrupt/);
+    expect(tf.memory().numTensors).toBe(before);
+    const r = pooledHypergradient(pool, { theta, samples: [3, 4] });
+    expect(Number.isFinite(r.value)).toBe(true);
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    theta.logAlpha.dispose();
+  });
+
+  it('saveState/loadState carry the per-sample warm starts to a new pool', async () => {
+    const theta = { logAlpha: tf.scalar(-1.2) };
+    const first = pooledHypergradient(pool, { theta, samples: [0, 1] });
+    first.dispose();
+    const state = pool.saveState();
+    const again = pooledHypergradient(pool, { theta, samples: [0, 1] });
+    const other = inlinePool(makeTask({ badSample: 9, samples: 10 }));
+    other.loadState(JSON.parse(JSON.stringify(state)));
+    const resumed = pooledHypergradient(other, { theta, samples: [0, 1] });
+    expect(bits(resumed)).toEqual(bits(again));
+    expect(resumed.work.innerIterations).toBe(again.work.innerIterations);
+    again.dispose();
+    resumed.dispose();
+    await other.close();
+    theta.logAlpha.dispose();
+  });
+
+  it('refuses a relative module path, a bad sample index, and a module without a task', async () => {
+    await expect(workerPool({ module: './task.ts' })).rejects.toThrow(/relative path '.\/task.ts'.*new URL/);
+    const theta = { logAlpha: tf.scalar(0) };
+    expect(() => pooledHypergradient(pool, { theta, samples: [10] })).toThrow(/sample 10 is outside 0 … 9/);
+    expect(() => pooledHypergradient(pool, { theta, samples: [0], tols: 1 } as never)).toThrow(/unknown option 'tols'; did you mean 'tol'/);
+    theta.logAlpha.dispose();
+    await expect(workerPool({ module: new URL('./fixtures/not-a-task.ts', import.meta.url), threads: 1 })).rejects.toThrow(/thread 0 could not load task module .*export default definePoolTask/);
+  });
+});
