@@ -137,6 +137,14 @@ const CASES: Record<string, Call> = {
   'imaging.cartesianMask': (o) => imagingPkg.cartesianMask({ height: 8, width: 8, ...o }),
   'imaging.smoothedTV': (o) => imagingPkg.smoothedTV(o),
   'imaging.huberTV': (o) => imagingPkg.huberTV(o),
+  'imaging.tgv': (o) => imagingPkg.tgv(o),
+  'imaging.tgvProblem': (o) => imagingPkg.tgvProblem(o),
+  'imaging.samplingProblem': (o) => imagingPkg.samplingProblem({ height: 4, width: 4, ...o }),
+  'imaging.samplingPenalty': (o) => imagingPkg.samplingPenalty({ sampling: x }, o),
+  'imaging.variableDensityMask': (o) => imagingPkg.variableDensityMask({ height: 4, width: 4, rate: 0.5, ...o }),
+  'imaging.lowFrequencyMask': (o) => imagingPkg.lowFrequencyMask({ height: 4, width: 4, rate: 0.5, ...o }),
+  'imaging.radialMask': (o) => imagingPkg.radialMask({ height: 4, width: 4, rate: 0.5, ...o }),
+  'imaging.mrPhantoms': (o) => imagingPkg.mrPhantoms({ count: 1, size: 4, ...o }),
   'imaging.randomFilters': (o) => imagingPkg.randomFilters(o),
   'imaging.icnn': (o) => imagingPkg.icnn(o),
   'imaging.fieldsOfExperts': (o) => imagingPkg.fieldsOfExperts(o),
@@ -210,7 +218,7 @@ const NO_OPTIONS: Record<string, string> = {
   ...Object.fromEntries(
     ['addNoise', 'boxKernel', 'centerCrop', 'convolution', 'dctFilters', 'decodePng', 'dftMatrices', 'differenceFilters', 'divergence', 'extractPatches', 'fft2', 'finiteDifference',
       'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'ifft2', 'inpainting', 'leastSquares', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
-      'sumRegularizers', 'tikhonov', 'trainTestSplit']
+      'sumRegularizers', 'tikhonov', 'trainTestSplit', 'tgvImage', 'symmetricGradient', 'binariseSampling']
       .map((k) => [`imaging.${k}`, POSITIONAL]),
   ),
 };

@@ -24,11 +24,15 @@ export type { RadonOptions, RadonOperator } from './operators/radon.js';
 export { fbp, rampFilterMatrix } from './operators/fbp.js';
 export { cartesianMask, randomMask, CARTESIAN_MASK_DEFAULTS } from './operators/masks.js';
 export type { CartesianMaskOptions } from './operators/masks.js';
+export { variableDensityMask, lowFrequencyMask, radialMask, binariseSampling, RATE_MASK_DEFAULTS } from './operators/sampling-masks.js';
+export type { RateMaskOptions } from './operators/sampling-masks.js';
 
 // Data terms, regularizers, problems
 export type { Regularizer } from './regularizers/types.js';
 export { smoothedTV, huberTV, TV_DEFAULTS } from './regularizers/tv.js';
 export type { TVOptions } from './regularizers/tv.js';
+export { tgv, tgvImage, symmetricGradient, TGV_DEFAULTS } from './regularizers/tgv.js';
+export type { TGVOptions } from './regularizers/tgv.js';
 export { tikhonov, sumRegularizers } from './regularizers/tikhonov.js';
 export { randomFilters, dctFilters, lowFrequencyDctFilters, differenceFilters, RANDOM_FILTERS_DEFAULTS } from './regularizers/filters.js';
 export type { RandomFiltersOptions } from './regularizers/filters.js';
@@ -45,6 +49,10 @@ export {
   TV_PROBLEM_DEFAULTS, ICNN_PROBLEM_DEFAULTS,
 } from './problems.js';
 export type { ReconstructionData, ReconstructionProblem, ReconstructionOptions, TVProblemOptions } from './problems.js';
+export { tgvProblem } from './tgv-problem.js';
+export type { TGVProblemOptions } from './tgv-problem.js';
+export { samplingProblem, samplingPenalty, SAMPLING_PROBLEM_DEFAULTS } from './sampling.js';
+export type { SamplingProblem, SamplingProblemOptions, SamplingData, SamplingPenaltyOptions } from './sampling.js';
 
 // Data
 // (PNG files on disk and sample paths: '@bilevel/imaging/node')
@@ -59,6 +67,8 @@ export { addNoise } from './data/noise.js';
 export { trainTestSplit } from './data/split.js';
 export { ctPhantoms, randomEllipses, rasteriseEllipses, SHEPP_LOGAN, CT_PHANTOM_DEFAULTS } from './data/phantoms.js';
 export type { Ellipse, CtPhantomOptions } from './data/phantoms.js';
+export { mrPhantoms, MR_PHANTOM_DEFAULTS } from './data/mr-phantoms.js';
+export type { MrPhantomOptions } from './data/mr-phantoms.js';
 export { denoisingDataset, DENOISING_DATASET_DEFAULTS } from './data/dataset.js';
 export type { DenoisingDatasetOptions, DenoisingDataset, DenoisingBatch } from './data/dataset.js';
 

@@ -5,7 +5,7 @@ import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 import { dot } from './helpers.js';
 import {
   tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, reconstructionProblem, blur, subsampledFourier,
-  icnn, icnnZWeights, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, lowFrequencyDctFilters, differenceFilters, randomFilters, fieldsOfExperts, filterPenalty,
+  icnn, icnnZWeights, tgvProblem, smoothedTV, huberTV, tikhonov, sumRegularizers, dctFilters, lowFrequencyDctFilters, differenceFilters, randomFilters, fieldsOfExperts, filterPenalty,
 } from '../src/index.js';
 import type { ReconstructionProblem } from '../src/index.js';
 
@@ -59,6 +59,22 @@ describeEachBackend('energies', (backend) => {
     ['Fields of Experts, valid padding', () => denoise(foeProblem({ size: 3, alpha: 0.05, nu: 0.2, padding: 'valid' }))],
     ['filter model (Ex), valid padding', () => denoise(filterModelProblem({ size: 5, count: 3, epsilon: 0.2, beta0: Math.log(0.2), padding: 'valid' }))],
     ['ICNN', () => denoise(icnnProblem({ layers: 2, channels: 3, size: 3, alpha: 1, scale: 0.5 }))],
+    // The lower-level variable of TGV² is the stacked field (u, w): [2, n, n, 3]. Its
+    // operators (∇u − w and E w, ‖·‖ ≤ 3 and 2√2) move the smoothed norms' arguments by up to
+    // ~3h|v| per stencil step, so ν = 0.3 keeps the five-point truncation (3h|v|/ν)⁴ ≲ 1e-4,
+    // as ν = 0.1 does for TV (‖∇‖ ≤ 2√2 acting on u alone, no w channels).
+    ['TGV² denoising', (n) => ({
+      built: tgvProblem({ nu: 0.3, alpha: 0.3, beta: 1.5 }),
+      y: image(11),
+      x: tf.tidy(() => tf.concat([image(12), tf.mul(0.1, randn([2, n, n, 2], 16))], 3)),
+    })],
+    ['TGV² deblurring', (n) => {
+      const A = blur({ size: 3, sigma: 1 });
+      const built = tgvProblem({ nu: 0.3, alpha: 0.3, beta: 0.7, operator: A, xi: 0.01 });
+      const y = tf.tidy(() => A.apply(image(13)));
+      const x = tf.tidy(() => tf.concat([image(12), tf.mul(0.1, randn([2, n, n, 2], 17))], 3));
+      return { built: { ...built, dispose: () => (built.dispose(), A.dispose()) }, y, x };
+    }],
     ['TV deblurring', (n) => {
       const A = blur({ size: 5, sigma: 1 });
       const built = tvDenoisingProblem({ nu: 0.1, alpha: 0.3, operator: A, xi: 0.01 });

@@ -48,6 +48,18 @@ export interface DfoOptions {
   minTol: number;
   /** Points farther than geometryFactor·Δ from the iterate are replaced before the radius shrinks. */
   geometryFactor: number;
+  /**
+   * ε of Algorithm 1's criticality phase (lines 5–7): when the model gradient ‖g̃‖ ≤ criticalityTol,
+   * Δ is replaced by γ_dec^i·Δ and the set resampled around θ_k (so the model is fully linear
+   * there) until Δ ≤ ‖g̃‖. 0 turns the phase off.
+   */
+  criticalityTol: number;
+  /**
+   * Algorithm 1's acceptance rule (33): a step with η₁ ≤ ρ < η₂ is taken only when the model is
+   * fully linear (else the geometry is improved first). Default false: DFO-LS's rule (take every
+   * ρ ≥ η₁), which needed less work on the test problems (see the README).
+   */
+  fullyLinearAcceptance: boolean;
   /** Box l ≤ θ ≤ u (one pair for all leaves or per leaf), honoured by every evaluated point. */
   bounds?: BoxBounds;
 }
@@ -80,9 +92,11 @@ export const DFO_DEFAULTS: Readonly<Omit<DfoOptions, 'points' | 'bounds'>> = Obj
   maxAccuracyReductions: 30,
   minTol: 0,
   geometryFactor: 2,
+  criticalityTol: 1e-8,
+  fullyLinearAcceptance: false,
 });
 
-const KEYS = ['radius0', 'maxRadius', 'minRadius', 'points', 'acceptRatio', 'expandRatio', 'radiusShrink', 'radiusGrow', 'tol0', 'dynamicAccuracy', 'accuracyRatio', 'modelAccuracy', 'accuracyShrink', 'accuracyGrow', 'maxAccuracyReductions', 'minTol', 'geometryFactor', 'bounds'] as const;
+const KEYS = ['radius0', 'maxRadius', 'minRadius', 'points', 'acceptRatio', 'expandRatio', 'radiusShrink', 'radiusGrow', 'tol0', 'dynamicAccuracy', 'accuracyRatio', 'modelAccuracy', 'accuracyShrink', 'accuracyGrow', 'maxAccuracyReductions', 'minTol', 'geometryFactor', 'criticalityTol', 'fullyLinearAcceptance', 'bounds'] as const;
 
 /** Merges `options` over {@link DFO_DEFAULTS} and checks every range (errors name dfo, the option and the fix). */
 export function resolveDfoOptions(options: Partial<DfoOptions>): Readonly<DfoOptions> {
@@ -98,6 +112,7 @@ export function resolveDfoOptions(options: Partial<DfoOptions>): Readonly<DfoOpt
   checkRange(where, 'radiusShrink', o.radiusShrink, 0, 1, true, true, 'use e.g. 0.5');
   checkRange(where, 'radiusGrow', o.radiusGrow, 1, Infinity, true, true, 'use e.g. 2');
   checkRange(where, 'tol0', o.tol0, 0, Infinity, true, true, 'give the initial inner tolerance, e.g. 1e-1');
+  if (typeof o.fullyLinearAcceptance !== 'boolean') throw new Error(`${where}: option 'fullyLinearAcceptance' must be true or false, got ${String(o.fullyLinearAcceptance)}.`);
   if (typeof o.dynamicAccuracy !== 'boolean') throw new Error(`${where}: option 'dynamicAccuracy' must be true or false, got ${String(o.dynamicAccuracy)}.`);
   const ratioCap = Math.min(o.acceptRatio, 1 - o.expandRatio) / 2;
   checkRange(where, 'accuracyRatio', o.accuracyRatio, 0, ratioCap, true, true, `the ratio test needs accuracyRatio < min(acceptRatio, 1 − expandRatio)/2 = ${ratioCap}; use e.g. ${ratioCap * 0.8}`);
@@ -107,6 +122,7 @@ export function resolveDfoOptions(options: Partial<DfoOptions>): Readonly<DfoOpt
   checkInt(where, 'maxAccuracyReductions', o.maxAccuracyReductions, 0, 'use e.g. 30');
   checkRange(where, 'minTol', o.minTol, 0, o.tol0, false, false, 'use 0 for no floor (and at most tol0)');
   checkRange(where, 'geometryFactor', o.geometryFactor, 1, Infinity, false, true, 'use e.g. 2');
+  checkRange(where, 'criticalityTol', o.criticalityTol, 0, Infinity, false, true, 'use e.g. 1e-8 (0 turns the criticality phase off)');
   if (o.points != null) checkInt(where, 'points', o.points, 2, 'use n + 1 (linear models) up to (n + 1)(n + 2)/2 (full quadratic); default 2n + 1');
   if (o.bounds != null && typeof o.bounds !== 'object') throw new Error(`${where}: option 'bounds' must be { lower?, upper? } or { leaf: { lower?, upper? } }.`);
   return Object.freeze(o);

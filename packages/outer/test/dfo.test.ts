@@ -78,6 +78,38 @@ describe('dfo mechanics', () => {
     oracle.dispose();
   });
 
+  it('criticality phase (Algorithm 1 lines 5–7): whenever ‖g̃‖ ≤ criticalityTol the step stays within Δ ≤ ‖g̃‖; the target is still reached', async () => {
+    const q = makeQuadratic(small);
+    const oracle = quadraticOracle(q);
+    // a huge ε makes the phase run at every iteration once ‖g̃‖ < Δ
+    // Steps longer than ‖g̃‖: the default method takes some near the solution (‖g̃‖ → 0 faster
+    // than Δ); with a huge ε the phase runs whenever Δ > ‖g̃‖, so none is left.
+    const longSteps = (criticalityTol: number) => {
+      const method = dfo({ radius0: 0.5, tol0: 1e-1, criticalityTol });
+      let state = method.init({ theta: tf.zeros([small.p]) } as Params);
+      let count = 0;
+      for (let k = 0; k < 40; k++) {
+        const { state: next, info } = method.step(state, oracle);
+        if (info.stop != null) break;
+        if (info.accepted && info.step > info.gradNorm * (1 + 1e-9)) count++;
+        state = next;
+      }
+      return count;
+    };
+    const critical = longSteps(0);
+    expect(longSteps(1e3)).toBe(0);
+    expect(critical).toBeGreaterThan(0);
+    const plain = await toTarget(q, dfo({ radius0: 0.5, tol0: 1e-1 }));
+    const withPhase = await toTarget(q, dfo({ radius0: 0.5, tol0: 1e-1, criticalityTol: 1e-2 }));
+    const strict = await toTarget(q, dfo({ radius0: 0.5, tol0: 1e-1, fullyLinearAcceptance: true }));
+    console.log(`[dfo] work to target: default ${plain.reached}, criticalityTol 1e-2 ${withPhase.reached}, fullyLinearAcceptance ${strict.reached}`);
+    expect(withPhase.reached).toBeDefined();
+    expect(strict.reached).toBeDefined();
+    expect(() => dfo({ criticalityTol: -1 })).toThrow(/criticalityTol/);
+    expect(() => dfo({ fullyLinearAcceptance: 1 as never })).toThrow(/fullyLinearAcceptance/);
+    oracle.dispose();
+  });
+
   it('state is JSON-serialisable, and a run killed and resumed through train follows the same trajectory', async () => {
     const total = 30;
     const k = 13;

@@ -16,6 +16,7 @@ export const BLUR_SCHEMA: OptionSchema = { kind: opt.oneOf(['gaussian', 'box', '
 export const SUBSAMPLED_FOURIER_SCHEMA: OptionSchema = { weights: tensor };
 export const CARTESIAN_MASK_SCHEMA: OptionSchema = { height: int, width: int, acceleration: num, centerLines: int, seed: int };
 export const TV_SCHEMA: OptionSchema = { nu: num, alpha: num, learnNu: opt.boolean() };
+export const TGV_SCHEMA: OptionSchema = { nu: num, alpha: num, beta: num };
 export const RANDOM_FILTERS_SCHEMA: OptionSchema = { size: int, count: int, scale: num, seed: int };
 export const ICNN_SCHEMA: OptionSchema = { layers: int, channels: int, size: int, seed: int, scale: num, alpha: num };
 export const FOE_SCHEMA: OptionSchema = { filters: tensor, size: int, alpha: num, nu: num, padding, expert: opt.oneOf(['student-t', 'charbonnier']) };

@@ -26,6 +26,8 @@ export interface WorkingSet {
   tol: number;
   hessian: number[][];
   gradNorm: number;
+  /** Criticality-phase passes in this iteration (Algorithm 1 line 6). */
+  criticalitySteps?: number;
 }
 
 export const boundOf = (w: WorkingSet, j: number): number => w.valueBounds[j] ?? Infinity;

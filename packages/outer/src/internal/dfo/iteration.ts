@@ -17,12 +17,25 @@ export function iterate(opts: Readonly<DfoOptions>, w: WorkingSet, npt: number, 
     w.base = 0;
   }
   let restarted = false;
+  let criticalityDone = false;
   for (;;) {
     const model = buildModel(w.points, w.values, w.base, w.radius, w.hessian);
     if (model == null) {
       // Degenerate set (rounding, repeated rejections): resample around θ_k once.
       if (restarted) throw new Stop('radius-limit', `${WHERE}: the interpolation set stays degenerate at Δ = ${w.radius}; θ cannot be resolved further in float32 (raise minRadius).`);
       restarted = true;
+      resampleAround(w, npt, box, sample);
+      continue;
+    }
+    // Criticality phase (lines 5–7): near a stationary point of the model, make the model fully
+    // linear in a region no larger than ‖g̃‖, so that a small ‖g̃‖ means a small ‖∇F‖.
+    const gNorm = Math.sqrt(dot(model.g, model.g));
+    if (gNorm <= opts.criticalityTol && (w.radius > gNorm || !criticalityDone)) {
+      criticalityDone = true;
+      w.gradNorm = gNorm;
+      w.criticalitySteps = (w.criticalitySteps ?? 0) + 1;
+      if (w.radius > gNorm) w.radius = Math.max(w.radius * opts.radiusShrink, gNorm);
+      if (w.radius < opts.minRadius) throw new Stop('radius-limit', `${WHERE}: criticality phase: ‖g̃‖ = ${gNorm} ≤ criticalityTol = ${opts.criticalityTol} and Δ = ${w.radius} fell below minRadius: θ is stationary to this resolution.`);
       resampleAround(w, npt, box, sample);
       continue;
     }
@@ -51,7 +64,11 @@ export function iterate(opts: Readonly<DfoOptions>, w: WorkingSet, npt: number, 
     // Line 10: the trial evaluation, as accurate as the ratio test needs.
     const trial = sample.evaluateTrial(trialPoint, target);
     const rho = (w.values[w.base] - trial.value) / pred;
-    const accepted = rho >= opts.acceptRatio;
+    // (33) with `fullyLinearAcceptance`: a merely successful step (η₁ ≤ ρ < η₂) is taken only
+    // from a model fully linear in B(θ_k, Δ_k) (no point farther than geometryFactor·Δ);
+    // otherwise (DFO-LS) every successful step is taken.
+    const fullyLinear = !geometryBad(w, opts);
+    const accepted = rho >= opts.expandRatio || (rho >= opts.acceptRatio && (fullyLinear || !opts.fullyLinearAcceptance));
     const stepLength = normInf(s);
     // Line 12: the trial point joins the set either way.
     const drop = replacementIndex(w, model, s, accepted ? trialPoint : w.points[w.base]);
@@ -64,7 +81,8 @@ export function iterate(opts: Readonly<DfoOptions>, w: WorkingSet, npt: number, 
       w.base = drop;
       w.radius = acceptedRadius(opts, rho, w.radius, stepLength);
       if (opts.dynamicAccuracy) w.tol = Math.min(opts.tol0, w.tol * opts.accuracyGrow);
-    } else if (geometryBad(w, opts)) {
+    } else if ((opts.fullyLinearAcceptance && !fullyLinear) || geometryBad(w, opts)) {
+      // (34): Δ kept while the model is not fully linear; fix the geometry instead.
       improveGeometry(w, box, sample);
     } else {
       w.radius *= opts.radiusShrink;
