@@ -3,10 +3,10 @@ import { mulberry32 } from '@bilevel/outer';
 
 /**
  * Piecewise-affine test images: a Voronoi partition of the square into `cells` regions from
- * seeded random sites, each region an affine ramp `a + b·i + c·j` (slopes up to ±0.6 across
+ * seeded random sites, each region an affine ramp `a + b·i + c·j` (slopes up to ±`slope` across
  * the image), clipped to [0, 1]. TGV² should keep the ramps; TV turns them into staircases.
  */
-export function piecewiseAffineImages(count: number, size: number, cells: number, seed: number): tf.Tensor4D {
+export function piecewiseAffineImages(count: number, size: number, cells: number, seed: number, slope = 0.6): tf.Tensor4D {
   const rng = mulberry32(seed);
   const random = () => rng.next();
   const values = new Float32Array(count * size * size);
@@ -15,8 +15,8 @@ export function piecewiseAffineImages(count: number, size: number, cells: number
       i: random() * size,
       j: random() * size,
       a: 0.2 + 0.6 * random(),
-      b: ((random() - 0.5) * 1.2) / size,
-      c: ((random() - 0.5) * 1.2) / size,
+      b: ((random() - 0.5) * 2 * slope) / size,
+      c: ((random() - 0.5) * 2 * slope) / size,
     }));
     for (let i = 0; i < size; i++) {
       for (let j = 0; j < size; j++) {

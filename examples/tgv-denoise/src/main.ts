@@ -21,12 +21,13 @@ import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWo
 import { piecewiseAffineImages } from './images.js';
 
 const flags = parseFlags({
-  size: 48, // side of the generated images
+  size: 32, // side of the generated images
   count: 4, // training images
   test: 4, // held-out images
   cells: 5, // Voronoi regions per image
+  slope: 1.2, // largest intensity change of a ramp across the image
   sigma: 0.1, // noise level
-  nu: 0.02, // smoothing of both TGV norms and of TV
+  nu: 0.005, // smoothing of both TGV norms and of TV
   iterations: 30, // Adam iterations per model
   step: 0.15, // Adam step in (log α, log β)
   tol: 1e-3, // inner tolerance of every hypergradient
@@ -40,7 +41,7 @@ const out = outputFolder(flags.out);
 type Data = ReconstructionData & { clean: tf.Tensor };
 
 function dataset(count: number, seed: number): Data {
-  const clean = piecewiseAffineImages(count, flags.size, flags.cells, seed);
+  const clean = piecewiseAffineImages(count, flags.size, flags.cells, seed, flags.slope);
   return { clean, y: addNoise(clean, flags.sigma, seed + 1000) };
 }
 const trainSet = dataset(flags.count, 2 * flags.seed + 1);

@@ -36,9 +36,9 @@ export const boundOf = (w: WorkingSet, j: number): number => w.valueBounds[j] ??
 export interface Sampler {
   readonly work: Work;
   readonly evaluations: number;
-  evaluate(x: number[], at: number): { value: number; bound: number };
-  /** Evaluates `x` at tolerance `at` into slot j of the set. */
-  store(j: number, x: number[], at: number): void;
+  evaluate(x: number[], at: number, target?: number): { value: number; bound: number };
+  /** Evaluates `x` at tolerance `at` into slot j of the set (an unconverged solve is kept when its valueBound ≤ target). */
+  store(j: number, x: number[], at: number, target?: number): void;
   /** Next tolerance for a point whose valueBound misses `target`; valueBound ∝ ε predicts the factor. */
   tighten(from: number, bound: number, target: number): number;
   /** Accuracy phase at θ_k: true when F̃(θ_k) had to be re-evaluated (valueBound > η₁'·pred). */
@@ -56,7 +56,10 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
   let reductions = 0;
   let refreshes = 0;
 
-  const evaluate = (x: number[], at: number): { value: number; bound: number } => {
+  // `target`: the valueBound this evaluation must meet. A solve that stops short of `at` (in
+  // float32 the inner solver stalls at its round-off floor) is still usable when its achieved
+  // valueBound meets the target; only otherwise does the method stop with 'accuracy-limit'.
+  const evaluate = (x: number[], at: number, target = -Infinity): { value: number; bound: number } => {
     const r = withParams(unflatten(x, layout), (theta) => oracle(theta, { tol: at, linearTol: at }, { valueOnly: true, skipAdjoint: true }));
     evaluations++;
     work = addWork(work, r.work);
@@ -66,13 +69,13 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
     if (dynamic && Number.isNaN(valueBound)) {
       throw new Error(`${WHERE}.step: the oracle returned no valueBound (NaN); dynamic accuracy needs |F̃ − F| ≤ valueBound: give oracleFromStrategy 'constants' (with lossLipschitz), or use dfo({ dynamicAccuracy: false }).`);
     }
-    if (dynamic && converged === false) {
+    if (dynamic && converged === false && !(valueBound <= target)) {
       throw new Stop('accuracy-limit', `${WHERE}: the oracle could not reach tol = ${at} (raise the solvers' maxIter, or accept this θ).`);
     }
     return { value, bound: valueBound };
   };
-  const store = (j: number, x: number[], at: number) => {
-    const e = evaluate(x, at);
+  const store = (j: number, x: number[], at: number, target?: number) => {
+    const e = evaluate(x, at, target);
     w.points[j] = x;
     w.values[j] = e.value;
     w.tols[j] = at;
@@ -92,7 +95,7 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
   const refineBase = (target: number): boolean => {
     if (!dynamic || !(boundOf(w, w.base) > target)) return false;
     w.tol = tighten(Math.min(w.tol, w.tols[w.base]), boundOf(w, w.base), target);
-    store(w.base, w.points[w.base], w.tol);
+    store(w.base, w.points[w.base], w.tol, target);
     return true;
   };
   const refineModelValues = (pred: number): boolean => {
@@ -108,7 +111,7 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
       const next = w.tols[j] * Math.min(opts.accuracyShrink, Math.max(1e-3, (0.5 * modelTarget) / boundOf(w, j)));
       if (next < opts.minTol) throw new Stop('accuracy-limit', `${WHERE}: an interpolation value's error bound ${boundOf(w, j)} exceeds modelAccuracy·pred = ${modelTarget} and the next tolerance ${next} would fall below minTol = ${opts.minTol}: θ is stationary to the attainable accuracy (lower minTol to continue).`);
       tightest = Math.min(tightest, next);
-      store(j, w.points[j], next);
+      store(j, w.points[j], next, modelTarget);
       refreshed = true;
     }
     w.tol = tightest;
@@ -116,12 +119,12 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
     return refreshed;
   };
   const evaluateTrial = (x: number[], target: number) => {
-    let trial = evaluate(x, w.tol);
+    let trial = evaluate(x, w.tol, target);
     let trialTol = w.tol;
     while (dynamic && !(trial.bound <= target)) {
       w.tol = tighten(trialTol, trial.bound, target);
       trialTol = w.tol;
-      trial = evaluate(x, w.tol);
+      trial = evaluate(x, w.tol, target);
     }
     return { ...trial, tol: trialTol };
   };
