@@ -23,6 +23,8 @@ const flags = parseFlags({
   problems: 'denoise1d-1,denoise1d-3,denoise2d-3,mri1d', // comma-separated
   steps: 30, // DFO steps (rejected ones included) per run, the same for every run of a problem
   gd: false, // also run gradient descent (dynamic, fixed 1,000 and 10,000 iterations)
+  dynamicOnly: false, // only the dynamic-accuracy runs
+  accuracyLimit: 'stop', // dfo's accuracyLimit: 'stop' at the float32 floor or 'continue' uncertified
   fixedFista: '200,2000',
   fixedGd: '1000,10000',
   length: 64, // 1-D signal length (denoising)
@@ -56,12 +58,12 @@ function runsFor(): Run[] {
   const runs: Run[] = [];
   // Dynamic: the trust region sets the absolute tolerance on ‖∇ₓΦ‖; a generous cap.
   runs.push({ solver: 'FISTA', accuracy: 'dynamic', inner: accelerated({ maxIter: 100000 }), dynamic: true });
-  for (const k of flags.fixedFista.split(',').map(Number)) {
+  for (const k of flags.dynamicOnly ? [] : flags.fixedFista.split(',').map(Number)) {
     runs.push({ solver: 'FISTA', accuracy: `fixed ${k}`, inner: accelerated({ maxIter: k, tol: 1e-30, stallIterations: 0 }), dynamic: false });
   }
   if (flags.gd) {
     runs.push({ solver: 'GD', accuracy: 'dynamic', inner: gradientDescent({ maxIter: 200000 }), dynamic: true });
-    for (const k of flags.fixedGd.split(',').map(Number)) {
+    for (const k of flags.dynamicOnly ? [] : flags.fixedGd.split(',').map(Number)) {
       runs.push({ solver: 'GD', accuracy: `fixed ${k}`, inner: gradientDescent({ maxIter: k, tol: 1e-30, stallIterations: 0 }), dynamic: false });
     }
   }
@@ -97,7 +99,7 @@ for (const name of flags.problems.split(',')) {
       problem: p.problem, data: p.data, loss: p.loss, strategy,
       constants: { lossLipschitz: p.lossLipschitz, mixedNorm: Infinity },
     });
-    const method = dfo({ radius0: p.radius0, tol0: run.dynamic ? 1e-1 : 1e-30, dynamicAccuracy: run.dynamic, bounds: p.bounds });
+    const method = dfo({ radius0: p.radius0, tol0: run.dynamic ? 1e-1 : 1e-30, dynamicAccuracy: run.dynamic, bounds: p.bounds, accuracyLimit: flags.accuracyLimit as 'stop' | 'continue' });
     const history: ProgressEvent[] = [];
     const t0 = performance.now();
     const result = await train({
@@ -115,7 +117,7 @@ for (const name of flags.problems.split(',')) {
     const reported = history.filter((e) => Number.isFinite(e.loss)).at(-1)?.loss ?? NaN;
     const f = exactF(p, result.theta);
     if (run.solver === 'FISTA' && run.dynamic) reference = { work: innerIterations, seconds };
-    const label = `${run.solver} ${run.accuracy}`;
+    const label = `${run.solver} ${run.accuracy}${run.dynamic && flags.accuracyLimit === 'continue' ? ' (continue at floor)' : ''}`;
     for (const e of history) if (Number.isFinite(e.loss)) curves.push({ series: label, work: e.work, loss: e.loss });
     const row = {
       problem: name,

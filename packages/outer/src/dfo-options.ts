@@ -60,6 +60,13 @@ export interface DfoOptions {
    * ρ ≥ η₁), which needed less work on the test problems (see the README).
    */
   fullyLinearAcceptance: boolean;
+  /**
+   * What a dynamic-accuracy run does when a solve stops short of ε (converged: false) with a
+   * valueBound above what the step needs — in float32 the inner solver's round-off floor:
+   * `'stop'` (default) ends with 'accuracy-limit'; `'continue'` keeps the value, stops
+   * tightening for this iteration and goes on uncertified (fixed accuracy at the floor).
+   */
+  accuracyLimit: 'stop' | 'continue';
   /** Box l ≤ θ ≤ u (one pair for all leaves or per leaf), honoured by every evaluated point. */
   bounds?: BoxBounds;
 }
@@ -94,9 +101,10 @@ export const DFO_DEFAULTS: Readonly<Omit<DfoOptions, 'points' | 'bounds'>> = Obj
   geometryFactor: 2,
   criticalityTol: 1e-8,
   fullyLinearAcceptance: false,
+  accuracyLimit: 'stop',
 });
 
-const KEYS = ['radius0', 'maxRadius', 'minRadius', 'points', 'acceptRatio', 'expandRatio', 'radiusShrink', 'radiusGrow', 'tol0', 'dynamicAccuracy', 'accuracyRatio', 'modelAccuracy', 'accuracyShrink', 'accuracyGrow', 'maxAccuracyReductions', 'minTol', 'geometryFactor', 'criticalityTol', 'fullyLinearAcceptance', 'bounds'] as const;
+const KEYS = ['radius0', 'maxRadius', 'minRadius', 'points', 'acceptRatio', 'expandRatio', 'radiusShrink', 'radiusGrow', 'tol0', 'dynamicAccuracy', 'accuracyRatio', 'modelAccuracy', 'accuracyShrink', 'accuracyGrow', 'maxAccuracyReductions', 'minTol', 'geometryFactor', 'criticalityTol', 'fullyLinearAcceptance', 'accuracyLimit', 'bounds'] as const;
 
 /** Merges `options` over {@link DFO_DEFAULTS} and checks every range (errors name dfo, the option and the fix). */
 export function resolveDfoOptions(options: Partial<DfoOptions>): Readonly<DfoOptions> {
@@ -112,6 +120,7 @@ export function resolveDfoOptions(options: Partial<DfoOptions>): Readonly<DfoOpt
   checkRange(where, 'radiusShrink', o.radiusShrink, 0, 1, true, true, 'use e.g. 0.5');
   checkRange(where, 'radiusGrow', o.radiusGrow, 1, Infinity, true, true, 'use e.g. 2');
   checkRange(where, 'tol0', o.tol0, 0, Infinity, true, true, 'give the initial inner tolerance, e.g. 1e-1');
+  if (o.accuracyLimit !== 'stop' && o.accuracyLimit !== 'continue') throw new Error(`${where}: option 'accuracyLimit' must be 'stop' or 'continue', got ${String(o.accuracyLimit)}.`);
   if (typeof o.fullyLinearAcceptance !== 'boolean') throw new Error(`${where}: option 'fullyLinearAcceptance' must be true or false, got ${String(o.fullyLinearAcceptance)}.`);
   if (typeof o.dynamicAccuracy !== 'boolean') throw new Error(`${where}: option 'dynamicAccuracy' must be true or false, got ${String(o.dynamicAccuracy)}.`);
   const ratioCap = Math.min(o.acceptRatio, 1 - o.expandRatio) / 2;

@@ -197,6 +197,42 @@ describe('dfo mechanics', () => {
     const nan: Oracle = () => ({ value: NaN, bound: NaN, valueBound: 0, work: emptyWork(), dispose: () => {} });
     const failed = dfo().step(dfo().init({ theta: tf.zeros([2]) } as Params), nan);
     expect(failed.info.stop).toBe('oracle-failed');
+    // A solve that stops short of ε (a float32 inner solver at its round-off floor) is kept when
+    // its achieved valueBound meets what the step needs, and stops the method when it does not.
+    // (at most 200 inner iterations per call: tightened tolerances are never reached here)
+    const capped = quadraticOracle(q, { maxIter: 200 });
+    const shortOf = (vb?: number): Oracle => (theta, accuracy, options) => {
+      const r = capped(theta, accuracy, options);
+      return { ...r, converged: false, valueBound: vb ?? r.valueBound };
+    };
+    let state = dfo({ radius0: 0.5, tol0: 1e-1 }).init({ theta: tf.zeros([small.p]) } as Params);
+    let accepted = 0;
+    for (let k = 0; k < 10; k++) {
+      const { state: next, info } = dfo({ radius0: 0.5, tol0: 1e-1 }).step(state, shortOf());
+      expect(info.stop, info.message).toBeUndefined();
+      if (info.accepted) accepted++;
+      state = next;
+    }
+    expect(accepted).toBeGreaterThan(2);
+    const hopeless = dfo({ radius0: 0.5, tol0: 1e-1 });
+    let h = hopeless.init({ theta: tf.zeros([small.p]) } as Params);
+    let stop: string | undefined;
+    for (let k = 0; k < 40 && stop == null; k++) {
+      const { state: next, info } = hopeless.step(h, shortOf(1e9));
+      stop = info.stop;
+      h = next;
+    }
+    expect(stop).toBe('accuracy-limit');
+    // accuracyLimit 'continue': the same hopeless oracle, the run goes on uncertified
+    const onward = dfo({ radius0: 0.5, tol0: 1e-1, accuracyLimit: 'continue' });
+    let o = onward.init({ theta: tf.zeros([small.p]) } as Params);
+    for (let k = 0; k < 10; k++) {
+      const { state: next, info } = onward.step(o, shortOf(1e9));
+      expect(info.stop, info.message).toBeUndefined();
+      o = next;
+    }
+    expect(() => dfo({ accuracyLimit: 'go' as never })).toThrow(/accuracyLimit/);
+    capped.dispose();
     const noBound: Oracle = (theta, accuracy, options) => ({ ...oracle(theta, accuracy, options), valueBound: NaN });
     expect(() => dfo().step(dfo().init({ theta: tf.zeros([3]) } as Params), noBound)).toThrow(/dfo.step: the oracle returned no valueBound .*dynamicAccuracy: false/);
     oracle.dispose();

@@ -55,6 +55,8 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
   let evaluations = 0;
   let reductions = 0;
   let refreshes = 0;
+  // accuracyLimit 'continue': a solve stopped short of what the step needs; no more tightening this iteration.
+  let atFloor = false;
 
   // `target`: the valueBound this evaluation must meet. A solve that stops short of `at` (in
   // float32 the inner solver stalls at its round-off floor) is still usable when its achieved
@@ -69,12 +71,16 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
     if (dynamic && Number.isNaN(valueBound)) {
       throw new Error(`${WHERE}.step: the oracle returned no valueBound (NaN); dynamic accuracy needs |F̃ − F| ≤ valueBound: give oracleFromStrategy 'constants' (with lossLipschitz), or use dfo({ dynamicAccuracy: false }).`);
     }
-    if (dynamic && converged === false && !(valueBound <= target)) {
+    if (dynamic && converged === false && !(valueBound <= target) && opts.accuracyLimit === 'continue') {
+      atFloor = true;
+    } else if (dynamic && converged === false && !(valueBound <= target)) {
       throw new Stop('accuracy-limit', `${WHERE}: the oracle could not reach tol = ${at} (raise the solvers' maxIter, or accept this θ).`);
     }
     return { value, bound: valueBound };
   };
-  const store = (j: number, x: number[], at: number, target?: number) => {
+  // Without a target (initial set, geometry points) an unconverged value is kept with its
+  // valueBound: refineModelValues re-evaluates it once the model's needs are known.
+  const store = (j: number, x: number[], at: number, target = Infinity) => {
     const e = evaluate(x, at, target);
     w.points[j] = x;
     w.values[j] = e.value;
@@ -93,13 +99,13 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
     return next;
   };
   const refineBase = (target: number): boolean => {
-    if (!dynamic || !(boundOf(w, w.base) > target)) return false;
+    if (!dynamic || atFloor || !(boundOf(w, w.base) > target)) return false;
     w.tol = tighten(Math.min(w.tol, w.tols[w.base]), boundOf(w, w.base), target);
     store(w.base, w.points[w.base], w.tol, target);
     return true;
   };
   const refineModelValues = (pred: number): boolean => {
-    if (!dynamic || !(pred > 0)) return false;
+    if (!dynamic || atFloor || !(pred > 0)) return false;
     // An interpolation value whose error may exceed modelAccuracy·pred would make the model
     // gradient wrong by a fraction of ‖g‖ or more (points evaluated early, at loose ε, when Δ
     // was large); re-evaluate those, then rebuild the model.
@@ -121,7 +127,7 @@ export function sampler(opts: Readonly<DfoOptions>, oracle: Oracle, layout: Layo
   const evaluateTrial = (x: number[], target: number) => {
     let trial = evaluate(x, w.tol, target);
     let trialTol = w.tol;
-    while (dynamic && !(trial.bound <= target)) {
+    while (dynamic && !atFloor && !(trial.bound <= target)) {
       w.tol = tighten(trialTol, trial.bound, target);
       trialTol = w.tol;
       trial = evaluate(x, w.tol, target);
