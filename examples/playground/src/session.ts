@@ -97,7 +97,7 @@ export function buildStrategy(name: PlaygroundConfig['strategy']): Strategy & { 
   switch (name) {
     case 'implicit': return implicit({ inner: lbfgs(), linear: cg(), maxIter: 1000, linearMaxIter: 300 });
     case 'unrolled': return unrolled({ steps: 30, memory: { checkpoint: 'sqrt' } });
-    case 'equilibrium': return equilibrium({ maxIter: 1000, backwardMaxIter: 300 });
+    case 'equilibrium': return equilibrium({ maxIter: 1000, linearMaxIter: 300 });
     case 'jfb': return jacobianFree({ inner: lbfgs(), steps: 1, maxIter: 1000 });
   }
 }

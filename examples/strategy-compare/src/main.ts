@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const strategies: Array<[string, () => Strategy]> = [
     ['implicit (L-BFGS + CG)', () => implicit({ inner: lbfgs(), linear: cg(), tol, linearTol: tol, maxIter: 1000, linearMaxIter: 500 })],
     [`unrolled (T = ${flags.unrollSteps}, √T checkpoints)`, () => unrolled({ steps: flags.unrollSteps, memory: { checkpoint: 'sqrt' } })],
-    ['equilibrium (Anderson + implicit backward)', () => equilibrium({ tol, backwardTol: tol, maxIter: 1000, backwardMaxIter: 500 })],
+    ['equilibrium (Anderson + implicit backward)', () => equilibrium({ tol, linearTol: tol, maxIter: 1000, linearMaxIter: 500 })],
     ['Jacobian-free (L-BFGS, k = 1)', () => jacobianFree({ inner: lbfgs(), steps: 1, tol, maxIter: 1000 })],
   ];
 

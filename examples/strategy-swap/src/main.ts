@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     ['jfb k = 10', () => jacobianFree({ inner: lbfgs(), steps: 10, tol })],
     ['unrolled T = 100 (full tape)', () => unrolled({ steps: 100 })],
     ['unrolled T = 100 (√T checkpoints)', () => unrolled({ steps: 100, memory: { checkpoint: 'sqrt' } })],
-    ['equilibrium (anderson, implicit backward)', () => equilibrium({ tol, backwardTol: tol })],
+    ['equilibrium (anderson, implicit backward)', () => equilibrium({ tol, linearTol: tol })],
     ['equilibrium (anderson, phantom k = 5)', () => equilibrium({ tol, backward: { phantom: 5, damping: 0.5 } })],
   ];
 

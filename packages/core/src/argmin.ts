@@ -5,7 +5,8 @@ import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.
 import type { Strategy } from './strategy.js';
 import { defineOptions, opt } from './options.js';
 import type { ConvergencePolicy } from './driver/policy.js';
-import { callSite, resolvePolicy, TIGHTEN_DEFAULTS } from './driver/policy.js';
+import { callSite, resolvePolicy, tightenedTol, TIGHTEN_DEFAULTS } from './driver/policy.js';
+import { checkData, checkTheta, requireBackend } from './inputs.js';
 
 /** Options of {@link argmin}. */
 export interface ArgminOptions {
@@ -20,7 +21,7 @@ export interface ArgminOptions {
   /**
    * What to do when a forward or backward solve misses its tolerance: `'warn'` (default: first
    * occurrence per call site printed, the rest counted), `'error'`, `'tighten'` (retry with
-   * larger iteration caps, then warn) or a `convergencePolicy(...)` object shared with other calls.
+   * larger iteration caps and tighter tolerances, then warn) or a `convergencePolicy(...)` object shared with other calls.
    */
   onNotConverged?: 'warn' | 'error' | 'tighten' | ConvergencePolicy;
   /**
@@ -113,16 +114,16 @@ export function argmin<D = Data>(
   const policyAt = (site: () => string): ConvergencePolicy => (option === 'warn' || option === 'tighten' || option == null ? resolvePolicy(where, option, site) : fixedPolicy);
   const tighten = fixedPolicy.mode === 'tighten';
   // The tolerances the strategy will use, for messages.
-  const own = (strategy as { options?: { tol?: number; linearTol?: number } }).options;
+  const own = (strategy as { accuracy?: { tol?: number; linearTol?: number } }).accuracy ?? (strategy as { options?: { tol?: number; linearTol?: number } }).options;
   const tol = opts.tol ?? own?.tol;
   const linearTol = opts.linearTol ?? own?.linearTol;
   const solveForward = strategy.solve.bind(strategy);
   const vjpSolution = strategy.vjpSolution.bind(strategy);
 
   return (theta: Params, data: D): tf.Tensor => {
-    if (theta == null || typeof theta !== 'object' || theta instanceof tf.Tensor) {
-      throw new Error(`${where}: the first argument must be a tree of tensors such as { logAlpha }, got ${theta instanceof tf.Tensor ? 'a bare tensor' : String(theta)}.`);
-    }
+    requireBackend(where);
+    checkTheta(where, theta);
+    checkData(where, data);
     const keys = keysOf(theta);
     const site = callSite();
     const policy = policyAt(() => site);
@@ -132,7 +133,7 @@ export function argmin<D = Data>(
     for (let k = 1; tighten && k <= TIGHTEN_DEFAULTS.retries && !fwd.converged && Number.isFinite(fwd.residual); k++) {
       const previous = fwd;
       const cap = Math.ceil(Math.max(1, opts.maxIter ?? previous.work.innerIterations) * TIGHTEN_DEFAULTS.factor ** k);
-      fwd = withoutTape(() => solveForward({ problem, theta, data, tol: opts.tol, maxIter: cap, x0: previous.x }));
+      fwd = withoutTape(() => solveForward({ problem, theta, data, tol: tightenedTol(tol, k), maxIter: cap, x0: previous.x }));
       previous.x.dispose();
     }
     policy.settleSolve(where, 'forward', fwd, strategy.name, tol, () => fwd.x.dispose());
@@ -159,7 +160,7 @@ export function argmin<D = Data>(
             const cap = Math.ceil(Math.max(1, opts.linearMaxIter ?? r.work.linearIterations) * TIGHTEN_DEFAULTS.factor ** k);
             disposeParams(r.grad);
             r.dataGrad?.dispose();
-            r = vjpSolution({ ...request, linearMaxIter: cap });
+            r = vjpSolution({ ...request, linearMaxIter: cap, linearTol: tightenedTol(linearTol, k) });
           }
           const failed = r;
           policy.settleSolve(where, 'backward', r, strategy.name, linearTol, () => {

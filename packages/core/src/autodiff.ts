@@ -10,10 +10,17 @@ import { keysOf } from './params.js';
  * these primitives safe inside custom gradients, which is how `argmin` is built.
  */
 export function withIsolatedTape<T>(fn: () => T): T {
-  const state = tf.engine().state as unknown as { activeTape: unknown };
+  const state = tf.engine().state as unknown as { activeTape: Array<{ saved?: tf.Tensor[] }> | null };
   const saved = state.activeTape;
   try {
     return fn();
+  } catch (e) {
+    // tfjs's gradients() frees the tensors its tape saved for the backward pass only when the
+    // function returns: when it throws (a failing energy or loss) they stay kept, one leak per
+    // saved tensor. A tape started here (not the caller's) is released before re-throwing.
+    const tape = state.activeTape;
+    if (tape != null && tape !== saved) for (const node of tape) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+    throw e;
   } finally {
     state.activeTape = saved;
   }

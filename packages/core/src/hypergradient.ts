@@ -1,9 +1,8 @@
 import { tf } from './tf.js';
 import type { Params } from './params.js';
-import { keysOf } from './params.js';
 import type { Data, Problem, FixedPointProblem, SaddleProblem } from './problem.js';
 import type { HypergradientRequest, HypergradientResult, Loss, Strategy } from './strategy.js';
-import { checkFinite } from './validate.js';
+import { requireBackend } from './inputs.js';
 import { defineOptions, opt } from './options.js';
 import type { OnNotConverged, ConvergencePolicy } from './driver/policy.js';
 import { callSite, resolvePolicy } from './driver/policy.js';
@@ -58,27 +57,20 @@ const HYPERGRADIENT_OPTIONS = defineOptions<HypergradientOptions<unknown>>('hype
 
 function validate<D>(o: HypergradientOptions<D>): ConvergencePolicy {
   const where = 'hypergradient';
+  requireBackend(where);
   if (o == null || typeof o !== 'object') throw new Error(`${where}: pass one options object { problem, theta, data, loss, strategy }.`);
   HYPERGRADIENT_OPTIONS.check(o as HypergradientOptions<unknown>);
   const p = o.problem as { kind?: string } | undefined;
   if (p == null || (p.kind !== 'energy' && p.kind !== 'fixed-point' && p.kind !== 'saddle')) {
     throw new Error(`${where}: option 'problem' must come from defineProblem(...), defineFixedPoint(...) or defineSaddle(...).`);
   }
-  if (o.theta == null || typeof o.theta !== 'object' || o.theta instanceof tf.Tensor) {
-    throw new Error(`${where}: option 'theta' must be a tree of tensors such as { logAlpha: tf.scalar(0) }, got ${o.theta instanceof tf.Tensor ? 'a bare tensor' : String(o.theta)}.`);
-  }
-  const keys = keysOf(o.theta);
-  if (keys.length === 0) throw new Error(`${where}: option 'theta' is an empty tree; give at least one parameter tensor.`);
-  for (const k of keys) checkFinite(where, `theta.${k}`, o.theta[k]);
-  for (const k of keys) {
-    if (o.theta[k].dtype !== 'float32') throw new Error(`${where}: 'theta.${k}' has dtype ${o.theta[k].dtype}; parameters must be float32 (tf.cast it).`);
-  }
   if (typeof o.loss !== 'function') throw new Error(`${where}: option 'loss' must be a function (x, theta, data) => scalar tensor.`);
   const s = o.strategy as Strategy | undefined;
   if (s == null || typeof s !== 'object' || typeof s.compute !== 'function') {
     throw new Error(`${where}: option 'strategy' must be a strategy object such as implicit({ inner, linear }) or jacobianFree(); got ${String(s)}.`);
   }
-  if (o.x0 != null) checkFinite(where, 'x0', o.x0);
+  // θ, data, x0 and a saddle operator are checked at the door of hypergradientWithPolicy
+  // (core's one input check, shared with outer's oracle).
   return resolvePolicy(where, o.onNotConverged, callSite);
 }
 

@@ -21,6 +21,7 @@ export type { IterativeMethod, IterateOptions, IterateOutcome, IterationInfo, St
 export { emptyWork, addWork, workUnits } from './work.js';
 export type { Work } from './work.js';
 export { checkNonNegative, checkPositiveInt, checkFinite, checkShape, readScalar } from './validate.js';
+export { requireBackend, checkTheta, checkData, checkStart, checkScalarOutput, callUser, withAllocationHint } from './inputs.js';
 export type { InnerSolver, InnerResult, InnerSolveOptions, InnerStatus } from './inner/types.js';
 export type { LinearSolver, LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './linear/types.js';
 export type { Loss, Accuracy, HypergradientRequest, HypergradientResult, HypergradientStatus, Strategy } from './strategy.js';
@@ -31,11 +32,12 @@ export {
   resetConvergenceWarnings, convergenceReport, convergencePolicy, DEFAULT_ON_NOT_CONVERGED, TIGHTEN_DEFAULTS,
   isUnconverged, notConvergedMessage, checkOnNotConverged,
 } from './driver/policy.js';
-export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext } from './driver/policy.js';
+export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext, TightenOptions } from './driver/policy.js';
 export { defineStrategy } from './driver/define.js';
 export { innerForward, explicitStopping } from './driver/inner-forward.js';
 export { fixedPointForward } from './driver/fixed-point-forward.js';
 export { hypergradientWithPolicy } from './driver/run.js';
+export { checkRequest, guardLoss } from './driver/door.js';
 export { splitLoss } from './driver/loss-split.js';
 export type { LossSplit } from './driver/loss-split.js';
 export { WarmSlot, slotsWarmState, loadSlotsWarmState, checkWarmTensor } from './driver/warm.js';
@@ -73,6 +75,9 @@ export { FIXED_POINT_DEFAULTS } from './fixed-point/types.js';
 export type { FixedPointSolver, FixedPointResult, FixedPointSolveOptions, FixedPointStatus } from './fixed-point/types.js';
 export { powerIteration, lanczos, estimateLipschitz, estimateStrongConvexity, POWER_ITERATION_DEFAULTS, LANCZOS_DEFAULTS } from './spectrum.js';
 export type { SpectrumEstimate, PowerIterationOptions, LanczosOptions, CurvatureEstimateOptions } from './spectrum.js';
+export { luFactor } from './dense.js';
+export { checkStrongConvexity, STRONG_CONVEXITY_CHECK_STEPS } from './certify.js';
+export type { LuFactorization } from './dense.js';
 export { checkGradient, checkParamsGradient, GRADCHECK_DEFAULTS } from './gradcheck.js';
 export type { GradCheckOptions, GradCheckResult, GradCheckEntry } from './gradcheck.js';
 export { argmin, withoutTape, DEFAULT_ARGMIN_OPTIONS } from './argmin.js';

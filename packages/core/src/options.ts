@@ -19,7 +19,7 @@ import { describeRange, type Range, inRange } from './internal/option-range.js';
 
 /** One option of a schema: what it accepts (`describe`), how to check it, and the fix. */
 export interface OptionSpec {
-  /** The kind, for tables and docs: 'number', 'integer', 'boolean', 'enum', 'function', 'tensor', 'object', 'any', 'union', 'renamed'. */
+  /** The kind, for tables and docs: 'number', 'integer', 'boolean', 'enum', 'function', 'tensor', 'object', 'any', 'union', 'renamed', 'removed'. */
   readonly kind: string;
   /** What the option accepts, as it reads in an error ("a finite number > 0"). */
   readonly describe: string;
@@ -29,6 +29,8 @@ export interface OptionSpec {
   readonly schema?: OptionSchema;
   /** For deprecated spellings: the current name. */
   readonly renamedTo?: string;
+  /** For old names that are no longer accepted: the name to use instead (an error says so). */
+  readonly replacedBy?: string;
   /** Whether `value` is acceptable (kind and range; nested keys are checked by {@link checkOptions}). */
   accepts(value: unknown): boolean;
 }
@@ -115,6 +117,13 @@ export const opt = {
   renamed(to: string): OptionSpec {
     return { kind: 'renamed', describe: `the old name of '${to}'`, renamedTo: to, accepts: () => true };
   },
+  /**
+   * An old name that is no longer accepted: passing it throws an error that names `to`
+   * (the unified name), instead of a plain "unknown option" whose nearest match may not be it.
+   */
+  removed(to: string): OptionSpec {
+    return { kind: 'removed', describe: `the old name of '${to}'`, replacedBy: to, accepts: () => false };
+  },
 } as const;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -164,17 +173,20 @@ export function checkOptions<T extends object>(where: string, given: T | undefin
   if (given == null) return {} as T;
   if (!isPlainObject(given)) throw new Error(`${where}: ${path === '' ? 'options' : `option '${path.slice(0, -1)}'`} must be a plain object, got ${show(given)}.`);
   const out: Record<string, unknown> = {};
-  const current = Object.keys(schema).filter((k) => schema[k].renamedTo === undefined);
+  const current = Object.keys(schema).filter((k) => schema[k].renamedTo === undefined && schema[k].replacedBy === undefined);
   for (const key of Object.keys(given)) {
     const value = (given as Record<string, unknown>)[key];
     const s = Object.prototype.hasOwnProperty.call(schema, key) ? schema[key] : undefined;
     if (s === undefined) {
       const near = closestName(key, Object.keys(schema));
-      const target = near !== undefined && schema[near].renamedTo !== undefined ? schema[near].renamedTo : near;
+      const target = near !== undefined ? schema[near].renamedTo ?? schema[near].replacedBy ?? near : undefined;
       const hint = target !== undefined ? ` did you mean '${path}${target}'?` : '';
       throw new Error(`${where}: unknown option '${path}${key}';${hint} The options are ${current.map((k) => path + k).join(', ')}.`);
     }
     if (value === undefined) continue;
+    if (s.replacedBy !== undefined) {
+      throw new Error(`${where}: option '${path}${key}' was renamed '${path}${s.replacedBy}' (one name across bilevel's strategies); pass '${path}${s.replacedBy}' instead.`);
+    }
     let name = key;
     if (s.renamedTo !== undefined) {
       name = s.renamedTo;

@@ -1,4 +1,5 @@
 import { tf } from './tf.js';
+import { requireBackend } from './inputs.js';
 
 /**
  * A named tree of tensors: the upper-level parameters θ (and anything else shaped like
@@ -123,6 +124,7 @@ export function paramsToArrays(a: Params): Record<string, { shape: number[]; val
 
 /** Inverse of {@link paramsToArrays}. */
 export function paramsFromArrays(a: Record<string, { shape: number[]; values: number[] }>): Params {
+  requireBackend('paramsFromArrays');
   const out: Params = {};
   for (const k of Object.keys(a).sort()) out[k] = tf.tensor(a[k].values, a[k].shape, 'float32');
   return out;

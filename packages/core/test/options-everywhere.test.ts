@@ -166,13 +166,16 @@ const CASES: Record<string, Call> = {
 /** Exported functions that take no options object, with the reason. */
 const POSITIONAL = 'positional arguments only, no options object';
 const NO_OPTIONS: Record<string, string> = {
+  'core.luFactor': 'dense float64 helper: a matrix and a pivot tolerance, positional',
+  'core.checkStrongConvexity': 'certificate check: positional problem, point, θ, data, μ, steps',
   ...Object.fromEntries(
     ['addParams', 'assertSameStructure', 'axpyParams', 'cloneParams', 'disposeParams', 'dotParams', 'finiteParams', 'flattenParams', 'keepParams', 'keysOf', 'mapParams',
       'normParams', 'paramsFromArrays', 'paramsToArrays', 'scaleParams', 'sizeOfParams', 'subParams', 'unflattenParams', 'zerosLikeParams', 'zipParams']
       .map((k) => [`core.${k}`, 'Params tree helper: tensors in, tensors out']),
   ),
   ...Object.fromEntries(['grad', 'hvp', 'jvp', 'mixedProduct', 'valueAndGrad', 'valueAndGradParams', 'vjp', 'withIsolatedTape', 'withoutTape'].map((k) => [`core.${k}`, 'autodiff primitive: functions and tensors'])),
-  ...Object.fromEntries(['checkFinite', 'checkNonNegative', 'checkPositiveInt', 'checkShape', 'readScalar', 'checkOnNotConverged'].map((k) => [`core.${k}`, 'validation helper: checks one value'])),
+  ...Object.fromEntries(['checkFinite', 'checkNonNegative', 'checkPositiveInt', 'checkShape', 'readScalar', 'checkOnNotConverged',
+    'requireBackend', 'checkTheta', 'checkData', 'checkStart', 'checkScalarOutput', 'callUser', 'withAllocationHint', 'checkRequest', 'guardLoss'].map((k) => [`core.${k}`, 'validation helper: checks one value'])),
   ...Object.fromEntries(['checkOptions', 'defineOptions', 'optionsOf', 'registerOptions', 'resetOptionWarnings', 'explicitOptions', 'recordExplicit', 'resolveAccuracy'].map((k) => [`core.${k}`, 'the option mechanism itself'])),
   ...Object.fromEntries(['addWork', 'emptyWork', 'workUnits'].map((k) => [`core.${k}`, 'work counters'])),
   ...Object.fromEntries(['formatNumber', 'isOk', 'statusEntry', 'statusMessage', 'isUnconverged', 'notConvergedMessage'].map((k) => [`core.${k}`, 'status table: a code and the context a solver fills, not user options'])),

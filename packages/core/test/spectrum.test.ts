@@ -1,6 +1,6 @@
 import { it, expect, describe } from 'vitest';
 import { eigs } from 'mathjs';
-import { tridiagonalEigenvalue } from '../src/spectrum.js';
+import { tridiagonalEigenvalue } from '../src/internal/tridiagonal.js';
 import { tf, powerIteration, lanczos, estimateLipschitz, estimateStrongConvexity, defineProblem, type MatVec } from '../src/index.js';
 import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 
@@ -37,6 +37,8 @@ describeEachBackend('spectrum', (backend) => {
     expect(close(r.max, 10)).toBeLessThan(REL);
     expect(close(r.min, 1)).toBeLessThan(REL);
     expect(r.matvecs).toBeLessThanOrEqual(n);
+    // On the shared loop: m fixed steps (or an invariant subspace, exact Ritz values).
+    expect(['fixed-steps', 'converged']).toContain(r.status);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([A, like]);
   });
@@ -58,8 +60,14 @@ describeEachBackend('spectrum', (backend) => {
     const r = powerIteration(times(A), like, { maxIter: 300, tol: 1e-7, min: true });
     expect(close(r.max, 10)).toBeLessThan(REL);
     expect(close(r.min, 1)).toBeLessThan(10 * REL); // λ_min = λ_max − (λ_max − λ_min): cancellation costs a digit
+    expect(r.status).toBe('converged');
     const maxOnly = powerIteration(times(A), like);
     expect(Number.isNaN(maxOnly.min)).toBe(true);
+    // The shared loop's cap: 2 iterations cannot meet tol 1e-7 on a gap ratio 6/10.
+    const capped = powerIteration(times(A), like, { maxIter: 2, tol: 1e-7 });
+    expect(capped.status).toBe('max-iterations');
+    expect(capped.iterations).toBe(2);
+    expect(capped.matvecs).toBe(2);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([A, like]);
   });
@@ -94,7 +102,16 @@ describeEachBackend('spectrum', (backend) => {
     // identity: Lanczos stops at the first step (invariant subspace), estimates are exact.
     const r = lanczos(id, like);
     expect(r.iterations).toBe(1);
+    expect(r.status).toBe('converged');
     expect(close(r.max, 1)).toBeLessThan(1e-6);
+    // A throwing matvec mid-run releases the basis (the shared loop's cleanup).
+    const d = tf.tensor1d([1, 2, 3, 4]);
+    const before = tf.memory().numTensors;
+    let calls = 0;
+    expect(() => lanczos((v) => { if (++calls === 3) throw new Error('matvec failed'); return tf.mul(v, d); }, like)).toThrow(/matvec failed/);
+    expect(calls).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
+    d.dispose();
     tf.dispose([like, nanX]);
   });
 });

@@ -26,10 +26,18 @@ export interface EquilibriumOptions {
   tol?: number;
   /** Forward iteration cap; `request.maxIter` overrides. */
   maxIter?: number;
-  /** Backward tolerance (absolute residual of the adjoint system); `request.linearTol` overrides. */
-  backwardTol?: number;
-  /** Backward iteration cap; `request.linearMaxIter` overrides. */
-  backwardMaxIter?: number;
+  /**
+   * Backward tolerance (absolute residual of the adjoint system); `request.linearTol`
+   * overrides; a tol set on the backward linear solver (`{ implicit: gmres({ tol }) }`) is
+   * kept when this is not given. The same name as `implicit`'s (it was `backwardTol`).
+   */
+  linearTol?: number;
+  /** Backward iteration cap; `request.linearMaxIter` overrides (it was `backwardMaxIter`). */
+  linearMaxIter?: number;
+  /** @deprecated Renamed `linearTol`: passing it throws an error that says so. */
+  backwardTol?: never;
+  /** @deprecated Renamed `linearMaxIter`: passing it throws an error that says so. */
+  backwardMaxIter?: never;
   /** Energies only: step s of `T(x) = x − s∇ₓΦ(x)`. Default `1/L` from the problem's `smoothness`. */
   stepSize?: number;
 }
@@ -39,8 +47,8 @@ export const DEFAULT_EQUILIBRIUM_OPTIONS = {
   backward: 'implicit' as EquilibriumBackward,
   tol: 1e-5,
   maxIter: 500,
-  backwardTol: 1e-5,
-  backwardMaxIter: 500,
+  linearTol: 1e-5,
+  linearMaxIter: 500,
   phantomDamping: 0.5,
 } as const;
 
@@ -80,8 +88,10 @@ const EQUILIBRIUM_OPTIONS = defineOptions<EquilibriumOptions>(WHERE, {
   ),
   tol: opt.number({ min: 0 }),
   maxIter: opt.integer({ min: 1 }),
-  backwardTol: opt.number({ min: 0 }),
-  backwardMaxIter: opt.integer({ min: 1 }),
+  linearTol: opt.number({ min: 0 }),
+  linearMaxIter: opt.integer({ min: 1 }),
+  backwardTol: opt.removed('linearTol'),
+  backwardMaxIter: opt.removed('linearMaxIter'),
   stepSize: opt.number({ gt: 0 }, 'pass s < 2/L, e.g. 1/L'),
 }, equilibrium);
 
@@ -123,8 +133,8 @@ export function equilibrium(options: EquilibriumOptions = {}): EquilibriumStrate
     options: Object.freeze({ ...options }),
     // Set by the user on the strategy (beat a solver's own options) vs the exported defaults
     // (yield to an option set explicitly on the forward solver): core's precedence rule.
-    defaults: { tol: options.tol, maxIter: options.maxIter, linearTol: options.backwardTol, linearMaxIter: options.backwardMaxIter },
-    softDefaults: { tol: D.tol, maxIter: D.maxIter, linearTol: D.backwardTol, linearMaxIter: D.backwardMaxIter },
+    defaults: { tol: options.tol, maxIter: options.maxIter, linearTol: options.linearTol, linearMaxIter: options.linearMaxIter },
+    softDefaults: { tol: D.tol, maxIter: D.maxIter, linearTol: D.linearTol, linearMaxIter: D.linearMaxIter },
     kindHint: 'For a saddle point (defineSaddle) use piggyback() from @bilevel/piggyback.',
   }) as EquilibriumStrategy;
 }

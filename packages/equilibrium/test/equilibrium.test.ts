@@ -51,7 +51,7 @@ describe('equilibrium [wasm]', () => {
       for (const backward of ['implicit', 'fixed-point'] as const) {
         const errs: number[] = [];
         for (const tol of [1e-2, 1e-6]) {
-          const r = equilibrium({ forward: make(), backward, tol, backwardTol: tol }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
+          const r = equilibrium({ forward: make(), backward, tol, linearTol: tol }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
           expect(r.converged).toBe(true);
           expect(r.residuals.forward).toBeLessThanOrEqual(tol);
           // Each backward iteration is one VJP (plus one VJP in θ and one for ∇ℓ): no double counting.
@@ -65,7 +65,7 @@ describe('equilibrium [wasm]', () => {
       }
     }
     // CG is valid here: (I − ∂ₓT)ᵀ = s∇²Φ is SPD.
-    const r = equilibrium({ backward: { implicit: cg() }, tol: 1e-6, backwardTol: 1e-6 }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
+    const r = equilibrium({ backward: { implicit: cg() }, tol: 1e-6, linearTol: 1e-6 }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
     expect(relErrNumbers(flat(r.grad), exact)).toBeLessThan(1e-3);
     r.dispose();
     console.log(table.join('\n'));
@@ -76,7 +76,7 @@ describe('equilibrium [wasm]', () => {
     const iterations: Record<string, number> = {};
     for (const [name, make] of Object.entries(solvers)) {
       for (const backward of ['implicit', 'fixed-point'] as const) {
-        const r = equilibrium({ forward: make(), backward, tol: 1e-6, backwardTol: 1e-6, maxIter: 1000, backwardMaxIter: 1000 }).compute({ problem: fp.problem, theta: fp.theta, data: fp.data, loss: fp.loss });
+        const r = equilibrium({ forward: make(), backward, tol: 1e-6, linearTol: 1e-6, maxIter: 1000, linearMaxIter: 1000 }).compute({ problem: fp.problem, theta: fp.theta, data: fp.data, loss: fp.loss });
         expect(r.converged).toBe(true);
         expect(relErrNumbers(flat(r.grad), exact)).toBeLessThan(1e-3);
         if (backward === 'implicit') iterations[name] = r.work.innerIterations;
@@ -107,7 +107,7 @@ describe('equilibrium [wasm]', () => {
 
   it('finite differences of F on a log-cosh energy (tight inner solves)', () => {
     const lc = logCoshProblem(12, 17);
-    const strategy = equilibrium({ forward: anderson(), stepSize: 0.4, tol: 1e-6, backwardTol: 1e-6, maxIter: 2000 });
+    const strategy = equilibrium({ forward: anderson(), stepSize: 0.4, tol: 1e-6, linearTol: 1e-6, maxIter: 2000 });
     // Backward tol 1e-6: GMRES in float32 stalls near 1e-7·‖∇ₓℓ‖ (‖∇ₓℓ‖ ≈ 3 here).
     const r = strategy.compute({ problem: lc.problem, theta: lc.theta, data: lc.data, loss: lc.loss });
     expect(r.converged, r.message).toBe(true);
@@ -138,10 +138,10 @@ describe('equilibrium [wasm]', () => {
     expect(r.status).toBe('forward-not-converged');
     expect(r.message).toMatch(/increase maxIter/);
     r.dispose();
-    const b = equilibrium({ backward: 'fixed-point', backwardMaxIter: 2, backwardTol: 1e-9, tol: 1e-6 }).compute({ problem: fp.problem, theta: fp.theta, data: fp.data, loss: fp.loss });
+    const b = equilibrium({ backward: 'fixed-point', linearMaxIter: 2, linearTol: 1e-9, tol: 1e-6 }).compute({ problem: fp.problem, theta: fp.theta, data: fp.data, loss: fp.loss });
     expect(b.converged).toBe(false);
     expect(b.status).toBe('backward-not-converged');
-    expect(b.message).toMatch(/backwardMaxIter/);
+    expect(b.message).toMatch(/linearMaxIter/);
     b.dispose();
     const direct = picard({ maxIter: 2, tol: 1e-9 }).solve((x) => tf.add(tf.mul(0.9, x), 1), tf.zeros([3]));
     expect(direct.converged).toBe(false);
@@ -168,7 +168,7 @@ describe('equilibrium [wasm]', () => {
     ];
     for (const options of configs) {
       for (const c of [t, fp]) {
-        const strategy = equilibrium({ ...options, tol: 1e-4, backwardTol: 1e-4 });
+        const strategy = equilibrium({ ...options, tol: 1e-4, linearTol: 1e-4 });
         const before = tf.memory().numTensors;
         for (let i = 0; i < 20; i++) {
           const r = strategy.compute({ problem: c.problem as never, theta: c.theta, data: c.data as never, loss: c.loss as never });
@@ -187,7 +187,7 @@ describe('equilibrium [cpu smoke]', () => {
     await initBackend({ backend: 'cpu', log: false });
     const q = makeQuadratic(4, 2, 0.5, 3);
     const t = quadraticTensors(q);
-    const r = equilibrium({ tol: 1e-6, backwardTol: 1e-6 }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
+    const r = equilibrium({ tol: 1e-6, linearTol: 1e-6 }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
     expect(relErrNumbers(flat(r.grad), q.exact(q.theta0).grad)).toBeLessThan(1e-3);
     r.dispose();
     disposeData(t.data);

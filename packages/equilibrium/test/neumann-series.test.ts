@@ -152,8 +152,8 @@ describe('neumannSeries [wasm]', () => {
   });
 
   it('K terms equal core neumann({ step: 1 }) on (I − ∂ₓT)ᵀ; one term equals the undamped one-step phantom (JFB)', () => {
-    const run = (backward: EquilibriumBackward, backwardMaxIter?: number) => {
-      const r = equilibrium({ backward, tol: 1e-6, backwardMaxIter }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
+    const run = (backward: EquilibriumBackward, linearMaxIter?: number) => {
+      const r = equilibrium({ backward, tol: 1e-6, linearMaxIter }).compute({ problem: t.problem, theta: t.theta, data: t.data, loss: t.loss });
       const out = { g: flat(r.grad), vjps: r.work.vjps };
       r.dispose();
       return out;

@@ -1,6 +1,6 @@
 import { tf } from '@bilevel/core';
 import { checkImage, checkPositive } from './internal/checks.js';
-import { checkOptions } from '@bilevel/core';
+import { checkOptions, checkData } from '@bilevel/core';
 import { SSIM_SCHEMA } from './internal/options.js';
 
 /** A metric per image of a batch and its mean. */
@@ -15,6 +15,9 @@ function checkPair(where: string, x: tf.Tensor, ref: tf.Tensor): void {
   checkImage(where, 'x', x);
   checkImage(where, 'ref', ref);
   if (!tf.util.arraysEqual(x.shape, ref.shape)) throw new Error(`${where}: 'x' [${x.shape}] and 'ref' [${ref.shape}] must have the same shape.`);
+  // A NaN pixel would make the metric NaN silently: named here instead (core's input check).
+  checkData(where, x, 'x');
+  checkData(where, ref, 'ref');
 }
 
 function result(values: Float32Array | number[]): MetricResult {

@@ -1,4 +1,4 @@
-import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, slotsWarmState, loadSlotsWarmState, explicitStopping, formatNumber as fmt, checkOptions, opt } from '@bilevel/core';
+import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, slotsWarmState, loadSlotsWarmState, explicitStopping, formatNumber as fmt, checkOptions, opt, checkStrongConvexity } from '@bilevel/core';
 import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitErrorBound, CONSTANTS_SCHEMA } from './bound.js';
@@ -58,7 +58,9 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
     }
     const q = lin.x;
     try {
-      if (warmStart && Number.isFinite(lin.residualNorm)) slot.set(q);
+      const curvature = lin.converged ? curvatureAlong(q, (u) => problem.hvp(x, theta, data, u)) : undefined;
+      // Certificates before any result is made: a wrong μ throws here, leaking nothing.
+      const certificate = request.purpose === 'hypergradient' ? bound(problem, request, lin.residualNorm, q) : undefined;
       const mixed = problem.mixed(x, theta, data, q);
       const grad = tf.tidy(() => scaleParams(mixed, -1));
       disposeParams(mixed);
@@ -75,12 +77,25 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
       const message = lin.converged
         ? `adjoint residual ${fmt(lin.residualNorm)} in ${lin.iterations} ${linear.name} iterations`
         : `adjoint solve not converged: ‖Hq − v‖ = ${fmt(lin.residualNorm)}${request.linearTol != null ? ` > linearTol ${fmt(request.linearTol)}` : ''} after ${lin.iterations} iterations (${lin.message})`;
+      work.hvps += (curvature?.hvps ?? 0) + (certificate?.hvps ?? 0);
+      // The warm start is kept once nothing can throw any more (a refused μ leaves it as it was).
+      if (warmStart && Number.isFinite(lin.residualNorm)) slot.set(q);
       const out: RuleVjpOutcome = { grad, dataGrad, residual: lin.residualNorm, converged: lin.converged, status: lin.status, message, iterations: lin.iterations, work, tol: request.linearTol };
-      if (request.purpose === 'hypergradient') {
-        const b = bound(problem, request, lin.residualNorm, q);
-        out.bound = b.bound;
-        out.valueBound = b.valueBound;
-        out.message += b.note;
+      if (curvature != null && !(curvature.value > 0)) {
+        // qᵀ∇²Φq ≤ 0: x̂ is a stationary point that is not a minimum (a maximum or a saddle).
+        out.notASolution = true;
+        out.converged = false;
+        out.status = 'non-positive-curvature';
+        out.bound = undefined;
+        out.message = `x̂ is not a minimum: along the adjoint q, qᵀ∇²ₓₓΦ(x̂)q/‖q‖² = ${fmt(curvature.value)} ≤ 0 (a maximum or a saddle point of Φ; ` +
+          `${linear.name} solved the indefinite system without noticing): the implicit hypergradient assumes ∇²Φ(x̂) ≻ 0. ` +
+          `Start the inner solve elsewhere (x0 or the problem's init), or check the sign of the energy. (${message})`;
+        return out;
+      }
+      if (certificate != null) {
+        out.bound = certificate.bound;
+        out.valueBound = certificate.valueBound;
+        out.message += certificate.note;
       }
       return out;
     } finally {
@@ -88,9 +103,27 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
     }
   }
 
-  function bound<D>(problem: Problem<D>, request: RuleVjpRequest<D>, delta: number, q: tf.Tensor): { bound?: number; valueBound?: number; note: string } {
+  /**
+   * `qᵀHq/‖q‖²` by one HVP. Skipped after a converged CG: its iterate lies in the span of
+   * H-conjugate directions with pᵀHp > 0 (else CG stops with non-positive curvature), so
+   * qᵀHq > 0 already. Other solvers (GMRES, Richardson, Neumann) solve indefinite systems silently.
+   */
+  function curvatureAlong(q: tf.Tensor, hessianTimes: (u: tf.Tensor) => tf.Tensor): { value: number; hvps: number } | undefined {
+    if (linear.name === 'cg') return undefined;
+    const [qHq, qq] = tf.tidy(() => {
+      const hq = hessianTimes(q);
+      return [tf.sum(tf.mul(q, hq)), tf.sum(tf.square(q))];
+    }).map((t) => {
+      const value = t.dataSync()[0];
+      t.dispose();
+      return value;
+    });
+    return qq > 0 ? { value: qHq / qq, hvps: 1 } : undefined;
+  }
+
+  function bound<D>(problem: Problem<D>, request: RuleVjpRequest<D>, delta: number, q: tf.Tensor): { bound?: number; valueBound?: number; note: string; hvps: number } {
     const mu = problem.mu(request.theta, request.data);
-    if (!(mu != null && mu > 0)) return { note: ". No bound: the problem's strongConvexity (μ) is unknown" };
+    if (!(mu != null && mu > 0)) return { note: ". No bound: the problem's strongConvexity (μ) is unknown", hvps: 0 };
     const [adjointNorm, lossGradNorm] = tf.tidy(() => [tf.norm(q), tf.norm(request.cotangent)]).map((t) => {
       const value = t.dataSync()[0];
       t.dispose();
@@ -98,7 +131,9 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
     });
     const b = implicitErrorBound({ epsilon: request.forward.residual / mu, delta, mu, adjointNorm, lossGradNorm, constants: options.constants ?? {} });
     const note = b.missing.length > 0 ? `. No bound: missing constant(s) ${b.missing.join(', ')} (option 'constants' of implicit)` : '';
-    return { bound: b.bound, valueBound: b.valueBound, note };
+    // A bound is reported: cross-check the declared μ on the Hessian at x̂ (throws when it is too large).
+    const hvps = b.bound != null ? checkStrongConvexity('implicit', problem, request.forward.x, request.theta, request.data, mu).hvps : 0;
+    return { bound: b.bound, valueBound: b.valueBound, note, hvps };
   }
 
   const rule: ImplicitAdjointRule = {

@@ -74,7 +74,10 @@ export function jacobianFree(options: JacobianFreeOptions = {}): JacobianFreeStr
     forward: picardForward(where, opts.stepSize, opts.inner),
     rule: jacobianFreeRule(where, opts.steps, opts.stepSize),
     options: opts,
-    defaults: { tol: opts.tol, maxIter: opts.maxIter },
+    // Core's precedence rule, as in the other strategies: set here by the user, the tol/cap
+    // beats the inner solver's own; the exported defaults yield to an option set on `inner`.
+    defaults: { tol: options.tol, maxIter: options.maxIter },
+    softDefaults: { tol: DEFAULT_JFB_OPTIONS.tol, maxIter: DEFAULT_JFB_OPTIONS.maxIter },
     warmStart: opts.warmStart,
     kindHint: 'For a saddle point (defineSaddle) use piggyback() from @bilevel/piggyback.',
   }) as JacobianFreeStrategy;

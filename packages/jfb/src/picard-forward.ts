@@ -17,6 +17,8 @@ export function picardForward(where: string, stepSize: number | undefined, inner
   return {
     name: inner?.name ?? 'picard',
     kinds: ['energy', 'fixed-point'],
+    // An option set on `inner` (lbfgs({ tol })) is the user's: the driver's defaults yield to it.
+    explicit: viaInner?.explicit,
     solve: (request) => (request.problem.kind === 'energy' && viaInner != null ? viaInner : viaPicard).solve(request),
   };
 }

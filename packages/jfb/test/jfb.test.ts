@@ -89,6 +89,25 @@ describeEachBackend('jacobianFree', () => {
     strategy.dispose();
     tf.dispose([theta.theta, ...Object.values(data)]);
   });
+
+  it("core's precedence rule: lbfgs({ tol }) is kept (softDefaults); jacobianFree({ tol }) beats it", () => {
+    const data = fx.data();
+    const theta = { theta: tf.tensor1d(theta0) };
+    const residual = (strategy: ReturnType<typeof jacobianFree>) => {
+      const r = hypergradient({ problem: fx.problem, theta, data, loss: fx.loss, strategy, onNotConverged: 'error' });
+      const out = r.residuals.forward;
+      r.dispose();
+      strategy.dispose();
+      return out;
+    };
+    // The exported default tol 1e-5 used to be passed per call and override lbfgs({ tol: 1e-1 }).
+    const loose = residual(jacobianFree({ inner: lbfgs({ tol: 1e-1, tolMode: 'absolute' }) }));
+    const strategyTol = residual(jacobianFree({ inner: lbfgs({ tol: 1e-1, tolMode: 'absolute' }), tol: 1e-5 }));
+    expect(loose).toBeLessThanOrEqual(1e-1);
+    expect(loose).toBeGreaterThan(1e-5);
+    expect(strategyTol).toBeLessThanOrEqual(1e-5);
+    tf.dispose([theta.theta, ...Object.values(data)]);
+  });
 });
 
 // Non-quadratic energy: JFB's gradient is still a descent direction for smoothed TV.

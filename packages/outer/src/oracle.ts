@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPolicy, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult, type OnNotConverged, type ConvergencePolicy } from '@bilevel/core';
+import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPolicy, checkStrongConvexity, checkRequest, guardLoss, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult, type OnNotConverged, type ConvergencePolicy } from '@bilevel/core';
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
@@ -149,6 +149,8 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     if ((Number.isNaN(bound) || Number.isNaN(vBound)) && c != null && problem.kind === 'energy') {
       const mu = c.mu ?? problem.mu(theta, d);
       if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the bound: give constants.mu or the problem's strongConvexity.`);
+      // A declared μ above the curvature at x̂ would make the certificate false: refuse it.
+      checkStrongConvexity(where, problem, res.x, theta, d, mu);
       const eps = res.residuals.forward / mu;
       const delta = res.residuals.backward ?? accuracy.linearTol;
       const g = gradOf((x) => loss(x, theta, d), res.x);
@@ -191,7 +193,14 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
       warm.set(key, { shape: res.x.shape.slice(), values: Float32Array.from(res.x.dataSync()) });
       while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
     }
-    const { bound, valueBound: vb } = certify(res, theta, d, accuracy);
+    let certified: { bound: number; valueBound: number };
+    try {
+      certified = certify(res, theta, d, accuracy);
+    } catch (e) {
+      res.dispose();
+      throw e;
+    }
+    const { bound, valueBound: vb } = certified;
     return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, converged: res.converged, status: res.status, message: res.message, dispose: () => res.dispose() };
   };
   // Value-only call with { skipAdjoint: true }: the forward solve alone (no adjoint, 0 linear
@@ -201,6 +210,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
     let solved;
     try {
+      checkRequest(where, { problem, theta, data: d });
       solved = strategy.solve!<D>({ problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, x0, tol: accuracy.tol, maxIter: options.maxIter });
     } finally {
       x0?.dispose();
@@ -213,7 +223,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
         warm.set(key, { shape: x.shape.slice(), values: Float32Array.from(x.dataSync()) });
         while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
       }
-      const lossValue = tf.tidy(() => loss(x, theta, d));
+      const lossValue = tf.tidy(() => guardLoss(where, loss)(x, theta, d));
       const value = lossValue.dataSync()[0];
       lossValue.dispose();
       let vBound = NaN;
@@ -222,6 +232,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
       if (c != null && problem.kind === 'energy') {
         const mu = c.mu ?? problem.mu(theta, d);
         if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the value bound: give constants.mu or the problem's strongConvexity.`);
+        checkStrongConvexity(where, problem, x, theta, d, mu);
         const g = gradOf((z) => loss(z, theta, d), x);
         const lossGradNorm = normParams({ g });
         g.dispose();

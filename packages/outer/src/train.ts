@@ -14,6 +14,7 @@ import { copyArrays } from './internal/util.js';
 import { nextTurn } from './internal/port.js';
 import { checkTrainOptions, trainingOracle, startState, WHERE } from './internal/train/setup.js';
 import { budgetStop, progressEvent, finalTheta } from './internal/train/iteration.js';
+import { claimStrategy } from './internal/train/exclusive.js';
 
 /** The part of an `AbortSignal` that {@link train} reads (so any `{ aborted }` object works). */
 export interface StopSignal {
@@ -141,6 +142,16 @@ export interface TrainResult<S extends MethodStateBase = MethodStateBase> {
  * ```
  */
 export async function* trainSteps<S extends MethodStateBase, D = Data>(options: TrainOptions<S, D>): AsyncGenerator<ProgressEvent, TrainResult<S>, void> {
+  // Refuse a strategy object another unfinished run is using (its warm starts would mix).
+  const release = claimStrategy(WHERE, options?.strategy);
+  try {
+    return yield* runSteps(options);
+  } finally {
+    release();
+  }
+}
+
+async function* runSteps<S extends MethodStateBase, D = Data>(options: TrainOptions<S, D>): AsyncGenerator<ProgressEvent, TrainResult<S>, void> {
   const { every, key } = checkTrainOptions(options);
   const { method, budget, checkpoint, signal } = options;
   const where = WHERE;

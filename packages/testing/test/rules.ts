@@ -40,7 +40,7 @@ export const RULES: readonly Rule[] = [
     (['implicit', 'fixed-point'] as const).map((backward): Rule => ({
       name: `equilibrium(${forward}, ${backward})`,
       accepts: energyOrMap,
-      make: (p) => equilibrium({ forward: { picard, anderson, broyden }[forward](), backward, stepSize: p.step, tol: TOL, backwardTol: TOL, maxIter: 5000, backwardMaxIter: 5000 }),
+      make: (p) => equilibrium({ forward: { picard, anderson, broyden }[forward](), backward, stepSize: p.step, tol: TOL, linearTol: TOL, maxIter: 5000, linearMaxIter: 5000 }),
     })),
   ),
   {

@@ -85,7 +85,8 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
     const start = startPoint(problem, theta, data, x0);
     const out = forward.solve<D>({ problem, theta, data, x0: start, tol, maxIter });
     tf.keep(out.x);
-    remember(out.x, out.residual);
+    // The warm start is committed by the caller once the whole call succeeded: a call that
+    // throws (a failing loss, a refused certificate) leaves the strategy's state as it was.
     return out;
   }
 
@@ -117,6 +118,9 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
         back = rule.vjp<D>({
           problem, theta, data, forward: fwd, cotangent: split.gx, purpose: 'hypergradient', linearTol, linearMaxIter,
         });
+      } catch (e) {
+        disposeParams(split.gTheta);
+        throw e;
       } finally {
         split.gx.dispose();
       }
@@ -133,6 +137,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
     // The loss split is one VJP; the rule counts its own.
     const work = addWork(fwd.work, back.work, { vjps: 1 });
     work.timeMs = performance.now() - t0;
+    remember(fwd.x, fwd.residual);
     return buildResult({ strategy: name, value, grad, x: fwd.x, forward: fwd, backward: back, work });
   }
 
@@ -142,6 +147,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
     const { tol, maxIter } = accuracy(request);
     const fwd = solveForward(problem, request.theta, request.data, request.x0, tol, maxIter);
     fwd.disposeAux?.();
+    remember(fwd.x, fwd.residual);
     const work = addWork(fwd.work);
     work.timeMs = performance.now() - t0;
     const converged = fwd.converged && Number.isFinite(fwd.residual);
@@ -171,6 +177,13 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
     options: parts.options,
     forward: forward as DrivenStrategy['forward'],
     rule: rule as DrivenStrategy['rule'],
+    get accuracy() {
+      const a = accuracy({});
+      return {
+        tol: a.tol ?? forward.explicit?.tol, maxIter: a.maxIter ?? forward.explicit?.maxIter,
+        linearTol: a.linearTol ?? rule.explicit?.tol, linearMaxIter: a.linearMaxIter ?? rule.explicit?.maxIter,
+      };
+    },
     get warm() {
       return { x: warmX.held };
     },

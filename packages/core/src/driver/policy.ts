@@ -1,6 +1,10 @@
 import type { tf } from '../tf.js';
 import type { HypergradientResult, Strategy } from '../strategy.js';
 import { formatNumber as fmt } from '../status.js';
+import { checkOptions, opt } from '../options.js';
+
+// Keys only (values are checked below with the policy's own message).
+const TIGHTEN_SCHEMA = { retries: opt.any(), factor: opt.any(), tolFactor: opt.any(), minTol: opt.any() };
 
 /**
  * What to do when the forward or backward solve behind a hypergradient (or an `argmin`
@@ -9,20 +13,45 @@ import { formatNumber as fmt } from '../status.js';
  *   a message naming the fix); the first occurrence is printed, later ones are counted
  *   ({@link ConvergencePolicy.summary}; `train` prints one summary line per run).
  * - `'error'`: throws the message.
- * - `'tighten'` or `{ tighten: { retries, factor } }`: retries from the unconverged point
- *   with the failed solve's iteration cap multiplied by `factor` (default 4), up to
- *   `retries` times (default 3); then behaves like `'warn'`. A diverged or NaN solve is
- *   not retried.
+ * - `'tighten'` or `{ tighten: { retries, factor, tolFactor, minTol } }`: recomputes a more
+ *   accurate hypergradient from the unconverged point, up to `retries` times (default 3):
+ *   retry k multiplies the failed solve's iteration cap by `factor^k` (default 4) and both
+ *   tolerances (forward ε and backward δ, where known) by `tolFactor^k` (default 0.5), never
+ *   below `minTol` (default 1e-6: float32 residuals of unit-scale problems stall near
+ *   1e-7–1e-6, so tighter would only burn the cap). The hypergradient error is
+ *   O(ε + δ) (Pedregosa, "Hyperparameter optimization with approximate gradient", ICML
+ *   2016, Theorem 1), so a retry that converges is also a more accurate one. Then behaves
+ *   like `'warn'`. A diverged or NaN solve is not retried.
  * - `{ fallback: strategy }`: recomputes with another strategy.
  * - a {@link ConvergencePolicy} object: shares its counters across calls.
  */
-export type OnNotConverged = 'warn' | 'error' | 'tighten' | { tighten: { retries?: number; factor?: number } } | { fallback: Strategy } | ConvergencePolicy;
+export type OnNotConverged = 'warn' | 'error' | 'tighten' | { tighten: TightenOptions } | { fallback: Strategy } | ConvergencePolicy;
+
+/** Options of `'tighten'` (see {@link OnNotConverged}). */
+export interface TightenOptions {
+  /** Retries at most (default 3). */
+  retries?: number;
+  /** Cap growth per retry, > 1 (default 4). */
+  factor?: number;
+  /** Tolerance shrink per retry, in (0, 1] (default 0.5; 1 keeps the tolerances). */
+  tolFactor?: number;
+  /** The tightest tolerance a retry asks for (default 1e-6). */
+  minTol?: number;
+}
 
 /** Default of `onNotConverged`. */
 export const DEFAULT_ON_NOT_CONVERGED: OnNotConverged = 'warn';
 
 /** Defaults of `'tighten'`. */
-export const TIGHTEN_DEFAULTS = Object.freeze({ retries: 3, factor: 4 });
+export const TIGHTEN_DEFAULTS = Object.freeze({ retries: 3, factor: 4, tolFactor: 0.5, minTol: 1e-6 });
+
+/**
+ * The tolerance of `'tighten'`'s retry `attempt`: `tol·tolFactor^attempt`, never below
+ * `minTol` (a tol already under `minTol` is kept, not loosened); undefined stays undefined.
+ */
+export function tightenedTol(tol: number | undefined, attempt: number, t: { tolFactor: number; minTol: number } = TIGHTEN_DEFAULTS): number | undefined {
+  return tol == null ? undefined : Math.max(tol * t.tolFactor ** attempt, Math.min(tol, t.minTol));
+}
 
 /** What a {@link ConvergencePolicy} has counted. */
 export interface ConvergenceCounts {
@@ -52,8 +81,8 @@ export interface SettleContext {
   /** Iteration caps requested (the base of `'tighten'`). */
   maxIter?: number;
   linearMaxIter?: number;
-  /** Recomputes with changed caps, starting from `x0`. */
-  retry?: (change: { maxIter?: number; linearMaxIter?: number; x0: tf.Tensor }) => HypergradientResult;
+  /** Recomputes with changed caps and tolerances, starting from `x0`. */
+  retry?: (change: { maxIter?: number; linearMaxIter?: number; tol?: number; linearTol?: number; x0: tf.Tensor }) => HypergradientResult;
   /** Recomputes with another strategy. */
   fallback?: (strategy: Strategy) => HypergradientResult;
 }
@@ -97,6 +126,11 @@ export function notConvergedMessage(
   const what = backward ? 'backward (adjoint) solve' : 'forward (lower-level) solve';
   const name = backward ? 'backward residual ‖Hq − ∇ₓℓ‖' : 'forward residual ‖∇ₓΦ‖ (or ‖T(x) − x‖)';
   const t = backward ? tol.linearTol : tol.tol;
+  if (!backward && residual != null && t != null && residual <= t) {
+    // The residual met the tolerance, yet the rule refused the point (e.g. negative curvature).
+    return `${where}: the forward (lower-level) solve of strategy '${result.strategy}' met its tolerance (${fmt(residual)} ≤ ${fmt(t)}), but the strategy flagged the result ` +
+      `(a point that is not a minimum, or a non-finite hypergradient); the hypergradient may be wrong. Strategy said: ${result.message}`;
+  }
   const fix = backward
     ? "increase 'linearMaxIter', loosen 'linearTol', or precondition/warm-start the adjoint solve"
     : "increase 'maxIter', loosen 'tol', pass a better 'x0', or choose a faster inner solver";
@@ -124,11 +158,16 @@ export function checkOnNotConverged(where: string, value: unknown): OnNotConverg
     if (fb != null && typeof (fb as Strategy).compute === 'function') return value as OnNotConverged;
   }
   if (typeof value === 'object' && 'tighten' in value) {
-    const t = (value as { tighten: { retries?: unknown; factor?: unknown } }).tighten;
-    const okRetries = t?.retries == null || (Number.isInteger(t.retries) && (t.retries as number) >= 1);
-    const okFactor = t?.factor == null || (typeof t.factor === 'number' && t.factor > 1 && Number.isFinite(t.factor));
-    if (t != null && typeof t === 'object' && okRetries && okFactor) return value as OnNotConverged;
-    throw new Error(`${where}: option 'onNotConverged.tighten' must be { retries?: integer ≥ 1, factor?: number > 1 }, got ${JSON.stringify(t)}.`);
+    const t = (value as { tighten: Record<string, unknown> }).tighten;
+    const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+    checkOptions(`${where}`, t, TIGHTEN_SCHEMA, 'onNotConverged.tighten.');
+    const ok = t != null && typeof t === 'object'
+      && (t.retries == null || (Number.isInteger(t.retries) && (t.retries as number) >= 1))
+      && (t.factor == null || (num(t.factor) && (t.factor as number) > 1))
+      && (t.tolFactor == null || (num(t.tolFactor) && (t.tolFactor as number) > 0 && (t.tolFactor as number) <= 1))
+      && (t.minTol == null || (num(t.minTol) && (t.minTol as number) >= 0));
+    if (ok) return value as OnNotConverged;
+    throw new Error(`${where}: option 'onNotConverged.tighten' must be { retries?: integer ≥ 1, factor?: number > 1, tolFactor?: number in (0, 1], minTol?: number ≥ 0 }, got ${JSON.stringify(t)}.`);
   }
   throw new Error(
     `${where}: option 'onNotConverged' must be 'warn', 'error', 'tighten', { tighten: { retries, factor } }, { fallback: strategy } or a convergencePolicy(...), got ${String(value)}.`,
@@ -188,13 +227,15 @@ export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVER
           const backward = result.status === 'backward-not-converged';
           const base = backward ? context.linearMaxIter ?? result.work.linearIterations : context.maxIter ?? result.work.innerIterations;
           const cap = Math.ceil(Math.max(1, base) * tighten.factor ** attempt);
+          const tols = { tol: tightenedTol(context.tol.tol, attempt, tighten), linearTol: tightenedTol(context.tol.linearTol, attempt, tighten) };
           counts.retried += 1;
-          const next = context.retry(backward ? { linearMaxIter: cap, x0: result.x } : { maxIter: cap, x0: result.x });
+          const next = context.retry({ ...(backward ? { linearMaxIter: cap } : { maxIter: cap }), ...tols, x0: result.x });
           result.dispose();
           result = next;
           if (!isUnconverged(result)) {
             counts.recovered += 1;
-            result.message = `${result.message} ['tighten': converged on retry ${attempt} with ${backward ? 'linearMaxIter' : 'maxIter'} = ${cap}]`;
+            const tolText = [tols.tol != null ? `tol = ${fmt(tols.tol)}` : '', tols.linearTol != null ? `linearTol = ${fmt(tols.linearTol)}` : ''].filter(Boolean).join(', ');
+            result.message = `${result.message} ['tighten': converged on retry ${attempt} with ${backward ? 'linearMaxIter' : 'maxIter'} = ${cap}${tolText ? `, ${tolText}` : ''}]`;
             return result;
           }
         }
@@ -256,68 +297,4 @@ export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVER
   return policy;
 }
 
-const sitePolicies = new Map<string, ConvergencePolicy>();
-
-/**
- * The `'warn'` policy of one call site in user code: `hypergradient(...)` and `argmin(...)`
- * called with the string `'warn'` print the first unconverged result of each call site and
- * count the rest ({@link convergenceReport}).
- */
-export function sitePolicy(site: string): ConvergencePolicy {
-  let p = sitePolicies.get(site);
-  if (p == null) {
-    p = convergencePolicy('warn', `warned once for ${site}; later ones are counted, see convergenceReport()`);
-    sitePolicies.set(site, p);
-  }
-  return p;
-}
-
-/**
- * Counters of the per-call-site `'warn'` policies: how many results each call site consumed
- * unconverged since the last {@link resetConvergenceWarnings}.
- *
- * @returns one entry per call site that checked a result.
- * @example
- * ```ts
- * for (const { site, counts } of convergenceReport()) console.log(site, counts.unconverged, 'of', counts.checked);
- * ```
- */
-export function convergenceReport(): Array<{ site: string; counts: ConvergenceCounts }> {
-  return Array.from(sitePolicies.entries()).map(([site, p]) => ({ site, counts: { ...p.counts } }));
-}
-
-/** Forgets the per-call-site warnings and counters (for tests and long-running services). */
-export function resetConvergenceWarnings(): void {
-  sitePolicies.clear();
-}
-
-/**
- * The first stack frame outside bilevel's own driver modules: the user's call site, so that
- * the string `'warn'` warns once per place in user code, not once per call.
- */
-export function callSite(): string {
-  const stack = new Error().stack ?? '';
-  const lines = stack.split('\n').slice(1);
-  const outside = lines.find((l) => !/[/\\]core[/\\](src|dist)[/\\](driver[/\\]|hypergradient|argmin|argmin-layer)/.test(l));
-  return (outside ?? lines[lines.length - 1] ?? 'unknown').trim();
-}
-
-/**
- * The policy object for an `onNotConverged` option at a call site: a policy object is used as
- * is; the strings `'warn'` and `'tighten'` share one policy per call site (first occurrence
- * printed, the rest counted); `'error'` and `{ fallback }` get a fresh one.
- */
-export function resolvePolicy(where: string, option: unknown, site: () => string): ConvergencePolicy {
-  const value = checkOnNotConverged(where, option);
-  if (value === 'warn') return sitePolicy(site());
-  if (value === 'tighten') {
-    const key = `${site()}#tighten`;
-    let p = sitePolicies.get(key);
-    if (p == null) {
-      p = convergencePolicy('tighten', `warned once for ${key}; later ones are counted, see convergenceReport()`);
-      sitePolicies.set(key, p);
-    }
-    return p;
-  }
-  return convergencePolicy(value);
-}
+export { sitePolicy, convergenceReport, resetConvergenceWarnings, callSite, resolvePolicy } from './site-policy.js';

@@ -23,7 +23,7 @@ export interface ResultParts {
   grad: Params;
   x: tf.Tensor;
   forward: Pick<ForwardOutcome, 'residual' | 'converged' | 'status' | 'message'>;
-  backward?: Pick<RuleVjpOutcome, 'residual' | 'converged' | 'status' | 'message' | 'bound' | 'valueBound'>;
+  backward?: Pick<RuleVjpOutcome, 'residual' | 'converged' | 'status' | 'message' | 'bound' | 'valueBound' | 'notASolution'>;
   work: Work;
 }
 
@@ -34,7 +34,7 @@ export interface ResultParts {
  */
 export function buildResult(parts: ResultParts): HypergradientResult {
   const { forward, backward, grad, x } = parts;
-  const forwardOk = forward.converged && Number.isFinite(forward.residual);
+  const forwardOk = forward.converged && Number.isFinite(forward.residual) && backward?.notASolution !== true;
   const backwardOk = backward == null || (backward.converged && (backward.residual == null || Number.isFinite(backward.residual)));
   const finite = Number.isFinite(parts.value) && finiteParams(grad);
   let status: HypergradientStatus;

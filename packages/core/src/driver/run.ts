@@ -1,6 +1,9 @@
 import type { Data } from '../problem.js';
 import type { HypergradientRequest, HypergradientResult, Strategy } from '../strategy.js';
 import type { ConvergencePolicy } from './policy.js';
+import { tf } from '../tf.js';
+import { checkRequest, guardLoss } from './door.js';
+import { withAllocationHint } from '../inputs.js';
 
 /** Runs `strategy.compute` and checks that it returned a result. */
 function computeOnce<D>(where: string, strategy: Strategy, request: HypergradientRequest<D>): HypergradientResult {
@@ -28,14 +31,25 @@ function computeOnce<D>(where: string, strategy: Strategy, request: Hypergradien
  * const r = hypergradientWithPolicy('train', strategy, { problem, theta, data, loss, tol: 1e-4 }, convergencePolicy('tighten'));
  * ```
  */
-export function hypergradientWithPolicy<D = Data>(where: string, strategy: Strategy, request: HypergradientRequest<D>, policy: ConvergencePolicy): HypergradientResult {
+export function hypergradientWithPolicy<D = Data>(where: string, strategy: Strategy, requestIn: HypergradientRequest<D>, policy: ConvergencePolicy): HypergradientResult {
+  checkRequest(where, requestIn);
+  const request = { ...requestIn, loss: guardLoss(where, requestIn.loss) };
+  const inputs = [requestIn.x0, ...(requestIn.data instanceof tf.Tensor ? [requestIn.data] : Object.values((requestIn.data ?? {}) as object))].filter((t): t is tf.Tensor => t instanceof tf.Tensor);
+  return withAllocationHint(where, inputs, () => settled(where, strategy, request, policy));
+}
+
+function settled<D>(where: string, strategy: Strategy, request: HypergradientRequest<D>, policy: ConvergencePolicy): HypergradientResult {
   const first = computeOnce(where, strategy, request);
-  const own = (strategy as { options?: { tol?: number; linearTol?: number; maxIter?: number; linearMaxIter?: number } }).options;
+  // What the call ran with: the request's, else the driven strategy's resolved accuracy, else its options.
+  type Accuracy = { tol?: number; linearTol?: number; maxIter?: number; linearMaxIter?: number };
+  const resolved = (strategy as { accuracy?: Accuracy }).accuracy ?? {};
+  const options = (strategy as { options?: Accuracy }).options ?? {};
+  const of = (key: keyof Accuracy) => request[key] ?? resolved[key] ?? options[key];
   return policy.settle(first, {
     where,
-    tol: { tol: request.tol ?? own?.tol, linearTol: request.linearTol ?? own?.linearTol },
-    maxIter: request.maxIter ?? own?.maxIter,
-    linearMaxIter: request.linearMaxIter ?? own?.linearMaxIter,
+    tol: { tol: of('tol'), linearTol: of('linearTol') },
+    maxIter: of('maxIter'),
+    linearMaxIter: of('linearMaxIter'),
     retry: (change) => computeOnce(where, strategy, { ...request, ...change }),
     fallback: (other) => computeOnce(where, other, request),
   });

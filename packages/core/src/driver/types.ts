@@ -148,6 +148,12 @@ export interface RuleVjpOutcome {
   bound?: number;
   /** Bound on |value − F(θ)|, where available. */
   valueBound?: number;
+  /**
+   * Set when the rule found that the forward point is not a solution of the kind it assumes
+   * (e.g. negative curvature at a stationary point: a maximum or a saddle, not a minimum):
+   * the result is then `'forward-not-converged'`, whatever the residuals say.
+   */
+  notASolution?: boolean;
 }
 
 /** What {@link DifferentiationRule.throughForward} is asked. */
@@ -232,6 +238,12 @@ export interface DrivenStrategy<O extends object = object> extends Strategy {
   readonly options: Readonly<O>;
   readonly forward: ForwardSolve;
   readonly rule: DifferentiationRule;
+  /**
+   * The accuracies a call without its own gets (core's precedence rule applied to the
+   * strategy's options, the solvers' explicit options and the exported defaults); what the
+   * convergence policy's `'tighten'` tightens from.
+   */
+  readonly accuracy: Readonly<StrategyDefaults>;
   /** Whether the driver holds a warm start of x. */
   readonly warm: { x: boolean };
   /** Forgets every warm start (disposes the kept tensors). */

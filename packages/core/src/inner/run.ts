@@ -12,6 +12,7 @@ import type { Problem } from '../problem.js';
 import { emptyWork, type Work } from '../work.js';
 import { statusMessage } from '../status.js';
 import { checkFinite, checkShape } from '../validate.js';
+import { checkData, checkTheta } from '../inputs.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import type { Step } from '../iterate/types.js';
 import { readScalars, withCleanup } from '../internal/solver-utils.js';
@@ -134,15 +135,10 @@ function makeContext<D>(where: string, problem: Problem<D>, theta: Params, data:
  * as a NaN energy with no hint of where it came from. One small device read per tensor.
  */
 export function checkInputs(where: string, theta: Params, data: unknown): void {
-  if (theta == null || typeof theta !== 'object') throw new Error(`${where}: 'theta' must be a parameter tree (Record<string, tf.Tensor>), got ${String(theta)}.`);
-  for (const [k, v] of Object.entries(theta)) checkFinite(where, `theta.${k}`, v);
-  if (data instanceof tf.Tensor) checkFinite(where, 'data', data);
-  else if (data != null && typeof data === 'object') {
-    for (const [k, v] of Object.entries(data)) {
-      if (v instanceof tf.Tensor) checkFinite(where, `data.${k}`, v);
-      else if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${where}: 'data.${k}' is ${v}; it must be finite.`);
-    }
-  }
+  // Core's one input check (inputs.ts); an inner solve may run with no parameters ({}).
+  const noParams = theta != null && typeof theta === 'object' && Object.getPrototypeOf(theta) === Object.prototype && Object.keys(theta).length === 0;
+  if (!noParams) checkTheta(where, theta);
+  checkData(where, data);
 }
 
 /**

@@ -1,13 +1,11 @@
 /**
- * Small dense float64 linear algebra (JS numbers) by mathjs: the m×m normal equations of
- * Anderson acceleration (m ≤ 5). mathjs is imported function by function so a browser
- * bundle carries only `lusolve` and what it needs (measured with esbuild, minified:
- * +197 KB, +61 KB gzipped, on core's 69 KB / 23 KB without tfjs; `create({ lusolveDependencies })`
- * came out 10 KB larger, so the direct import is used).
+ * The small dense solve of Anderson acceleration (its m×m normal equations, m ≤ 5), on
+ * core's hand-written LU ({@link luFactor}; `dense.ts` gives the measured reason mathjs is
+ * not used in the library code).
  *
  * @packageDocumentation
  */
-import { lusolve } from 'mathjs';
+import { luFactor } from '../dense.js';
 
 /**
  * Solves the small dense system `A x = b` in float64 (LU with partial pivoting).
@@ -17,11 +15,8 @@ import { lusolve } from 'mathjs';
  * @returns x, or null when A is singular or the solution is not finite.
  */
 export function solveSmall(A: number[][], b: number[]): number[] | null {
-  let x: number[];
-  try {
-    x = (lusolve(A, b) as number[][]).map((row) => row[0]);
-  } catch {
-    return null; // mathjs throws on a zero pivot: "matrix is singular"
-  }
-  return x.every(Number.isFinite) ? x : null;
+  // Pivot tolerance 0: only an exactly zero pivot is singular (as mathjs's lusolve, which
+  // this replaced, so the regularised Gram systems are solved exactly as before).
+  const x = luFactor(A, 0)?.solve(b);
+  return x != null && x.every(Number.isFinite) ? x : null;
 }

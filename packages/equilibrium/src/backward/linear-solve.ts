@@ -1,4 +1,4 @@
-import { tf, addWork, emptyWork, vjp, statusMessage } from '@bilevel/core';
+import { tf, addWork, emptyWork, vjp, statusMessage, explicitStopping } from '@bilevel/core';
 import type { LinearSolver, SolveStatus } from '@bilevel/core';
 import type { FixedPointRule } from './types.js';
 import { countMapVjps, thetaVjp } from './types.js';
@@ -16,13 +16,15 @@ import { countMapVjps, thetaVjp } from './types.js';
 export function linearSolveRule(where: string, linear: LinearSolver): FixedPointRule {
   return {
     name: linear.name,
+    explicit: explicitStopping(linear, linear.name === 'neumann' ? 'terms' : 'maxIter'),
     vjp({ map, energy, x, theta, cotangent, tol, maxIter }) {
       const work = emptyWork();
       const matvec = (u: tf.Tensor) => {
         countMapVjps(work, energy, 1);
         return tf.tidy(() => tf.sub(u, vjp((z) => map(z, theta), x, u)));
       };
-      const solved = linear.solve(matvec, cotangent, { tol, tolMode: 'absolute', maxIter });
+      // A tol from the driver is absolute (on the adjoint residual); none: the solver's own rule.
+      const solved = linear.solve(matvec, cotangent, tol != null ? { tol, tolMode: 'absolute', maxIter } : { maxIter });
       const grad = thetaVjp(map, x, theta, solved.x);
       solved.x.dispose();
       countMapVjps(work, energy, 1);
@@ -37,11 +39,11 @@ export function linearSolveRule(where: string, linear: LinearSolver): FixedPoint
         iterations: solved.iterations,
         tol,
         message: solved.converged
-          ? `${linear.name}: adjoint residual ${solved.residualNorm.toExponential(3)} ≤ ${tol} in ${solved.iterations} iterations`
+          ? solved.message
           : statusMessage('backward-not-converged', {
             where, iterations: solved.iterations, residual: solved.residualNorm, residualName: '‖(I − ∂ₓT)ᵀw − ∇ₓℓ‖', tol, maxIter,
-            optionNames: { tol: 'backwardTol', maxIter: 'backwardMaxIter' }, detail: `(${solved.message})`,
-            fix: `increase backwardMaxIter (now ${maxIter}) or request.linearMaxIter, loosen backwardTol, or use backward: 'implicit' (GMRES) when T is not a contraction`,
+            optionNames: { tol: 'linearTol', maxIter: 'linearMaxIter' }, detail: `(${solved.message})`,
+            fix: `increase linearMaxIter${maxIter != null ? ` (now ${maxIter})` : ''} (or request.linearMaxIter, or the backward solver's own cap), loosen linearTol, or use backward: 'implicit' (GMRES) when T is not a contraction`,
           }),
         work: merged,
       };

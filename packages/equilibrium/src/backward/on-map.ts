@@ -15,12 +15,15 @@ import type { FixedPointRule } from './types.js';
 export function onMap(where: string, rule: FixedPointRule, stepSize: number | undefined): DifferentiationRule {
   return {
     name: rule.name,
+    // The stopping options set on the rule's own solver (gmres({ tol }), neumann({ terms })):
+    // the driver then leaves them to the solver instead of passing its defaults.
+    explicit: rule.explicit,
     vjp({ problem, theta, data, forward, cotangent, linearTol, linearMaxIter, wrtData }) {
       if (wrtData) {
         throw new Error(`${where}: argmin's 'differentiateData' is not supported by the ${rule.name} rule; put the input in θ to differentiate with respect to it.`);
       }
       const { map, energy } = fixedPointMapOf(where, problem as Problem<typeof data> | FixedPointProblem<typeof data>, theta, data, stepSize);
-      return rule.vjp({ map: (x, th) => map(x, th), energy, x: forward.x, theta, cotangent, tol: linearTol!, maxIter: linearMaxIter! });
+      return rule.vjp({ map: (x, th) => map(x, th), energy, x: forward.x, theta, cotangent, tol: linearTol, maxIter: linearMaxIter });
     },
   };
 }

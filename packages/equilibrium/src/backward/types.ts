@@ -1,5 +1,5 @@
 import { tf, valueAndGradParams } from '@bilevel/core';
-import type { Params, RuleVjpOutcome, Work } from '@bilevel/core';
+import type { ExplicitStopping, Params, RuleVjpOutcome, Work } from '@bilevel/core';
 
 /** The map `x ↦ T(x; θ)` whose fixed point is the lower-level solution (data already bound). */
 export type FixedPointMapFn = (x: tf.Tensor, theta: Params) => tf.Tensor;
@@ -15,9 +15,13 @@ export interface FixedPointRuleRequest {
   x: tf.Tensor;
   theta: Params;
   cotangent: tf.Tensor;
-  /** Backward tolerance and cap in force (request > strategy option > default); rules without a solve ignore them. */
-  tol: number;
-  maxIter: number;
+  /**
+   * Backward tolerance and cap in force (request > strategy option > option set on the
+   * rule's solver > default); undefined: the rule's solver keeps its own setting. Rules
+   * without a solve ignore them.
+   */
+  tol?: number;
+  maxIter?: number;
 }
 
 /**
@@ -27,6 +31,8 @@ export interface FixedPointRuleRequest {
  */
 export interface FixedPointRule {
   readonly name: string;
+  /** Stopping options set explicitly on the rule's solver (core's `explicitStopping`), which the driver's defaults must not override. */
+  readonly explicit?: Readonly<ExplicitStopping>;
   /** The caller owns the returned `grad`. */
   vjp(request: FixedPointRuleRequest): RuleVjpOutcome;
 }

@@ -1,4 +1,4 @@
-import { tf } from '@bilevel/core';
+import { tf, requireBackend } from '@bilevel/core';
 
 /** ITU-R BT.601 luma weights used to convert RGB to gray. */
 export const LUMINANCE_WEIGHTS = [0.299, 0.587, 0.114] as const;
@@ -57,6 +57,7 @@ export interface PixelsLike {
  */
 export function imageFromPixels(pixels: PixelsLike): tf.Tensor4D {
   const where = 'imageFromPixels';
+  requireBackend(where);
   if (pixels == null || typeof pixels !== 'object' || pixels.data == null || typeof pixels.data.length !== 'number') {
     throw new Error(`${where}: expected { data, width, height } such as a canvas ImageData, got ${pixels === null ? 'null' : typeof pixels}.`);
   }

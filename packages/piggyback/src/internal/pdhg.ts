@@ -101,20 +101,22 @@ export function pdhg<D>(
 export function estimateOperatorNorm<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, xShape: number[], iterations: number, margin: number,
 ): { norm: number; work: Work } {
-  let v = tf.keep(tf.tidy(() => {
-    const r = tf.randomNormal(xShape, 0, 1, 'float32', 12345);
-    return tf.div(r, tf.norm(r));
-  }));
-  let estimate = 0;
-  for (let i = 0; i < iterations; i++) {
-    const w = tf.tidy(() => problem.adjoint(problem.apply(v, theta, data), theta, data, xShape));
-    estimate = Math.sqrt(readSquaredNorm(w)); // ‖KᵀKv‖ with ‖v‖ = 1 → ‖K‖²
-    const next = tf.keep(tf.tidy(() => tf.div(w, Math.max(estimate, 1e-30))));
-    w.dispose();
-    v.dispose();
-    v = next;
-    if (!(estimate > 0)) break;
-  }
-  v.dispose();
-  return { norm: Math.sqrt(estimate) * margin, work: addWork({ jvps: iterations, vjps: iterations }) };
+  // A fixed-steps method on core's shared loop (no residual): ‖KᵀKv‖ with ‖v‖ = 1 → ‖K‖².
+  const { state, iterations: done } = iterate<{ v: tf.Tensor; estimate: number }>({
+    init: () => {
+      const r = tf.randomNormal(xShape, 0, 1, 'float32', 12345);
+      return { v: tf.div(r, tf.norm(r)), estimate: 0 };
+    },
+    residual: () => undefined,
+    step: ({ v }) => {
+      const w = problem.adjoint(problem.apply(v, theta, data), theta, data, xShape);
+      const estimate = Math.sqrt(readSquaredNorm(w));
+      // KᵀKv = 0: v is in the null space, and nothing more is learnt from it.
+      if (!(estimate > 0)) return { state: { v, estimate }, stop: { status: 'converged', detail: 'KᵀKv = 0' } };
+      return { state: { v: tf.div(w, estimate), estimate } };
+    },
+  }, { threshold: 0, maxIter: iterations, facts: { where: 'piggyback.estimateOperatorNorm' } });
+  state.v.dispose();
+  const estimate = state.estimate;
+  return { norm: Math.sqrt(estimate) * margin, work: addWork({ jvps: done, vjps: done }) };
 }

@@ -1,4 +1,4 @@
-import { tf, keysOf, jvp } from '@bilevel/core';
+import { tf, keysOf, jvp, withIsolatedTape } from '@bilevel/core';
 import type { Params, Problem, FixedPointProblem } from '@bilevel/core';
 
 /**
@@ -82,9 +82,8 @@ export function gradStateTheta(
 ): { value: tf.Scalar; gState: State; gTheta: Params } {
   const keys = keysOf(theta);
   const leaves = [...state, ...keys.map((k) => theta[k])];
-  const state0 = tf.engine().state as unknown as { activeTape: unknown };
-  const savedTape = state0.activeTape;
-  try {
+  // Core's tape isolation: restores the caller's tape, and releases what a throwing f left on a new one.
+  return withIsolatedTape(() => {
     let value!: tf.Scalar;
     const grads = tf.tidy(() => {
       const { value: v, grads: gs } = tf.engine().gradients(
@@ -104,9 +103,7 @@ export function gradStateTheta(
     const gTheta: Params = {};
     keys.forEach((k, i) => (gTheta[k] = grads[state.length + i]));
     return { value, gState: grads.slice(0, state.length), gTheta };
-  } finally {
-    state0.activeTape = savedTape;
-  }
+  });
 }
 
 /**

@@ -14,21 +14,29 @@ export function segmentLength(memory: UnrolledMemory, K: number): number {
 
 /** One tape over all K steps (memory O(K) states). */
 function fullTape(step: StepMap, start: State, theta: Params, K: number, terminal: (x: tf.Tensor, theta: Params) => tf.Tensor): Sweep {
-  let xT!: tf.Tensor;
-  const { value, gState, gTheta } = gradStateTheta(
-    (s, th) => {
-      let current = s;
-      for (let t = 0; t < K; t++) current = step(current, th);
-      xT = tf.keep(current[0].clone());
-      return terminal(current[0], th);
-    },
-    start,
-    theta,
-  );
+  let xT: tf.Tensor | undefined;
+  let taped;
+  try {
+    taped = gradStateTheta(
+      (s, th) => {
+        let current = s;
+        for (let t = 0; t < K; t++) current = step(current, th);
+        xT = tf.keep(current[0].clone());
+        return terminal(current[0], th);
+      },
+      start,
+      theta,
+    );
+  } catch (e) {
+    // A throwing terminal (the user's loss) must not leave x_T kept.
+    xT?.dispose();
+    throw e;
+  }
+  const { value, gState, gTheta } = taped;
   disposeState(gState);
   const v = value.dataSync()[0];
   value.dispose();
-  return { value: v, grad: gTheta, xT, counts: { vjps: K } };
+  return { value: v, grad: gTheta, xT: xT!, counts: { vjps: K } };
 }
 
 /**

@@ -1,6 +1,6 @@
 // The parts of a training run settled before the first iteration: option checks, the oracle
 // in the optimised variable (with regularisers and projection), and the initial or resumed state.
-import { addWork, emptyWork, disposeParams, convergencePolicy, type Work } from '@bilevel/core';
+import { addWork, emptyWork, disposeParams, convergencePolicy, requireBackend, checkTheta, checkData, type Work } from '@bilevel/core';
 import type { MethodStateBase, Oracle, Proximal } from '../../types.js';
 import type { ProgressEvent, TrainOptions } from '../../train.js';
 import { oracleFromStrategy } from '../../oracle.js';
@@ -22,7 +22,10 @@ export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOp
   if (method == null || typeof method.init !== 'function' || typeof method.step !== 'function') {
     throw new Error(`${where}: option 'method' must be an upper-level method such as maid(...), hoag(...), sgd(...), adam(...).`);
   }
-  if (theta0 == null || typeof theta0 !== 'object') throw new Error(`${where}: option 'theta0' must be a Params tree { name: tf.Tensor }.`);
+  // Core's one input check: backend, θ₀ (plain object of float32 tensors, dtype before values) and the data.
+  requireBackend(where);
+  checkTheta(where, theta0, 'theta0');
+  checkData(where, options.data);
   if (budget == null || typeof budget !== 'object' || (budget.iterations == null && budget.work == null && budget.seconds == null)) {
     throw new Error(`${where}: option 'budget' needs at least one of iterations, work, seconds, e.g. budget: { iterations: 100 }.`);
   }
