@@ -1,5 +1,5 @@
-import { tf, defineProblem, disposeParams, checkNonNegative, checkOptions, opt } from '@bilevel/core';
-import type { Params, Problem } from '@bilevel/core';
+import { tf, defineProblem, disposeParams, checkNonNegative, checkOptions, opt, grad, hvp } from '@bilevel/core';
+import type { Params, Problem, Derivatives } from '@bilevel/core';
 import type { LinearOperator } from './operators/types.js';
 import type { Regularizer } from './regularizers/types.js';
 import { subsampledFourier } from './operators/fourier.js';
@@ -31,15 +31,21 @@ export interface SamplingProblemOptions {
   learnRegularizer?: boolean;
   /** Weight ξ ≥ 0 of `(ξ/2)‖x‖²` (strong convexity where s vanishes). */
   xi?: number;
+  /**
+   * Analytic gradient `Re Fᴴ(s² ⊙ (Fx − y)) + ∇R + ξx` and Hessian `Re Fᴴ(s² ⊙ F v) + ∇²R v + ξv`
+   * (default true; R's own analytic derivatives where it has them, else autodiff of R alone);
+   * false: autodiff of the whole energy.
+   */
+  derivatives?: boolean;
 }
 
 /** Defaults of {@link samplingProblem}. */
-export const SAMPLING_PROBLEM_DEFAULTS = { layout: 'free', parametrisation: 'box', init: 0.5, learnRegularizer: false, xi: 0 } as const;
+export const SAMPLING_PROBLEM_DEFAULTS = { layout: 'free', parametrisation: 'box', init: 0.5, learnRegularizer: false, xi: 0, derivatives: true } as const;
 
 const SCHEMA = {
   height: opt.integer(), width: opt.integer(), layout: opt.oneOf(['free', 'cartesian']), parametrisation: opt.oneOf(['box', 'ratio']), init: opt.number(),
   regularizer: opt.custom('a Regularizer (smoothedTV(), tgv() is not one: it acts on [b, h, w, 3])', (v) => v != null && typeof (v as Regularizer).value === 'function'),
-  learnRegularizer: opt.boolean(), xi: opt.number(),
+  learnRegularizer: opt.boolean(), xi: opt.number(), derivatives: opt.boolean(),
 };
 
 /** What {@link samplingProblem} returns. */
@@ -124,7 +130,37 @@ export function samplingProblem(options: SamplingProblemOptions): SamplingProble
   };
   const thetaOfR = (th: Params): Params => (learnR ? th : fixedR);
 
+  const weightsOf = (th: Params) => squared(th).reshape(o.layout === 'free' ? [1, h, w, 1] : [1, h, 1, 1]);
+  // ∇ₓ and ∇²ₓₓ of the data term cost one F and one Fᴴ each (autodiff through the matmul DFT,
+  // its transposes and slices costs several times more); the mixed product in p is autodiff
+  // through this gradient.
+  const gradientR = (x: tf.Tensor, th: Params) => (R.gradient != null ? R.gradient(x, thetaOfR(th)) : grad((z) => R.value(z, thetaOfR(th)), x));
+  const derivatives: Derivatives<SamplingData> = {
+    gradient: (x, th, d) =>
+      tf.tidy(() => {
+        const terms = [F.adjoint(tf.mul(weightsOf(th), tf.sub(F.apply(x), d.y))), gradientR(x, th)];
+        if (xi > 0) terms.push(tf.mul(xi, x));
+        return tf.addN(terms);
+      }),
+    hessian: (x, th) => {
+      const weights = tf.keep(tf.tidy(() => weightsOf(th)));
+      const hR = R.hessian != null ? R.hessian(x, thetaOfR(th)) : { apply: (v: tf.Tensor) => hvp((z) => R.value(z, thetaOfR(th)), x, v), dispose: () => {} };
+      return {
+        apply: (v) =>
+          tf.tidy(() => {
+            const terms = [F.adjoint(tf.mul(weights, F.apply(v))), hR.apply(v)];
+            if (xi > 0) terms.push(tf.mul(xi, v));
+            return tf.addN(terms);
+          }),
+        dispose: () => {
+          weights.dispose();
+          hR.dispose();
+        },
+      };
+    },
+  };
   const problem = defineProblem<SamplingData>({
+    ...(o.derivatives ? { derivatives } : {}),
     name: `MRI sampling (${o.layout}, ${o.parametrisation}) with ${R.name}`,
     energy: (x, th, d) =>
       tf.tidy(() => {

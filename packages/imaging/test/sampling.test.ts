@@ -135,6 +135,34 @@ describeEachBackend('learnable MRI sampling', (backend) => {
     }
   }
 
+  it('analytic gradient and Hessian (one F and one Fᴴ) equal autodiff of the energy; mixed product too', () => {
+    const before = tf.memory().numTensors;
+    for (const layout of layouts) {
+      const make = (derivatives: boolean) => samplingProblem({ height: n, width: n, layout, parametrisation: 'ratio', regularizer: smoothedTV({ nu: 0.1, alpha: 0.05 }), xi: 1e-3, derivatives });
+      const [fast, auto] = [make(true), make(false)];
+      const theta: Params = { sampling: randomP(fast.theta.sampling.shape, 31) };
+      const clean = tf.tidy(() => tf.add(0.5, tf.mul(0.2, randn([2, n, n, 1], 32))));
+      const data = { y: tf.tidy(() => tf.add(fast.kspace(clean), tf.mul(0.05, randn([2, n, n, 2], 33)))) };
+      const x = randn([2, n, n, 1], 34);
+      const v = randn([2, n, n, 1], 35);
+      const [g1, g2] = [fast.problem.gradient(x, theta, data), auto.problem.gradient(x, theta, data)];
+      const [h1, h2] = [fast.problem.hvp(x, theta, data, v), auto.problem.hvp(x, theta, data, v)];
+      const [m1, m2] = [fast.problem.mixed(x, theta, data, v), auto.problem.mixed(x, theta, data, v)];
+      // the same derivatives in two float32 op orders: ~1e-6 relative
+      expect(relErr(g1, g2)).toBeLessThan(1e-4);
+      expect(relErr(h1, h2)).toBeLessThan(1e-4);
+      expect(relErr(m1.sampling, m2.sampling)).toBeLessThan(1e-4);
+      expect(fast.problem.supplied).toMatchObject({ gradient: true, hessian: true, mixed: false });
+      expect(auto.problem.supplied).toMatchObject({ gradient: false, hessian: false });
+      tf.dispose([g1, g2, h1, h2, theta.sampling, clean, data.y, x, v]);
+      disposeParams(m1);
+      disposeParams(m2);
+      fast.dispose();
+      auto.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('samplingPenalty is β₁Σp + β₂Σp(1 − p) on the box; constants bracket s²', () => {
     const before = tf.memory().numTensors;
     const p = tf.tensor1d([0, 0.25, 0.5, 1]);
