@@ -15,3 +15,22 @@ vi.mock('../packages/core/src/index.ts', async (importOriginal) => {
     initBackend: (options: Parameters<typeof core.initBackend>[0] = {}) => core.initBackend({ ...options, backend: forced as never, wasmPaths: undefined }),
   };
 });
+
+// Suites that run once per backend (packages/testing's describeEachBackend) run once, on the forced backend.
+vi.mock('../packages/testing/src/backends.ts', async (importOriginal) => {
+  const testing = await importOriginal<typeof import('../packages/testing/src/backends.ts')>();
+  const { describe, beforeAll } = await import('vitest');
+  const core = await import('../packages/core/src/index.ts');
+  return {
+    ...testing,
+    BACKENDS: [forced],
+    describeEachBackend(name: string, body: (backend: string) => void) {
+      describe(`${name} [${forced}]`, () => {
+        beforeAll(async () => {
+          await core.initBackend({ backend: forced as never, log: false });
+        });
+        body(forced!);
+      });
+    },
+  };
+});

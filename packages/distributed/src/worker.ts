@@ -10,7 +10,7 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tf, initBackend, defineOptions, opt, paramsFromPlain, disposeParams, sampleRunner, taskFromModule, type BackendName, type Params, type PlainTensor, type PoolPolicy } from '@bilevel/core';
+import { initBackend, defineOptions, opt, paramsFromPlain, disposeParams, sampleRunner, taskFromModule, type BackendName, type Params, type PlainTensor, type PoolPolicy } from '@bilevel/core';
 import { fromWire, outcomeToWire, paramsFromWire, toWire, type WireOutcome } from './internal/codec.js';
 import { CONNECTION, redisOptions, type RedisConnection } from './internal/connection.js';
 import type { JobData } from './internal/keys.js';
@@ -140,7 +140,6 @@ export async function startWorker(options: DistributedWorkerOptions): Promise<Di
       await redis.quit();
       runner.dispose();
       if (cached != null) disposeParams(cached.theta);
-      void tf;
     },
   };
 }

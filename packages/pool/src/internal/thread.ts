@@ -2,7 +2,7 @@
 // runs the samples of each request, pulling the next index from a shared counter so the
 // threads balance the load; the result of a sample does not depend on which thread ran it.
 import { workerData } from 'node:worker_threads';
-import { tf, initBackend, sampleRunner, taskFromModule, paramsFromPlain, disposeParams, type BackendName, type SampleRunner } from '@bilevel/core';
+import { initBackend, sampleRunner, taskFromModule, paramsFromPlain, disposeParams, type BackendName, type SampleRunner } from '@bilevel/core';
 import { post, type ThreadData, type ToThread } from './protocol.js';
 
 const data = workerData as ThreadData;
@@ -65,5 +65,3 @@ async function start(): Promise<void> {
 }
 
 void start();
-// keep tf referenced so the backend registration in this thread is not tree-shaken by bundlers
-void tf;
