@@ -24,8 +24,8 @@ import { maid, adam, train, box, projection, composeProximal } from '@bilevel/ou
 import type { ProgressEvent, Method, MethodStateBase, Proximal } from '@bilevel/outer';
 import { reconstructionProblem, fieldsOfExperts, tvDenoisingProblem, psnr, ssim, randomFilters, lowFrequencyDctFilters, differenceFilters } from '@bilevel/imaging';
 import { denoisingDataset, sampleImages, saveImage } from '@bilevel/imaging/node';
-import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
-import type { CurvePoint } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors, describeError, filterMosaic } from '@bilevel/cli';
+import type { CurvePoint } from '@bilevel/cli';
 import { estimateConstants, type DenoisingData } from './constants.js';
 import { tileDataset } from './data.js';
 import { exPenalty } from './models.js';
@@ -66,7 +66,7 @@ const flags = parseFlags({
   seed: 0,
   out: 'out/foe-denoise',
   tvCache: '',
-});
+}, process.argv.slice(2), 'foe-denoise');
 
 const where = 'foe-denoise';
 for (const k of ['crop', 'count', 'testCount', 'filters', 'size', 'iterations'] as const) {
@@ -259,6 +259,7 @@ const round = (v: number, d = 4) => Number(v.toFixed(d));
 
 async function main(): Promise<void> {
   const backend = await initBackend();
+  handleProcessErrors('foe-denoise'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
   const out = outputFolder(flags.out);
   const start = performance.now();
   const all = sampleImages() as Record<string, string>;
@@ -332,18 +333,7 @@ async function main(): Promise<void> {
   saveImage(join(out, 'mosaic-clean-noisy-tv-foe.png'), mosaic);
   mosaic.dispose();
   // The learned filters, each scaled to [0, 1], side by side.
-  const filterImage = tf.tidy(() => {
-    const f = foeTrained.theta.filters as tf.Tensor4D;
-    const k = f.shape[3];
-    const tiles = [];
-    for (let j = 0; j < k; j++) {
-      const t = tf.slice(f, [0, 0, 0, j], [-1, -1, -1, 1]).reshape([1, flags.size, flags.size, 1]);
-      const lo = tf.min(t);
-      const hi = tf.max(t);
-      tiles.push(tf.pad(tf.div(tf.sub(t, lo), tf.maximum(tf.sub(hi, lo), 1e-12)), [[0, 0], [1, 1], [1, 1], [0, 0]], 1));
-    }
-    return tf.image.resizeNearestNeighbor(tf.concat(tiles, 2) as tf.Tensor4D, [8 * (flags.size + 2), 8 * k * (flags.size + 2)]);
-  });
+  const filterImage = filterMosaic(foeTrained.theta.filters);
   saveImage(join(out, 'learned-filters.png'), filterImage);
   filterImage.dispose();
 
@@ -430,6 +420,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  // One line (BILEVEL_DEBUG=1 for the stack), exit 1 (2 for a usage error).
+  const { code, message } = describeError(e);
+  console.error(`foe-denoise: ${message}`);
+  process.exit(code);
 });

@@ -17,8 +17,8 @@ import { jacobianFree } from '@bilevel/jfb';
 import { adam, train } from '@bilevel/outer';
 import { tvDenoisingProblem, psnr, ssim } from '@bilevel/imaging';
 import { denoisingDataset, sampleImages, saveImage } from '@bilevel/imaging/node';
-import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
-import type { CurvePoint } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors, describeError } from '@bilevel/cli';
+import type { CurvePoint } from '@bilevel/cli';
 
 const flags = parseFlags({
   crop: 40,
@@ -34,7 +34,7 @@ const flags = parseFlags({
   nu: 0.05,
   seed: 0,
   out: 'out/strategy-compare',
-});
+}, process.argv.slice(2), 'strategy-compare');
 const where = 'strategy-compare';
 for (const k of ['crop', 'count', 'testCount', 'work', 'maxIterations', 'unrollSteps'] as const) {
   if (!Number.isInteger(flags[k]) || flags[k] <= 0) throw new Error(`${where}: --${k} must be a positive integer, got ${flags[k]}.`);
@@ -52,6 +52,7 @@ function solve(problem: Problem<DenoisingData>, theta: Params, data: DenoisingDa
 
 async function main(): Promise<void> {
   const backend = await initBackend();
+  handleProcessErrors('strategy-compare'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
   const out = outputFolder(flags.out);
   const start = performance.now();
   const names = Object.keys(sampleImages());
@@ -172,6 +173,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  // One line (BILEVEL_DEBUG=1 for the stack), exit 1 (2 for a usage error).
+  const { code, message } = describeError(e);
+  console.error(`strategy-compare: ${message}`);
+  process.exit(code);
 });

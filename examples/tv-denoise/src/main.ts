@@ -20,7 +20,7 @@ import type { Method, MethodStateBase, ProgressEvent, TrainResult } from '@bilev
 import { tvDenoisingProblem, randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
 import { sampleImages, loadImage, saveImage } from '@bilevel/imaging/node';
 import type { ReconstructionData } from '@bilevel/imaging';
-import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 import { tvBoundConstants } from './constants.js';
 
 const flags = parseFlags({
@@ -38,11 +38,13 @@ const flags = parseFlags({
   seed: 0,
   out: 'out/tv-denoise',
   checkpoint: '', // path of a checkpoint file: written every 5 iterations, resumed if present
-});
+}, process.argv.slice(2), 'tv-denoise');
 
 if (flags.method !== 'maid' && flags.method !== 'dfo') throw new Error(`tv-denoise: flag --method must be 'maid' or 'dfo', got '${flags.method}'.`);
 
 await initBackend();
+
+handleProcessErrors('tv-denoise'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
 const started = performance.now();
 const out = outputFolder(flags.out);
 

@@ -21,7 +21,7 @@ import { adam, train } from '@bilevel/outer';
 import type { ProgressEvent, TrainResult } from '@bilevel/outer';
 import { randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
 import { sampleImages, loadImage, saveImage } from '@bilevel/imaging/node';
-import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 import { learnedTV, identityStencils, type DenoisingPair } from './discretisation.js';
 
 const flags = parseFlags({
@@ -41,9 +41,11 @@ const flags = parseFlags({
   evalTol: 1e-3, // PDHG tolerance of the held-out reconstructions
   seed: 0,
   out: 'out/tv-discretisation',
-});
+}, process.argv.slice(2), 'tv-discretisation');
 
 await initBackend();
+
+handleProcessErrors('tv-discretisation'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
 const started = performance.now();
 const out = outputFolder(flags.out);
 

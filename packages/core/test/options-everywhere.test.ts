@@ -28,6 +28,8 @@ const load = (name: string): Promise<Module> => import(new URL(`../../${name}/sr
 const [implicitPkg, unrolledPkg, equilibriumPkg, jfbPkg, piggybackPkg, imagingPkg, outerPkg] = await Promise.all(
   ['implicit', 'unrolled', 'equilibrium', 'jfb', 'piggyback', 'imaging', 'outer'].map(load),
 );
+// the command line's library (@bilevel/cli)
+const cliPkg = await load('cli');
 // the Node-only subpaths (@bilevel/imaging/node, @bilevel/outer/node)
 const [imagingNode, outerNode] = await Promise.all(
   ['imaging', 'outer'].map((name) => import(new URL(`../../${name}/src/node.ts`, import.meta.url).href) as Promise<Module>),
@@ -35,7 +37,7 @@ const [imagingNode, outerNode] = await Promise.all(
 const [poolPkg, distributedPkg] = await Promise.all(['pool', 'distributed'].map(load));
 const PACKAGES: Record<string, Module> = {
   core, implicit: implicitPkg, unrolled: unrolledPkg, equilibrium: equilibriumPkg, jfb: jfbPkg, piggyback: piggybackPkg, imaging: imagingPkg, outer: outerPkg,
-  imagingNode, outerNode, pool: poolPkg, distributed: distributedPkg,
+  imagingNode, outerNode, pool: poolPkg, distributed: distributedPkg, cli: cliPkg,
 };
 
 type Options = Record<string, unknown>;
@@ -227,6 +229,17 @@ const NO_OPTIONS: Record<string, string> = {
       .map((k) => [`imaging.${k}`, POSITIONAL]),
   ),
 };
+
+// @bilevel/cli: runCli and progressReporter take options; the rest take positional arguments.
+CASES['cli.runCli'] = (o) => cliPkg.runCli(['--version'], o);
+CASES['cli.progressReporter'] = (o) => cliPkg.progressReporter(1, 'test', { quiet: true, ...o });
+Object.assign(NO_OPTIONS, Object.fromEntries(
+  ['parseArgv', 'parseFlags', 'flagsHelp', 'suggest', 'plotLossVersusWork', 'plotTraining', 'renderVegaLite', 'outputFolder', 'writeJson', 'markdownTable', 'inFolder', 'filterMosaic',
+    'handleProcessErrors', 'describeError', 'configJsonSchema', 'loadConfig', 'validateConfig', 'parseConfigText']
+    .map((k) => [`cli.${k}`, 'command-line plumbing: positional arguments (flag specs, paths, configs), no options object']),
+));
+NO_OPTIONS['cli.UsageError'] = 'error class: a message';
+NO_OPTIONS['cli.FailureError'] = 'error class: a message';
 
 const BOGUS = 'zzNotAnOption';
 
