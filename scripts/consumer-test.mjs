@@ -258,15 +258,15 @@ if (/ExperimentalWarning|require\(\) of ES Module/.test(cjsOut)) fail('node cjs.
 // The `bilevel` binary of @bilevel/cli as an installed project runs it (`npx bilevel`): its
 // version, and a tiny training run whose JSON summary must report every iteration.
 console.log('npx bilevel:');
-const cliVersion = run('npx bilevel --version', 'npx', ['--no', 'bilevel', '--version'], app).trim();
+const cliVersion = run('npx bilevel --version', 'npx', ['--no', '--', 'bilevel', '--version'], app).trim();
 if (cliVersion !== packed.find((p) => p.name === '@bilevel/cli')?.manifest.version) fail('npx bilevel --version', `printed '${cliVersion}'`);
 writeFileSync(
   join(app, 'tiny.json'),
   `${JSON.stringify({ data: { crop: 16, count: 2, testCount: 1 }, model: { kind: 'tv' }, budget: { iterations: 3 }, output: { images: 1 } }, null, 2)}\n`,
 );
-const trained = JSON.parse(run('npx bilevel train tiny.json', 'npx', ['--no', 'bilevel', 'train', 'tiny.json', '--json'], app).replace(/^[^{]*/, ''));
+const trained = JSON.parse(run('npx bilevel train tiny.json', 'npx', ['--no', '--', 'bilevel', 'train', 'tiny.json', '--json'], app).replace(/^[^{]*/, ''));
 if (trained.iterations !== 3 || !(trained.heldOut?.learned?.psnr > 0)) fail('npx bilevel train tiny.json', JSON.stringify(trained).slice(0, 500));
-const usage = spawnSync('npx', ['--no', 'bilevel', 'train', 'missing.yaml'], { cwd: app, env: childEnv, encoding: 'utf8' });
+const usage = spawnSync('npx', ['--no', '--', 'bilevel', 'train', 'missing.yaml'], { cwd: app, env: childEnv, encoding: 'utf8' });
 if (usage.status !== 2 || !/no config file missing\.yaml/.test(usage.stderr)) fail('npx bilevel train missing.yaml', `exit ${usage.status}: ${usage.stderr}`);
 console.log(`  bilevel ${cliVersion}: train tiny.json -> ${trained.iterations} iterations, held-out PSNR ${trained.heldOut.learned.psnr.toFixed(2)} dB, files ${trained.files.length}; a missing config exits 2`);
 

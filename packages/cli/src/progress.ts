@@ -77,7 +77,7 @@ export function progressReporter(total: number, label: string, options: Progress
       const payload = { loss: fmt(e.loss, 4), eps: fmt(e.eps, 1), delta: fmt(e.delta, 1), step: fmt(e.step, 2), work: e.work };
       if (bar) bar.update(e.iteration + 1, payload);
       else if (e.iteration % every === 0 || e.iteration + 1 === total) {
-        stream.write(`${label} ${String(e.iteration + 1).padStart(4)}/${total}  loss ${payload.loss}  ε ${payload.eps}  δ ${payload.delta}  step ${payload.step}  work ${e.work}\n`);
+        stream.write(`${label} ${String(e.iteration + 1).padStart(4)}${total > 0 ? `/${total}` : ''}  loss ${payload.loss}  ε ${payload.eps}  δ ${payload.delta}  step ${payload.step}  work ${e.work}\n`);
       }
     },
     stop() {

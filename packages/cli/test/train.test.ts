@@ -101,3 +101,28 @@ describe('bilevel train', () => {
     expect(noRef.err).toContain('one per image');
   });
 });
+
+describe('every task, model, strategy and method builds and runs', () => {
+  // One iteration each on 16×16 crops: the builders and the schema agree (a run, not a figure).
+  const CASES: Array<[string, string]> = [
+    ['deblur + huber-tv + hoag', 'task: { kind: deblur, size: 5 }\nmodel: { kind: huber-tv }\nmethod: { kind: hoag }'],
+    ['inpaint + ex + adam', 'task: { kind: inpaint }\nmodel: { kind: ex, filters: 3, size: 3 }\nmethod: { kind: adam }'],
+    ['mri + tv + maid (ξ > 0)', 'task: { kind: mri, acceleration: 2 }\nmodel: { kind: tv, xi: 0.01 }\nmethod: { kind: maid }'],
+    ['denoise + icnn + sgd', 'model: { kind: icnn, layers: 1, channels: 2, size: 3 }\nmethod: { kind: sgd, step: 0.01 }'],
+    ['unrolled + dfo', 'model: { kind: tv }\nstrategy: { kind: unrolled, steps: 20 }\nmethod: { kind: dfo }'],
+    ['equilibrium + adam', 'model: { kind: tv }\nstrategy: { kind: equilibrium }\nmethod: { kind: adam }'],
+    ['jfb + adam', 'model: { kind: tv }\nstrategy: { kind: jfb }\nmethod: { kind: adam }'],
+  ];
+  for (const [name, text] of CASES) {
+    it(name, async () => {
+      const dir = tmp('matrix');
+      const file = write(dir, 'c.yaml', `${text}\ndata: { crop: 16, count: 2, testCount: 1 }\nbudget: { iterations: 1 }\noutput: { images: 1 }\n`);
+      const r = await cli(['train', file, '--json']);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.out);
+      expect(summary.iterations).toBe(1);
+      expect(Number.isFinite(summary.heldOut.learned.psnr)).toBe(true);
+    });
+  }
+});
