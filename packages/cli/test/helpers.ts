@@ -42,7 +42,7 @@ export function write(dir: string, name: string, text: string): string {
 export const TINY = `task: { kind: denoise, sigma: 0.1 }
 data: { crop: 16, count: 2, testCount: 2 }
 model: { kind: tv }
-strategy: { kind: implicit, warmStart: false }
+strategy: { kind: implicit }
 method: { kind: maid }
 budget: { iterations: 6 }
 output: { checkpointEvery: 2, images: 2 }

@@ -69,8 +69,8 @@ describe('bilevel train', () => {
     const a = read(path.join(dir, 'full', 'summary.json'));
     const b = read(path.join(dir, 'cut', 'summary.json'));
     expect(b.iterations).toBe(6);
-    // Bitwise: warmStart false keeps the adjoint solves independent of the previous call, and
-    // every other piece of state (θ, MAID's ε and step, the oracle's warm start) is in the checkpoint.
+    // Bitwise: every piece of state (θ, MAID's ε and step, the oracle's and the implicit
+    // strategy's warm starts x and q) is in the checkpoint.
     expect(read(path.join(dir, 'cut', 'theta.json'))).toEqual(read(path.join(dir, 'full', 'theta.json')));
     expect(b.history.map((h: { loss: number }) => h.loss)).toEqual(a.history.map((h: { loss: number }) => h.loss));
     expect(b.work).toBe(a.work);
@@ -108,6 +108,7 @@ describe('every task, model, strategy and method builds and runs', () => {
     ['deblur + huber-tv + hoag', 'task: { kind: deblur, size: 5 }\nmodel: { kind: huber-tv }\nmethod: { kind: hoag }'],
     ['inpaint + ex + adam', 'task: { kind: inpaint }\nmodel: { kind: ex, filters: 3, size: 3 }\nmethod: { kind: adam }'],
     ['mri + tv + maid (ξ > 0)', 'task: { kind: mri, acceleration: 2 }\nmodel: { kind: tv, xi: 0.01 }\nmethod: { kind: maid }'],
+    ['ct + tv + adam', 'task: { kind: ct, angles: 12 }\nmodel: { kind: tv, xi: 0.01 }\nmethod: { kind: adam }'],
     ['denoise + icnn + sgd', 'model: { kind: icnn, layers: 1, channels: 2, size: 3 }\nmethod: { kind: sgd, step: 0.01 }'],
     ['unrolled + dfo', 'model: { kind: tv }\nstrategy: { kind: unrolled, steps: 20 }\nmethod: { kind: dfo }'],
     ['equilibrium + adam', 'model: { kind: tv }\nstrategy: { kind: equilibrium }\nmethod: { kind: adam }'],

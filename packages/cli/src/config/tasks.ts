@@ -47,8 +47,15 @@ export const mriTask = z.strictObject({
   seed,
 }).describe('MRI with a mask: y = M ⊙ F x + σ n');
 
+/** Sparse-view parallel-beam CT: `y = R x + σ·max(Rx)·n` (`@bilevel/imaging`'s `radon`). */
+export const ctTask = z.strictObject({
+  kind: z.literal('ct'),
+  angles: z.int().min(1).max(720).default(30).describe('projection angles in [0, π)'),
+  sigma: z.number().min(0).max(1).default(0.01).describe('noise standard deviation relative to the largest sinogram value'),
+}).describe('sparse-view CT: y = R x + σ max(Rx) n, R the parallel-beam Radon transform');
+
 /** Every task, in the order `--help` lists them. */
-export const TASK_SCHEMAS = [denoiseTask, deblurTask, inpaintTask, mriTask] as const;
+export const TASK_SCHEMAS = [denoiseTask, deblurTask, inpaintTask, mriTask, ctTask] as const;
 
 /** The `task` field: one of {@link TASK_SCHEMAS}, chosen by `kind`. */
 export const taskSchema = z.discriminatedUnion('kind', TASK_SCHEMAS).describe('what degrades the clean images');

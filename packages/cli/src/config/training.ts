@@ -13,7 +13,7 @@ export const implicitStrategy = z.strictObject({
   maxIter: z.int().min(1).default(2000).describe('inner iteration cap'),
   linear: z.enum(['cg', 'gmres']).default('cg').describe('linear solver of the adjoint system'),
   linearMaxIter: z.int().min(1).default(500).describe('adjoint iteration cap'),
-  warmStart: z.boolean().default(true).describe("start each adjoint solve from the previous one's solution (not in the checkpoint yet: a resumed run then differs from an uninterrupted one at the solvers' tolerance; false makes resumption exact)"),
+  warmStart: z.boolean().default(true).describe("start each adjoint solve from the previous one's solution (kept in the checkpoint)"),
 }).describe('implicit differentiation (@bilevel/implicit)');
 
 /** Reverse-mode through T gradient steps. */

@@ -3,7 +3,7 @@
  * entry per `task.kind` of the config schema (`config/tasks.ts`).
  */
 import { tf } from '@bilevel/core';
-import { addNoise, blur, inpainting, randomMask, cartesianMask, subsampledFourier } from '@bilevel/imaging';
+import { addNoise, blur, inpainting, randomMask, cartesianMask, subsampledFourier, radon, fbp } from '@bilevel/imaging';
 import type { LinearOperator } from '@bilevel/imaging';
 import { loadImage } from '@bilevel/imaging/node';
 import { UsageError } from '../../errors.js';
@@ -73,6 +73,15 @@ const BUILDERS: { [K in TaskConfig['kind']]: Builder<K> } = {
     const degrade = (clean: tf.Tensor4D, seed: number) => tf.tidy(() => tf.mul(t.sigma > 0 ? addNoise(A.apply(clean), t.sigma, seed) : A.apply(clean), m));
     const picture = (y: tf.Tensor) => A.adjoint(y) as tf.Tensor4D;
     return { operator: A, degrade, picture, dispose: () => { A.dispose(); m.dispose(); } };
+  },
+  ct: (t, crop) => {
+    const A = radon(crop, { angles: t.angles });
+    // Noise relative to the sinogram's scale (line integrals grow with the image side).
+    const degrade = (clean: tf.Tensor4D, seed: number) => tf.tidy(() => {
+      const s = A.apply(clean);
+      return t.sigma > 0 ? tf.add(s, tf.mul(tf.sub(addNoise(s, 1, seed), s), tf.mul(t.sigma, tf.max(s)))) : s;
+    });
+    return own(A, (y) => fbp(A, y) as tf.Tensor4D, degrade);
   },
 };
 

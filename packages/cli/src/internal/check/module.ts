@@ -4,6 +4,7 @@
  * object` (which then builds its tensors with the CLI's own tfjs), holding
  *   energy(x, theta, data) → scalar     (or problem: a Problem from defineProblem)
  *   gradient?(x, theta, data) → tensor   a hand-written ∇ₓΦ, used by the solvers and checked
+ *   (valueAndGradient, hessian, mixed: the other fields of defineProblem's `derivatives`)
  *   loss(x, theta, data) → scalar
  *   theta: Params, data: the lower-level data,
  *   x0?: tensor or init?(theta, data) → tensor (default: a copy of the first data tensor),
@@ -15,7 +16,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as core from '@bilevel/core';
 import { tf, defineProblem } from '@bilevel/core';
-import type { Constant, Data, Loss, Params, Problem } from '@bilevel/core';
+import type { Constant, Data, Derivatives, Loss, Params, Problem } from '@bilevel/core';
 import { UsageError, FailureError } from '../../errors.js';
 
 /** A problem module, normalised. */
@@ -54,7 +55,6 @@ export async function loadCheckModule(path: string): Promise<CheckModule> {
   }
   if (s.data == null) throw new UsageError(`${where}: export 'data' is missing (the lower-level data the energy reads).`);
   if (s.x0 != null && !isTensor(s.x0)) throw new UsageError(`${where}: export 'x0' must be a tensor.`);
-  if (s.gradient != null && typeof s.gradient !== 'function') throw new UsageError(`${where}: export 'gradient' must be a function (x, theta, data) => tensor shaped like x.`);
   let problem: Problem<Data>;
   if (s.problem != null) {
     if ((s.problem as { kind?: string }).kind !== 'energy') throw new UsageError(`${where}: export 'problem' must come from defineProblem (an energy); fixed-point and saddle problems are not checked yet.`);
@@ -62,7 +62,7 @@ export async function loadCheckModule(path: string): Promise<CheckModule> {
   } else {
     if (typeof s.energy !== 'function') throw new UsageError(`${where}: export 'energy' must be a function (x, theta, data) => scalar tensor (or export 'problem' from defineProblem).`);
     const energy = s.energy as Problem<Data>['energy'];
-    problem = defineProblem<Data>({
+    const spec = {
       name: String(s.name ?? path),
       energy,
       // Starting point: the module's init, else its x0 (given per call), else a copy of the first data tensor.
@@ -71,16 +71,12 @@ export async function loadCheckModule(path: string): Promise<CheckModule> {
         : s.x0 != null ? {} : { init: (_th: Params, d: Data) => (isTensor(d) ? d : (Object.values(d).find(isTensor) as tf.Tensor)).clone() }),
       ...(s.strongConvexity != null ? { strongConvexity: s.strongConvexity as Constant<Data> } : {}),
       ...(s.smoothness != null ? { smoothness: s.smoothness as Constant<Data> } : {}),
-    });
-    if (s.gradient != null) {
-      // The solvers use the module's ∇ₓΦ (that is what the check tests); value from the energy.
-      const gradient = s.gradient as Problem<Data>['gradient'];
-      problem = {
-        ...problem,
-        gradient: (x, th, d) => gradient(x, th, d),
-        valueAndGradient: (x, th, d) => ({ value: tf.tidy(() => energy(x, th, d)) as tf.Scalar, grad: gradient(x, th, d) }),
-      };
-    }
+    };
+    // Supplied derivatives go through defineProblem's own mechanism (the solvers then use
+    // them, and autodiff of the supplied gradient fills in HVPs and mixed products).
+    const supplied = Object.fromEntries(['gradient', 'valueAndGradient', 'hessian', 'mixed'].filter((k) => s[k] != null).map((k) => [k, s[k]]));
+    for (const [k, v] of Object.entries(supplied)) if (typeof v !== 'function') throw new UsageError(`${where}: export '${k}' must be a function.`);
+    problem = defineProblem<Data>({ ...spec, ...(Object.keys(supplied).length > 0 ? { derivatives: supplied as Derivatives<Data> } : {}) });
   }
-  return { problem, loss: s.loss as Loss<Data>, theta: s.theta as Params, data: s.data as Data, x0: s.x0 as tf.Tensor | undefined, handGradient: s.gradient != null };
+  return { problem, loss: s.loss as Loss<Data>, theta: s.theta as Params, data: s.data as Data, x0: s.x0 as tf.Tensor | undefined, handGradient: s.gradient != null || s.valueAndGradient != null };
 }

@@ -80,9 +80,9 @@ function evalImage(config: TrainConfig, theta: Params, path: string, reference: 
   const [h, w] = [image.shape[1], image.shape[2]];
   if (!degrade && config.task.kind !== 'denoise' && config.task.kind !== 'deblur') {
     image.dispose();
-    throw new UsageError(`bilevel eval: task '${config.task.kind}' measures more than a picture (a mask or k-space): pass clean images with --degrade.`);
+    throw new UsageError(`bilevel eval: task '${config.task.kind}' measures more than a picture (a mask, k-space or a sinogram): pass clean images with --degrade.`);
   }
-  if ((config.task.kind === 'inpaint' || config.task.kind === 'mri') && h !== w) {
+  if ((config.task.kind === 'inpaint' || config.task.kind === 'mri' || config.task.kind === 'ct') && h !== w) {
     image.dispose();
     throw new UsageError(`bilevel eval: task '${config.task.kind}' builds square masks; ${path} is ${h}×${w}.`);
   }

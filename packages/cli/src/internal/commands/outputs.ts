@@ -142,7 +142,7 @@ export async function writeOutputs(c: OutputContext): Promise<RunSummary> {
   if (!c.quiet) {
     const row = (label: string, s: Scores) => ({ 'held-out crops': label, 'PSNR dB': Number(s.psnr.toFixed(2)), SSIM: Number(s.ssim.toFixed(4)) });
     say(c.log, `\n${result.message}\n${result.history.length} iterations, work ${summary.work}, ${c.seconds.toFixed(1)} s\n`);
-    say(c.log, markdownTable([row(config.task.kind === 'mri' ? 'zero-filled' : 'degraded', heldOut.degraded), row('model at θ₀', heldOut.initial), row('learned θ', heldOut.learned)]));
+    say(c.log, markdownTable([row(config.task.kind === 'mri' ? 'zero-filled' : config.task.kind === 'ct' ? 'FBP' : 'degraded', heldOut.degraded), row('model at θ₀', heldOut.initial), row('learned θ', heldOut.learned)]));
     say(c.log, `\nlearned θ: ${JSON.stringify(summary.theta)}`);
     say(c.log, `wrote ${out}/{${summary.files.join(', ')}}`);
   }
