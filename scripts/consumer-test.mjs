@@ -264,7 +264,9 @@ writeFileSync(
   join(app, 'tiny.json'),
   `${JSON.stringify({ data: { crop: 16, count: 2, testCount: 1 }, model: { kind: 'tv' }, budget: { iterations: 3 }, output: { images: 1 } }, null, 2)}\n`,
 );
-const trained = JSON.parse(run('npx bilevel train tiny.json', 'npx', ['--no', '--', 'bilevel', 'train', 'tiny.json', '--json'], app).replace(/^[^{]*/, ''));
+const training = spawnSync('npx', ['--no', '--', 'bilevel', 'train', 'tiny.json', '--json'], { cwd: app, env: childEnv, encoding: 'utf8', maxBuffer: 64 << 20 });
+if (training.status !== 0) fail('npx bilevel train tiny.json', `exit ${training.status}:\n${training.stdout}${training.stderr}`);
+const trained = JSON.parse(training.stdout); // --json: only the summary on stdout (logs on stderr)
 if (trained.iterations !== 3 || !(trained.heldOut?.learned?.psnr > 0)) fail('npx bilevel train tiny.json', JSON.stringify(trained).slice(0, 500));
 const usage = spawnSync('npx', ['--no', '--', 'bilevel', 'train', 'missing.yaml'], { cwd: app, env: childEnv, encoding: 'utf8' });
 if (usage.status !== 2 || !/no config file missing\.yaml/.test(usage.stderr)) fail('npx bilevel train missing.yaml', `exit ${usage.status}: ${usage.stderr}`);
