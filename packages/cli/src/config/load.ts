@@ -30,6 +30,10 @@ export interface LoadedConfig {
  * @param file - its name, for messages and to pick the parser (`.json`, `.yaml`, `.yml`).
  * @returns the parsed value.
  * @throws {@link UsageError} with the line and column of a syntax error.
+ * @example
+ * ```ts
+ * parseConfigText('model: { kind: tv }', 'run.yaml');   // { model: { kind: 'tv' } }
+ * ```
  */
 export function parseConfigText(text: string, file: string): unknown {
   const ext = extname(file).toLowerCase();
