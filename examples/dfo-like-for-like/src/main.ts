@@ -16,7 +16,7 @@ import type { InnerSolver, Params } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { dfo, train, oracleFromStrategy } from '@bilevel/outer';
 import type { Method, MethodStateBase, ProgressEvent } from '@bilevel/outer';
-import { parseFlags, outputFolder, writeJson, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 import { denoise1d, denoise2d, mri1d, readTheta, type TestProblem } from './problems.js';
 
 const flags = parseFlags({
@@ -33,9 +33,11 @@ const flags = parseFlags({
   size: 16, // 2-D image side
   seed: 0,
   out: 'out/dfo-like-for-like',
-});
+}, process.argv.slice(2), 'dfo-like-for-like');
 
 await initBackend();
+
+handleProcessErrors('dfo-like-for-like'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
 const started = performance.now();
 const out = outputFolder(flags.out);
 

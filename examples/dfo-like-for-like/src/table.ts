@@ -9,7 +9,7 @@
  * With `PLOTS=folder` it also writes one objective-vs-iterations SVG per problem with every run.
  */
 import { readFileSync } from 'node:fs';
-import { markdownTable, plotLossVersusWork } from '@bilevel/example-utils';
+import { markdownTable, plotLossVersusWork } from '@bilevel/cli';
 
 interface Run {
   problem: string;

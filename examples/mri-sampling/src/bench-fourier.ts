@@ -7,10 +7,11 @@
  */
 import { tf, initBackend } from '@bilevel/core';
 import { samplingProblem, smoothedTV, mrPhantoms } from '@bilevel/imaging';
-import { parseFlags, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, markdownTable, handleProcessErrors } from '@bilevel/cli';
 
-const flags = parseFlags({ sizes: '64,128,256', repeats: 7, batch: 1 });
+const flags = parseFlags({ sizes: '64,128,256', repeats: 7, batch: 1 }, process.argv.slice(2), 'bench-fourier');
 await initBackend();
+handleProcessErrors('mri-sampling bench-fourier'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
 
 function median(fn: () => tf.Tensor | tf.Tensor[], repeats: number): number {
   const times: number[] = [];

@@ -23,7 +23,7 @@ import {
 } from '@bilevel/imaging';
 import type { SamplingData } from '@bilevel/imaging';
 import { saveImage } from '@bilevel/imaging/node';
-import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 
 const flags = parseFlags({
   size: 32, // image side
@@ -40,9 +40,11 @@ const flags = parseFlags({
   tol: 1e-4, // inner tolerance of the hypergradients
   seed: 0,
   out: 'out/mri-sampling',
-});
+}, process.argv.slice(2), 'mri-sampling');
 
 await initBackend();
+
+handleProcessErrors('mri-sampling'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
 const started = performance.now();
 const out = outputFolder(flags.out);
 const n = flags.size;

@@ -17,7 +17,7 @@ import type { Method, MethodStateBase, ProgressEvent } from '@bilevel/outer';
 import { tgvProblem, tgvImage, tvDenoisingProblem, addNoise, psnr, ssim } from '@bilevel/imaging';
 import type { ReconstructionData } from '@bilevel/imaging';
 import { saveImage } from '@bilevel/imaging/node';
-import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 import { piecewiseAffineImages } from './images.js';
 
 const flags = parseFlags({
@@ -33,9 +33,11 @@ const flags = parseFlags({
   tol: 1e-3, // inner tolerance of every hypergradient
   seed: 0,
   out: 'out/tgv-denoise',
-});
+}, process.argv.slice(2), 'tgv-denoise');
 
 await initBackend();
+
+handleProcessErrors('tgv-denoise'); // one line, not tfjs-wasm's 40 KB dump, for an error after this
 const started = performance.now();
 const out = outputFolder(flags.out);
 type Data = ReconstructionData & { clean: tf.Tensor };

@@ -1,6 +1,6 @@
 /**
  * `@bilevel/cli`: the `bilevel` command line — `bilevel train <config>` learns a TV / Huber
- * TV / (Ex) / FoE / ICNN reconstruction model for denoising, deblurring, inpainting or MRI
+ * TV / TGV / (Ex) / FoE / ICNN reconstruction model for denoising, deblurring, inpainting, MRI or CT
  * from a JSON or YAML config, `bilevel eval` applies it, `bilevel check` tests a user's
  * problem module — and the terminal plumbing the examples share: flags, progress bars,
  * SVG plots, output files, process error handling.

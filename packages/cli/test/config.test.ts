@@ -66,7 +66,7 @@ describe('config validation', () => {
     expect(committed).toEqual(configJsonSchema());
     const schema = configJsonSchema() as { properties: Record<string, { oneOf?: Array<{ properties: { kind: { const: string } } }> }>; required: string[] };
     expect(schema.required).toEqual(['model']);
-    expect(schema.properties.model.oneOf!.map((o) => o.properties.kind.const)).toEqual(['tv', 'huber-tv', 'ex', 'foe', 'icnn']);
+    expect(schema.properties.model.oneOf!.map((o) => o.properties.kind.const)).toEqual(['tv', 'huber-tv', 'tgv', 'ex', 'foe', 'icnn']);
     expect(schema.properties.task.oneOf!.map((o) => o.properties.kind.const)).toEqual(['denoise', 'deblur', 'inpaint', 'mri', 'ct']);
   });
 });

@@ -109,6 +109,7 @@ describe('every task, model, strategy and method builds and runs', () => {
     ['inpaint + ex + adam', 'task: { kind: inpaint }\nmodel: { kind: ex, filters: 3, size: 3 }\nmethod: { kind: adam }'],
     ['mri + tv + maid (ξ > 0)', 'task: { kind: mri, acceleration: 2 }\nmodel: { kind: tv, xi: 0.01 }\nmethod: { kind: maid }'],
     ['ct + tv + adam', 'task: { kind: ct, angles: 12 }\nmodel: { kind: tv, xi: 0.01 }\nmethod: { kind: adam }'],
+    ['denoise + tgv + adam', 'model: { kind: tgv, nu: 0.05 }\nmethod: { kind: adam }'],
     ['denoise + icnn + sgd', 'model: { kind: icnn, layers: 1, channels: 2, size: 3 }\nmethod: { kind: sgd, step: 0.01 }'],
     ['unrolled + dfo', 'model: { kind: tv }\nstrategy: { kind: unrolled, steps: 20 }\nmethod: { kind: dfo }'],
     ['equilibrium + adam', 'model: { kind: tv }\nstrategy: { kind: equilibrium }\nmethod: { kind: adam }'],

@@ -89,7 +89,7 @@ function checkConfig(config: TrainConfig, dir: string): string[] {
   // gives μ = 1 only for denoising, the ICNN model always has ξ > 0.
   const mu = task.kind === 'denoise' || model.xi > 0;
   if ((method.kind === 'maid' || method.kind === 'dfo') && !mu) {
-    problems.push(`model.xi: got ${model.xi}; method '${method.kind}' certifies its accuracy with the energy's strong convexity μ, which task '${task.kind}' does not give: set model.xi > 0 (e.g. 0.001), or use method 'adam', 'sgd' or 'hoag'`);
+    problems.push(`model.xi: got ${model.xi}; method '${method.kind}' certifies its accuracy with the energy's strong convexity μ, which ${model.kind === 'tgv' ? "TGV² (not uniformly convex in w)" : `task '${task.kind}'`} does not give: set model.xi > 0 (e.g. 0.001), or use method 'adam', 'sgd' or 'hoag'`);
   }
   if ((method.kind === 'maid' || method.kind === 'dfo') && model.kind === 'foe' && model.expert === 'student-t' && task.kind === 'denoise' && model.xi === 0) {
     problems.push(`model.expert: got "student-t"; Student-t experts are non-convex, so method '${method.kind}' has no certified μ: use expert 'charbonnier', set model.xi > 0, or use method 'adam'`);

@@ -61,8 +61,17 @@ export const icnnModel = z.strictObject({
   xi: xi(0.01),
 }).describe('input-convex neural network');
 
+/** Second-order total generalised variation TGV², θ = (log α, log β), over the field z = (u, w). */
+export const tgvModel = z.strictObject({
+  kind: z.literal('tgv'),
+  alpha: z.number().positive().default(0.05).describe('initial first-order weight α'),
+  beta: z.number().positive().default(1).describe('initial ratio β of the second-order to the first-order weight'),
+  nu: z.number().positive().default(0.01).describe('smoothing ν of both norms (fixed)'),
+  xi: xi(0.001).describe('weight ξ of (ξ/2)‖z‖²: TGV² is not uniformly convex in w, so ξ > 0 gives the μ = ξ that MAID and DFO need'),
+}).describe('total generalised variation TGV² (Bredies, Kunisch & Pock 2010)');
+
 /** Every model, in the order `--help` lists them. */
-export const MODEL_SCHEMAS = [tvModel, huberTvModel, exModel, foeModel, icnnModel] as const;
+export const MODEL_SCHEMAS = [tvModel, huberTvModel, tgvModel, exModel, foeModel, icnnModel] as const;
 
 /** The `model` field: one of {@link MODEL_SCHEMAS}, chosen by `kind`. */
 export const modelSchema = z.discriminatedUnion('kind', MODEL_SCHEMAS).describe('the regulariser whose parameters are learned');

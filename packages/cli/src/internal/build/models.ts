@@ -5,7 +5,7 @@
  */
 import { tf } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
-import { tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, lowFrequencyDctFilters, randomFilters } from '@bilevel/imaging';
+import { tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, tgvProblem, tgvImage, lowFrequencyDctFilters, randomFilters } from '@bilevel/imaging';
 import type { LinearOperator, ReconstructionProblem } from '@bilevel/imaging';
 import { box, projection, composeProximal } from '@bilevel/outer';
 import type { Proximal } from '@bilevel/outer';
@@ -19,6 +19,8 @@ export interface BuiltModel {
   project: Proximal | undefined;
   /** The θ leaf holding convolution filters `[s, s, 1, k]`, for the filter PNG. */
   filterKey: string | undefined;
+  /** The image of a lower-level variable (TGV's is z = (u, w); the others' is the image itself). A new tensor. */
+  image?: (x: tf.Tensor) => tf.Tensor;
 }
 
 type Builder<K extends ModelConfig['kind']> = (model: Extract<ModelConfig, { kind: K }>, operator: LinearOperator | undefined, seed: number) => BuiltModel;
@@ -62,8 +64,12 @@ const BUILDERS: { [K in ModelConfig['kind']]: Builder<K> } = {
       filters.dispose();
     }
   },
+  tgv: (m, A) => ({ built: tgvProblem({ alpha: m.alpha, beta: m.beta, nu: m.nu, ...withOperator(A, m.xi) }), project: undefined, filterKey: undefined, image: tgvImage }),
   icnn: (m, A, seed) => ({ built: icnnProblem({ layers: m.layers, channels: m.channels, size: m.size, seed, ...withOperator(A, m.xi) }), project: undefined, filterKey: undefined }),
 };
+
+/** x ↦ its image: `model.image`, or a copy of x. */
+export const imageOf = (model: BuiltModel, x: tf.Tensor): tf.Tensor => (model.image != null ? model.image(x) : x.clone());
 
 /** The model of a config on the task's operator. */
 export function buildModel(model: ModelConfig, operator: LinearOperator | undefined, seed: number): BuiltModel {

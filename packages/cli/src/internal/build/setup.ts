@@ -7,7 +7,7 @@ import type { Loss, Params, Problem } from '@bilevel/core';
 import type { TrainConfig } from '../../config/schema.js';
 import { cleanCrops } from './data.js';
 import { buildTask, type BuiltTask } from './tasks.js';
-import { buildModel, type BuiltModel } from './models.js';
+import { buildModel, imageOf, type BuiltModel } from './models.js';
 import type { PairData } from './constants.js';
 
 /** A built config. */
@@ -22,8 +22,12 @@ export interface Setup {
   dispose(): void;
 }
 
-/** `(1/n)·½‖x − x_clean‖²`: its ∇ₓℓ is (1/n)-Lipschitz, as MAID's constants assume. */
-export const meanSquaredLoss: Loss<PairData> = (x, _theta, data) => tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, data.clean)))), x.shape[0]!));
+/**
+ * `(1/n)·½‖image(x) − x_clean‖²`: its ∇ₓℓ is (1/n)-Lipschitz, as MAID's constants assume
+ * (the image map is the identity, or TGV's projection z = (u, w) ↦ u, of norm 1).
+ */
+export const meanSquaredLoss = (image: (x: tf.Tensor) => tf.Tensor = (x) => x): Loss<PairData> => (x, _theta, data) =>
+  tf.tidy(() => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(image(x), data.clean)))), x.shape[0]!));
 
 /**
  * PSNR (peak 1) of the pooled mean squared error that `loss` = (1/n)·½‖x̂ − x‖² measures:
@@ -50,7 +54,7 @@ export function buildSetup(config: TrainConfig, dir: string): Setup {
       problem: model.built.problem as unknown as Problem<PairData>,
       train,
       test,
-      loss: meanSquaredLoss,
+      loss: meanSquaredLoss(model.image),
       dispose: () => owned.reverse().forEach((o) => o.dispose()),
     };
   } catch (e) {
@@ -59,7 +63,15 @@ export function buildSetup(config: TrainConfig, dir: string): Setup {
   }
 }
 
-/** x̂(θ) by a tight L-BFGS solve (evaluation, whatever the training strategy). */
+/** The image of x̂(θ), x̂ by a tight L-BFGS solve (evaluation, whatever the training strategy). */
 export function reconstruct(setup: Setup, theta: Params, data: PairData): tf.Tensor {
-  return lbfgs({ maxIter: 3000 }).solve(setup.problem, theta, data, { tol: 1e-3 }).x;
+  return solveImage(setup.model, setup.problem, theta, data);
+}
+
+/** The image of x̂(θ) for a built model and its problem. */
+export function solveImage(model: BuiltModel, problem: Problem<PairData>, theta: Params, data: PairData): tf.Tensor {
+  const x = lbfgs({ maxIter: 3000 }).solve(problem, theta, data, { tol: 1e-3 }).x;
+  const image = imageOf(model, x);
+  x.dispose();
+  return image;
 }

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { tf, initBackend, disposeParams, paramsFromArrays, lbfgs } from '@bilevel/core';
+import { tf, initBackend, disposeParams, paramsFromArrays } from '@bilevel/core';
 import type { Params, Problem } from '@bilevel/core';
 import { loadImage } from '@bilevel/imaging/node';
 import { UsageError, FailureError } from '../../errors.js';
@@ -15,7 +15,7 @@ import { validateConfig } from '../../config/load.js';
 import type { TrainConfig } from '../../config/schema.js';
 import { handleProcessErrors } from '../../process.js';
 import { outputFolder, writeJson, markdownTable } from '../../output.js';
-import { buildSetup, reconstruct } from '../build/setup.js';
+import { buildSetup, reconstruct, solveImage } from '../build/setup.js';
 import { buildTask } from '../build/tasks.js';
 import { buildModel } from '../build/models.js';
 import type { PairData } from '../build/constants.js';
@@ -96,7 +96,7 @@ function evalImage(config: TrainConfig, theta: Params, path: string, reference: 
     const y = degrade ? task.degrade(image, seed) : image.clone();
     const data: PairData = { y, clean: clean ?? y };
     const problem = model.built.problem as unknown as Problem<PairData>;
-    const x = lbfgs({ maxIter: 3000 }).solve(problem, theta, data, { tol: 1e-3 }).x;
+    const x = solveImage(model, problem, theta, data);
     const picture = task.picture(y);
     saveOne(join(out, `${name}-reconstructed.png`), x, 0);
     files.push(`${name}-reconstructed.png`);
