@@ -7,6 +7,7 @@ import { defineOptions, opt } from './options.js';
 import type { ConvergencePolicy } from './driver/policy.js';
 import { callSite, resolvePolicy, tightenedTol, TIGHTEN_DEFAULTS } from './driver/policy.js';
 import { checkData, checkTheta, requireBackend } from './inputs.js';
+import { checkSaddleOperator } from './internal/saddle-check.js';
 
 /** Options of {@link argmin}. */
 export interface ArgminOptions {
@@ -124,6 +125,7 @@ export function argmin<D = Data>(
     requireBackend(where);
     checkTheta(where, theta);
     checkData(where, data);
+    if (kind === 'saddle') checkSaddleOperator(where, problemIn as SaddleProblem<D>, theta, data);
     const keys = keysOf(theta);
     const site = callSite();
     const policy = policyAt(() => site);
