@@ -56,8 +56,8 @@ export type { SamplingProblem, SamplingProblemOptions, SamplingData, SamplingPen
 
 // Data
 // (PNG files on disk and sample paths: '@bilevel/imaging/node')
-export { decodePng, imageFromPng, encodePng, SAVE_IMAGE_DEFAULTS } from './data/png.js';
-export type { SavePngOptions, GrayImage } from './data/png.js';
+export { decodePng, imageFromPng, encodePng, SAVE_IMAGE_DEFAULTS, PNG_DECODE_DEFAULTS } from './data/png.js';
+export type { SavePngOptions, GrayImage, DecodePngOptions } from './data/png.js';
 export { imageFromPixels, LUMINANCE_WEIGHTS } from './data/pixels.js';
 export type { PixelsLike } from './data/pixels.js';
 export { SAMPLE_IMAGE_NAMES, sampleImageUrl, fetchSampleImage } from './data/samples.js';

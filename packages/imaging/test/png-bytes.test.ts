@@ -145,7 +145,7 @@ describe('PNG bytes and pixels (main entry, browser-safe)', () => {
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(fromFile, fromBytes))).dataSync()[0])).toBe(0);
     tf.dispose([fromFile, fromBytes]);
     expect(() => decodePng('camera.png' as never)).toThrow(/decodePng: expected the PNG file's bytes as a Uint8Array/);
-    expect(() => decodePng(new Uint8Array([1, 2, 3, 4]))).toThrow(/decodePng: the bytes are not a readable PNG/);
+    expect(() => decodePng(new Uint8Array([1, 2, 3, 4]))).toThrow(/decodePng: 'PNG bytes' is not a PNG: it starts with 01 02 03 04/);
   });
 
   it('sample URLs point at the bundled files; fetchSampleImage decodes what fetch returns', async () => {

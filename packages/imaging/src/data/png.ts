@@ -1,6 +1,7 @@
 import { decode, encode } from 'fast-png';
 import { tf, checkOptions } from '@bilevel/core';
-import { PNG_SCHEMA } from '../internal/options.js';
+import { PNG_SCHEMA, PNG_DECODE_SCHEMA } from '../internal/options.js';
+import { checkPng } from './png-check.js';
 import { grayFromChannels } from './pixels.js';
 
 /** A decoded gray image: row-major values in [0, 1] and the PNG's bit depth. */
@@ -12,6 +13,17 @@ export interface GrayImage {
   /** `width · height` gray values in [0, 1], row-major. */
   values: Float32Array;
 }
+
+/** Options of {@link decodePng}, {@link imageFromPng} and `loadImage` (`@bilevel/imaging/node`). */
+export interface DecodePngOptions {
+  /** Largest width × height accepted, checked from the header before anything is allocated (default {@link PNG_DECODE_DEFAULTS}: 2²⁶ ≈ 67 Mpx, 8192²). */
+  maxPixels?: number;
+  /** The file's name (path or URL) for error messages; `loadImage` passes its path. */
+  name?: string;
+}
+
+/** Defaults of {@link DecodePngOptions}: at most 2²⁶ pixels (8192 × 8192, ≈ 1.3 GB as float32 at the decoder's peak). */
+export const PNG_DECODE_DEFAULTS = Object.freeze({ maxPixels: 2 ** 26, name: 'PNG bytes' });
 
 function asBytes(where: string, bytes: unknown): Uint8Array {
   if (bytes instanceof Uint8Array) return bytes;
@@ -39,26 +51,40 @@ function unpackSamples(data: ArrayLike<number>, width: number, height: number, p
 /**
  * Decodes a PNG to gray values in [0, 1], in Node and in browsers alike (pure JS: fast-png).
  *
+ * Before decoding, the file's structure is checked: the signature, every chunk's length and
+ * CRC, the header's width × height against `maxPixels` (so a tiny file declaring a huge image
+ * is refused before any allocation), and the inflated pixel data against the size the header
+ * declares (short or damaged data is an error, not zero rows). Every error names the file.
+ *
  * Gray images keep their values; RGB/RGBA become `0.299 R + 0.587 G + 0.114 B`
  * ({@link LUMINANCE_WEIGHTS}); the alpha channel is ignored; palette images are expanded
  * first. 16-bit (and 1/2/4-bit) samples are read at full precision (`value / (2^depth − 1)`),
  * not rescaled to 8 bits.
  *
  * @param bytes - the PNG file's bytes (`Uint8Array`, Node `Buffer` or `ArrayBuffer`).
+ * @param options - `maxPixels` (raise it for larger images) and `name` (for messages).
  * @returns `{ width, height, depth, values }`, values row-major in [0, 1].
  * @example
  * ```ts
  * const bytes = new Uint8Array(await (await fetch(sampleImageUrl('camera'))).arrayBuffer());
- * const { width, height, values } = decodePng(bytes);
+ * const { width, height, values } = decodePng(bytes, { name: 'camera.png' });
  * ```
  */
-export function decodePng(bytes: Uint8Array | ArrayBuffer): GrayImage {
-  const input = asBytes('decodePng', bytes);
+export function decodePng(bytes: Uint8Array | ArrayBuffer, options: DecodePngOptions = {}): GrayImage {
+  return decodeGrayPng('decodePng', bytes, options);
+}
+
+/** {@link decodePng} with `where` in its messages (`imageFromPng`, `loadImage`); internal. */
+export function decodeGrayPng(where: string, bytes: Uint8Array | ArrayBuffer, options: DecodePngOptions): GrayImage {
+  checkOptions(where, options, PNG_DECODE_SCHEMA);
+  const { maxPixels, name } = { ...PNG_DECODE_DEFAULTS, ...options };
+  const input = asBytes(where, bytes);
+  checkPng(where, input, name, maxPixels);
   let png: ReturnType<typeof decode>;
   try {
     png = decode(input);
   } catch (e) {
-    throw new Error(`decodePng: the bytes are not a readable PNG (${(e as Error).message}); pass the file's contents, not a path or a data URL.`);
+    throw new Error(`${where}: '${name}' is not a readable PNG (${(e as Error).message}); pass the file's contents, not a path or a data URL.`);
   }
   const { width, height, depth, channels, palette } = png;
   if (palette != null) {
@@ -82,6 +108,7 @@ export function decodePng(bytes: Uint8Array | ArrayBuffer): GrayImage {
  * Works in browsers (bytes from `fetch`, a file input, a bundler's asset import) and Node.
  *
  * @param bytes - the PNG file's bytes.
+ * @param options - `maxPixels` and `name`, as for {@link decodePng}.
  * @returns a `[1, h, w, 1]` float32 tensor (the caller disposes it).
  * @example
  * ```ts
@@ -89,8 +116,12 @@ export function decodePng(bytes: Uint8Array | ArrayBuffer): GrayImage {
  * const img = imageFromPng(new Uint8Array(await response.arrayBuffer()));   // [1, 303, 384, 1]
  * ```
  */
-export function imageFromPng(bytes: Uint8Array | ArrayBuffer): tf.Tensor4D {
-  const { width, height, values } = decodePng(bytes);
+export function imageFromPng(bytes: Uint8Array | ArrayBuffer, options: DecodePngOptions = {}): tf.Tensor4D {
+  return grayImageTensor(decodeGrayPng('imageFromPng', bytes, options));
+}
+
+/** A decoded gray image as a `[1, h, w, 1]` tensor; internal. */
+export function grayImageTensor({ width, height, values }: GrayImage): tf.Tensor4D {
   return tf.tensor4d(values, [1, height, width, 1]);
 }
 

@@ -26,6 +26,7 @@ export const DATASET_SCHEMA: OptionSchema = {
   cropSize: int, count: int, testCount: int, sigma: num, seed: int, trainFraction: num,
 };
 export const PNG_SCHEMA: OptionSchema = { bitDepth: opt.oneOf([8, 16]) };
+export const PNG_DECODE_SCHEMA: OptionSchema = { maxPixels: opt.integer({ min: 1 }, 'give the largest width × height to accept, e.g. 2 ** 28'), name: opt.string() };
 export const SSIM_SCHEMA: OptionSchema = { dataRange: num, sigma: num, k1: num, k2: num };
 export const RECONSTRUCTION_SCHEMA: OptionSchema = {
   operator: opt.custom('a LinearOperator (identity(), blur(), subsampledFourier(), …)', (v) => v !== null && typeof v === 'object' && typeof (v as { apply?: unknown }).apply === 'function'),
