@@ -82,5 +82,5 @@ export function hoag(options: HoagOptions): Method<HoagState> & { readonly sched
     });
   }
 
-  return { name: 'hoag', schedule, stepSize, init, step };
+  return { name: 'hoag', options: Object.freeze({ schedule, linearSchedule, stepSize }), schedule, stepSize, init, step };
 }

@@ -37,8 +37,10 @@ export type { StrategyOracleOptions, OracleConstants } from './oracle.js';
 export { train, trainSteps } from './train.js';
 export type { Budget, ProgressEvent, TrainOptions, TrainResult, StopSignal } from './train.js';
 // (checkpoint files: fileStore, fileCheckpoint, readCheckpoint, writeFileAtomic in '@bilevel/outer/node')
-export { memoryStore, loadCheckpoint, encodeCheckpoint, decodeCheckpoint, DEFAULT_CHECKPOINT_KEY } from './checkpoint.js';
+export { memoryStore, loadCheckpoint, DEFAULT_CHECKPOINT_KEY } from './checkpoint.js';
 export type { CheckpointStore, CheckpointOptions, Checkpoint } from './checkpoint.js';
+export type { ResumeOptions } from './internal/train/resume.js';
+export type { FingerprintPart } from './internal/checkpoint/fingerprint.js';
 export { mulberry32, permutation } from './internal/rng.js';
 export type { Rng } from './internal/rng.js';
 export { serveTraining } from './worker/serve.js';

@@ -8,6 +8,7 @@ import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPol
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
+import { describe as describeOption, dataFingerprint } from './internal/checkpoint/fingerprint.js';
 import { encodeWarmState, decodeWarmState, float32ToBase64, base64ToFloat32, type EncodedWarmState } from './internal/checkpoint/float32.js';
 import { pooledOracle } from './internal/pooled-oracle.js';
 import type { SamplePool } from '@bilevel/core';
@@ -70,7 +71,13 @@ export interface StrategyOracleOptions<D = Data> {
 }
 
 /** The oracle {@link oracleFromStrategy} returns: an {@link Oracle} with its convergence policy. */
-export type StrategyOracle = Oracle & { saveState(): unknown; loadState(state: unknown): void; readonly convergence: ConvergencePolicy };
+export type StrategyOracle = Oracle & {
+  saveState(): unknown;
+  loadState(state: unknown): void;
+  /** What a checkpoint's fingerprint records of this oracle: the strategy with its options, the data's shapes and hash. */
+  fingerprint(): { strategy: unknown; data: unknown };
+  readonly convergence: ConvergencePolicy;
+};
 
 interface Stored {
   shape: number[];
@@ -246,6 +253,7 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
 
   return Object.assign(oracle, {
     convergence: policy,
+    fingerprint: () => ({ strategy: describeOption({ name: strategy.name, options: (strategy as { options?: unknown }).options }), data: dataFingerprint(data) }),
     // Everything that shapes the next solves: the per-batch x warm starts and the strategy's
     // own (its driver x, the adjoint q, a saddle point), so a resumed run repeats the original bit for bit.
     saveState: (): SavedOracleState => ({

@@ -182,6 +182,7 @@ export function sgd(options: StochasticOptions): Method<SgdState> {
   const c = validateCommon(where, options, []);
   return {
     name: 'sgd',
+    options: Object.freeze({ ...options }),
     init: (theta: Params): SgdState => ({ theta: toArrays(theta), iteration: 0, ...initSampler(c) }),
     step: (state: SgdState, oracle: Oracle, context: StepContext = {}) =>
       minibatchStep(where, c, state, oracle, context, (theta, grad) => ({ direction: grad, state: {} })),
@@ -216,6 +217,7 @@ export function adam(options: AdamOptions): Method<AdamState> {
   };
   return {
     name: 'adam',
+    options: Object.freeze({ ...options, beta1, beta2, epsilon }),
     init: (theta: Params): AdamState => ({ theta: toArrays(theta), iteration: 0, ...initSampler(c), m: zeros(theta), v: zeros(theta) }),
     step: (state: AdamState, oracle: Oracle, context: StepContext = {}) =>
       minibatchStep(where, c, state, oracle, context, (theta, grad) => {

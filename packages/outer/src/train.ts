@@ -9,12 +9,19 @@ import { addWork, type SamplePool, type OnNotConverged, type Data, type Loss, ty
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import type { OracleConstants } from './oracle.js';
 import type { Reparameterisation, Regularizer } from './transforms.js';
-import { encodeCheckpoint, type Checkpoint, type CheckpointOptions } from './checkpoint.js';
+import type { CheckpointOptions } from './checkpoint.js';
+import type { ResumeOptions } from './internal/train/resume.js';
+import { runWriter, type StoredState } from './internal/checkpoint/run-store.js';
 import { copyArrays } from './internal/util.js';
 import { nextTurn } from './internal/port.js';
 import { checkTrainOptions, trainingOracle, startState, WHERE } from './internal/train/setup.js';
 import { budgetStop, progressEvent, finalTheta } from './internal/train/iteration.js';
 import { claimStrategy } from './internal/train/exclusive.js';
+
+/** A random id for a fresh run (not part of its trajectory: it only ties the history file to its state). */
+function newRunId(): string {
+  return Array.from({ length: 4 }, () => Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')).join('');
+}
 
 /** The part of an `AbortSignal` that {@link train} reads (so any `{ aborted }` object works). */
 export interface StopSignal {
@@ -94,8 +101,15 @@ export interface TrainOptions<S extends MethodStateBase = MethodStateBase, D = D
   stop?: (event: ProgressEvent, theta: ParamsArrays) => boolean;
   /** Checkpoints: `{ store, key, every }` (`fileCheckpoint(path)` from `@bilevel/outer/node` for files). */
   checkpoint?: CheckpointOptions;
-  /** Continue from a checkpoint in `checkpoint.store` (`true`: `checkpoint.key`, if present; a string: that key, which must exist). */
-  resume?: boolean | string;
+  /**
+   * Continue from a checkpoint in `checkpoint.store` (`true`: `checkpoint.key`, if present; a
+   * string: that key, which must exist; `{ key?, allowMismatch? }`: see {@link ResumeOptions}).
+   * The checkpoint must come from the same run (its fingerprint: method and options, strategy
+   * and options, θ's keys/shapes/dtypes, θ₀, the data): a mismatch is refused with the
+   * differences named unless `allowMismatch` lists their parts. A finished run (stopped by its
+   * method or `stop`) is returned as it is, without new iterations.
+   */
+  resume?: boolean | string | ResumeOptions;
   /**
    * Convergence policy of the oracle `train` builds from `problem` + `strategy` (core's
    * `OnNotConverged`, default `'warn'`: the first unconverged hypergradient is printed, and one
@@ -156,25 +170,39 @@ async function* runSteps<S extends MethodStateBase, D = Data>(options: TrainOpti
   const { method, budget, checkpoint, signal } = options;
   const where = WHERE;
   const { oracle, base, proximal, convergence, policy } = trainingOracle(options);
-  const { history, elapsedBefore, ...initial } = await startState(options, base, key);
+  if (checkpoint?.store.prepare != null) {
+    try {
+      await checkpoint.store.prepare(key);
+    } catch (e) {
+      if ((e as Error).message.startsWith(`${where}:`)) throw e;
+      throw new Error(`${where}: cannot write checkpoint '${key}' (${(e as Error).message}); choose a writable checkpoint.key.`, { cause: e });
+    }
+  }
+  const { history, elapsedBefore, fingerprint, resumed, finished, ...initial } = await startState(options, base, key);
   let { state, work } = initial;
+  if (finished != null) {
+    const message = `${finished.message} (returned from the finished checkpoint '${resumed!.from}' without new iterations)`;
+    return { theta: finalTheta(state.theta, options.transform), state, history, status: finished.status, message, work };
+  }
 
   const start = performance.now();
   const elapsed = () => elapsedBefore + (performance.now() - start);
-  const save = async () => {
-    if (checkpoint == null) return;
-    const snapshot: Checkpoint<S> = {
+  const writer = checkpoint == null ? undefined : runWriter<S>(where, checkpoint.store, key, resumed?.checkpoint.run ?? newRunId(), resumed);
+  const save = async (end?: { status: StopReason; message: string }) => {
+    if (writer == null) return;
+    const snapshot: Omit<StoredState<S>, 'history' | 'run'> = {
       format: 'bilevel-outer-checkpoint',
-      version: 1,
+      version: 2,
       method: method.name,
       iterations: history.length,
       state,
       work,
-      history,
       oracleState: base.saveState?.(),
       elapsedMs: elapsed(),
+      fingerprint,
+      ...(end != null && end.status !== 'aborted' ? { finished: end } : {}),
     };
-    await checkpoint.store.write(key, encodeCheckpoint(snapshot));
+    await writer.save(snapshot, history);
   };
 
   let status: StopReason;
@@ -212,7 +240,7 @@ async function* runSteps<S extends MethodStateBase, D = Data>(options: TrainOpti
     }
     if (checkpoint != null && history.length % every === 0) await save();
   }
-  await save();
+  await save({ status, message });
   if (convergence.totals.unconverged > 0) {
     console.warn(
       policy?.summary(WHERE) ??

@@ -147,6 +147,8 @@ export interface MethodStateBase {
  */
 export interface Method<S extends MethodStateBase = MethodStateBase> {
   readonly name: string;
+  /** The method's resolved options (checkpoints record them in the run's fingerprint). */
+  readonly options?: unknown;
   /** State at θ₀ (θ₀ is read, not consumed). */
   init(theta: Params): S;
   /** One upper-level iteration. */

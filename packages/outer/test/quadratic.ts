@@ -311,7 +311,7 @@ export async function killAndResume<S extends MethodStateBase>(q: Quadratic, met
   const full = await train({ method: method(), oracle: o1, theta0, budget: { iterations: total } });
   const o2 = quadraticOracle(q);
   const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: k }, checkpoint: fileCheckpoint(file, 1) });
-  const ckpt: Checkpoint<S> = readCheckpoint<S>(file);
+  const ckpt: Checkpoint<S> = await readCheckpoint<S>(file);
   const leftovers = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
   o2.dispose();
   const o3 = quadraticOracle(q);

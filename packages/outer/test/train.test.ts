@@ -90,7 +90,7 @@ describe('train: memory store and stop signal (browser-safe main entry)', () => 
     const store = memoryStore();
     const o2 = quadraticOracle(q);
     const part = await train({ method: method(), oracle: o2, theta0, budget: { iterations: 5 }, checkpoint: { store, key: 'run', every: 2 } });
-    expect(store.keys()).toEqual(['run']);
+    expect(store.keys().sort()).toEqual(['run', 'run.history.jsonl', 'run.prev']);
     expect((await loadCheckpoint(store, 'run'))?.iterations).toBe(5);
     expect(await loadCheckpoint(store, 'other')).toBeUndefined();
     const o3 = quadraticOracle(q);

@@ -4,7 +4,11 @@ import { addWork, emptyWork, disposeParams, convergencePolicy, requireBackend, c
 import type { MethodStateBase, Oracle, Proximal } from '../../types.js';
 import type { ProgressEvent, TrainOptions } from '../../train.js';
 import { oracleFromStrategy } from '../../oracle.js';
-import { DEFAULT_CHECKPOINT_KEY, loadCheckpoint } from '../../checkpoint.js';
+import { DEFAULT_CHECKPOINT_KEY } from '../../checkpoint.js';
+import { readRun, type ReadRun } from '../checkpoint/run-store.js';
+import { resolveResume, runFingerprint, checkFingerprint } from './resume.js';
+import type { RunFingerprint } from '../checkpoint/fingerprint.js';
+import type { StopReason } from '../../types.js';
 import { reparameterise, withRegularizer, proximalOf, projection, composeProximal } from '../../transforms.js';
 import { checkKeys, checkInt, checkRange } from '../util.js';
 import { recordConvergence } from '../convergence.js';
@@ -47,8 +51,9 @@ export function checkTrainOptions<S extends MethodStateBase, D>(options: TrainOp
     if (typeof key !== 'string' || key === '') throw new Error(`${where}: option 'checkpoint.key' must be a non-empty string (a file path for fileStore()).`);
     checkInt(where, 'checkpoint.every', every, 1, 'checkpoint every ≥ 1 iterations');
   }
-  if (options.resume != null && typeof options.resume !== 'boolean' && (typeof options.resume !== 'string' || options.resume === '')) {
-    throw new Error(`${where}: option 'resume' must be true (resume from checkpoint.key) or a key in checkpoint.store.`);
+  const resume = options.resume;
+  if (resume != null && typeof resume !== 'boolean' && (typeof resume !== 'object' || Array.isArray(resume)) && (typeof resume !== 'string' || resume === '')) {
+    throw new Error(`${where}: option 'resume' must be true (resume from checkpoint.key), a key in checkpoint.store, or { key?, allowMismatch? }.`);
   }
   if (options.resume != null && options.resume !== false && checkpoint == null) {
     throw new Error(`${where}: option 'resume' needs 'checkpoint' (the store to read), e.g. checkpoint: fileCheckpoint('run.json') from '@bilevel/outer/node', or { store: memoryStore(), key }.`);
@@ -98,26 +103,53 @@ export function trainingOracle<S extends MethodStateBase, D>(options: TrainOptio
   return { oracle, base, proximal: composeProximal(...proximalParts), convergence, policy };
 }
 
-/** Where a run starts: `method.init(T⁻¹(θ₀))`, or the checkpoint named by `resume` (and the oracle's warm starts). */
-export async function startState<S extends MethodStateBase, D>(options: TrainOptions<S, D>, baseOracle: Oracle, key: string): Promise<{ state: S; history: ProgressEvent[]; work: Work; elapsedBefore: number }> {
+/** Statuses after which a resumed run continues (a larger budget, a stop button); any other returns the saved result. */
+const CONTINUABLE: ReadonlySet<StopReason> = new Set<StopReason>(['aborted', 'budget-iterations', 'budget-work', 'budget-seconds']);
+
+/** Where a run starts (see {@link startState}). */
+export interface StartState<S> {
+  state: S;
+  history: ProgressEvent[];
+  work: Work;
+  elapsedBefore: number;
+  fingerprint: RunFingerprint;
+  /** The checkpoint continued, if any. */
+  resumed?: ReadRun<S>;
+  /** Set when the checkpoint holds a finished run: return it without new iterations. */
+  finished?: { status: StopReason; message: string };
+}
+
+/**
+ * Where a run starts: `method.init(T⁻¹(θ₀))`, or the checkpoint named by `resume` once its
+ * fingerprint matches this run (and the oracle's and strategy's warm starts restored from it).
+ */
+export async function startState<S extends MethodStateBase, D>(options: TrainOptions<S, D>, baseOracle: Oracle, key: string): Promise<StartState<S>> {
   const where = WHERE;
   const { method, theta0 } = options;
-  const resumeKey = options.resume === true ? key : typeof options.resume === 'string' ? options.resume : undefined;
-  const ckpt = resumeKey == null ? undefined : await loadCheckpoint<S>(options.checkpoint!.store, resumeKey);
-  if (ckpt == null && typeof options.resume === 'string') {
-    throw new Error(`${where}: resume checkpoint '${resumeKey}' does not exist in checkpoint.store; pass resume: true to start fresh when there is no checkpoint.`);
+  const resume = resolveResume(options.resume, key);
+  const fingerprint = runFingerprint(options as never, baseOracle);
+  const run = resume.key == null ? undefined : await readRun<S>(where, options.checkpoint!.store, resume.key);
+  if (run == null && resume.required) {
+    throw new Error(`${where}: resume checkpoint '${resume.key}' does not exist in checkpoint.store; pass resume: true to start fresh when there is no checkpoint.`);
   }
-  if (ckpt != null) {
-    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${resumeKey}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
+  if (run != null) {
+    const ckpt = run.checkpoint;
+    if (ckpt.method !== method.name) throw new Error(`${where}: checkpoint '${run.from}' was written by method '${ckpt.method}', not '${method.name}'; resume with the same method.`);
+    checkFingerprint(run.from, ckpt.fingerprint as RunFingerprint, fingerprint, resume.allow);
     if (ckpt.oracleState !== undefined) {
       if (baseOracle.loadState == null) throw new Error(`${where}: the checkpoint holds oracle warm-start state but this oracle has no loadState(); use the same kind of oracle to resume.`);
-      baseOracle.loadState(ckpt.oracleState);
+      try {
+        baseOracle.loadState(ckpt.oracleState);
+      } catch (e) {
+        throw new Error(`${where}: checkpoint '${run.from}': ${(e as Error).message}`);
+      }
     }
-    return { state: ckpt.state, history: ckpt.history, work: addWork(ckpt.work), elapsedBefore: ckpt.elapsedMs };
+    const finished = ckpt.finished != null && !CONTINUABLE.has(ckpt.finished.status) ? ckpt.finished : undefined;
+    return { state: ckpt.state, history: ckpt.history, work: addWork(ckpt.work), elapsedBefore: ckpt.elapsedMs, fingerprint, resumed: run, finished };
   }
   let phi0 = theta0;
   if (options.transform != null) phi0 = options.transform.inverse(theta0);
   const state = method.init(phi0);
   if (phi0 !== theta0) disposeParams(phi0);
-  return { state, history: [], work: emptyWork(), elapsedBefore: 0 };
+  return { state, history: [], work: emptyWork(), elapsedBefore: 0, fingerprint };
 }
