@@ -74,8 +74,8 @@ export interface StrategyOracleOptions<D = Data> {
 export type StrategyOracle = Oracle & {
   saveState(): unknown;
   loadState(state: unknown): void;
-  /** What a checkpoint's fingerprint records of this oracle: the strategy with its options, the data's shapes and hash. */
-  fingerprint(): { strategy: unknown; data: unknown };
+  /** What a checkpoint's fingerprint records of this oracle: the strategy with its options, the data's shapes and hash (absent for a pooled oracle, whose task module holds them). */
+  fingerprint?(): { strategy: unknown; data: unknown };
   readonly convergence: ConvergencePolicy;
 };
 
