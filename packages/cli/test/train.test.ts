@@ -21,7 +21,7 @@ describe('bilevel train', () => {
     expect(code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     const run = path.join(dir, 'runs', 'tiny');
-    const expected = ['checkpoint.json', 'config.json', 'mosaic.png', 'summary.json', 'theta.json', 'training.svg', 'training.vl.json', ...[0, 1].flatMap((i) => ['clean', 'degraded', 'reconstructed'].map((t) => `test${i}-${t}.png`))];
+    const expected = ['checkpoint.json', 'checkpoint.json.history.jsonl', 'checkpoint.json.prev', 'config.json', 'mosaic.png', 'summary.json', 'theta.json', 'training.svg', 'training.vl.json', ...[0, 1].flatMap((i) => ['clean', 'degraded', 'reconstructed'].map((t) => `test${i}-${t}.png`))];
     expect(fs.readdirSync(run).sort()).toEqual(expected.sort());
     for (const png of expected.filter((f) => /^test.*\.png$/.test(f))) {
       const image = decodePng(fs.readFileSync(path.join(run, png)));

@@ -41,7 +41,7 @@ Writes to the output folder (default runs/<config name>/ next to the config):
   filters.png                                 learned filters (filter models)
   training.svg (+ training.vl.json)           loss vs work, training PSNR vs iteration
   summary.json                                held-out PSNR/SSIM at θ₀ and learned θ, history, status
-  theta.json, config.json, checkpoint.json    learned θ (for bilevel eval), the resolved config, the checkpoint
+  theta.json, config.json, checkpoint.json    learned θ (for bilevel eval), the resolved config, the checkpoint (+ .prev, .history.jsonl)
 Ctrl-C stops after the current iteration and writes the checkpoint; --resume continues.
 
 flags:

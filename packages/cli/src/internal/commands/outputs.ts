@@ -123,7 +123,7 @@ export async function writeOutputs(c: OutputContext): Promise<RunSummary> {
   );
   files.push('training.svg', 'training.vl.json');
   writeJson(join(out, 'theta.json'), paramsToArrays(result.theta));
-  files.push('theta.json', 'config.json', 'checkpoint.json', 'summary.json');
+  files.push('theta.json', 'config.json', 'checkpoint.json', 'checkpoint.json.prev', 'checkpoint.json.history.jsonl', 'summary.json');
   const summary: RunSummary = {
     name,
     status: result.status,
