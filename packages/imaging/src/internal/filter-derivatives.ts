@@ -5,7 +5,7 @@
  *   ∇ₓR = Σ_k Cₖᵀ (w_k ρ'(z_k)),
  *   ∇²ₓₓR v = Σ_k Cₖᵀ (w_k ρ''(z_k) ⊙ C_k v)     (w ρ''(z) computed once per x: {@link FilterModel} hessian),
  *   ∇_θ⟨∇ₓR, v⟩ with u_k = C_k v:
- *     ∂/∂c_k = w_k [ ∂_c⟨ρ''(z_k) ⊙ u_k, C_k x⟩ + ∂_c⟨ρ'(z_k), C_k v⟩ ]   (one filter-gradient kernel on [x; v]),
+ *     ∂/∂c_k = w_k [ ∂_c⟨ρ''(z_k) ⊙ u_k, C_k x⟩ + ∂_c⟨ρ'(z_k), C_k v⟩ ]   (two filter-gradient kernels),
  *     ∂/∂(log w_k) = w_k ⟨ρ'(z_k), u_k⟩,   ∂/∂p_k = w_k ⟨∂_p ρ'(z_k; p_k), u_k⟩.
  *
  * @packageDocumentation
@@ -146,20 +146,18 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
       return tf.tidy(() => {
         const filters = filtersOf(theta);
         const c = conv(theta);
-        const n = x.shape[0]!;
-        // one convolution for both C x and C v
-        const zu = c.apply(tf.concat([x, v], 0), filters);
-        const z = tf.slice(zu, [0, 0, 0, 0], [n, -1, -1, -1]);
-        const u = tf.slice(zu, [n, 0, 0, 0], [n, -1, -1, -1]);
+        // two convolutions and two filter gradients rather than one over the batch [x; v]:
+        // tfjs-wasm's Concat/Slice kernels are JS loops that cost more than the split saves
+        const z = c.apply(x, filters);
+        const u = c.apply(v, filters);
         const w = expert.weights(theta);
         const r = expert.rho(z, theta, { first: true, second: true, shape: expert.shapeKey != null });
-        // ∂_c ⟨a, C x⟩ + ⟨b, C v⟩ for all k at once: one filter gradient over the batch [x; v]
-        const dy = tf.mul(tf.concat([tf.mul(r.second!, u), r.first!], 0), w);
-        const input = c.padded(tf.concat([x, v], 0));
+        const filterGradient = (input: tf.Tensor, dy: tf.Tensor) => tf.engine().runKernel('Conv2DBackpropFilter', { x: c.padded(input), dy }, {
+          strides: [1, 1], pad: c.mode, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filters.shape,
+        } as never) as tf.Tensor;
+        // ∂_c ⟨w ρ''(z) ⊙ u, C x⟩ + ⟨w ρ'(z), C v⟩
         const out: Params = {
-          [expert.filters]: tf.engine().runKernel('Conv2DBackpropFilter', { x: input, dy }, {
-            strides: [1, 1], pad: c.mode, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filters.shape,
-          } as never) as tf.Tensor,
+          [expert.filters]: tf.add(filterGradient(x, tf.mul(tf.mul(r.second!, u), w)), filterGradient(v, tf.mul(r.first!, w))),
         };
         const s = tf.mul(w, tf.sum(tf.mul(r.first!, u), [0, 1, 2]));
         out[expert.weightKeys.perFilter] = s;

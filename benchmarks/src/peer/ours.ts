@@ -1,0 +1,79 @@
+/**
+ * bilevel's side of bench:peer: the workloads of workloads.ts through the library's public
+ * API (the problem's derivatives; one hypergradient by `hypergradient` with the implicit
+ * strategy, gradientDescent and cg at fixed iteration counts), timed with a CPU-time check.
+ */
+import { performance } from 'node:perf_hooks';
+import { tf, hypergradient, gradientDescent, cg, disposeParams } from '@bilevel/core';
+import type { Params, Problem } from '@bilevel/core';
+import { implicit } from '@bilevel/implicit';
+import { GD_STEPS, CG_STEPS } from './workloads.js';
+
+export interface Timing { ms: number; cores: number }
+
+/** Median ms of `repeats` calls after one warm-up, and cores used (process CPU time / wall). */
+export function time<T>(fn: () => T, repeats: number, done: (out: T) => void): Timing & { out: T } {
+  const out = fn();
+  const times: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    done(fn());
+    times.push(performance.now() - t0);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - wall0;
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], cores: (cpu.user + cpu.system) / 1000 / wall, out };
+}
+
+/** Reads tensors to arrays and frees them (the "wait for the result" of a timed call). */
+export const settle = (ts: tf.Tensor[]) => {
+  for (const t of ts) t.dataSync();
+  tf.dispose(ts);
+};
+
+type Data = { y: tf.Tensor };
+
+/** ℓ = (1/n)·½‖x − clean‖². */
+export const lossOf = (clean: tf.Tensor) => (x: tf.Tensor) => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, clean)))), x.shape[0]!);
+
+/**
+ * One implicit hypergradient at identical work: 100 GD steps from y at a fixed step, 30 CG
+ * steps, one mixed product (tolerances far below reach, so the iteration counts decide).
+ */
+export function identicalWork(problem: Problem<Data>, theta: Params, y: tf.Tensor, clean: tf.Tensor, step: number) {
+  const strategy = implicit({
+    inner: gradientDescent({ step, maxIter: GD_STEPS }),
+    linear: cg({ maxIter: CG_STEPS }),
+    tol: 1e-30, linearTol: 1e-30, warmStart: false,
+  });
+  const loss = lossOf(clean);
+  const r = hypergradient({ problem, theta, data: { y }, loss: (x) => loss(x), strategy, onNotConverged: 'warn' });
+  strategy.dispose();
+  return r;
+}
+
+/** Adam (Kingma & Ba 2015, Algorithm 1), written like the peers' common.py. */
+export function adam(lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-8) {
+  let t = 0;
+  const m: Params = {};
+  const v: Params = {};
+  const step = (theta: Params, g: Params): Params => tf.tidy(() => {
+    t += 1;
+    const out: Params = {};
+    for (const k of Object.keys(theta)) {
+      const mk = tf.add(tf.mul(b1, m[k] ?? tf.zerosLike(g[k])), tf.mul(1 - b1, g[k]));
+      const vk = tf.add(tf.mul(b2, v[k] ?? tf.zerosLike(g[k])), tf.mul(1 - b2, tf.square(g[k])));
+      if (m[k] != null) tf.dispose([m[k], v[k]]);
+      m[k] = tf.keep(mk);
+      v[k] = tf.keep(vk);
+      out[k] = tf.sub(theta[k], tf.div(tf.mul(lr, tf.div(mk, 1 - b1 ** t)), tf.add(tf.sqrt(tf.div(vk, 1 - b2 ** t)), eps)));
+    }
+    return out;
+  });
+  return Object.assign(step, { dispose: () => tf.dispose([...Object.values(m), ...Object.values(v)]) });
+}
+
+export { disposeParams };
