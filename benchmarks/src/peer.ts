@@ -149,6 +149,8 @@ async function main(): Promise<void> {
   });
   report(ours, hypergradients, training, peers);
   for (const t of training) disposeParams(t.theta);
+  for (const h of Object.values(hypergradients)) disposeParams(h.grad);
+  if (tf.memory().numTensors !== before) console.warn(`bench:peer: ${tf.memory().numTensors - before} tensors not freed by the measured code`);
   for (const run of runs) {
     tf.dispose([run.clean, run.y]);
     disposeParams(run.theta);
@@ -157,8 +159,6 @@ async function main(): Promise<void> {
     tf.dispose([c.clean, c.y, c.v]);
     disposeParams(c.theta);
   }
-  for (const h of Object.values(hypergradients)) disposeParams(h.grad);
-  if (tf.memory().numTensors !== before) console.warn(`bench:peer: ${tf.memory().numTensors - before} tensors not freed by the measured code`);
 }
 
 function report(
