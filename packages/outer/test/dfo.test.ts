@@ -298,5 +298,5 @@ describe('dfo end to end: smoothed-TV denoising', () => {
     expect(f1.value + f1.valueBound).toBeLessThan(f0.value - f0.valueBound);
     expect(r.work.linearIterations).toBe(0);
     tf.dispose([theta0.logAlpha, theta0.logNu, ...Object.values(r.theta), ...Object.values(data)]);
-  }, 30000);
+  });
 });
