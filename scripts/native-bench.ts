@@ -5,8 +5,8 @@
 // work (100 gradient-descent steps + 30 CG iterations + the mixed product), median of REPS
 // calls, with the outputs cross-checked between the backends.
 //   taskset -c 0 npx tsx --conditions=@bilevel/source scripts/native-bench.ts [reps]
-import { tf, initBackend, grad, hvp, mixedProduct, defineProblem, hypergradient, gradientDescent, cg, disposeParams, type Params } from '@bilevel/core';
-import { implicit } from '@bilevel/implicit';
+import { tf, initBackend, grad, hvp, mixedProduct, defineProblem, hypergradient, gradientDescent, cg, disposeParams, type Params } from '../packages/core/src/index.ts';
+import { implicit } from '../packages/implicit/src/index.ts';
 
 const REPS = Number(process.argv[2] ?? 5);
 const SIZE = 96;
