@@ -41,9 +41,9 @@ function startWorkerProcess(queue: string, dieOnCall?: number) {
 }
 
 /** θ after 3 SGD iterations on minibatches of 4 of the 8 samples. */
-async function sgdTheta(pool: SamplePool, iterations = 3, checkpoint?: { store: CheckpointStore; key: string; every: number }, resume = false) {
+async function sgdTheta(pool: SamplePool, iterations = 3, checkpoint?: { store: CheckpointStore; key: string; every: number }, resume = false, onProgress?: (e: { iteration: number }) => void) {
   const theta0 = { logAlpha: tf.scalar(-2) };
-  const r = await train({ method: sgd({ step: 0.5, size: 8, batchSize: 4, tol: 1e-4, seed: 7 }), workers: pool, theta0, budget: { iterations }, checkpoint, resume });
+  const r = await train({ method: sgd({ step: 0.5, size: 8, batchSize: 4, tol: 1e-4, seed: 7 }), workers: pool, theta0, budget: { iterations }, checkpoint, resume, onProgress });
   theta0.logAlpha.dispose();
   const theta = Array.from(r.theta.logAlpha.dataSync());
   disposeParams(r.theta);
@@ -110,10 +110,17 @@ describe('distributedPool: BullMQ on Redis, three worker processes', () => {
     const expected = await singleProcess();
     // the first coordinator's checkpoints stop after iteration 1, while it runs iteration 2 (its 4 jobs finish in Redis)
     const inner = memoryStore();
-    let writes = 0;
-    const store: CheckpointStore = { read: (k) => inner.read(k), write: async (k, bytes) => (++writes <= 1 ? inner.write(k, bytes) : undefined) };
+    let crashed = false;
+    const store: CheckpointStore = {
+      read: (k) => inner.read(k),
+      write: async (k, bytes) => (crashed ? undefined : inner.write(k, bytes)),
+      append: async (k, bytes) => (crashed ? undefined : inner.append ? inner.append(k, bytes) : undefined),
+    };
     const first = await distributedPool({ connection: URL_, samples: 10, queue });
-    await sgdTheta(first, 2, { store, key: 'run', every: 1 });
+    // nothing the first coordinator writes after iteration 1 reaches the store
+    await sgdTheta(first, 2, { store, key: 'run', every: 1 }, false, (e) => {
+      if (e.iteration >= 1) crashed = true;
+    });
     await first.close();
     const second = await distributedPool({ connection: URL_, samples: 10, queue });
     const resumed = await sgdTheta(second, 3, { store: inner, key: 'run', every: 1 }, true);
