@@ -70,7 +70,9 @@ export function identityStencils(size: number, channels: number, extraScale = 0.
  * At W₀ (plain TV) M is the identity, so the bound is the usual √8 and the steps are TV's.
  */
 export function operatorNormBound(stencils: tf.Tensor): number {
-  const m = tf.tidy(() => tf.sum(tf.abs(stencils), [0, 1])).arraySync() as number[][]; // [2, n]
+  const sums = tf.tidy(() => tf.sum(tf.abs(stencils), [0, 1]));
+  const m = sums.arraySync() as number[][]; // [2, channels]
+  sums.dispose();
   const rowSums = m.map((row) => row.reduce((s, v) => s + v, 0));
   const colSums = m[0].map((_, c) => m.reduce((s, row) => s + row[c], 0));
   return Math.sqrt(8) * Math.sqrt(Math.max(...rowSums) * Math.max(...colSums));

@@ -14,7 +14,8 @@ import { constantOption as constant, optionalFunction as optionalFn, evalConstan
 const SADDLE_SCHEMA = {
   apply: opt.func(), adjoint: optionalFn(), proxG: opt.func(), proxFStar: opt.func(), init: opt.func(), initDual: optionalFn(),
   operatorNorm: constant(true), strongConvexity: constant(), dualStrongConvexity: constant(),
-  hessianLipschitz: constant(), dualHessianLipschitz: constant(), operatorDerivativeNorm: constant(), name: opt.string(),
+  hessianLipschitz: constant(), dualHessianLipschitz: constant(), operatorDerivativeNorm: constant(),
+  strongConvexityWeights: optionalFn(), dualStrongConvexityWeights: optionalFn(), name: opt.string(),
 };
 registerOptions(defineSaddle, defineOptions('defineSaddle', SADDLE_SCHEMA));
 
@@ -46,6 +47,15 @@ export interface SaddleSpec<D = Data> {
   hessianLipschitz?: Constant<D>;
   /** Lipschitz constant of z ↦ ∇²f*(z), if known; 0 for a quadratic f*. */
   dualHessianLipschitz?: Constant<D>;
+  /**
+   * Per-entry strong-convexity weights W_x > 0 of g (a tensor broadcastable to x, with
+   * g − ½⟨W_x x, x⟩ convex), and {@link SaddleSpec.dualStrongConvexityWeights} W_y of f*: with both,
+   * the piggyback bound measures distances in ‖·‖_W, much tighter than min(μ_g, μ_{f*}) when
+   * only some entries are weakly convex (e.g. an auxiliary variable with a small ε_q).
+   */
+  strongConvexityWeights?(theta: Params, data: D): tf.Tensor;
+  /** Per-entry strong-convexity weights W_y > 0 of f*, broadcastable to the dual z. */
+  dualStrongConvexityWeights?(theta: Params, data: D): tf.Tensor;
   /**
    * `c_K = sup_{‖w‖=1} ‖∂_θK(θ)[w]‖₂`: how strongly θ moves K (1 when θ is the matrix K itself).
    * Declaring it also declares that θ enters only K (g and f* do not depend on θ), which the

@@ -9,48 +9,51 @@
 
 /** Constants of {@link saddleHypergradientBound} (Assumptions 1–2 of Bogensperger et al.). */
 export interface SaddleBoundConstants {
-  /** μ_g > 0: strong convexity of g. */
-  muG: number;
-  /** μ_{f*} > 0: strong convexity of f*. */
-  muFStar: number;
+  /**
+   * m > 0: the smallest strong-convexity weight. With scalar moduli m = min(μ_g, μ_{f*}); with
+   * per-entry weights W (g − ½⟨W_x x, x⟩ and f* − ½⟨W_y y, y⟩ convex) m = min W.
+   */
+  weightFloor: number;
   /** Lipschitz constant of x ↦ ∇²g(x) (0 for a quadratic g). */
   hessianLipschitz: number;
   /** Lipschitz constant of y ↦ ∇²f*(y) (0 for a quadratic f*). */
   dualHessianLipschitz: number;
-  /** L₁: Lipschitz constant of ∇ℓ₁ (the loss's gradient in x). */
+  /**
+   * L₁ in the weighted metric: ‖∇ℓ(a) − ∇ℓ(b)‖_{W⁻¹} ≤ L ‖a − b‖_W. With scalar moduli it is
+   * L₁/m (L₁ the plain Lipschitz constant of ∇ₓℓ); a loss reading only entries of weight ≥ w
+   * has L₁/w, which is where per-entry weights pay off.
+   */
   lossLipschitz: number;
-  /** L₂: Lipschitz constant of ∇ℓ₂ (the loss's gradient in y); 0 for a loss of x only. */
-  dualLossLipschitz?: number;
   /** c_K = sup_{‖w‖=1} ‖∂_θK[w]‖ (1 when θ is K itself). */
   operatorDerivativeNorm: number;
 }
 
 /** Computed quantities {@link saddleHypergradientBound} reads. */
 export interface SaddleBoundInputs {
-  /** ‖(r_p, r_d)‖, r_p ∈ ∂g(x̃) + Kᵀỹ, r_d ∈ ∂f*(ỹ) − Kx̃ (PDHG's residual at (x̃, ỹ)). */
+  /** ‖(r_p, r_d)‖_{W⁻¹}, r_p ∈ ∂g(x̃) + Kᵀỹ, r_d ∈ ∂f*(ỹ) − Kx̃ (PDHG's residual at (x̃, ỹ)); ‖r‖/√m for scalar moduli. */
   forwardResidual: number;
-  /** ‖M̄(X̃, Ỹ)‖: residual of the adjoint saddle problem (ASI) at (X̃, Ỹ), linearised at (x̃, ỹ). */
+  /** ‖M̄(X̃, Ỹ)‖_{W⁻¹}: residual of the adjoint saddle problem (ASI) at (X̃, Ỹ), linearised at (x̃, ỹ). */
   adjointResidual: number;
   /** ‖(x̃, ỹ)‖. */
   pointNorm: number;
   /** ‖X̃‖ and ‖Ỹ‖. */
   adjointPrimalNorm: number;
   adjointDualNorm: number;
-  /** ‖∇ℓ₁(x̃)‖ (for the value bound). */
+  /** ‖∇ℓ₁(x̃)‖_{W⁻¹} (for the value bound). */
   lossGradNorm: number;
 }
 
 /** What {@link saddleHypergradientBound} returns. */
 export interface SaddleBound {
-  /** ε ≥ ‖(x̃, ỹ) − (x̂, ŷ)‖ (strong-monotonicity form of Lemma 2). */
+  /** ε ≥ ‖(x̃, ỹ) − (x̂, ŷ)‖_W (strong-monotonicity form of Lemma 2). */
   eps: number;
-  /** δ ≥ ‖(X̃, Ỹ) − (X̄, Ȳ)‖ (same form of Lemma 3). */
+  /** δ ≥ ‖(X̃, Ỹ) − (X̄, Ȳ)‖_W (same form of Lemma 3). */
   delta: number;
-  /** ≥ ‖(X̃, Ỹ) − (X̂, Ŷ)‖ (joint form of (13)–(14)). */
+  /** ≥ ‖(X̃, Ỹ) − (X̂, Ŷ)‖_W (joint form of (13)–(14)). */
   adjointError: number;
   /** ≥ ‖z − ∇F(θ)‖ (joint form of (16)). */
   bound: number;
-  /** ≥ |ℓ(x̃) − ℓ(x̂)|: ‖∇ℓ₁(x̃)‖ε + L₁ε²/2. */
+  /** ≥ |ℓ(x̃) − ℓ(x̂)|: ‖∇ℓ₁(x̃)‖_{W⁻¹}ε + Lε²/2. */
   valueBound: number;
 }
 
@@ -60,39 +63,41 @@ export interface SaddleBound {
  * by strong monotonicity of the saddle operators instead of separately by (6a/b), (9a/b), which
  * need ∇f, ∇g* and inverse Hessians that a problem given by prox maps does not have.
  *
- * With m = min(μ_g, μ_{f*}): the saddle operator M(x, y) = (∂g(x) + Kᵀy, ∂f*(y) − Kx) is
- * m-strongly monotone (the K terms cancel), so a residual r ∈ M(x̃, ỹ) gives
- * `ε = ‖r‖/m ≥ ‖(x̃, ỹ) − (x̂, ŷ)‖`. The same holds for the adjoint saddle problems (AS) and (ASI),
- * whose operators `(∇²g X + KᵀY + ∇ℓ₁, ∇²f* Y − KX − ∇ℓ₂)` are m-strongly monotone: `δ = ‖M̄(X̃, Ỹ)‖/m`.
- * Replacing (x̃, ỹ) by (x̂, ŷ) in M̄ moves it by at most `(L_{∇²g}‖X̃‖ + L₁)ε_x` and
- * `(L_{∇²f*}‖Ỹ‖ + L₂)ε_y`, so with `C = max(L_{∇²g}‖X̃‖ + L₁, L_{∇²f*}‖Ỹ‖ + L₂)/m`
- * (the joint analogue of (17a–d)): `‖(X̃, Ỹ) − (X̂, Ŷ)‖ ≤ e_A = δ + Cε`. Finally, for
- * `z = ∇_θ[⟨K(θ)X̃, ỹ⟩ + ⟨K(θ)x̃, Ỹ⟩]` (= ỹ⊗X̃ + Ỹ⊗x̃ when θ = K, eq. (15)), expanding the six
- * rank-one differences and Cauchy–Schwarz give the analogue of (16):
+ * With W the strong-convexity weights (scalars μ_g, μ_{f*} or per-entry), the saddle operator
+ * M(x, y) = (∂g(x) + Kᵀy, ∂f*(y) − Kx) satisfies ⟨M(u) − M(û), u − û⟩ ≥ ‖u − û‖²_W (the K terms
+ * cancel), so a residual r ∈ M(x̃, ỹ) gives `ε = ‖r‖_{W⁻¹} ≥ ‖(x̃, ỹ) − (x̂, ŷ)‖_W`. The same holds for
+ * the adjoint saddle problems (AS), (ASI), whose operators `(∇²g X + KᵀY + ∇ℓ₁, ∇²f* Y − KX)` have
+ * Hessians ⪰ W: `δ = ‖M̄(X̃, Ỹ)‖_{W⁻¹}`. Replacing (x̃, ỹ) by (x̂, ŷ) in M̄ moves it by at most
+ * `(L + max(L_{∇²g}‖X̃‖, L_{∇²f*}‖Ỹ‖)/m) ε` in ‖·‖_{W⁻¹} (m = min W), so
+ * `‖(X̃, Ỹ) − (X̂, Ŷ)‖_W ≤ e_A = δ + (L + max(L_{∇²g}‖X̃‖, L_{∇²f*}‖Ỹ‖)/m) ε` (the joint analogue of
+ * (13)–(14), (17a–d)). Finally, for `z = ∇_θ[⟨K(θ)X̃, ỹ⟩ + ⟨K(θ)x̃, Ỹ⟩]` (= ỹ⊗X̃ + Ỹ⊗x̃ when θ = K,
+ * eq. (15)), expanding the six rank-one differences, Cauchy–Schwarz and ‖·‖ ≤ ‖·‖_W/√m give the
+ * analogue of (16):
  *
- * `‖z − ∇F(θ)‖ ≤ c_K (‖(x̃, ỹ)‖ e_A + ε‖(X̃, Ỹ)‖ + ε e_A)`.
+ * `‖z − ∇F(θ)‖ ≤ c_K (‖(x̃, ỹ)‖ e_A/√m + ε‖(X̃, Ỹ)‖/√m + ε e_A/m)`.
  *
- * @param constants - μ_g, μ_{f*}, Hessian-Lipschitz constants, L₁ (L₂), c_K.
- * @param inputs - residuals and norms at the computed points.
+ * With scalar moduli (W = m·I) this is `c_K(‖ũ‖ e/m + …)` with ε = ‖r‖/√m, i.e. distances ‖r‖/m.
+ *
+ * @param constants - m, Hessian-Lipschitz constants, the weighted L, c_K.
+ * @param inputs - weighted residuals and plain norms at the computed points.
  * @returns ε, δ, the adjoint error, the hypergradient bound and the value bound.
  * @example
  * ```ts
  * const b = saddleHypergradientBound(
- *   { muG: 1, muFStar: 2, hessianLipschitz: 0, dualHessianLipschitz: 0, lossLipschitz: 1, operatorDerivativeNorm: 1 },
+ *   { weightFloor: 1, hessianLipschitz: 0, dualHessianLipschitz: 0, lossLipschitz: 1, operatorDerivativeNorm: 1 },
  *   { forwardResidual: 1e-4, adjointResidual: 1e-5, pointNorm: 2, adjointPrimalNorm: 0.5, adjointDualNorm: 0.3, lossGradNorm: 0.4 });
  * console.log(b.bound); // ≥ ‖z − ∇F(θ)‖
  * ```
  */
 export function saddleHypergradientBound(constants: SaddleBoundConstants, inputs: SaddleBoundInputs): SaddleBound {
-  const { muG, muFStar, hessianLipschitz, dualHessianLipschitz, lossLipschitz, operatorDerivativeNorm } = constants;
-  const l2 = constants.dualLossLipschitz ?? 0;
-  const m = Math.min(muG, muFStar);
-  const eps = inputs.forwardResidual / m;
-  const delta = inputs.adjointResidual / m;
-  const c = Math.max(hessianLipschitz * inputs.adjointPrimalNorm + lossLipschitz, dualHessianLipschitz * inputs.adjointDualNorm + l2) / m;
+  const { weightFloor: m, hessianLipschitz, dualHessianLipschitz, lossLipschitz, operatorDerivativeNorm } = constants;
+  const eps = inputs.forwardResidual;
+  const delta = inputs.adjointResidual;
+  const c = lossLipschitz + Math.max(hessianLipschitz * inputs.adjointPrimalNorm, dualHessianLipschitz * inputs.adjointDualNorm) / m;
   const adjointError = delta + c * eps;
   const adjointNorm = Math.hypot(inputs.adjointPrimalNorm, inputs.adjointDualNorm);
-  const bound = operatorDerivativeNorm * (inputs.pointNorm * adjointError + eps * adjointNorm + eps * adjointError);
+  const root = Math.sqrt(m);
+  const bound = operatorDerivativeNorm * ((inputs.pointNorm * adjointError) / root + (eps * adjointNorm) / root + (eps * adjointError) / m);
   const valueBound = inputs.lossGradNorm * eps + (lossLipschitz * eps * eps) / 2;
   return { eps, delta, adjointError, bound, valueBound };
 }

@@ -14,6 +14,8 @@ export interface PdhgForwardOptions {
   warmStart: boolean;
   /** L₁ of ∇ₓℓ for the bound; null: no bound. */
   lossLipschitz: number | null;
+  /** The smallest strong-convexity weight among the entries ℓ reads (with per-entry weights); null: all entries. */
+  lossWeight: number | null;
 }
 
 /** What the forward leaves for the adjoint rule: the dual, the steps, and whether it started warm. */
@@ -38,13 +40,14 @@ export interface SaddleAux {
  * μ_g, μ_{f*} (strongConvexity, dualStrongConvexity), hessianLipschitz, dualHessianLipschitz and
  * operatorDerivativeNorm from `defineSaddle`, and the strategy's `lossLipschitz`.
  */
-export function boundConstantsOf<D>(problem: SaddleProblem<D>, theta: Params, data: D, lossLipschitz: number | null, accelerate: boolean): SaddleBoundConstants | string {
+export function boundConstantsOf<D>(problem: SaddleProblem<D>, theta: Params, data: D, lossLipschitz: number | null, lossWeight: number | null, accelerate: boolean): SaddleBoundConstants | string {
   const muG = problem.mu(theta, data);
   const muFStar = problem.muDual(theta, data);
   const c = problem.boundConstants(theta, data);
+  const weighted = problem.strongConvexityWeights != null && problem.dualStrongConvexityWeights != null;
   const missing = [
-    !(muG != null && muG > 0) ? 'strongConvexity (μ_g > 0)' : '',
-    !(muFStar != null && muFStar > 0) ? 'dualStrongConvexity (μ_{f*} > 0)' : '',
+    !weighted && !(muG != null && muG > 0) ? 'strongConvexity (μ_g > 0)' : '',
+    !weighted && !(muFStar != null && muFStar > 0) ? 'dualStrongConvexity (μ_{f*} > 0)' : '',
     c.hessianLipschitz == null ? 'hessianLipschitz' : '',
     c.dualHessianLipschitz == null ? 'dualHessianLipschitz' : '',
     c.operatorDerivativeNorm == null ? 'operatorDerivativeNorm' : '',
@@ -52,7 +55,16 @@ export function boundConstantsOf<D>(problem: SaddleProblem<D>, theta: Params, da
   if (missing.length > 0) return `no hypergradient bound: defineSaddle lacks ${missing.join(', ')} (Theorem 2 of Bogensperger et al. needs them)`;
   if (lossLipschitz == null) return "no hypergradient bound: give piggyback({ lossLipschitz }) (L₁, the Lipschitz constant of ∇ₓℓ)";
   if (accelerate) return 'no hypergradient bound with accelerate: true (the bound linearises constant-step PDHG)';
-  return { muG: muG!, muFStar: muFStar!, hessianLipschitz: c.hessianLipschitz!, dualHessianLipschitz: c.dualHessianLipschitz!, lossLipschitz, operatorDerivativeNorm: c.operatorDerivativeNorm! };
+  let floor: number;
+  if (weighted) {
+    const w = tf.tidy(() => tf.minimum(tf.min(problem.strongConvexityWeights!(theta, data)), tf.min(problem.dualStrongConvexityWeights!(theta, data))));
+    floor = w.dataSync()[0];
+    w.dispose();
+    if (!(floor > 0)) return `no hypergradient bound: the strong-convexity weights have minimum ${floor}; they must be > 0`;
+  } else floor = Math.min(muG!, muFStar!);
+  // L in the weighted metric: L₁ over the smallest weight of the entries ℓ reads (default: all of them).
+  const lossFloor = weighted && lossWeight != null ? lossWeight : floor;
+  return { weightFloor: floor, hessianLipschitz: c.hessianLipschitz!, dualHessianLipschitz: c.dualHessianLipschitz!, lossLipschitz: lossLipschitz / lossFloor, operatorDerivativeNorm: c.operatorDerivativeNorm! };
 }
 
 /** The PDHG forward half, also callable from a given x with the kept dual (argmin's backward pass). */
@@ -117,7 +129,7 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     // Acceleration needs μ_g; checked here because μ may depend on θ.
     if (accelerate && !(mu != null && mu > 0)) fail(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
 
-    const constants = boundConstantsOf(problem, theta, data, opts.lossLipschitz, accelerate);
+    const constants = boundConstantsOf(problem, theta, data, opts.lossLipschitz, opts.lossWeight, accelerate);
     const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter, typeof constants !== 'string');
     tf.dispose([x0, z0]);
     const status: SolveStatus = fwd.diverged ? 'diverged' : fwd.converged ? 'converged' : 'max-iterations';

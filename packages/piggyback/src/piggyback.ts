@@ -38,6 +38,13 @@ export interface PiggybackOptions {
    * (see `saddleHypergradientBound`). null (default): no bound.
    */
   lossLipschitz?: number | null;
+  /**
+   * With per-entry strong-convexity weights (`defineSaddle`'s `strongConvexityWeights`): the smallest
+   * weight among the entries the loss reads (e.g. 1 for the image channel of u = (x, q) when q has
+   * weight ε_q), so that L₁ counts as L₁/lossWeight in the weighted metric. null (default): the
+   * smallest weight of all.
+   */
+  lossWeight?: number | null;
 }
 
 /** Exported defaults of {@link piggyback}. */
@@ -53,6 +60,7 @@ export const DEFAULT_PIGGYBACK_OPTIONS = Object.freeze({
   normMargin: 1.05,
   warmStart: true,
   lossLipschitz: null as number | null,
+  lossWeight: null as number | null,
 });
 
 const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
@@ -67,6 +75,7 @@ const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
   normMargin: opt.number({ min: 1 }, 'use a factor ≥ 1: power iteration approaches ‖K‖ from below'),
   warmStart: opt.boolean(),
   lossLipschitz: opt.nullable(opt.number({ min: 0 })),
+  lossWeight: opt.nullable(opt.number({ gt: 0 })),
 }, piggyback);
 
 /** The piggyback strategy: the core driver on a PDHG forward solve and the piggyback adjoint rule, with warm-start state. */

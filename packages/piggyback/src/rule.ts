@@ -56,7 +56,10 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
             tf.sum(tf.mul(problem.apply(al.X, th, data), zy)), tf.sum(tf.mul(problem.apply(zx, th, data), al.Y))), theta);
           value.dispose();
           for (const k of keysOf(g)) adj.grad[k] = tf.keep(g[k]);
-          const [cert] = certifySaddle({ x: zx, z: zy, rp: last.rp, rd: last.rd, X: al.X, Y: al.Y, ra: al.ra, rb: al.rb, lossGrad: cotangent }, aux.constants);
+          const weights = problem.strongConvexityWeights != null && problem.dualStrongConvexityWeights != null
+            ? [problem.strongConvexityWeights(theta, data), problem.dualStrongConvexityWeights(theta, data)] : [undefined, undefined];
+          const [cert] = certifySaddle({ x: zx, z: zy, rp: last.rp, rd: last.rd, X: al.X, Y: al.Y, ra: al.ra, rb: al.rb, lossGrad: cotangent, weightsX: weights[0], weightsY: weights[1] }, aux.constants);
+          tf.dispose(weights.filter((w): w is tf.Tensor => w != null));
           tf.dispose(Object.values(al));
           bound = cert.bound;
           valueBound = cert.valueBound;

@@ -19,8 +19,17 @@ const n = 4;
 const m = 5;
 type D = { b: tf.Tensor; d: tf.Tensor; t: tf.Tensor };
 interface Case { muG: number; muF: number; cG: number; cF: number; scale: number; itF: number; itA: number }
+/** Per-entry moduli of a case: μ_g·(1, 2, …) and μ_f·(1, 1.5, …), so min = μ_g, μ_f and the weighted bound differs from the scalar one. */
+const muGv = (c: Case) => Array.from({ length: n }, (_, i) => c.muG * (1 + i));
+const muFv = (c: Case) => Array.from({ length: m }, (_, i) => c.muF * (1 + 0.5 * i));
 
-const cubicProx = (w: tf.Tensor, alpha: number, c: number) => tf.div(tf.mul(w, 2), tf.add(alpha, tf.sqrt(tf.add(alpha * alpha, tf.mul(4 * c, tf.abs(w))))));
+const cubicProx = (w: tf.Tensor, alpha: tf.Tensor, c: number) => tf.div(tf.mul(w, 2), tf.add(alpha, tf.sqrt(tf.add(tf.square(alpha), tf.mul(4 * c, tf.abs(w))))));
+/** The spec fields of a defined saddle problem (to redefine it with more constants). */
+const problemSpec = (p: ReturnType<typeof defineSaddle<D>>) => ({
+  apply: p.apply, adjoint: (z: tf.Tensor, th: Params, d: D) => p.adjoint(z, th, d, []), proxG: p.proxG, proxFStar: p.proxFStar, init: p.init,
+  operatorNorm: p.operatorNorm, strongConvexity: p.strongConvexity, dualStrongConvexity: p.dualStrongConvexity,
+  hessianLipschitz: p.hessianLipschitz, dualHessianLipschitz: p.dualHessianLipschitz, operatorDerivativeNorm: p.operatorDerivativeNorm, name: p.name,
+});
 const cubicProx64 = (w: number, alpha: number, c: number) => (2 * w) / (alpha + Math.sqrt(alpha * alpha + 4 * c * Math.abs(w)));
 const logcosh = (u: tf.Tensor) => tf.add(tf.abs(u), tf.sub(tf.log1p(tf.exp(tf.mul(tf.abs(u), -2))), Math.log(2)));
 
@@ -50,12 +59,14 @@ const mtv = (K: number[][], y: number[]) => K[0].map((_, j) => K.reduce((s, row,
 
 /** Float64 truth of one sample: (x̂, ŷ), (X̂, Ŷ) and ∇L(K). */
 function truth(c: Case, K: number[][], b: number[], d: number[], t: number[]) {
+  const mg = muGv(c);
+  const mf = muFv(c);
   let x = new Array(n).fill(0);
   let y = new Array(m).fill(0);
   const jac = (xx: number[], yy: number[]) => {
     const J = Array.from({ length: n + m }, () => new Array(n + m).fill(0));
-    for (let i = 0; i < n; i++) J[i][i] = c.muG + 2 * c.cG * Math.abs(xx[i]);
-    for (let i = 0; i < m; i++) J[n + i][n + i] = c.muF + 2 * c.cF * Math.abs(yy[i]);
+    for (let i = 0; i < n; i++) J[i][i] = mg[i] + 2 * c.cG * Math.abs(xx[i]);
+    for (let i = 0; i < m; i++) J[n + i][n + i] = mf[i] + 2 * c.cF * Math.abs(yy[i]);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) { J[j][n + i] = K[i][j]; J[n + i][j] = -K[i][j]; }
     return J;
   };
@@ -63,7 +74,7 @@ function truth(c: Case, K: number[][], b: number[], d: number[], t: number[]) {
   for (let it = 0; it < 60 && res > 1e-13; it++) {
     const kty = mtv(K, y);
     const kx = mv(K, x);
-    const F = [...x.map((v, i) => c.muG * v - b[i] + c.cG * v * Math.abs(v) + kty[i]), ...y.map((v, i) => c.muF * v + d[i] + c.cF * v * Math.abs(v) - kx[i])];
+    const F = [...x.map((v, i) => mg[i] * v - b[i] + c.cG * v * Math.abs(v) + kty[i]), ...y.map((v, i) => mf[i] * v + d[i] + c.cF * v * Math.abs(v) - kx[i])];
     res = nrm(F);
     const step = gaussSolve(jac(x, y), F.map((v) => -v));
     x = x.map((v, i) => v + step[i]);
@@ -96,11 +107,13 @@ function buildBatch(c: Case, B: number, seed: number) {
     return Math.sqrt(s);
   };
   const norms = Ks.map(opNorm);
+  const wG = tf.tensor2d([muGv(c)]);
+  const wF = tf.tensor2d([muFv(c)]);
   const problem = defineSaddle<D>({
     apply: (x, th) => tf.squeeze(tf.matMul(th.K, tf.expandDims(x, 2)), [2]),
     adjoint: (z, th) => tf.squeeze(tf.matMul(th.K, tf.expandDims(z, 2), true), [2]),
-    proxG: (v, tau, _th, dd) => cubicProx(tf.add(tf.div(v, tau), dd.b), c.muG + 1 / tau, c.cG * 1),
-    proxFStar: (w, sigma, _th, dd) => cubicProx(tf.sub(tf.div(w, sigma), dd.d), c.muF + 1 / sigma, c.cF),
+    proxG: (v, tau, _th, dd) => cubicProx(tf.add(tf.div(v, tau), dd.b), tf.add(wG, 1 / tau), c.cG),
+    proxFStar: (w, sigma, _th, dd) => cubicProx(tf.sub(tf.div(w, sigma), dd.d), tf.add(wF, 1 / sigma), c.cF),
     init: (_th, dd) => tf.zerosLike(dd.b),
     operatorNorm: Math.max(...norms) * 1.001,
     strongConvexity: c.muG,
@@ -110,10 +123,12 @@ function buildBatch(c: Case, B: number, seed: number) {
     operatorDerivativeNorm: 1,
     name: 'cubic saddle batch',
   });
+  // the same problem with per-entry weights declared
+  const weighted = defineSaddle<D>({ ...problemSpec(problem), strongConvexityWeights: () => wG.clone(), dualStrongConvexityWeights: () => wF.clone() });
   const data = (): D => ({ b: tf.tensor2d(bs), d: tf.tensor2d(ds), t: tf.tensor2d(ts) });
   const theta = (): Params => ({ K: tf.tensor3d(Ks) });
   const loss = (x: tf.Tensor, _th: Params, dd: D) => tf.sum(logcosh(tf.sub(x, dd.t)));
-  return { problem, data, theta, loss, Ks, bs, ds, ts, norms };
+  return { problem, weighted, data, theta, loss, Ks, bs, ds, ts, norms, dispose: () => tf.dispose([wG, wF]) };
 }
 
 // Eight settings × 125 samples = 1,000 trials: strong convexity from 0.3 to 3, cubic terms on/off,
@@ -138,6 +153,8 @@ describeEachBackend('piggyback bound (Theorem 2)', () => {
     const before = tf.memory().numTensors;
     const ratios: number[] = [];
     const ratios16: number[] = [];
+    const ratiosW: number[] = [];
+    let worstW = Infinity;
     let worst = Infinity;
     let worst16 = Infinity;
     let maxNewton = 0;
@@ -159,8 +176,15 @@ describeEachBackend('piggyback bound (Theorem 2)', () => {
       const al = adj.last!;
       const { value, grad } = valueAndGradParams((th: Params) => tf.add(
         tf.sum(tf.mul(q.problem.apply(al.X, th, data), fwd.z)), tf.sum(tf.mul(q.problem.apply(fwd.x, th, data), al.Y))), theta);
-      const constants: SaddleBoundConstants = { muG: c.muG, muFStar: c.muF, hessianLipschitz: 2 * c.cG, dualHessianLipschitz: 2 * c.cF, lossLipschitz: 1, operatorDerivativeNorm: 1 };
-      const certs = certifySaddle({ x: fwd.x, z: fwd.z, rp: last.rp, rd: last.rd, X: al.X, Y: al.Y, ra: al.ra, rb: al.rb, lossGrad }, constants, true);
+      const floor = Math.min(c.muG, c.muF);
+      const constants: SaddleBoundConstants = { weightFloor: floor, hessianLipschitz: 2 * c.cG, dualHessianLipschitz: 2 * c.cF, lossLipschitz: 1 / floor, operatorDerivativeNorm: 1 };
+      const tensors = { x: fwd.x, z: fwd.z, rp: last.rp, rd: last.rd, X: al.X, Y: al.Y, ra: al.ra, rb: al.rb, lossGrad };
+      const certs = certifySaddle(tensors, constants, true);
+      // per-entry weights: ‖·‖_W with W = diag(μ_g,i), diag(μ_f,i); ℓ reads all of x, so L = 1/min μ_g,i
+      const wx = q.weighted.strongConvexityWeights!(theta, data);
+      const wy = q.weighted.dualStrongConvexityWeights!(theta, data);
+      const certsW = certifySaddle({ ...tensors, weightsX: wx, weightsY: wy }, { ...constants, lossLipschitz: 1 / c.muG }, true);
+      tf.dispose([wx, wy]);
       const zs = grad.K.arraySync() as number[][][];
       const xs = fwd.x.arraySync() as number[][];
       const ys = fwd.z.arraySync() as number[][];
@@ -172,20 +196,24 @@ describeEachBackend('piggyback bound (Theorem 2)', () => {
         maxNewton = Math.max(maxNewton, tr.res);
         const err = nrm(zs[s].flat().map((v, i) => v - tr.grad[i]));
         ratios.push(certs[s].bound / err);
+        ratiosW.push(certsW[s].bound / err);
+        worstW = Math.min(worstW, certsW[s].bound / err);
         minRelErr = Math.min(minRelErr, err / nrm(tr.grad));
         worst = Math.min(worst, certs[s].bound / err);
         // (16) with (6a/b), (9a/b) evaluated in float64 at the float32 iterates.
         const x = xs[s], y = ys[s], X = Xs[s], Y = Ys[s];
         const kx = mv(K, x);
-        const gradF = kx.map((u, i) => cubicProx64(u - q.ds[s][i], c.muF, c.cF)); // ∇f = (∇f*)⁻¹
+        const gradF = kx.map((u, i) => cubicProx64(u - q.ds[s][i], muFv(c)[i], c.cF)); // ∇f = (∇f*)⁻¹
         const kt = mtv(K, gradF);
-        const epsX = nrm(x.map((v, i) => c.muG * v - q.bs[s][i] + c.cG * v * Math.abs(v) + kt[i])) / c.muG;
+        const mg = muGv(c);
+        const mf = muFv(c);
+        const epsX = nrm(x.map((v, i) => mg[i] * v - q.bs[s][i] + c.cG * v * Math.abs(v) + kt[i])) / c.muG;
         const mkty = mtv(K, y).map((v) => -v);
-        const gradGStar = mkty.map((u, i) => cubicProx64(u + q.bs[s][i], c.muG, c.cG)); // ∇g* = (∇g)⁻¹
+        const gradGStar = mkty.map((u, i) => cubicProx64(u + q.bs[s][i], muGv(c)[i], c.cG)); // ∇g* = (∇g)⁻¹
         const kg = mv(K, gradGStar);
-        const epsY = nrm(y.map((v, i) => c.muF * v + q.ds[s][i] + c.cF * v * Math.abs(v) - kg[i])) / c.muF;
-        const hg = x.map((v) => c.muG + 2 * c.cG * Math.abs(v));
-        const hf = y.map((v) => c.muF + 2 * c.cF * Math.abs(v));
+        const epsY = nrm(y.map((v, i) => mf[i] * v + q.ds[s][i] + c.cF * v * Math.abs(v) - kg[i])) / c.muF;
+        const hg = x.map((v, i) => mg[i] + 2 * c.cG * Math.abs(v));
+        const hf = y.map((v, i) => mf[i] + 2 * c.cF * Math.abs(v));
         const gl = x.map((v, i) => Math.tanh(v - q.ts[s][i]));
         const kX = mv(K, X);
         const b1 = hg.map((h, j) => h * X[j]).map((v, j) => v + mtv(K, kX.map((u, i) => u / hf[i]))[j]);
@@ -203,14 +231,16 @@ describeEachBackend('piggyback bound (Theorem 2)', () => {
         worst16 = Math.min(worst16, t2.bound / err);
       }
       value.dispose();
+      q.dispose();
       tf.dispose([x0, z0, lossGrad, fwd.x, fwd.z, ...Object.values(last), ...Object.values(al), adj.a, adj.b, grad.K, ...Object.values(theta), ...Object.values(data)]);
     });
     const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
-    console.log(`piggyback bound over ${ratios.length} trials: bound/error joint form min ${worst.toFixed(3)}, median ${median(ratios).toFixed(2)}, max ${Math.max(...ratios).toExponential(2)}; (16) min ${worst16.toFixed(3)}, median ${median(ratios16).toFixed(2)}; smallest relative error ${minRelErr.toExponential(1)}; Newton residual ≤ ${maxNewton.toExponential(1)}`);
+    console.log(`piggyback bound over ${ratios.length} trials: bound/error joint form min ${worst.toFixed(3)}, median ${median(ratios).toFixed(2)}, max ${Math.max(...ratios).toExponential(2)}; weighted (per-entry μ) min ${worstW.toFixed(3)}, median ${median(ratiosW).toFixed(2)}; (16) min ${worst16.toFixed(3)}, median ${median(ratios16).toFixed(2)}; smallest relative error ${minRelErr.toExponential(1)}; Newton residual ≤ ${maxNewton.toExponential(1)}`);
     expect(ratios.length).toBe(1000);
     expect(maxNewton).toBeLessThan(1e-10);
     expect(worst).toBeGreaterThanOrEqual(1);
     expect(worst16).toBeGreaterThanOrEqual(1);
+    expect(worstW).toBeGreaterThanOrEqual(1);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -223,19 +253,20 @@ describeEachBackend('piggyback bound (Theorem 2)', () => {
       const truths = q.Ks.map((K, s) => truth(c, K, q.bs[s], q.ds[s], q.ts[s]));
       const exactGrad = truths.flatMap((t) => t.grad);
       const exactValue = truths.reduce((sum, t, s) => sum + t.x.reduce((a, v, i) => a + Math.log(Math.cosh(v - q.ts[s][i])), 0), 0);
-      for (const [tol, linearTol] of [[1e-1, 1e-1], [1e-2, 1e-3], [1e-4, 1e-4]]) {
+      for (const [tol, linearTol, weighted] of [[1e-1, 1e-1, 0], [1e-2, 1e-3, 0], [1e-4, 1e-4, 0], [1e-2, 1e-3, 1]]) {
         const strategy = piggyback({ lossLipschitz: 1, warmStart: false });
-        const r = hypergradient({ problem: q.problem, theta, data, loss: q.loss, strategy, tol, linearTol });
+        const r = hypergradient({ problem: weighted ? q.weighted : q.problem, theta, data, loss: q.loss, strategy, tol, linearTol });
         const err = nrm(Array.from(r.grad.K.dataSync()).map((v, i) => v - exactGrad[i]));
         expect(r.bound).toBeDefined();
         expect(r.message).toMatch(/Certified ‖z − ∇F‖ ≤/);
         expect(r.bound!).toBeGreaterThanOrEqual(err);
         expect(r.valueBound!).toBeGreaterThanOrEqual(Math.abs(r.value - exactValue) - 1e-5 * Math.abs(exactValue));
-        console.log(`case ${ci}, tol ${tol}/${linearTol}: ${r.work.innerIterations} + ${r.work.linearIterations} its, error ${err.toExponential(2)}, bound ${r.bound!.toExponential(2)}, |value error| ${Math.abs(r.value - exactValue).toExponential(2)} ≤ ${r.valueBound!.toExponential(2)}`);
+        console.log(`case ${ci}${weighted ? ' (per-entry weights)' : ''}, tol ${tol}/${linearTol}: ${r.work.innerIterations} + ${r.work.linearIterations} its, error ${err.toExponential(2)}, bound ${r.bound!.toExponential(2)}, |value error| ${Math.abs(r.value - exactValue).toExponential(2)} ≤ ${r.valueBound!.toExponential(2)}`);
         r.dispose();
         strategy.dispose();
       }
       tf.dispose([...Object.values(theta), ...Object.values(data)]);
+      q.dispose();
     }
     // Without lossLipschitz, or with a constant missing from defineSaddle, there is no bound and the message says what to add.
     const q = buildBatch(CASES[0], 2, 5);
@@ -248,6 +279,7 @@ describeEachBackend('piggyback bound (Theorem 2)', () => {
     r.dispose();
     plain.dispose();
     tf.dispose([...Object.values(theta), ...Object.values(data)]);
+    q.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });

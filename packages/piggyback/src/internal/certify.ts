@@ -16,6 +16,9 @@ export interface CertifyTensors {
   rb: tf.Tensor;
   /** ∇ℓ₁(x̃). */
   lossGrad: tf.Tensor;
+  /** Per-entry strong-convexity weights of g and f* (broadcastable to x and y); absent: the scalar m. */
+  weightsX?: tf.Tensor;
+  weightsY?: tf.Tensor;
 }
 
 /**
@@ -33,8 +36,11 @@ export function certifySaddle(t: CertifyTensors, constants: SaddleBoundConstants
   const n = perSample ? t.x.shape[0]! : 1;
   const norms = tf.tidy(() => {
     const sq = (a: tf.Tensor) => tf.sum(tf.square(tf.reshape(a, [n, -1])), 1);
+    // ‖·‖²_{W⁻¹}: with weights, divide the squares entry-wise; without, by the scalar m.
+    const wsq = (a: tf.Tensor, w: tf.Tensor | undefined) => (w != null ? tf.sum(tf.reshape(tf.div(tf.square(a), w), [n, -1]), 1) : tf.div(sq(a), constants.weightFloor));
     const pair = (a: tf.Tensor, b: tf.Tensor) => tf.sqrt(tf.add(sq(a), sq(b)));
-    return tf.stack([pair(t.rp, t.rd), pair(t.ra, t.rb), pair(t.x, t.z), tf.sqrt(sq(t.X)), tf.sqrt(sq(t.Y)), tf.sqrt(sq(t.lossGrad))]);
+    const wpair = (a: tf.Tensor, b: tf.Tensor) => tf.sqrt(tf.add(wsq(a, t.weightsX), wsq(b, t.weightsY)));
+    return tf.stack([wpair(t.rp, t.rd), wpair(t.ra, t.rb), pair(t.x, t.z), tf.sqrt(sq(t.X)), tf.sqrt(sq(t.Y)), tf.sqrt(wsq(t.lossGrad, t.weightsX))]);
   });
   const v = norms.dataSync();
   norms.dispose();
