@@ -17,7 +17,7 @@ import type { Params } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { maid, train } from '@bilevel/outer';
 import { radon, fbp, ctPhantoms, psnr, ssim, gradient2d, divergence } from '@bilevel/imaging';
-import { parseFlags, outputFolder, writeJson, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, markdownTable } from '@bilevel/cli';
 
 const flags = parseFlags({
   size: 32, // image side

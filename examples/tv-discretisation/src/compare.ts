@@ -20,7 +20,7 @@ import { maid, hoag, train } from '@bilevel/outer';
 import type { Method } from '@bilevel/outer';
 import { randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
 import { sampleImages, loadImage } from '@bilevel/imaging/node';
-import { parseFlags, outputFolder, writeJson, plotLossVersusWork, markdownTable } from '@bilevel/example-utils';
+import { parseFlags, outputFolder, writeJson, plotLossVersusWork, markdownTable } from '@bilevel/cli';
 import type { DenoisingPair } from './discretisation.js';
 import { dualLearnedTV, dualIdentityStencils, imageOf } from './dual.js';
 
