@@ -27,18 +27,20 @@ export function assertSameStructure(a: Params, b: Params, where: string): void {
   }
 }
 
-/** Applies `fn` to every leaf. */
+/** Applies `fn` to every leaf (inside a `tf.tidy` per leaf: only the returned tensor survives). */
 export function mapParams(p: Params, fn: (t: tf.Tensor, key: string) => tf.Tensor): Params {
   const out: Params = {};
-  for (const k of keysOf(p)) out[k] = fn(p[k], k);
+  // Each leaf in its own tidy: intermediates of `fn` (e.g. the tf.mul in `a + h·b`) are freed,
+  // only the returned leaf is kept, so no caller needs to wrap its callback.
+  for (const k of keysOf(p)) out[k] = tf.tidy(() => fn(p[k], k));
   return out;
 }
 
-/** Applies `fn` leafwise to two trees of the same structure. */
+/** Applies `fn` leafwise to two trees of the same structure (a `tf.tidy` per leaf, as mapParams). */
 export function zipParams(a: Params, b: Params, fn: (x: tf.Tensor, y: tf.Tensor, key: string) => tf.Tensor): Params {
   assertSameStructure(a, b, 'zipParams');
   const out: Params = {};
-  for (const k of keysOf(a)) out[k] = fn(a[k], b[k], k);
+  for (const k of keysOf(a)) out[k] = tf.tidy(() => fn(a[k], b[k], k));
   return out;
 }
 

@@ -34,8 +34,8 @@ function randomParams(theta: Params, seed: number): Params {
 }
 
 function jacobianTimes(problem: Problem<PairData>, x: tf.Tensor, theta: Params, data: PairData, u: Params, h: number): tf.Tensor {
-  const plus = zipParams(theta, u, (a, b) => tf.tidy(() => tf.add(a, tf.mul(h, b))));
-  const minus = zipParams(theta, u, (a, b) => tf.tidy(() => tf.sub(a, tf.mul(h, b))));
+  const plus = zipParams(theta, u, (a, b) => tf.add(a, tf.mul(h, b)));
+  const minus = zipParams(theta, u, (a, b) => tf.sub(a, tf.mul(h, b)));
   const gp = problem.gradient(x, plus, data);
   const gm = problem.gradient(x, minus, data);
   const out = tf.tidy(() => tf.div(tf.sub(gp, gm), 2 * h));
