@@ -23,6 +23,7 @@ import {
 } from '@bilevel/imaging';
 import type { SamplingData } from '@bilevel/imaging';
 import { saveImage } from '@bilevel/imaging/node';
+import { greedyLines } from './greedy.js';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 
 const flags = parseFlags({
@@ -35,10 +36,14 @@ const flags = parseFlags({
   nu: 0.01, // TV smoothing
   xi: 1e-4, // (ξ/2)‖x‖²: strong convexity where p = 0
   beta: 0.002, // β₁ = β₂ of the sparsity penalty, per weight (point or line)
+  betaLines: -1, // β of the Cartesian layout (-1: --beta)
+  layouts: 'free,cartesian',
   iterations: 60, // Adam iterations per layout
   step: 0.05, // Adam step on p
   tol: 1e-4, // inner tolerance of the hypergradients
   seed: 0,
+  greedy: true, // also select lines greedily (Gözcü et al. 2018), Sherry et al.'s Cartesian baseline
+  transform: 'auto', // Fourier transform: auto (radix-2 FFT for power-of-two sizes), fft or dft
   out: 'out/mri-sampling',
 }, process.argv.slice(2), 'mri-sampling');
 
@@ -51,9 +56,10 @@ const n = flags.size;
 type Data = SamplingData & { clean: tf.Tensor };
 
 const regularizer = () => smoothedTV({ nu: flags.nu, alpha: flags.alpha });
+const transform = flags.transform as 'auto' | 'fft' | 'dft';
 const builders = {
-  free: samplingProblem({ height: n, width: n, layout: 'free', regularizer: regularizer(), xi: flags.xi, init: 0.5 }),
-  cartesian: samplingProblem({ height: n, width: n, layout: 'cartesian', regularizer: regularizer(), xi: flags.xi, init: 0.5 }),
+  free: samplingProblem({ height: n, width: n, layout: 'free', regularizer: regularizer(), xi: flags.xi, init: 0.5, transform }),
+  cartesian: samplingProblem({ height: n, width: n, layout: 'cartesian', regularizer: regularizer(), xi: flags.xi, init: 0.5, transform }),
 };
 function dataset(count: number, seed: number): Data {
   const clean = mrPhantoms({ count, size: n, seed });
@@ -102,11 +108,12 @@ function shifted(mask: tf.Tensor): tf.Tensor {
 // ---- learning ----
 const learned: Record<string, { p: tf.Tensor; seconds: number; solves: number; work: number; iterations: number; finalLoss: number; rateContinuous: number }> = {};
 const curves: Array<{ series: string; work: number; loss: number }> = [];
-for (const layout of ['free', 'cartesian'] as const) {
+for (const layout of flags.layouts.split(',') as Array<'free' | 'cartesian'>) {
   const built = builders[layout];
   // β per weight for both layouts. Weighting a line by its n samples (β·n) was measured too
   // strong: the learned lines dropped the zero frequency (18.81 dB held-out, see the README).
-  const penalty = { beta1: flags.beta, beta2: flags.beta };
+  const beta = layout === 'cartesian' && flags.betaLines >= 0 ? flags.betaLines : flags.beta;
+  const penalty = { beta1: beta, beta2: beta };
   const loss = (x: tf.Tensor, theta: Params, d: Data) =>
     tf.tidy(() => tf.add(tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.clean)))), x.shape[0]!), samplingPenalty(theta, penalty)));
   const strategy = implicit({ inner, linear: cg({ maxIter: 500 }) });
@@ -140,15 +147,30 @@ for (const layout of ['free', 'cartesian'] as const) {
   console.log(`${layout}: ${result.message} (${result.history.length} iterations, ${solves} lower-level solves, work ${workUnits(result.work)}, ${seconds.toFixed(1)} s); fraction of p > 0.5: ${rateContinuous.toFixed(3)}`);
 }
 
+// ---- greedy line selection (Sherry et al.'s Cartesian baseline) at the same rate ----
+let greedy: ReturnType<typeof greedyLines> | null = null;
+if (flags.greedy) {
+  const t0 = performance.now();
+  const lines = Math.round(flags.rate * n);
+  greedy = greedyLines({
+    problem: builders.free.problem as unknown as Problem<Data>, inner, data: trainSet, n, lines, tol: flags.tol,
+    onStep: (st) => console.log(`greedy    ${String(st.lines).padStart(3)}/${lines} lines  + row ${st.line}  loss ${st.loss.toExponential(4)}  solves ${st.solves}`),
+  });
+  lowerLevelSolves += greedy.solves;
+  learned.greedy = { p: greedy.mask, seconds: (performance.now() - t0) / 1000, solves: greedy.solves, work: greedy.work, iterations: lines, finalLoss: greedy.losses.at(-1)!, rateContinuous: lines / n };
+  console.log(`greedy: ${lines} lines in ${learned.greedy.seconds.toFixed(1)} s, ${greedy.evaluations} candidate evaluations = ${greedy.solves} lower-level solves, work ${greedy.work}; rows ${greedy.order.join(', ')}`);
+}
+
 // ---- comparison at the same rate ----
-interface Pattern { layout: 'free' | 'cartesian'; name: string; mask: tf.Tensor2D; solves: number }
+interface Pattern { layout: 'free' | 'cartesian'; name: string; mask: tf.Tensor2D; solves: number; work?: number; seconds?: number }
 const rate = flags.rate;
 const patterns: Pattern[] = [
-  { layout: 'free', name: 'learned (binarised)', mask: binariseSampling(learned.free.p, rate), solves: learned.free.solves },
+  ...(learned.free == null ? [] : [{ layout: 'free' as const, name: 'learned (binarised)', mask: binariseSampling(learned.free.p, rate), solves: learned.free.solves, work: learned.free.work, seconds: learned.free.seconds }]),
   { layout: 'free', name: 'variable-density random', mask: variableDensityMask({ height: n, width: n, rate, seed: flags.seed }), solves: 0 },
   { layout: 'free', name: 'low-frequency disc', mask: lowFrequencyMask({ height: n, width: n, rate }), solves: 0 },
   { layout: 'free', name: 'radial', mask: radialMask({ height: n, width: n, rate }), solves: 0 },
-  { layout: 'cartesian', name: 'learned lines (binarised)', mask: binariseSampling(learned.cartesian.p, rate, n), solves: learned.cartesian.solves },
+  ...(learned.cartesian == null ? [] : [{ layout: 'cartesian' as const, name: 'learned lines (binarised)', mask: binariseSampling(learned.cartesian.p, rate, n), solves: learned.cartesian.solves, work: learned.cartesian.work, seconds: learned.cartesian.seconds }]),
+  ...(greedy == null ? [] : [{ layout: 'cartesian' as const, name: 'greedy lines', mask: greedy.mask.clone(), solves: greedy.solves, work: greedy.work, seconds: learned.greedy.seconds }]),
   { layout: 'cartesian', name: 'variable-density random lines', mask: variableDensityMask({ height: n, width: n, rate, layout: 'cartesian', seed: flags.seed }), solves: 0 },
   { layout: 'cartesian', name: 'low-frequency lines', mask: lowFrequencyMask({ height: n, width: n, rate, layout: 'cartesian' }), solves: 0 },
 ];
@@ -169,6 +191,8 @@ for (const pat of patterns) {
     'zero-filled PSNR': z.psnr,
     'zero-filled SSIM': z.ssim,
     'learning solves': pat.solves,
+    'learning work': pat.work ?? 0,
+    'learning s': pat.seconds ?? 0,
   });
   const tag = pat.name.replace(/[^a-z]+/gi, '-').replace(/-+$/, '');
   tf.tidy(() => {
@@ -179,8 +203,8 @@ for (const pat of patterns) {
 }
 tf.tidy(() => {
   saveImage(join(out, 'test0-clean.png'), tf.slice(testSet.clean, [0, 0, 0, 0], [1, -1, -1, -1]));
-  saveImage(join(out, 'free-learned-weights.png'), shifted(learned.free.p));
-  saveImage(join(out, 'cartesian-learned-weights.png'), shifted(tf.mul(tf.reshape(learned.cartesian.p, [n, 1]), tf.ones([n, n]))));
+  if (learned.free != null) saveImage(join(out, 'free-learned-weights.png'), shifted(learned.free.p));
+  if (learned.cartesian != null) saveImage(join(out, 'cartesian-learned-weights.png'), shifted(tf.mul(tf.reshape(learned.cartesian.p, [n, 1]), tf.ones([n, n]))));
 });
 
 console.log('\n' + markdownTable(rows));
@@ -190,12 +214,14 @@ writeJson(join(out, 'summary.json'), {
   settings: flags,
   backend: tf.getBackend(),
   data: 'generated MR-like phantoms (mrPhantoms): modified Shepp–Logan variants with random ellipses and a smooth bias field, not MR data',
-  learned: Object.fromEntries(Object.entries(learned).map(([k, v]) => [k, { ...v, p: undefined }])),
+  learned: Object.fromEntries(Object.entries(learned).map(([k, v]) => [k, { ...v, p: k !== 'cartesian' ? undefined : Array.from(v.p.dataSync()).map((q) => +q.toFixed(4)) }])),
+  greedyOrder: greedy?.order,
+  greedyLosses: greedy?.losses,
   rows,
   lowerLevelSolves,
   seconds,
 });
 console.log(`total ${seconds.toFixed(1)} s (${lowerLevelSolves} lower-level solves of one image each); wrote ${out}/{summary.json, loss-vs-work.svg, *-mask.png, *-test0.png}`);
-tf.dispose([trainSet.clean, trainSet.y, testSet.clean, testSet.y, learned.free.p, learned.cartesian.p, ...patterns.map((p) => p.mask)]);
+tf.dispose([trainSet.clean, trainSet.y, testSet.clean, testSet.y, ...Object.values(learned).map((l) => l.p), ...patterns.map((p) => p.mask)]);
 builders.free.dispose();
 builders.cartesian.dispose();

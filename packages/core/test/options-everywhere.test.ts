@@ -139,6 +139,8 @@ const CASES: Record<string, Call> = {
   // imaging
   'imaging.blur': (o) => imagingPkg.blur(o),
   'imaging.subsampledFourier': (o) => imagingPkg.subsampledFourier(mask, o),
+  'imaging.fft2': (o) => imagingPkg.fft2(image, o),
+  'imaging.ifft2': (o) => imagingPkg.ifft2(image, o),
   'imaging.cartesianMask': (o) => imagingPkg.cartesianMask({ height: 8, width: 8, ...o }),
   'imaging.smoothedTV': (o) => imagingPkg.smoothedTV(o),
   'imaging.huberTV': (o) => imagingPkg.huberTV(o),
@@ -227,8 +229,8 @@ const NO_OPTIONS: Record<string, string> = {
   ...Object.fromEntries(['sampleImages'].map((k) => [`imagingNode.${k}`, POSITIONAL])),
   ...Object.fromEntries(['imageFromPixels', 'sampleImageUrl', 'fetchSampleImage'].map((k) => [`imaging.${k}`, POSITIONAL])),
   ...Object.fromEntries(
-    ['addNoise', 'boxKernel', 'centerCrop', 'convolution', 'dctFilters', 'dftMatrices', 'differenceFilters', 'divergence', 'extractPatches', 'fft2', 'finiteDifference',
-      'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'ifft2', 'inpainting', 'leastSquares', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
+    ['addNoise', 'boxKernel', 'centerCrop', 'convolution', 'dctFilters', 'dftMatrices', 'differenceFilters', 'divergence', 'extractPatches', 'finiteDifference',
+      'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'inpainting', 'leastSquares', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
       'sumRegularizers', 'tikhonov', 'trainTestSplit', 'tgvImage', 'symmetricGradient', 'binariseSampling']
       .map((k) => [`imaging.${k}`, POSITIONAL]),
   ),

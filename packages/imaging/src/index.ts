@@ -16,8 +16,9 @@ export { gaussianKernel, boxKernel, motionKernel } from './operators/kernels.js'
 export { convolution, blur, BLUR_DEFAULTS } from './operators/convolution.js';
 export type { BlurOptions } from './operators/convolution.js';
 export { gradient2d, divergence, finiteDifference } from './operators/finite-difference.js';
-export { dftMatrices, fft2, ifft2, subsampledFourier, SUBSAMPLED_FOURIER_DEFAULTS } from './operators/fourier.js';
-export type { SubsampledFourierOptions } from './operators/fourier.js';
+export { dftMatrices, fft2, ifft2, subsampledFourier, SUBSAMPLED_FOURIER_DEFAULTS, FOURIER_DEFAULTS } from './operators/fourier.js';
+export type { SubsampledFourierOptions, FourierOptions } from './operators/fourier.js';
+export type { FourierTransform } from './operators/fft.js';
 export { inpainting } from './operators/inpainting.js';
 export { radon, RADON_DEFAULTS } from './operators/radon.js';
 export type { RadonOptions, RadonOperator } from './operators/radon.js';

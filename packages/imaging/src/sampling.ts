@@ -3,6 +3,7 @@ import type { Params, Problem, Derivatives } from '@bilevel/core';
 import type { LinearOperator } from './operators/types.js';
 import type { Regularizer } from './regularizers/types.js';
 import { subsampledFourier } from './operators/fourier.js';
+import type { FourierTransform } from './operators/fft.js';
 import { smoothedTV } from './regularizers/tv.js';
 import { param } from './internal/params.js';
 
@@ -37,15 +38,17 @@ export interface SamplingProblemOptions {
    * false: autodiff of the whole energy.
    */
   derivatives?: boolean;
+  /** How `F` is computed: `'auto'` (default: radix-2 FFT for power-of-two sides on wasm and cpu), `'fft'` or `'dft'` (see {@link subsampledFourier}). */
+  transform?: FourierTransform;
 }
 
 /** Defaults of {@link samplingProblem}. */
-export const SAMPLING_PROBLEM_DEFAULTS = { layout: 'free', parametrisation: 'box', init: 0.5, learnRegularizer: false, xi: 0, derivatives: true } as const;
+export const SAMPLING_PROBLEM_DEFAULTS = { layout: 'free', parametrisation: 'box', init: 0.5, learnRegularizer: false, xi: 0, derivatives: true, transform: 'auto' } as const;
 
 const SCHEMA = {
   height: opt.integer(), width: opt.integer(), layout: opt.oneOf(['free', 'cartesian']), parametrisation: opt.oneOf(['box', 'ratio']), init: opt.number(),
   regularizer: opt.custom('a Regularizer (smoothedTV(), tgv() is not one: it acts on [b, h, w, 3])', (v) => v != null && typeof (v as Regularizer).value === 'function'),
-  learnRegularizer: opt.boolean(), xi: opt.number(), derivatives: opt.boolean(),
+  learnRegularizer: opt.boolean(), xi: opt.number(), derivatives: opt.boolean(), transform: opt.oneOf(['auto', 'fft', 'dft']),
 };
 
 /** What {@link samplingProblem} returns. */
@@ -110,7 +113,7 @@ export function samplingProblem(options: SamplingProblemOptions): SamplingProble
   const theta: Params = { sampling: tf.fill(shape, o.init), ...(learnR ? thetaR : {}) };
   const fixedR = learnR ? {} : thetaR;
   const ones = tf.ones([h, w]);
-  const F = subsampledFourier(ones);
+  const F = subsampledFourier(ones, { transform: o.transform });
   ones.dispose();
 
   const squared = (th: Params): tf.Tensor => {
@@ -183,7 +186,7 @@ export function samplingProblem(options: SamplingProblemOptions): SamplingProble
       const s = tf.tidy(() => tf.sqrt(weightsSquared(th)));
       const ones_ = tf.ones([h, w]);
       try {
-        return subsampledFourier(ones_, { weights: s });
+        return subsampledFourier(ones_, { weights: s, transform: o.transform });
       } finally {
         tf.dispose([s, ones_]);
       }

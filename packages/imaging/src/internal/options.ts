@@ -13,7 +13,8 @@ const tensor = opt.tensor();
 const padding = opt.oneOf(['valid', 'same', 'symmetric']);
 
 export const BLUR_SCHEMA: OptionSchema = { kind: opt.oneOf(['gaussian', 'box', 'motion']), size: int, sigma: num, length: int, angle: num };
-export const SUBSAMPLED_FOURIER_SCHEMA: OptionSchema = { weights: tensor };
+export const FOURIER_SCHEMA: OptionSchema = { transform: opt.oneOf(['auto', 'fft', 'dft']) };
+export const SUBSAMPLED_FOURIER_SCHEMA: OptionSchema = { weights: tensor, ...FOURIER_SCHEMA };
 export const CARTESIAN_MASK_SCHEMA: OptionSchema = { height: int, width: int, acceleration: num, centerLines: int, seed: int };
 export const TV_SCHEMA: OptionSchema = { nu: num, alpha: num, learnNu: opt.boolean() };
 export const TGV_SCHEMA: OptionSchema = { nu: num, alpha: num, beta: num };

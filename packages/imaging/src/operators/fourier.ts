@@ -2,7 +2,8 @@ import { tf } from '@bilevel/core';
 import type { LinearOperator } from './types.js';
 import { checkImage, checkRange } from '../internal/checks.js';
 import { checkOptions } from '@bilevel/core';
-import { SUBSAMPLED_FOURIER_SCHEMA } from '../internal/options.js';
+import { SUBSAMPLED_FOURIER_SCHEMA, FOURIER_SCHEMA } from '../internal/options.js';
+import { radix2, resolveTransform, type FourierTransform } from './fft.js';
 
 /**
  * Real and imaginary parts of the unitary DFT matrix `F[j, k] = e^{−2πi jk/n}/√n = C − iS`.
@@ -91,10 +92,26 @@ function withMatrices<T>(h: number, w: number, fn: (rows: Dft, cols: Dft) => T):
   }
 }
 
+/** Options of {@link fft2} and {@link ifft2}. */
+export interface FourierOptions {
+  /**
+   * `'fft'`: radix-2 FFT, `O(n² log n)` (power-of-two sides); `'dft'`: real matmuls against
+   * cos/sin DFT matrices, `O(n³)`, any size; `'auto'` (default): the FFT for power-of-two
+   * sides on the wasm and cpu backends (measured faster there, see the README), else the DFT.
+   */
+  transform?: FourierTransform;
+}
+
+/** Defaults of {@link fft2} and {@link ifft2}. */
+export const FOURIER_DEFAULTS = { transform: 'auto' } as const;
+
 /** The unitary 2-D DFT (`forward`) or its inverse on `[b, h, w, 2]` pairs; `where` names the caller in errors. */
-function unitary2d(where: string, z: tf.Tensor, forward: boolean): tf.Tensor4D {
+function unitary2d(where: string, z: tf.Tensor, forward: boolean, options: FourierOptions): tf.Tensor4D {
+  checkOptions(where, options, FOURIER_SCHEMA);
   checkPairs(where, z, forward);
-  return withMatrices(z.shape[1] as number, z.shape[2] as number, (rows, cols) =>
+  const [h, w] = [z.shape[1] as number, z.shape[2] as number];
+  if (resolveTransform(where, options.transform ?? FOURIER_DEFAULTS.transform, h, w) === 'fft') return radix2(z, !forward);
+  return withMatrices(h, w, (rows, cols) =>
     tf.tidy(() => {
       const [re, im] = parts(z);
       return transform2d(re, im, rows, cols, forward);
@@ -105,10 +122,13 @@ function unitary2d(where: string, z: tf.Tensor, forward: boolean): tf.Tensor4D {
 /**
  * Unitary 2-D discrete Fourier transform `Z = F_h z F_w`,
  * `Z[u, v] = (1/√(hw)) Σ_{j,k} z[j, k] e^{−2πi(uj/h + vk/w)}`, computed with real
- * matmuls against cos/sin DFT matrices (the wasm backend has no FFT kernel).
- * Cost `O(hw(h + w))` per image, i.e. `O(n³)` for `n × n`. Zero frequency at `[0, 0]`.
+ * computed by a radix-2 FFT (`O(n² log n)`, power-of-two sides) or by real matmuls against
+ * cos/sin DFT matrices (`O(hw(h + w))` per image; the wasm backend has no FFT kernel), see
+ * {@link FourierOptions}. Differentiable: the gradient is the exact adjoint `Fᴴ`. Zero
+ * frequency at `[0, 0]`.
  *
  * @param z - `[b, h, w, 2]` complex pairs (re, im) or a real `[b, h, w, 1]` image.
+ * @param options - `{ transform }`, see {@link FourierOptions} (default `'auto'`).
  * @returns `[b, h, w, 2]` complex pairs.
  * @example
  * ```ts
@@ -116,28 +136,32 @@ function unitary2d(where: string, z: tf.Tensor, forward: boolean): tf.Tensor4D {
  * const back = ifft2(k);      // ≈ [x, 0]
  * ```
  */
-export function fft2(z: tf.Tensor): tf.Tensor4D {
-  return unitary2d('fft2', z, true);
+export function fft2(z: tf.Tensor, options: FourierOptions = FOURIER_DEFAULTS): tf.Tensor4D {
+  return unitary2d('fft2', z, true, options);
 }
 
 /**
  * Inverse unitary 2-D DFT `z = F_hᴴ Z F_wᴴ` on complex pairs; see {@link fft2}.
  *
  * @param z - `[b, h, w, 2]` complex pairs.
+ * @param options - `{ transform }`, see {@link FourierOptions} (default `'auto'`).
  * @returns `[b, h, w, 2]` complex pairs.
  * @example
  * ```ts
  * const x = tf.slice(ifft2(fft2(img)), [0, 0, 0, 0], [-1, -1, -1, 1]);   // = img
+ * const viaDft = ifft2(k, { transform: 'dft' });                        // the matmul DFT
  * ```
  */
-export function ifft2(z: tf.Tensor): tf.Tensor4D {
-  return unitary2d('ifft2', z, false);
+export function ifft2(z: tf.Tensor, options: FourierOptions = FOURIER_DEFAULTS): tf.Tensor4D {
+  return unitary2d('ifft2', z, false, options);
 }
 
 /** Options of {@link subsampledFourier}. */
 export interface SubsampledFourierOptions {
   /** Non-negative per-frequency weights `[h, w]` (e.g. inverse noise standard deviations); default all ones. */
   weights?: tf.Tensor;
+  /** How `F` is computed, see {@link FourierOptions}; default `'auto'`. */
+  transform?: FourierTransform;
 }
 
 /** Defaults of {@link subsampledFourier}. */
@@ -150,8 +174,8 @@ export const SUBSAMPLED_FOURIER_DEFAULTS: SubsampledFourierOptions = {};
  * Adjoint for the real inner product: `Aᵀ y = Re Fᴴ(W ⊙ M ⊙ y)` (zero-filled
  * reconstruction when applied to data).
  *
- * The DFT matrices for the image size are built once and held; each apply costs
- * `O(hw(h + w))` flops (`O(n³)`) as real matmuls, fast on wasm, which has no FFT kernel.
+ * `F` is a radix-2 FFT or the matmul DFT (option `transform`, default `'auto'`: the FFT for
+ * power-of-two sides on wasm and cpu); the DFT's matrices are built once and held.
  * `‖A‖ ≤ max |W ⊙ M|` because `F` is unitary.
  *
  * @param mask - `[h, w]` sampling mask in [0, 1], zero frequency at `[0, 0]`. Copied.
@@ -180,13 +204,15 @@ export function subsampledFourier(mask: tf.Tensor, options: SubsampledFourierOpt
     }
     checkRange('subsampledFourier', 'weights', weights, 0, Infinity);
   }
+  const fast = resolveTransform('subsampledFourier', options.transform ?? 'auto', h, w) === 'fft';
   const m = tf.tidy(() => {
     const mw = weights == null ? tf.cast(mask, 'float32') : tf.mul(tf.cast(mask, 'float32'), weights);
     return mw.reshape([1, h, w, 1]);
   });
-  const normBound = tf.tidy(() => tf.max(m).dataSync()[0]);
-  const rows = dftMatrices(h);
-  const cols = w === h ? rows : dftMatrices(w);
+  const [normBound, lowest] = tf.tidy(() => tf.stack([tf.max(m), tf.min(m)]).dataSync());
+  const unitMask = lowest === 1 && normBound === 1; // all ones (e.g. samplingProblem's F): skip the product
+  const rows = fast ? null : dftMatrices(h);
+  const cols = fast ? null : w === h ? rows : dftMatrices(w);
   let disposed = false;
   const checkSize = (where: string, z: tf.Tensor) => {
     if (disposed) throw new Error(`subsampledFourier.${where}: the operator was disposed; build a new one.`);
@@ -201,19 +227,23 @@ export function subsampledFourier(mask: tf.Tensor, options: SubsampledFourierOpt
     apply(x) {
       checkImage('subsampledFourier.apply', 'x', x);
       checkSize('apply', x);
-      return tf.tidy(() => tf.mul(transform2d(x.reshape([x.shape[0], h, w]) as tf.Tensor3D, null, rows, cols, true), m));
+      return tf.tidy(() => {
+        const z = rows == null ? radix2(x, false) : transform2d(x.reshape([x.shape[0], h, w]) as tf.Tensor3D, null, rows, cols!, true);
+        return unitMask ? z : tf.mul(z, m);
+      });
     },
     adjoint(y) {
       checkPairs('subsampledFourier.adjoint', y, false);
       checkSize('adjoint', y);
       return tf.tidy(() => {
+        if (rows == null) return radix2(unitMask ? y : tf.mul(y, m), true, true);
         const [re, im] = parts(tf.mul(y, m));
-        const z = transform2d(re, im, rows, cols, false);
+        const z = transform2d(re, im, rows, cols!, false);
         return tf.slice(z, [0, 0, 0, 0], [y.shape[0], h, w, 1]);
       });
     },
     dispose() {
-      if (!disposed) tf.dispose([m, rows.cos, rows.sin, cols.cos, cols.sin]);
+      if (!disposed) tf.dispose([m, ...(rows == null ? [] : [rows.cos, rows.sin, cols!.cos, cols!.sin])]);
       disposed = true;
     },
   };
