@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend } from '../src/index.js';
 import { useWasmKernels, wasmKernelsActive } from '../src/kernels/register.js';
 import { chunking } from '../src/internal/wasm-heap.js';
+import { filterCacheSize, FILTER_CACHE_SIZE } from '../src/kernels/filter-cache.js';
 
 /*
  * The replacement kernels are checked element by element against a float64 reference
@@ -118,8 +119,12 @@ describe('wasm replacement kernels (im2col/col2im + XNNPACK matMul)', () => {
     it(`case ${index}: ${c.n}×${c.h}×${c.w}×${c.ci} → ${c.co}, ${c.kh}×${c.kw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}${c.round ? ` (${c.round})` : ''}: within the float32 bound of a float64 reference, like the stock kernels`, () => {
       const before = tf.memory().numTensors;
       const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-      for (const chunk of [1 << 22, 37]) {
-        chunking.values = chunk;   // 37 values: one or two rows per chunk, every chunk boundary exercised
+      // stride 1 takes the row route (transposed-conv-rows.ts), in chunks of whole images: one image's P
+      const g = info(c);
+      const onePerChunk = g.outHeight * c.w * c.kh * c.ci;
+      for (const chunk of [1 << 22, onePerChunk, 37]) {
+        // onePerChunk: the row route one image at a time; 37 values: the im2col route, one or two rows per chunk, every chunk boundary exercised
+        chunking.values = chunk;
         const ours = run(c, true);
         const stock = run(c, false);
         const r = reference(c, ours.x as Float32Array, ours.f as Float32Array, ours.dy as Float32Array);
@@ -152,6 +157,35 @@ describe('wasm replacement kernels (im2col/col2im + XNNPACK matMul)', () => {
     for (let i = 0; i < ox.length; i++) expect(Math.abs(ox[i] - sx[i])).toBeLessThanOrEqual(1e-5 * maxAbs(sx));
     for (let i = 0; i < ok.length; i++) expect(Math.abs(ok[i] - sk[i])).toBeLessThanOrEqual(1e-5 * maxAbs(sk));
     tf.dispose([x, k]);
+  });
+
+  it('keeps derived filters by value: equal filters in new tensors reuse one buffer, at most FILTER_CACHE_SIZE are kept, useWasmKernels(false) frees them', () => {
+    useWasmKernels(false);
+    useWasmKernels(true);
+    const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const dy = tf.tensor4d(seeded(2 * 12 * 12 * 6, 11), [2, 12, 12, 6]);
+    const values = seeded(5 * 5 * 6, 12);
+    const transposed = (f: tf.Tensor) => tf.tidy(() => tf.conv2dTranspose(dy as tf.Tensor4D, f as tf.Tensor4D, [2, 12, 12, 1], 1, 'same').dataSync().slice());
+    const first = tf.tensor4d(values, [5, 5, 1, 6]);
+    const again = tf.tensor4d(values, [5, 5, 1, 6]);
+    const a = transposed(first);
+    expect(filterCacheSize()).toBe(1);
+    const b = transposed(again);
+    expect(filterCacheSize()).toBe(1);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    for (let i = 0; i < FILTER_CACHE_SIZE + 2; i++) {
+      const other = tf.tensor4d(seeded(5 * 5 * 6, 20 + i), [5, 5, 1, 6]);
+      transposed(other);
+      other.dispose();
+    }
+    expect(filterCacheSize()).toBe(FILTER_CACHE_SIZE);
+    // an evicted filter is rebuilt and gives the same result
+    expect(Array.from(transposed(first))).toEqual(Array.from(a));
+    tf.dispose([dy, first, again]);
+    useWasmKernels(false);
+    expect(filterCacheSize()).toBe(0);
+    expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
+    useWasmKernels(true);
   });
 
   it('falls back to the stock kernel for NCHW (which the replacements do not cover)', () => {

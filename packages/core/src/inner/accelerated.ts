@@ -75,7 +75,10 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
   const backtracking = resolveBacktracking(where, options.backtracking);
   const defaults = resolveStopping(options);
 
+  const searchOf = (ctx: { lipschitz: number | undefined }) => backtracking ?? (options.step == null && ctx.lipschitz == null ? BACKTRACKING_DEFAULTS : null);
   const method = {
+    // Φ is read by the line search and the function restart only
+    usesEnergy: (ctx: { lipschitz: number | undefined }) => searchOf(ctx) != null || restart === 'function',
     init(ctx: InnerContext, start: Evaluated): AccState {
       const fromL = ctx.lipschitz != null ? 1 / ctx.lipschitz : undefined;
       const step = options.step ?? fromL ?? backtracking?.initialStep ?? BACKTRACKING_DEFAULTS.initialStep;
@@ -83,7 +86,7 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
     },
     step(ctx: InnerContext, state: AccState) {
       const { x: y, grad, value, gradNorm } = state.current;
-      const search = backtracking ?? (options.step == null && ctx.lipschitz == null ? BACKTRACKING_DEFAULTS : null);
+      const search = searchOf(ctx);
       let s = state.step;
       let xNext: tf.Tensor | null = null;
       if (search == null) {

@@ -74,7 +74,11 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
   const backtracking = resolveBacktracking(where, options.backtracking);
   const defaults = resolveStopping(options);
 
+  // Without a step and without L there is nothing to fix the step by: backtrack.
+  const searchOf = (ctx: { lipschitz: number | undefined }) => backtracking ?? (options.step == null && ctx.lipschitz == null ? BACKTRACKING_DEFAULTS : null);
   const method = {
+    // a fixed step never reads Φ
+    usesEnergy: (ctx: { lipschitz: number | undefined }) => searchOf(ctx) != null,
     init(ctx: InnerContext, start: Evaluated): GdState {
       const fromL = ctx.lipschitz != null ? 1 / ctx.lipschitz : undefined;
       const step = options.step ?? fromL ?? backtracking?.initialStep ?? BACKTRACKING_DEFAULTS.initialStep;
@@ -82,8 +86,7 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
     },
     step(ctx: InnerContext, state: GdState) {
       const { x, grad, value, gradNorm } = state.current;
-      // Without a step and without L there is nothing to fix the step by: backtrack.
-      const search = backtracking ?? (options.step == null && ctx.lipschitz == null ? BACKTRACKING_DEFAULTS : null);
+      const search = searchOf(ctx);
       if (search == null) {
         return { state: { current: ctx.evaluate(moveAlong(x, grad, state.step)), step: state.step } };
       }

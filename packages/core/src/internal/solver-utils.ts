@@ -17,6 +17,11 @@ export function checkOptionKeys(where: string, options: object | undefined, know
 
 /** Reads several scalar tensors in one device round trip and disposes them. */
 export function readScalars(...ts: tf.Tensor[]): number[] {
+  if (ts.length === 1 && ts[0].size === 1) {
+    const out = [ts[0].dataSync()[0]];
+    ts[0].dispose();
+    return out;
+  }
   const packed = tf.tidy(() => tf.stack(ts.map((t) => tf.reshape(t, []))));
   const out = Array.from(packed.dataSync());
   packed.dispose();

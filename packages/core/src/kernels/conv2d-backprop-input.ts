@@ -21,6 +21,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapView, allocate, free, matMul, chunking, type WasmBackend } from '../internal/wasm-heap.js';
 import type { KernelFunc } from './conv2d-backprop-filter.js';
+import { backpropInputRows } from './transposed-conv-rows.js';
+import { cachedFilter } from './filter-cache.js';
 
 type Args = { inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo }; backend: WasmBackend; attrs: Record<string, any> };
 
@@ -56,13 +58,18 @@ function backpropInput({ inputs: { dy, filter }, backend, attrs }: Args): tf.Ten
   const { top, left } = info.padInfo;
   const K = KH * KW * CI;
   const M = N * OH * OW;
+  // stride 1: one Conv2D over the filter rows (transposed-conv-rows.ts)
+  const rows = backpropInputRows(dy, filter, backend, info);
+  if (rows != null) return rows;
   const dx = allocate(backend, inputShape);
   heapView(backend, dx).fill(0);
   if (M === 0 || K === 0 || CO === 0) return dx;
   const rowsPerChunk = Math.max(1, Math.min(M, Math.floor(chunking.values / Math.max(K, CO))));
-  const filterT = allocate(backend, [CO, K]);
+  // kept by the filter cache: the backend's matMul operator (packed weights) is reused
+  const transposed = new Float32Array(K * CO);
+  transpose(transposed, heapView(backend, filter, [K * CO]), K, CO);
+  const filterT = cachedFilter(backend, transposed, [CO, K]);
   try {
-    transpose(heapView(backend, filterT), heapView(backend, filter, [K * CO]), K, CO);
     for (let m0 = 0; m0 < M; m0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, M - m0);
       const dyChunk = rows === M ? null : allocate(backend, [rows, CO]);
@@ -79,8 +86,6 @@ function backpropInput({ inputs: { dy, filter }, backend, attrs }: Args): tf.Ten
   } catch (e) {
     free(backend, dx);
     throw e;
-  } finally {
-    free(backend, filterT);
   }
   return dx;
 }

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInputCol2im } from './conv2d-backprop-input.js';
 import { conv2dBackpropFilterIm2col, type KernelFunc } from './conv2d-backprop-filter.js';
+import { clearFilterCache } from './filter-cache.js';
 
 const REPLACEMENTS: Record<string, (fallback: KernelFunc | undefined) => KernelFunc> = {
   Conv2DBackpropInput: conv2dBackpropInputCol2im,
@@ -25,7 +26,8 @@ export function wasmKernelsActive(): boolean {
 
 /**
  * Registers (`on = true`) or removes (`false`) bilevel's replacement kernels for the wasm
- * backend's `Conv2DBackpropInput` and `Conv2DBackpropFilter`. Idempotent.
+ * backend's `Conv2DBackpropInput` and `Conv2DBackpropFilter`. Idempotent. Removing them
+ * also frees the filter buffers they keep (filter-cache.ts).
  *
  * @param on - whether the replacements should be active.
  */
@@ -43,5 +45,8 @@ export function useWasmKernels(on: boolean): void {
       if (previous != null) tf.registerKernel(previous);
     }
   }
-  if (!on) replaced.clear();
+  if (!on) {
+    replaced.clear();
+    clearFilterCache();
+  }
 }

@@ -68,8 +68,8 @@ export function filterPenalty(options: FilterPenaltyOptions = {}): Regularizer {
       const s = tf.sqrt(z2e);
       return {
         value: want.value ? s : undefined,
-        first: want.first ? tf.div(z, s) : undefined,
-        second: want.second ? tf.div(eps2, tf.mul(s, z2e)) : undefined,
+        first: want.first ? { tensor: tf.div(z, s), factor: 1 } : undefined,
+        second: want.second ? { tensor: tf.div(1, tf.mul(s, z2e)), factor: eps2 } : undefined,
       };
     },
   }, o.padding);

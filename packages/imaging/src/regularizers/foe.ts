@@ -83,36 +83,33 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
     return Array.from(alpha, (a, k) => (factor * a * l1[k] * l1[k]) / (charbonnier ? nu[k] : nu[k] * nu[k]));
   };
   const total = (theta: Params) => constants(theta).reduce((s, c) => s + c, 0);
-  // ρ, ρ', ρ'' and ∂ρ'/∂log ν from shared intermediates (one pass over the responses)
+  // ρ, ρ', ρ'' from shared intermediates (one pass over the responses); per-filter constants as factors
   const derivatives = filterModel({
     filters: 'filters',
     where,
     weightKeys: { perFilter: 'logAlpha' },
-    shapeKey: 'logNu',
+    // scale families in p = log ν: Student-t ρ = φ(z/ν) (∂_p ρ' = −ρ' − zρ''), Charbonnier ρ = ν φ(z/ν) (∂_p ρ' = −zρ'')
+    shape: { key: 'logNu', ratio: charbonnier ? 0 : -1, scale: 1 },
     weights: (theta) => tf.exp(param(theta, 'logAlpha', where)),
     rho(z, theta, want) {
       const logNu = param(theta, 'logNu', where);
       const nu2 = tf.exp(tf.mul(2, logNu));
       const z2 = tf.square(z);
+      const d = want.first || want.second ? tf.add(z2, nu2) : undefined;
       if (charbonnier) {
-        // ρ = √(z² + ν²) − ν = z²/(s + ν), ρ' = z/s, ρ'' = ν²/s³, ∂ρ'/∂log ν = −ν² z/s³
-        const s = tf.sqrt(tf.add(z2, nu2));
-        const nu2OverS3 = want.second || want.shape ? tf.div(nu2, tf.mul(s, tf.add(z2, nu2))) : undefined;
+        // ρ = √(z² + ν²) − ν = z²/(s + ν), ρ' = z/s, ρ'' = ν²/s³ with s = √(z² + ν²)
+        const s = want.value || want.first || want.second ? tf.sqrt(d ?? tf.add(z2, nu2)) : undefined;
         return {
-          value: want.value ? tf.div(z2, tf.add(s, tf.exp(logNu))) : undefined,
-          first: want.first ? tf.div(z, s) : undefined,
-          second: nu2OverS3,
-          shape: want.shape ? tf.neg(tf.mul(nu2OverS3!, z)) : undefined,
+          value: want.value ? tf.div(z2, tf.add(s!, tf.exp(logNu))) : undefined,
+          first: want.first ? { tensor: tf.div(z, s!), factor: 1 } : undefined,
+          second: want.second ? { tensor: tf.div(1, tf.mul(s!, d!)), factor: nu2 } : undefined,
         };
       }
-      // ρ = log(1 + z²/ν²), d = ν² + z²: ρ' = 2z/d, ρ'' = 2(ν² − z²)/d², ∂ρ'/∂log ν = −4ν² z/d²
-      const inverse = want.first || want.second || want.shape ? tf.reciprocal(tf.add(nu2, z2)) : undefined;
-      const inverse2 = want.second || want.shape ? tf.square(inverse!) : undefined;
+      // ρ = log(1 + z²/ν²), d = ν² + z²: ρ' = 2 · z/d, ρ'' = 2 · (ν² − z²)/d²
       return {
         value: want.value ? tf.log1p(tf.div(z2, nu2)) : undefined,
-        first: want.first ? tf.mul(tf.mul(2, z), inverse!) : undefined,
-        second: want.second ? tf.mul(tf.mul(2, tf.sub(nu2, z2)), inverse2!) : undefined,
-        shape: want.shape ? tf.mul(tf.mul(tf.mul(-4, nu2), z), inverse2!) : undefined,
+        first: want.first ? { tensor: tf.div(z, d!), factor: 2 } : undefined,
+        second: want.second ? { tensor: tf.div(tf.sub(nu2, z2), tf.square(d!)), factor: 2 } : undefined,
       };
     },
   }, o.padding);
