@@ -108,7 +108,16 @@ describe('neumannSeries [wasm]', () => {
       r.dispose();
     }
     console.log(rows.join('\n'));
-    for (let i = 1; i < errors.length; i++) expect(errors[i]).toBeLessThan(errors[i - 1]);
+    // The error vs the exact hypergradient falls with K until it reaches float32's round-off
+    // floor, where the truncation term ((1 − sμ)^K) is no longer what is measured: from K = 80
+    // on it equals the error vs the float64 truncated series (2.1–2.5e-7 on wasm and on the
+    // tensorflow backend, whose roundings differ), so K = 80 → 200 compares two round-off samples
+    // (2.46e-7 → 2.50e-7 on tensorflow). FLOOR = 1e-6: ≥ 4× the measured round-off, ≤ 1e-4 (below).
+    const FLOOR = 1e-6;
+    for (let i = 1; i < errors.length; i++) {
+      if (errors[i - 1] > FLOOR) expect(errors[i]).toBeLessThan(errors[i - 1]);
+      else expect(errors[i]).toBeLessThan(FLOOR);
+    }
     expect(errors.at(-1)).toBeLessThan(1e-4);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -38,7 +38,8 @@ export function useWasmKernels(on: boolean): void {
       const previous = tf.getKernel(name, 'wasm');
       replaced.set(name, previous);
       if (previous != null) tf.unregisterKernel(name, 'wasm');
-      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: REPLACEMENTS[name](previous?.kernelFunc as KernelFunc | undefined) as any });
+      // keep the previous config's setupFunc / disposeFunc (the backend calls them on (re)initialisation)
+      tf.registerKernel({ ...previous, kernelName: name, backendName: 'wasm', kernelFunc: REPLACEMENTS[name](previous?.kernelFunc as KernelFunc | undefined) as any });
     } else {
       tf.unregisterKernel(name, 'wasm');
       const previous = replaced.get(name);
