@@ -36,9 +36,10 @@ const flags = parseFlags({
   nu: 0.01, // TV smoothing
   xi: 1e-4, // (ξ/2)‖x‖²: strong convexity where p = 0
   beta: 0.002, // β₁ = β₂ of the sparsity penalty, per weight (point or line)
-  betaLines: -1, // β of the Cartesian layout (-1: --beta)
+  betaLines: 1, // β₁ = β₂ per line of the Cartesian layout (chosen by training PSNR, see the README)
+  iterationsLines: 150, // Adam iterations of the Cartesian layout
   layouts: 'free,cartesian',
-  iterations: 60, // Adam iterations per layout
+  iterations: 60, // Adam iterations of the free layout
   step: 0.05, // Adam step on p
   tol: 1e-4, // inner tolerance of the hypergradients
   seed: 0,
@@ -110,14 +111,16 @@ const learned: Record<string, { p: tf.Tensor; seconds: number; solves: number; w
 const curves: Array<{ series: string; work: number; loss: number }> = [];
 for (const layout of flags.layouts.split(',') as Array<'free' | 'cartesian'>) {
   const built = builders[layout];
-  // β per weight for both layouts. Weighting a line by its n samples (β·n) was measured too
-  // strong: the learned lines dropped the zero frequency (18.81 dB held-out, see the README).
-  const beta = layout === 'cartesian' && flags.betaLines >= 0 ? flags.betaLines : flags.beta;
+  // β per weight (point or line). The Cartesian β is much larger: with β = 0.002 every line
+  // weight ends at the box's upper end (β₁ = β₂ makes the penalty's slope 0 at p = 1) and the
+  // binarisation picks among ties; the β sweep that chose 1 is in the README.
+  const beta = layout === 'cartesian' ? flags.betaLines : flags.beta;
+  const iterations = layout === 'cartesian' ? flags.iterationsLines : flags.iterations;
   const penalty = { beta1: beta, beta2: beta };
   const loss = (x: tf.Tensor, theta: Params, d: Data) =>
     tf.tidy(() => tf.add(tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.clean)))), x.shape[0]!), samplingPenalty(theta, penalty)));
   const strategy = implicit({ inner, linear: cg({ maxIter: 500 }) });
-  const progress = progressReporter(flags.iterations, layout.padEnd(9), 10);
+  const progress = progressReporter(iterations, layout.padEnd(9), 10);
   const t0 = performance.now();
   let calls = 0;
   const result = await train({
@@ -129,7 +132,7 @@ for (const layout of flags.layouts.split(',') as Array<'free' | 'cartesian'>) {
     loss,
     theta0: { sampling: built.theta.sampling.clone() },
     project: box({ sampling: { lower: 0, upper: 1 } }),
-    budget: { iterations: flags.iterations },
+    budget: { iterations },
     onProgress: (e) => {
       calls += e.evaluations;
       curves.push({ series: layout, work: e.work, loss: e.loss });
