@@ -9,10 +9,9 @@ import { implicit } from '@bilevel/implicit';
 import { unrolled } from '@bilevel/unrolled';
 import { equilibrium } from '@bilevel/equilibrium';
 import { jacobianFree } from '@bilevel/jfb';
-import { maid, adam, type Method, type MethodStateBase, type OracleConstants } from '@bilevel/outer';
+import { maid, adam, estimateBoundConstants, type Method, type MethodStateBase, type OracleConstants } from '@bilevel/outer';
 import { tvDenoisingProblem, reconstructionProblem, fieldsOfExperts, lowFrequencyDctFilters, differenceFilters, centerCrop, addNoise } from '@bilevel/imaging';
 import { tvBoundConstants } from '@bilevel/example-tv-denoise/src/constants.js';
-import { estimateConstants } from '@bilevel/example-foe-denoise/src/constants.js';
 import { MODELS, STRATEGIES, METHODS, PLAYGROUND_DEFAULTS, type PlaygroundConfig, type GrayImage } from './choices.js';
 
 export { MODELS, STRATEGIES, METHODS, PLAYGROUND_DEFAULTS, type PlaygroundConfig, type GrayImage };
@@ -86,9 +85,9 @@ export function buildModel(config: PlaygroundConfig, data: DenoisingData): Model
   const foe = reconstructionProblem(fieldsOfExperts({ filters, alpha: 0.01, nu: 0.05, expert: 'charbonnier' }));
   filters.dispose();
   const problem = foe.problem as unknown as Problem<DenoisingData>;
-  // Heuristic (measured at θ₀, safety factor 2), as in examples/foe-denoise. The tidy frees
-  // 36 tensors that estimateConstants leaves behind (6 per power iteration).
-  const constants = tf.tidy(() => estimateConstants(problem, foe.theta, data, { safety: 2, seed: config.seed }));
+  // Heuristic (measured at θ₀, safety factor 2), as in examples/foe-denoise: μ = 1 from the
+  // data term, L_∇ℓ = 1/n for the mean of n squared errors.
+  const constants = estimateBoundConstants(problem, foe.theta, data, { mu: 1, lossLipschitz: 1 / data.y.shape[0]!, safety: 2, seed: config.seed });
   return { problem, theta0: foe.theta, constants, dispose: () => foe.dispose() };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `bilevel` command line as a function: {@link runCli} dispatches `train`, `eval`,
- * `check` and `schema`, prints one clear line for a user error and returns the exit code
+ * `check`, `worker` and `schema`, prints one clear line for a user error and returns the exit code
  * (0 ok, 1 failure, 2 usage, 130 Ctrl-C).
  *
  * @packageDocumentation
@@ -15,8 +15,9 @@ import { packageVersion } from './internal/version.js';
 import { trainCommand, TRAIN_FLAGS } from './internal/commands/train.js';
 import { evalCommand, EVAL_FLAGS, evalHelp } from './internal/commands/eval.js';
 import { checkCommand, CHECK_FLAGS, checkHelp } from './internal/commands/check.js';
+import { workerCommand, WORKER_FLAGS, workerHelp } from './internal/commands/worker.js';
 
-const COMMANDS = ['train', 'eval', 'check', 'schema'] as const;
+const COMMANDS = ['train', 'eval', 'check', 'worker', 'schema'] as const;
 
 /** Options of {@link runCli}. */
 export type RunCliOptions = Partial<CliIo>;
@@ -69,6 +70,11 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       case 'check': {
         const code = await checkCommand(rest, io);
         if (code === -1) say(io.stdout, checkHelp(CHECK_FLAGS));
+        return Math.max(code, 0);
+      }
+      case 'worker': {
+        const code = await workerCommand(rest, io);
+        if (code === -1) say(io.stdout, workerHelp(WORKER_FLAGS));
         return Math.max(code, 0);
       }
       case 'schema':

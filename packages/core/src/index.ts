@@ -84,7 +84,7 @@ export { argmin, withoutTape, DEFAULT_ARGMIN_OPTIONS } from './argmin.js';
 export type { ArgminOptions, ArgminFunction } from './argmin.js';
 export { ArgminLayer, registerArgminProblem } from './argmin-layer.js';
 export type { ArgminLayerArgs, ArgminWeightSpec } from './argmin-layer.js';
-export { seededNormal } from './random.js';
+export { seededNormal, seededUnit, seededUnitParams } from './random.js';
 export { opt, checkOptions, defineOptions, optionsOf, registerOptions, resetOptionWarnings, explicitOptions, recordExplicit, resolveAccuracy } from './options.js';
 export type { OptionSpec, OptionSchema, OptionSet, AccuracySources } from './options.js';
 export type { Range as OptionRange } from './internal/option-range.js';

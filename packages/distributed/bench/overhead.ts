@@ -1,86 +1,132 @@
 // Distributed engine on this machine: 1, 2, 4 local worker processes through BullMQ/Redis.
-//  - overhead per job: 64 tiny jobs (one L-BFGS step each) minus the same jobs in process;
+//  - overhead per job: 64 tiny jobs (one L-BFGS step each), worker time not spent in the strategy;
 //  - speed-up: one pooled hypergradient of 8 FoE denoising problems (@bilevel/pool's bench task).
-//   cd packages/distributed && npx tsx --conditions=@bilevel/source bench/overhead.ts
+// Each configuration is warmed up first (2 untimed requests: every worker has JIT-compiled the
+// solver and built the samples it met), then timed over `reps` requests (median wall time), with
+// the CPU time of every process beside it (/proc/<pid>/stat: the workers, this coordinator with
+// its bridge thread, redis-server), since on a shared machine wall time measures the load too.
+//   cd packages/distributed && taskset -c 0,1 npx tsx --conditions=@bilevel/source bench/overhead.ts [reps]
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { tf, initBackend, inlinePool, pooledHypergradient, disposeParams } from '@bilevel/core';
+import { tf, initBackend, inlinePool, pooledHypergradient, disposeParams, type PoolRequest, type SamplePool } from '@bilevel/core';
+import { startRedis } from '@bilevel/testing/node';
 import { distributedPool } from '../src/index.js';
 import tiny from './tiny-task.js';
 import foeTask, { benchTheta } from '../../pool/bench/foe-task.js';
 
-const port = 21000 + Math.floor(Math.random() * 9000);
-const url = `redis://127.0.0.1:${port}`;
-const procs: ChildProcess[] = [];
-const waitLine = (p: ChildProcess, pattern: RegExp) =>
-  new Promise<void>((resolve, reject) => {
-    let text = '';
-    p.stdout!.on('data', (b: Buffer) => {
-      text += b.toString();
-      if (pattern.test(text)) resolve();
-    });
-    p.once('exit', () => reject(new Error(`exited: ${text}`)));
-  });
-const redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-procs.push(redis);
-await waitLine(redis, /Ready to accept connections/);
+const reps = Number(process.argv[2] ?? 5);
+const redis = await startRedis();
+const redisPid = redis.pid;
 await initBackend({ backend: 'wasm', log: false });
+
+/** CPU ms (user + system, all threads) a process has used. */
+function cpuMs(pid: number | undefined): number {
+  if (pid == null) return NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const time = (f: () => unknown, reps: number) => {
-  const ts: number[] = [];
+
+interface Timed {
+  wall: number;
+  compute: number;
+  workers: number[];
+  coordinator: number;
+  redis: number;
+}
+/** `reps` timed requests after 2 untimed ones; medians, and the CPU per request of each process. */
+function measure(pool: SamplePool, request: Omit<PoolRequest, 'kind'>, pids: number[]): Timed {
+  for (let i = 0; i < 2; i++) pooledHypergradient(pool, request).dispose();
+  const walls: number[] = [];
+  const computes: number[] = [];
+  const w0 = pids.map(cpuMs);
+  const c0 = selfCpu();
+  const r0 = cpuMs(redisPid);
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    f();
-    ts.push(performance.now() - t0);
+    const r = pooledHypergradient(pool, request);
+    walls.push(performance.now() - t0);
+    computes.push(r.outcomes.reduce((s, o) => s + o.work.timeMs, 0));
+    r.dispose();
   }
-  return median(ts);
-};
-/** Wall time of one request and the compute time the jobs reported (their strategies' own clocks). */
-const timed = (pool: Parameters<typeof pooledHypergradient>[0], options: Parameters<typeof pooledHypergradient>[1]) => {
-  const t0 = performance.now();
-  const r = pooledHypergradient(pool, options);
-  const wall = performance.now() - t0;
-  const compute = r.outcomes.reduce((s, o) => s + o.work.timeMs, 0);
-  r.dispose();
-  return { wall, compute };
-};
+  return {
+    wall: median(walls),
+    compute: median(computes),
+    workers: pids.map((p, k) => (cpuMs(p) - w0[k]) / reps),
+    coordinator: (selfCpu() - c0) / reps,
+    redis: (cpuMs(redisPid) - r0) / reps,
+  };
+}
 
 const tinySamples = Array.from({ length: 64 }, (_, i) => i);
 const tinyTheta = { logAlpha: tf.scalar(-1) };
-const inlineTiny = inlinePool(tiny);
-const inlineTinyMs = time(() => pooledHypergradient(inlineTiny, { theta: tinyTheta, samples: tinySamples, warmStart: false }).dispose(), 3);
 const foeTheta = benchTheta();
 const foeSamples = [0, 1, 2, 3, 4, 5, 6, 7];
-const inlineFoe = inlinePool(foeTask());
-const inlineFoeMs = time(() => pooledHypergradient(inlineFoe, { theta: foeTheta, samples: foeSamples, warmStart: false }).dispose(), 1);
-console.log(`in process: 64 tiny jobs ${inlineTinyMs.toFixed(0)} ms; 8 FoE problems ${inlineFoeMs.toFixed(0)} ms`);
+const requests = {
+  tiny: { theta: tinyTheta, samples: tinySamples, warmStart: false },
+  foe: { theta: foeTheta, samples: foeSamples, warmStart: false },
+} as const;
+const inline = { tiny: inlinePool(tiny), foe: inlinePool(foeTask()) };
+const inlineMs = { tiny: measure(inline.tiny, requests.tiny, []).wall, foe: measure(inline.foe, requests.foe, []).wall };
+console.log(`in process (median of ${reps} after 2 warm-ups): 64 tiny jobs ${inlineMs.tiny.toFixed(0)} ms; 8 FoE problems ${inlineMs.foe.toFixed(0)} ms`);
 
 const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
-const rows: string[] = [];
-let one = NaN;
+const procs: ChildProcess[] = [];
+const ready = (p: ChildProcess) =>
+  new Promise<void>((resolve, reject) => {
+    let text = '';
+    const onData = (b: Buffer) => {
+      text += b.toString();
+      if (/ready/.test(text)) {
+        p.stdout!.off('data', onData);
+        p.stdout!.resume();
+        resolve();
+      }
+    };
+    p.stdout!.on('data', onData);
+    p.once('exit', () => reject(new Error(`exited: ${text}`)));
+  });
+const f = (x: number) => x.toFixed(0);
+let oneCpu = NaN;
+let oneWall = NaN;
 for (const count of [1, 2, 4]) {
-  for (const [name, module] of [['tiny', new URL('./tiny-task.ts', import.meta.url)], ['foe', new URL('../../pool/bench/foe-task.ts', import.meta.url)]] as const) {
+  for (const name of ['tiny', 'foe'] as const) {
+    const module = name === 'tiny' ? new URL('./tiny-task.ts', import.meta.url) : new URL('../../pool/bench/foe-task.ts', import.meta.url);
     const queue = `bench-${name}-${count}`;
-    const group = Array.from({ length: count }, () => spawn(process.execPath, ['--conditions=@bilevel/source', worker, url, queue, fileURLToPath(module)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const t0 = performance.now();
+    const group = Array.from({ length: count }, () => spawn(process.execPath, ['--conditions=@bilevel/source', worker, redis.url, queue, fileURLToPath(module)], { stdio: ['ignore', 'pipe', 'inherit'] }));
     procs.push(...group);
-    await Promise.all(group.map((p) => waitLine(p, /ready/)));
-    const pool = await distributedPool({ connection: url, samples: name === 'tiny' ? 64 : 8, queue });
+    await Promise.all(group.map(ready));
+    const startMs = performance.now() - t0;
+    const pool = await distributedPool({ connection: redis.url, samples: name === 'tiny' ? 64 : 8, queue });
+    const m = measure(pool, requests[name], group.map((p) => p.pid!));
+    const workerCpu = m.workers.reduce((a, b) => a + b, 0);
+    const cpu = `CPU per request: workers ${m.workers.map(f).join(' + ')} ms, coordinator ${f(m.coordinator)} ms, redis ${f(m.redis)} ms`;
     if (name === 'tiny') {
-      const runs = [0, 1, 2].map(() => timed(pool, { theta: tinyTheta, samples: tinySamples, warmStart: false }));
-      const wall = median(runs.map((r) => r.wall));
-      const overhead = median(runs.map((r) => (r.wall * count - r.compute) / 64));
-      rows.push(`${count} worker(s): 64 tiny jobs ${wall.toFixed(0)} ms wall (${(wall / 64).toFixed(2)} ms per job); overhead per job (worker-time not spent in the strategy: queue, Redis, events, (de)serialisation) ${overhead.toFixed(2)} ms`);
+      const overhead = (m.wall * count - m.compute) / 64;
+      console.log(`${count} worker(s): 64 tiny jobs ${f(m.wall)} ms wall (in process ${f(inlineMs.tiny)}); overhead per job ${overhead.toFixed(2)} ms (worker time not in the strategy), ${(workerCpu / 64).toFixed(2)} ms worker CPU per job; ${cpu}; workers started in ${f(startMs)} ms (not timed)`);
     } else {
-      const ms = time(() => pooledHypergradient(pool, { theta: foeTheta, samples: foeSamples, warmStart: false }).dispose(), 1);
-      if (count === 1) one = ms;
-      rows.push(`${count} worker(s): 8 FoE problems ${ms.toFixed(0)} ms (speed-up vs 1 worker ${(one / ms).toFixed(2)}×, vs in process ${(inlineFoeMs / ms).toFixed(2)}×)`);
+      if (count === 1) {
+        oneWall = m.wall;
+        oneCpu = workerCpu;
+      }
+      const busiest = Math.max(...m.workers);
+      console.log(`${count} worker(s): 8 FoE problems ${f(m.wall)} ms wall (speed-up vs 1 worker ${(oneWall / m.wall).toFixed(2)}×, vs in process ${(inlineMs.foe / m.wall).toFixed(2)}×; from CPU, 1-worker CPU / busiest worker: ${(oneCpu / busiest).toFixed(2)}×); ${cpu}`);
     }
-    console.log(rows[rows.length - 1]);
     await pool.close();
-    for (const p of group) p.kill('SIGTERM');
+    await Promise.all(group.map((p) => new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    })));
   }
 }
 disposeParams(foeTheta);
 tinyTheta.logAlpha.dispose();
-for (const p of procs) p.kill('SIGTERM');
+for (const p of procs) if (p.exitCode == null && p.signalCode == null) p.kill('SIGTERM');
+await redis.stop();
 process.exit(0);

@@ -5,14 +5,14 @@ import { Queue, Job } from 'bullmq';
 import { tf, initBackend, inlinePool, disposeParams, pooledHypergradient, type SamplePool } from '@bilevel/core';
 import { train, sgd, memoryStore, type CheckpointStore } from '@bilevel/outer';
 import { distributedPool } from '../src/index.js';
-import makeTask from './fixtures/task.js';
+import { testPoolTask as makeTask, startRedis, type TestRedis } from '@bilevel/testing/node';
 
 const SETUP = { badSample: 9, samples: 10, size: 32 };
-const PORT = 20000 + Math.floor(Math.random() * 20000);
-const URL_ = `redis://127.0.0.1:${PORT}`;
+let PORT = 0;
+let URL_ = '';
 const WORKER = fileURLToPath(new URL('./fixtures/worker.mjs', import.meta.url));
 
-let redis: ChildProcess;
+let redis: TestRedis | undefined;
 const workers: Array<{ proc: ChildProcess; lines: string[]; exit: Promise<NodeJS.Signals | number | null> }> = [];
 
 function waitFor(proc: ChildProcess, lines: string[], pattern: RegExp, ms: number, what: string): Promise<void> {
@@ -66,11 +66,9 @@ let group: ReturnType<typeof startWorkerProcess>[] = [];
 describe('distributedPool: BullMQ on Redis, three worker processes', () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: false });
-    redis = spawn('redis-server', ['--port', String(PORT), '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: string[] = [];
-    redis.stdout!.on('data', (b: Buffer) => lines.push(b.toString()));
-    redis.on('error', (e) => lines.push(`spawn error: ${e.message} (install it: apt-get install redis-server)`));
-    await waitFor(redis, lines, /Ready to accept connections/, 10_000, 'redis-server');
+    redis = await startRedis();
+    PORT = redis.port;
+    URL_ = redis.url;
     // three workers on one queue; the third SIGKILLs itself in the middle of its first job of call 2
     group = [startWorkerProcess(QUEUE), startWorkerProcess(QUEUE), startWorkerProcess(QUEUE, 2)];
     await Promise.all(group.map((w, i) => waitFor(w.proc, w.lines, /^ready/, 60_000, `worker ${i}`)));
@@ -78,7 +76,7 @@ describe('distributedPool: BullMQ on Redis, three worker processes', () => {
   afterAll(async () => {
     for (const w of workers) if (w.proc.exitCode == null && w.proc.signalCode == null) w.proc.kill('SIGTERM');
     await Promise.all(workers.map((w) => w.exit));
-    redis?.kill('SIGTERM');
+    await redis?.stop();
   });
 
   it('a worker killed mid-run: its job is retried elsewhere and θ after 3 iterations equals the single-process θ bit for bit', async () => {

@@ -1,9 +1,7 @@
-import { tf, defineProblem, disposeParams } from '@bilevel/core';
+import { tf, defineProblem } from '@bilevel/core';
 import type { Params, Problem, Derivatives, VerifyOptions } from '@bilevel/core';
 import type { LinearOperator } from './operators/types.js';
 import type { Regularizer } from './regularizers/types.js';
-import { identity } from './operators/identity.js';
-import { leastSquares } from './data-terms.js';
 import { smoothedTV, huberTV, TV_DEFAULTS } from './regularizers/tv.js';
 import { filterPenalty } from './regularizers/filter-model.js';
 import type { FilterPenaltyOptions } from './regularizers/filter-model.js';
@@ -11,8 +9,8 @@ import { fieldsOfExperts } from './regularizers/foe.js';
 import type { FieldsOfExpertsOptions } from './regularizers/foe.js';
 import { icnn } from './regularizers/icnn.js';
 import type { IcnnOptions } from './regularizers/icnn.js';
-import { checkNonNegative } from '@bilevel/core';
 import { checkOptions } from '@bilevel/core';
+import { reconstructionParts, reconstructionBundle } from './internal/reconstruction-parts.js';
 import { RECONSTRUCTION_SCHEMA, TV_PROBLEM_SCHEMA, FILTER_PENALTY_SCHEMA, FOE_SCHEMA, ICNN_SCHEMA, pick } from './internal/options.js';
 
 /** Lower-level data of a reconstruction problem: the measurements `y` (shaped like `A x`). */
@@ -75,11 +73,8 @@ export function reconstructionProblem(regularizer: Regularizer, options: Reconst
   if (regularizer == null || typeof regularizer.value !== 'function') {
     throw new Error('reconstructionProblem: \'regularizer\' must be a Regularizer (smoothedTV(), filterPenalty(), fieldsOfExperts(), icnn()).');
   }
-  const xi = options.xi ?? 0;
-  checkNonNegative('reconstructionProblem', 'xi', xi);
-  const ownsOperator = options.operator == null;
-  const operator = options.operator ?? identity();
-  const data = leastSquares(operator);
+  const parts = reconstructionParts('reconstructionProblem', options);
+  const { xi, operator, data } = parts;
   const theta = regularizer.init();
   // μ_R: declared by R, else 0 for a convex R, else unknown (then no μ can be claimed)
   const muOfRegularizer = regularizer.mu != null ? regularizer.mu : regularizer.convex ? () => 0 : undefined;
@@ -102,16 +97,7 @@ export function reconstructionProblem(regularizer: Regularizer, options: Reconst
     strongConvexity,
     smoothness,
   });
-  return {
-    problem,
-    theta,
-    regularizer,
-    operator,
-    dispose() {
-      disposeParams(Object.fromEntries(Object.entries(theta).filter(([, t]) => !t.isDisposed)));
-      if (ownsOperator) operator.dispose();
-    },
-  };
+  return reconstructionBundle(problem, theta, regularizer, parts);
 }
 
 /** `Aᵀ(Ax − y) + ∇R + ξx` etc. from R's analytic derivatives; undefined when R has none. */

@@ -1,11 +1,10 @@
-import { tf, defineProblem, disposeParams, checkNonNegative, checkOptions } from '@bilevel/core';
+import { tf, defineProblem, checkOptions } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
-import { identity } from './operators/identity.js';
-import { leastSquares } from './data-terms.js';
 import { tgv, tgvImage } from './regularizers/tgv.js';
 import type { TGVOptions } from './regularizers/tgv.js';
 import type { ReconstructionData, ReconstructionOptions, ReconstructionProblem } from './problems.js';
 import { RECONSTRUCTION_SCHEMA, TGV_SCHEMA, pick } from './internal/options.js';
+import { reconstructionParts, reconstructionBundle } from './internal/reconstruction-parts.js';
 
 /** Options of {@link tgvProblem}: the regularizer's ({@link TGVOptions}) and the operator, ξ, name. */
 export type TGVProblemOptions = TGVOptions & ReconstructionOptions;
@@ -36,11 +35,8 @@ export type TGVProblemOptions = TGVOptions & ReconstructionOptions;
 export function tgvProblem(options: TGVProblemOptions = {}): ReconstructionProblem {
   checkOptions('tgvProblem', options, { ...TGV_SCHEMA, ...RECONSTRUCTION_SCHEMA });
   const regularizer = tgv(pick(options, TGV_SCHEMA));
-  const xi = options.xi ?? 0;
-  checkNonNegative('tgvProblem', 'xi', xi);
-  const ownsOperator = options.operator == null;
-  const operator = options.operator ?? identity();
-  const data = leastSquares(operator);
+  const parts = reconstructionParts('tgvProblem', options);
+  const { xi, operator, data } = parts;
   const theta = regularizer.init();
   const smoothness = data.lipschitz != null ? (th: Params) => data.lipschitz! + xi + regularizer.lipschitz!(th) : undefined;
   const problem = defineProblem<ReconstructionData>({
@@ -59,14 +55,5 @@ export function tgvProblem(options: TGVProblemOptions = {}): ReconstructionProbl
     strongConvexity: xi > 0 ? xi : undefined,
     smoothness,
   });
-  return {
-    problem,
-    theta,
-    regularizer,
-    operator,
-    dispose() {
-      disposeParams(Object.fromEntries(Object.entries(theta).filter(([, t]) => !t.isDisposed)));
-      if (ownsOperator) operator.dispose();
-    },
-  };
+  return reconstructionBundle(problem, theta, regularizer, parts);
 }

@@ -1,31 +1,11 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, initBackend, hypergradient, lbfgs, cg, type Params, type Strategy } from '@bilevel/core';
+import { tf, initBackend, hypergradient, lbfgs, cg } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
-import { logCoshProblem } from '@bilevel/testing';
+import { logCoshProblem, continuesExactly } from '@bilevel/testing';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
 });
-
-const values = (p: Params) => Object.fromEntries(Object.entries(p).map(([k, t]) => [k, Array.from(t.dataSync())]));
-
-/** Two calls on one strategy vs. one call, warmState() → a fresh strategy's loadWarmState(), one call. */
-function continuesExactly(make: () => Strategy & { warmState(): unknown; loadWarmState(s: never): void; dispose(): void }, call: (s: Strategy, shift: number) => { grad: Params; work: { innerIterations: number; linearIterations: number }; dispose(): void }) {
-  const a = make();
-  call(a, 0).dispose();
-  const saved = a.warmState() as Record<string, { shape: number[]; values: Float32Array }>;
-  const second = call(a, 0.01);
-  const b = make();
-  b.loadWarmState(saved as never);
-  const again = call(b, 0.01);
-  const out = { saved, same: { grad: values(again.grad), work: [again.work.innerIterations, again.work.linearIterations] }, original: { grad: values(second.grad), work: [second.work.innerIterations, second.work.linearIterations] } };
-  const cold = make();
-  const fresh = call(cold, 0.01);
-  const coldWork = [fresh.work.innerIterations, fresh.work.linearIterations];
-  [second, again, fresh].forEach((r) => r.dispose());
-  [a, b, cold].forEach((s) => s.dispose());
-  return { ...out, coldWork };
-}
 
 describe('strategy.warmState() / loadWarmState(): the warm starts as plain float32 data', () => {
   it('implicit: x̂ and the adjoint q move to a fresh strategy, whose next call equals the original one bit for bit', () => {

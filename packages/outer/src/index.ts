@@ -20,6 +20,8 @@ export type {
 } from './types.js';
 export { hypergradientBound, adjointErrorBound, valueBound, distanceBound } from './bounds.js';
 export type { BoundConstants, BoundInputs } from './bounds.js';
+export { estimateBoundConstants, ESTIMATE_CONSTANTS_DEFAULTS } from './estimate-constants.js';
+export type { EstimateConstantsOptions, EstimatedConstants } from './estimate-constants.js';
 export { constant, geometric, quadratic, cubic } from './schedules.js';
 export type { Schedule } from './schedules.js';
 export { maid, MAID_DEFAULTS } from './maid.js';

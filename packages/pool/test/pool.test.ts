@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend, inlinePool, pooledHypergradient, type SamplePool, type PooledResult } from '@bilevel/core';
 import { workerPool } from '../src/index.js';
-import makeTask from './fixtures/task.js';
+import { testPoolTask as makeTask, TEST_POOL_TASK } from '@bilevel/testing/node';
 
-const MODULE = new URL('./fixtures/task.ts', import.meta.url);
+const MODULE = TEST_POOL_TASK;
 const SAMPLES = [0, 1, 2, 3, 4, 5];
 
 function bits(r: PooledResult): { value: number; grad: number[] } {

@@ -2,9 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend, inlinePool, disposeParams, type SamplePool } from '@bilevel/core';
 import { train, sgd, hoag, geometric, memoryStore } from '@bilevel/outer';
 import { workerPool } from '../src/index.js';
-import makeTask from './fixtures/task.js';
+import { testPoolTask as makeTask, TEST_POOL_TASK } from '@bilevel/testing/node';
 
-const MODULE = new URL('./fixtures/task.ts', import.meta.url);
+const MODULE = TEST_POOL_TASK;
 
 async function run(pool: SamplePool, method: 'sgd' | 'hoag', iterations: number, checkpoint?: { store: ReturnType<typeof memoryStore>; key: string; every: number }, resume = false) {
   const theta0 = { logAlpha: tf.scalar(-2) };

@@ -18,4 +18,6 @@ export { logCoshProblem, logCoshTheta, logCoshSolve, logCoshReference } from './
 export { affineFixedPoint, affineFixedPointExact } from './problems/fixed-point.js';
 export { quadraticSaddle, tvSaddle } from './problems/saddle.js';
 export { problemZoo } from './zoo.js';
+export { continuesExactly } from './warm-state.js';
+export type { WarmStrategy, WarmCall } from './warm-state.js';
 export type { ProblemKind, ZooInstance, ZooProblem } from './zoo.js';

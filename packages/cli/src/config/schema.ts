@@ -10,6 +10,7 @@ import { SAMPLE_IMAGE_NAMES } from '@bilevel/imaging';
 import { taskSchema } from './tasks.js';
 import { modelSchema } from './models.js';
 import { strategySchema, methodSchema, budgetSchema } from './training.js';
+import { workersSchema } from './workers.js';
 
 const imageRef = z.string().min(1).refine((s) => (SAMPLE_IMAGE_NAMES as readonly string[]).includes(s) || /\.png$/i.test(s), {
   error: `must be a bundled sample (${SAMPLE_IMAGE_NAMES.join(', ')}) or a .png path`,
@@ -49,6 +50,7 @@ export const configSchema = z.strictObject({
   method: methodSchema.prefault({ kind: 'maid' }),
   budget: budgetSchema.prefault({ iterations: 20 }),
   output: outputSchema.prefault({}),
+  workers: workersSchema.optional(),
   backend: z.enum(['wasm', 'cpu', 'tensorflow']).optional().describe('tfjs backend (default: the best available)'),
 }).describe('bilevel train: learn a reconstruction model');
 

@@ -3,6 +3,7 @@ import { flagsHelp, type FlagSpec } from '../flags.js';
 import { TASK_SCHEMAS } from '../config/tasks.js';
 import { MODEL_SCHEMAS } from '../config/models.js';
 import { STRATEGY_SCHEMAS, METHOD_SCHEMAS } from '../config/training.js';
+import { WORKERS_SCHEMAS } from '../config/workers.js';
 
 type Kinded = { shape: Record<string, unknown> & { kind: { value: string } }; description?: string };
 
@@ -24,6 +25,7 @@ usage:
   bilevel train <config.json|yaml> [--resume] [--fresh] [--out dir] [--json]   learn a model from a config
   bilevel eval <run-dir> [images...] [--references ...] [--degrade] [--json]  apply a learned model
   bilevel check <module.mjs> [--json]                                          check a problem module's derivatives and strategies
+  bilevel worker <config.json|yaml>                                            a worker process for a config with workers: { kind: redis }
   bilevel schema                                                               print the config's JSON Schema
   bilevel <command> --help                                                     help of one command
   bilevel --version
@@ -61,5 +63,7 @@ ${kinds(METHOD_SCHEMAS)}
   budget    iterations, work, seconds (the first reached stops the run)
   output    dir, checkpointEvery, images
   backend   wasm | cpu | tensorflow
+  workers   optional: compute the hypergradient crop by crop (kind; default: the whole batch in this process):
+${kinds(WORKERS_SCHEMAS)}
 The full schema with every default: bilevel schema (JSON Schema; also schema/config.schema.json in the package).`;
 }

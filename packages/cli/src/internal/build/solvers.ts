@@ -1,6 +1,7 @@
 /** Builders of the strategy (how ∇F is computed) and the upper-level method of a config. */
 import { lbfgs, gradientDescent, accelerated, cg, gmres, anderson, picard, broyden } from '@bilevel/core';
 import type { Strategy } from '@bilevel/core';
+import type { BoundConstants } from '@bilevel/outer';
 import { implicit } from '@bilevel/implicit';
 import { unrolled } from '@bilevel/unrolled';
 import { equilibrium } from '@bilevel/equilibrium';
@@ -9,12 +10,16 @@ import { maid, hoag, adam, sgd, dfo, geometric } from '@bilevel/outer';
 import type { Method, MethodStateBase } from '@bilevel/outer';
 import type { StrategyConfig, MethodConfig } from '../../config/training.js';
 
-/** A fresh strategy (it keeps warm starts: one per run). */
-export function buildStrategy(s: StrategyConfig): Strategy {
+/**
+ * A fresh strategy (it keeps warm starts: one per run). `constants` (without μ, which the
+ * problem declares) make `implicit` certify each hypergradient itself: what the crop-by-crop
+ * engines need, since the bound is computed where the sample is.
+ */
+export function buildStrategy(s: StrategyConfig, constants?: Omit<BoundConstants, 'mu'>): Strategy {
   switch (s.kind) {
     case 'implicit': {
       const inner = s.inner === 'lbfgs' ? lbfgs() : s.inner === 'accelerated' ? accelerated() : gradientDescent();
-      return implicit({ inner, linear: s.linear === 'cg' ? cg() : gmres(), maxIter: s.maxIter, linearMaxIter: s.linearMaxIter, warmStart: s.warmStart });
+      return implicit({ inner, linear: s.linear === 'cg' ? cg() : gmres(), maxIter: s.maxIter, linearMaxIter: s.linearMaxIter, warmStart: s.warmStart, ...(constants != null ? { constants } : {}) });
     }
     case 'unrolled':
       return unrolled({ steps: s.steps, method: s.method });

@@ -4,7 +4,7 @@
  * and step, applied to the problem's own derivative functions — a hand-written gradient
  * included, which core's checkGradient, built on autodiff, cannot test).
  */
-import { tf, seededNormal, mapParams, zipParams, dotParams, disposeParams, normParams, readScalar, GRADCHECK_DEFAULTS } from '@bilevel/core';
+import { tf, seededUnit, seededUnitParams, zipParams, dotParams, disposeParams, normParams, readScalar, GRADCHECK_DEFAULTS } from '@bilevel/core';
 import type { Params, Problem, Loss, Data } from '@bilevel/core';
 
 /** One derivative checked. */
@@ -18,22 +18,6 @@ export interface DerivativeCheck {
 }
 
 const fivePoint = (f: (t: number) => number, h: number) => (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h);
-
-function unit(shape: number[], seed: number): tf.Tensor {
-  return tf.tidy(() => {
-    const r = seededNormal(shape, seed);
-    return tf.div(r, tf.norm(r));
-  });
-}
-
-function unitParams(theta: Params, seed: number): Params {
-  let s = seed;
-  const raw = mapParams(theta, (t) => seededNormal(t.shape, s++));
-  const n = normParams(raw);
-  const out = mapParams(raw, (t) => tf.div(t, n));
-  disposeParams(raw);
-  return out;
-}
 
 /** Relative error as core's gradcheck measures it (floored at 1e-3·scale so near-orthogonal directions do not alarm). */
 function relError(analytic: number, numeric: number, scale: number): number {
@@ -72,15 +56,15 @@ export function checkDerivatives<D extends Data>(problem: Problem<D>, loss: Loss
   const g = problem.gradient(x, theta, data);
   const gNorm = readScalar(tf.tidy(() => tf.norm(g)));
   run('energy gradient ∇ₓΦ', (k) => {
-    const d = unit(x.shape, 11 + k);
+    const d = seededUnit(x.shape, 11 + k);
     const analytic = scalar(tf.tidy(() => tf.sum(tf.mul(g, d))));
     const numeric = fivePoint((t) => { const z = along(d, t); const v = energy(z); z.dispose(); return v; }, h);
     d.dispose();
     return relError(analytic, numeric, gNorm);
   });
   run('Hessian-vector product ∇²ₓₓΦ v', (k) => {
-    const v = unit(x.shape, 101 + k);
-    const w = unit(x.shape, 201 + k);
+    const v = seededUnit(x.shape, 101 + k);
+    const w = seededUnit(x.shape, 201 + k);
     const hv = problem.hvp(x, theta, data, v);
     const analytic = scalar(tf.tidy(() => tf.sum(tf.mul(hv, w))));
     const scale = readScalar(tf.tidy(() => tf.norm(hv)));
@@ -95,8 +79,8 @@ export function checkDerivatives<D extends Data>(problem: Problem<D>, loss: Loss
     return relError(analytic, numeric, scale);
   });
   run('mixed product ∇²_{xθ}Φ v', (k) => {
-    const v = unit(x.shape, 301 + k);
-    const u = unitParams(theta, 401 + 17 * k);
+    const v = seededUnit(x.shape, 301 + k);
+    const u = seededUnitParams(theta, 401 + 17 * k);
     const m = problem.mixed(x, theta, data, v);
     const analytic = scalar(dotParams(m, u));
     const scale = normParams(m);
@@ -115,7 +99,7 @@ export function checkDerivatives<D extends Data>(problem: Problem<D>, loss: Loss
     return relError(analytic, numeric, scale);
   });
   run('loss gradient ∇ₓℓ', (k) => {
-    const d = unit(x.shape, 501 + k);
+    const d = seededUnit(x.shape, 501 + k);
     const gl = tf.grad((z: tf.Tensor) => loss(z, theta, data) as tf.Scalar)(x);
     const analytic = scalar(tf.tidy(() => tf.sum(tf.mul(gl, d))));
     const scale = readScalar(tf.tidy(() => tf.norm(gl)));

@@ -21,6 +21,8 @@ import { buildStrategy, buildMethod } from '../build/solvers.js';
 import { estimateConstants } from '../build/constants.js';
 import { say, withLogsOnStderr, type CliIo } from '../io.js';
 import { writeOutputs, type RunSummary } from './outputs.js';
+import { openWorkers, type OpenWorkers } from '../workers/engine.js';
+import { cropConstants } from '../workers/task.js';
 
 /** Flags of `bilevel train`. */
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
@@ -40,14 +42,20 @@ export const CHECKPOINT_FILE = 'checkpoint.json';
 /** Fields that must not change between a run and its resumption. */
 const FIXED_FIELDS = ['task', 'data', 'model', 'strategy', 'method'] as const;
 
+/** What a checkpoint's warm starts belong to: the whole batch, one crop (inline, threads), or Redis keys. */
+const engineOf = (w: TrainConfig['workers']): string => (w == null ? 'the whole batch in this process' : w.kind === 'redis' ? 'redis' : 'crop by crop in this machine (inline or threads)');
+
 function checkResumable(out: string, config: TrainConfig): void {
   const saved = join(out, 'config.json');
   if (!existsSync(saved)) return;
   const before = JSON.parse(readFileSync(saved, 'utf8')) as TrainConfig;
   for (const field of FIXED_FIELDS) {
     if (JSON.stringify(before[field]) !== JSON.stringify(config[field])) {
-      throw new UsageError(`bilevel train --resume: '${field}' changed since the run in ${out} started (was ${JSON.stringify(before[field])}); a resumed run needs the same ${FIXED_FIELDS.join(', ')} (only budget and output may change), or pass --fresh.`);
+      throw new UsageError(`bilevel train --resume: '${field}' changed since the run in ${out} started (was ${JSON.stringify(before[field])}); a resumed run needs the same ${FIXED_FIELDS.join(', ')} (only budget, output and the number of workers may change), or pass --fresh.`);
     }
+  }
+  if (engineOf(before.workers) !== engineOf(config.workers)) {
+    throw new UsageError(`bilevel train --resume: 'workers' changed from ${engineOf(before.workers)} to ${engineOf(config.workers)} since the run in ${out} started; the checkpoint's warm starts belong to the first: resume with the same kind of workers, or pass --fresh.`);
   }
 }
 
@@ -91,7 +99,7 @@ export async function trainCommand(argv: readonly string[], io: CliIo): Promise<
     writeJson(join(out, 'config.json'), config);
     const setup = buildSetup(config, dir);
     try {
-      return await run({ config, setup, out, resume, backend, io, json, quiet: values.quiet === true, every, file });
+      return await run({ config, setup, out, resume, backend, io, json, quiet: values.quiet === true, every, file, dir });
     } finally {
       setup.dispose();
     }
@@ -109,6 +117,7 @@ interface RunContext {
   quiet: boolean;
   every: number;
   file: string;
+  dir: string;
 }
 
 async function run(c: RunContext): Promise<number> {
@@ -118,12 +127,15 @@ async function run(c: RunContext): Promise<number> {
   const theta0 = setup.model.built.theta;
   const needsConstants = config.method.kind === 'maid' || config.method.kind === 'dfo';
   const safety = config.method.kind === 'maid' ? config.method.safety : 2;
-  const constants = needsConstants ? estimateConstants(setup.problem, theta0, setup.train, safety, config.data.seed) : undefined;
-  const strategy = buildStrategy(config.strategy);
+  // With workers each crop certifies its own hypergradient: constants measured crop by crop.
+  const crop = needsConstants && config.workers != null ? cropConstants(setup, config) : undefined;
+  const constants = !needsConstants ? undefined : crop != null ? { mu: setup.problem.mu(theta0, setup.train)!, ...crop } : estimateConstants(setup.problem, theta0, setup.train, safety, config.data.seed);
+  const strategy = config.workers == null ? buildStrategy(config.strategy) : undefined;
   const method = buildMethod(config.method, n, setup.model.filterKey);
   const total = config.budget.iterations ?? 0;
   const stream = (c.json ? io.stderr : io.stdout) as NodeJS.WriteStream;
-  if (!c.quiet) say(log, `bilevel train: ${config.model.kind} on ${config.task.kind}, ${n} crops ${config.data.crop}×${config.data.crop}, ${config.strategy.kind} + ${config.method.kind}, backend ${c.backend}${c.resume ? ', resuming' : ''} → ${c.out}`);
+  const workers: OpenWorkers | undefined = config.workers != null ? await openWorkers(config, c.dir, c.file, crop) : undefined;
+  if (!c.quiet) say(log, `bilevel train: ${config.model.kind} on ${config.task.kind}, ${n} crops ${config.data.crop}×${config.data.crop}, ${config.strategy.kind} + ${config.method.kind}, backend ${c.backend}${workers != null ? `, workers ${workers.label}` : ''}${c.resume ? ', resuming' : ''} → ${c.out}`);
   const progress = progressReporter(total, config.method.kind.toUpperCase(), { every: c.every, stream, quiet: c.quiet, tty: stream.isTTY === true && total > 0 });
   const controller = new AbortController();
   let firstInterrupt = 0;
@@ -140,8 +152,9 @@ async function run(c: RunContext): Promise<number> {
   const started = performance.now();
   let result: TrainResult<MethodStateBase>;
   try {
-    result = await train({
-      method,
+    // With workers, the task module they import defines problem, strategy, loss and data
+    // (and certifies each crop's hypergradient with the constants it was given).
+    const lower = workers != null ? { workers: workers.pool } : {
       problem: setup.problem,
       strategy,
       data: setup.train,
@@ -151,6 +164,10 @@ async function run(c: RunContext): Promise<number> {
         return { y: tf.gather(setup.train.y, idx), clean: tf.gather(setup.train.clean, idx) };
       }),
       ...(constants != null ? { constants } : {}),
+    };
+    result = await train({
+      method,
+      ...lower,
       theta0,
       ...(setup.model.project != null ? { project: setup.model.project } : {}),
       budget: config.budget,
@@ -162,7 +179,8 @@ async function run(c: RunContext): Promise<number> {
   } finally {
     progress.stop();
     if (io.handleSigint === true) process.removeListener('SIGINT', onSigint);
-    (strategy as { dispose?: () => void }).dispose?.();
+    (strategy as { dispose?: () => void } | undefined)?.dispose?.();
+    await workers?.close();
   }
   const seconds = (performance.now() - started) / 1000;
   try {
