@@ -26,6 +26,8 @@ export interface SaddleBoundConstants {
   lossLipschitz: number;
   /** c_K = sup_{‖w‖=1} ‖∂_θK[w]‖ (1 when θ is K itself). */
   operatorDerivativeNorm: number;
+  /** The smallest weight among the entries ℓ reads (`lossLipschitz` is L₁ over it); default `weightFloor`. Read by the estimated bound only. */
+  lossWeight?: number;
 }
 
 /** Computed quantities {@link saddleHypergradientBound} reads. */

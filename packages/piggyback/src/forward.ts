@@ -16,6 +16,9 @@ export interface PdhgForwardOptions {
   lossLipschitz: number | null;
   /** The smallest strong-convexity weight among the entries ℓ reads (with per-entry weights); null: all entries. */
   lossWeight: number | null;
+  /** 'estimated': also record step norms (and take ≥ `estimateSteps` iterations) for the contraction estimate. */
+  certificate: 'certified' | 'estimated';
+  estimateSteps: number;
 }
 
 /** What the forward leaves for the adjoint rule: the dual, the steps, and whether it started warm. */
@@ -33,6 +36,8 @@ export interface SaddleAux {
   constants: SaddleBoundConstants | string;
   /** Whether ‖K‖ was given by the problem (else estimated by power iteration). */
   normGiven: boolean;
+  /** With `certificate: 'estimated'`: PDHG's step norms ‖u_{k+1} − u_k‖ per iteration. */
+  steps?: number[][];
 }
 
 /**
@@ -64,7 +69,7 @@ export function boundConstantsOf<D>(problem: SaddleProblem<D>, theta: Params, da
   } else floor = Math.min(muG!, muFStar!);
   // L in the weighted metric: L₁ over the smallest weight of the entries ℓ reads (default: all of them).
   const lossFloor = weighted && lossWeight != null ? lossWeight : floor;
-  return { weightFloor: floor, hessianLipschitz: c.hessianLipschitz!, dualHessianLipschitz: c.dualHessianLipschitz!, lossLipschitz: lossLipschitz / lossFloor, operatorDerivativeNorm: c.operatorDerivativeNorm! };
+  return { weightFloor: floor, hessianLipschitz: c.hessianLipschitz!, dualHessianLipschitz: c.dualHessianLipschitz!, lossLipschitz: lossLipschitz / lossFloor, operatorDerivativeNorm: c.operatorDerivativeNorm!, lossWeight: lossFloor };
 }
 
 /** The PDHG forward half, also callable from a given x with the kept dual (argmin's backward pass). */
@@ -130,7 +135,9 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     if (accelerate && !(mu != null && mu > 0)) fail(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
 
     const constants = boundConstantsOf(problem, theta, data, opts.lossLipschitz, opts.lossWeight, accelerate);
-    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter, typeof constants !== 'string');
+    const certifiable = typeof constants !== 'string';
+    const estimating = certifiable && opts.certificate === 'estimated';
+    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter, certifiable, estimating ? 1 : 0, estimating ? opts.estimateSteps : 0);
     tf.dispose([x0, z0]);
     const status: SolveStatus = fwd.diverged ? 'diverged' : fwd.converged ? 'converged' : 'max-iterations';
     const facts = { where: `PDHG${accelerate ? ' (accelerated)' : ''}`, iterations: fwd.iterations, residual: fwd.residual, residualName: '‖(r_p, r_d)‖', tol, tolMode: 'absolute' as const, maxIter };
@@ -143,7 +150,7 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
         ? "check 'operatorNorm' (an underestimate breaks τσ‖K‖² < 1), that proxG/proxFStar are prox maps, or lower stepScale"
         : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), loosen tol${accelerate ? '' : ', or give defineSaddle a strongConvexity for acceleration'}` : undefined,
     }).replace(/\.$/, '') + distance;
-    const aux: SaddleAux = { z: fwd.z, tau, sigma, warm: useWarm, last: fwd.last, constants, normGiven };
+    const aux: SaddleAux = { z: fwd.z, tau, sigma, warm: useWarm, last: fwd.last, constants, normGiven, steps: fwd.steps };
     return {
       x: fwd.x, residual: fwd.residual, converged: fwd.converged, status, message, iterations: fwd.iterations, work: addWork(work, fwd.work), tol, aux,
       // Nobody took the dual (a plain solve): it becomes the warm start, keeping the old λ.

@@ -45,6 +45,16 @@ export interface PiggybackOptions {
    * smallest weight of all.
    */
   lossWeight?: number | null;
+  /**
+   * What `bound` / `valueBound` report (and MAID is driven by): 'certified' (default) the bound of
+   * Theorem 2 in joint form; 'estimated' the smaller of it and `estimatedSaddleBound`, whose
+   * distances come from the contraction rate PDHG and the adjoint are observed to have (labelled
+   * "estimated (not certified)" in the message). 'estimated' makes both loops take at least
+   * `estimateSteps` iterations, so that a rate can be measured.
+   */
+  certificate?: 'certified' | 'estimated';
+  /** Minimum PDHG and adjoint iterations with `certificate: 'estimated'`. */
+  estimateSteps?: number;
 }
 
 /** Exported defaults of {@link piggyback}. */
@@ -61,6 +71,8 @@ export const DEFAULT_PIGGYBACK_OPTIONS = Object.freeze({
   warmStart: true,
   lossLipschitz: null as number | null,
   lossWeight: null as number | null,
+  certificate: 'certified' as 'certified' | 'estimated',
+  estimateSteps: 6,
 });
 
 const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
@@ -76,6 +88,8 @@ const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
   warmStart: opt.boolean(),
   lossLipschitz: opt.nullable(opt.number({ min: 0 })),
   lossWeight: opt.nullable(opt.number({ gt: 0 })),
+  certificate: opt.oneOf(['certified', 'estimated']),
+  estimateSteps: opt.integer({ min: 3 }),
 }, piggyback);
 
 /** The piggyback strategy: the core driver on a PDHG forward solve and the piggyback adjoint rule, with warm-start state. */

@@ -18,7 +18,9 @@ export interface AdjointResult {
    * X̃ = −τ c_v, Ỹ = σ c_w at λ_k, and the residual (a_{k+1} − a_k, b_k − b_{k+1}) of the adjoint
    * saddle operator at (X̃, Ỹ) (see `certify.ts`). Kept; the caller disposes them.
    */
-  last?: { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor };
+  last?: { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor; dX: tf.Tensor; dY: tf.Tensor };
+  /** With `keepLast`: per iteration, the step norms ‖(X̃_k − X̃_{k−1}, Ỹ_k − Ỹ_{k−1})‖ of each of `stepGroups` leading-axis slices. */
+  steps?: number[][];
 }
 
 /**
@@ -37,9 +39,11 @@ export interface AdjointResult {
 export function piggybackAdjoint<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, cotangent: tf.Tensor,
   x: tf.Tensor, z: tf.Tensor, tau: number, sigma: number,
-  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number, keepLast = false,
+  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number, keepLast = false, stepGroups = 1, minSteps = 0,
 ): AdjointResult {
   const xShape = x.shape;
+  const history: number[][] | undefined = keepLast ? [] : undefined;
+  const groupSquares = (t: tf.Tensor) => tf.sum(tf.reshape(tf.square(t), [stepGroups, -1]), 1);
   // Points where the prox maps are linearised; kept for the whole loop.
   const [v, w] = tf.tidy(() => {
     const vv = tf.sub(x, tf.mul(problem.adjoint(z, theta, data, xShape), tau));
@@ -50,11 +54,12 @@ export function piggybackAdjoint<D>(
   tf.keep(v);
   tf.keep(w);
   // λ_{k+1} − λ_k is only known after a step: the initial state has no residual (undefined).
-  type Last = { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor };
+  // dX, dY: the last step of (X̃, Ỹ) (zeros after the first), the direction the error is extrapolated along
+  type Last = { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor; dX: tf.Tensor; dY: tf.Tensor };
   const { state, iterations, status } = iterate<{ a: tf.Tensor; b: tf.Tensor; residual: number | undefined; last?: Last }>({
     init: () => ({ a: a0 != null ? a0.clone() : cotangent.clone(), b: b0 != null ? b0.clone() : tf.zerosLike(z), residual: undefined }),
-    residual: ({ residual }) => residual,
-    step: ({ a, b }) => {
+    residual: ({ residual }) => (history != null && history.length < minSteps ? undefined : residual),
+    step: ({ a, b, last: prev }) => {
       const cw = vjp((u) => problem.proxFStar(u, sigma, theta, data), w, b);
       const cxBar = tf.mul(problem.adjoint(cw, theta, data, xShape), sigma);
       const cv = vjp((u) => problem.proxG(u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
@@ -63,8 +68,15 @@ export function piggybackAdjoint<D>(
       const ra = tf.sub(an, a);
       const rb = tf.sub(b, bn);
       const d = tf.add(tf.sum(tf.square(ra)), tf.sum(tf.square(rb)));
-      const last = keepLast ? { X: tf.mul(cv, -tau), Y: tf.mul(cw, sigma), ra, rb } : undefined;
-      return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]), last } };
+      const X = tf.mul(cv, -tau);
+      const Y = tf.mul(cw, sigma);
+      const last = keepLast ? { X, Y, ra, rb, dX: prev != null ? tf.sub(X, prev.X) : tf.zerosLike(X), dY: prev != null ? tf.sub(Y, prev.Y) : tf.zerosLike(Y) } : undefined;
+      if (last == null || history == null) return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]), last } };
+      // one read for the residual and the step norms of (X̃, Ỹ) per group (the first step has no predecessor: NaN)
+      const stepNorms = prev != null ? tf.sqrt(tf.add(groupSquares(last.dX), groupSquares(last.dY))) : tf.fill([stepGroups], NaN);
+      const read = tf.concat([tf.reshape(d, [1]), stepNorms]).dataSync();
+      if (prev != null) history.push(Array.from(read.subarray(1)));
+      return { state: { a: an, b: bn, residual: Math.sqrt(read[0]), last } };
     },
   }, { threshold: tol, maxIter });
   const a = tf.keep(state.a);
@@ -89,5 +101,5 @@ export function piggybackAdjoint<D>(
   tf.dispose([v, w]);
   // Per iteration: two prox VJPs and one Kᵀ (VJPs), one K (a JVP of a linear map); plus the final θ-VJP of one step.
   const work = addWork({ vjps: 3 * iterations + (keepLast ? 0 : 1), jvps: iterations, linearIterations: iterations });
-  return { grad, a, b, residual, iterations, converged: residual <= tol, diverged, work, last };
+  return { grad, a, b, residual, iterations, converged: residual <= tol, diverged, work, last, steps: history };
 }

@@ -25,6 +25,11 @@ export interface PdhgResult {
    * residual vectors r_p ∈ ∂g(x) + Kᵀz, r_d ∈ ∂f*(z) − Kx. Kept; the caller disposes them.
    */
   last?: { xPrev: tf.Tensor; zPrev: tf.Tensor; rp: tf.Tensor; rd: tf.Tensor };
+  /**
+   * With `stepGroups` > 0: per iteration, the step norms ‖(x⁺ − x, z⁺ − z)‖ of each of `stepGroups`
+   * slices of the leading axis (1: the whole iterate), for {@link contractionEstimate}.
+   */
+  steps?: number[][];
 }
 
 /** PDHG's state: primal, dual, Kᵀz, the current steps, and the residual of the last step. */
@@ -56,16 +61,19 @@ function readSquaredNorm(t: tf.Tensor): number {
  */
 export function pdhg<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, x0: tf.Tensor, z0: tf.Tensor,
-  steps: PdhgSteps, tol: number, maxIter: number, keepLast = false,
+  steps: PdhgSteps, tol: number, maxIter: number, keepLast = false, stepGroups = 0, minSteps = 0,
 ): PdhgResult {
   const xShape = x0.shape;
+  const history: number[][] | undefined = stepGroups > 0 ? [] : undefined;
+  const groupSquares = (t: tf.Tensor) => tf.sum(tf.reshape(tf.square(t), [stepGroups, -1]), 1);
   const work = addWork(emptyWork(), { vjps: 1 });
   // The residual is only known after a step: the initial state has none (undefined).
   const { state, iterations, status } = iterate<PdhgState>({
     init: () => ({
       x: x0.clone(), z: z0.clone(), kTz: problem.adjoint(z0, theta, data, xShape), tau: steps.tau, sigma: steps.sigma, residual: undefined,
     }),
-    residual: ({ residual }) => residual,
+    // With minSteps, no convergence before that many recorded steps (a contraction rate needs them).
+    residual: ({ residual }) => (history != null && history.length < minSteps ? undefined : residual),
     step: ({ x, z, kTz, tau, sigma }) => {
       const omega = steps.mu > 0 ? 1 / Math.sqrt(1 + 2 * steps.mu * tau) : 1;
       const xn = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, theta, data);
@@ -76,7 +84,13 @@ export function pdhg<D>(
       const rp = tf.sub(tf.div(tf.neg(dx), tau), tf.sub(kTz, kTzn));
       const rd = tf.add(tf.div(tf.sub(z, zn), sigma / omega), tf.mul(problem.apply(dx, theta, data), omega));
       const r2 = tf.add(tf.sum(tf.square(rp)), tf.sum(tf.square(rd)));
-      const residual = Math.sqrt(r2.dataSync()[0]);
+      let residual: number;
+      if (history != null) {
+        // one read for the residual and the step norms of each group
+        const v = tf.concat([tf.reshape(r2, [1]), tf.sqrt(tf.add(groupSquares(dx), groupSquares(tf.sub(zn, z))))]).dataSync();
+        residual = Math.sqrt(v[0]);
+        history.push(Array.from(v.subarray(1)));
+      } else residual = Math.sqrt(r2.dataSync()[0]);
       const last = keepLast ? { xPrev: x, zPrev: z, rp, rd } : undefined;
       return { state: { x: xn, z: zn, kTz: kTzn, tau: tau * omega, sigma: sigma / omega, residual, last } };
     },
@@ -91,7 +105,7 @@ export function pdhg<D>(
   if (last != null) for (const t of Object.values(last)) tf.keep(t);
   // Per iteration: two prox evaluations, two applications of K, one of Kᵀ.
   const out = addWork(work, { energyEvals: 2 * iterations, jvps: 2 * iterations, vjps: iterations, innerIterations: iterations });
-  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, last };
+  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, last, steps: history };
 }
 
 /**
