@@ -19,6 +19,14 @@ import { workerCommand, WORKER_FLAGS, workerHelp } from './internal/commands/wor
 
 const COMMANDS = ['train', 'eval', 'check', 'worker', 'schema'] as const;
 
+/** The commands that parse their own flags: the command, and its --help text. */
+const RUNNERS = {
+  train: { command: trainCommand, help: () => trainHelp(TRAIN_FLAGS) },
+  eval: { command: evalCommand, help: () => evalHelp(EVAL_FLAGS) },
+  check: { command: checkCommand, help: () => checkHelp(CHECK_FLAGS) },
+  worker: { command: workerCommand, help: () => workerHelp(WORKER_FLAGS) },
+} as const;
+
 /** Options of {@link runCli}. */
 export type RunCliOptions = Partial<CliIo>;
 
@@ -56,27 +64,14 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       say(io.stdout, packageVersion());
       return 0;
     }
+    const run = Object.hasOwn(RUNNERS, command) ? RUNNERS[command as keyof typeof RUNNERS] : undefined;
+    if (run != null) {
+      // a command returns -1 for --help
+      const code = await run.command(rest, io);
+      if (code === -1) say(io.stdout, run.help());
+      return Math.max(code, 0);
+    }
     switch (command) {
-      case 'train': {
-        const code = await trainCommand(rest, io);
-        if (code === -1) say(io.stdout, trainHelp(TRAIN_FLAGS));
-        return Math.max(code, 0);
-      }
-      case 'eval': {
-        const code = await evalCommand(rest, io);
-        if (code === -1) say(io.stdout, evalHelp(EVAL_FLAGS));
-        return Math.max(code, 0);
-      }
-      case 'check': {
-        const code = await checkCommand(rest, io);
-        if (code === -1) say(io.stdout, checkHelp(CHECK_FLAGS));
-        return Math.max(code, 0);
-      }
-      case 'worker': {
-        const code = await workerCommand(rest, io);
-        if (code === -1) say(io.stdout, workerHelp(WORKER_FLAGS));
-        return Math.max(code, 0);
-      }
       case 'schema':
         if (rest.includes('--help') || rest.includes('-h')) {
           say(io.stdout, 'bilevel schema: print the JSON Schema of the train config (draft 2020-12), e.g. bilevel schema > bilevel.schema.json');

@@ -33,6 +33,8 @@ const selfCpu = () => {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Timed {
+  /** The first request on fresh workers: their JIT and wasm tier-up, and building the samples they meet. */
+  cold: number;
   wall: number;
   compute: number;
   workers: number[];
@@ -41,7 +43,10 @@ interface Timed {
 }
 /** `reps` timed requests after 2 untimed ones; medians, and the CPU per request of each process. */
 function measure(pool: SamplePool, request: Omit<PoolRequest, 'kind'>, pids: number[]): Timed {
-  for (let i = 0; i < 2; i++) pooledHypergradient(pool, request).dispose();
+  const t = performance.now();
+  pooledHypergradient(pool, request).dispose();
+  const cold = performance.now() - t;
+  pooledHypergradient(pool, request).dispose();
   const walls: number[] = [];
   const computes: number[] = [];
   const w0 = pids.map(cpuMs);
@@ -55,6 +60,7 @@ function measure(pool: SamplePool, request: Omit<PoolRequest, 'kind'>, pids: num
     r.dispose();
   }
   return {
+    cold,
     wall: median(walls),
     compute: median(computes),
     workers: pids.map((p, k) => (cpuMs(p) - w0[k]) / reps),
@@ -116,7 +122,7 @@ for (const count of [1, 2, 4]) {
         oneCpu = workerCpu;
       }
       const busiest = Math.max(...m.workers);
-      console.log(`${count} worker(s): 8 FoE problems ${f(m.wall)} ms wall (speed-up vs 1 worker ${(oneWall / m.wall).toFixed(2)}×, vs in process ${(inlineMs.foe / m.wall).toFixed(2)}×; from CPU, 1-worker CPU / busiest worker: ${(oneCpu / busiest).toFixed(2)}×); ${cpu}`);
+      console.log(`${count} worker(s): 8 FoE problems ${f(m.wall)} ms wall (first request on fresh workers ${f(m.cold)} ms; speed-up vs 1 worker ${(oneWall / m.wall).toFixed(2)}×, vs in process ${(inlineMs.foe / m.wall).toFixed(2)}×; from CPU, 1-worker CPU / busiest worker: ${(oneCpu / busiest).toFixed(2)}×); ${cpu}`);
     }
     await pool.close();
     await Promise.all(group.map((p) => new Promise<void>((resolve) => {
