@@ -172,6 +172,8 @@ const CASES: Record<string, Call> = {
   'imaging.filterModelProblem': (o) => imagingPkg.filterModelProblem(o),
   'imaging.foeProblem': (o) => imagingPkg.foeProblem(o),
   'imaging.icnnProblem': (o) => imagingPkg.icnnProblem(o),
+  'imaging.convexNetwork': (o) => imagingPkg.convexNetwork(o),
+  'imaging.convexNetworkSaddle': (o) => imagingPkg.convexNetworkSaddle({ operator: imagingPkg.radon(8, { angles: 3 }), ...o }),
 };
 
 /** Exported functions that take no options object, with the reason. */
@@ -236,7 +238,8 @@ const NO_OPTIONS: Record<string, string> = {
   ...Object.fromEntries(
     ['addNoise', 'boxKernel', 'centerCrop', 'convolution', 'dctFilters', 'dftMatrices', 'differenceFilters', 'divergence', 'extractPatches', 'finiteDifference',
       'gaussianKernel', 'gradient2d', 'icnnZWeights', 'identity', 'inpainting', 'leastSquares', 'lowFrequencyDctFilters', 'motionKernel', 'psnr', 'randomCrops', 'randomMask',
-      'sumRegularizers', 'tikhonov', 'trainTestSplit', 'tgvImage', 'symmetricGradient', 'binariseSampling']
+      'sumRegularizers', 'tikhonov', 'trainTestSplit', 'tgvImage', 'symmetricGradient', 'binariseSampling',
+      'smoothedRelu', 'smoothedReluDerivative', 'smoothedReluSecond', 'smoothedReluConjugate', 'proxSmoothedReluConjugate', 'projectEpigraph', 'proxEpigraphConjugate']
       .map((k) => [`imaging.${k}`, POSITIONAL]),
   ),
 };

@@ -43,6 +43,13 @@ export { fieldsOfExperts, FIELDS_OF_EXPERTS_DEFAULTS } from './regularizers/foe.
 export type { FieldsOfExpertsOptions } from './regularizers/foe.js';
 export { icnn, icnnZWeights, ICNN_DEFAULTS } from './regularizers/icnn.js';
 export type { IcnnOptions } from './regularizers/icnn.js';
+export { convexNetwork, CONVEX_NETWORK_DEFAULTS } from './regularizers/convex-network.js';
+export type { ConvexNetworkOptions } from './regularizers/convex-network.js';
+export {
+  smoothedRelu, smoothedReluDerivative, smoothedReluSecond, smoothedReluConjugate, proxSmoothedReluConjugate, projectEpigraph, proxEpigraphConjugate,
+} from './regularizers/smoothed-relu.js';
+export { convexNetworkSaddle, CONVEX_NETWORK_SADDLE_DEFAULTS, ICNN_MAID_OPTIONS } from './convex-network-saddle.js';
+export type { ConvexNetworkSaddle, ConvexNetworkSaddleOptions, ConvexNetworkSaddleData } from './convex-network-saddle.js';
 export { leastSquares } from './data-terms.js';
 export type { DataTerm } from './data-terms.js';
 export {
