@@ -173,7 +173,9 @@ const CASES: Record<string, Call> = {
   'imaging.foeProblem': (o) => imagingPkg.foeProblem(o),
   'imaging.icnnProblem': (o) => imagingPkg.icnnProblem(o),
   'imaging.convexNetwork': (o) => imagingPkg.convexNetwork(o),
-  'imaging.convexNetworkSaddle': (o) => imagingPkg.convexNetworkSaddle({ operator: imagingPkg.radon(8, { angles: 3 }), ...o }),
+  'imaging.convexNetworkSaddle': (o) => imagingPkg.convexNetworkSaddle({
+    operator: { name: 'I', inShape: [4, 4, 1], normBound: 1, apply: (t: tf.Tensor) => t.clone(), adjoint: (t: tf.Tensor) => t.clone(), dispose: () => {} }, ...o,
+  }),
 };
 
 /** Exported functions that take no options object, with the reason. */
