@@ -58,6 +58,26 @@ describe('bilevel train with workers', () => {
     console.log(`[cli workers] redis, 1 local worker process: θ ${JSON.stringify(got.theta)} (= inline)`);
   }, 180_000);
 
+  it('a run stopped crop by crop in this thread resumes on 2 threads at the θ of the uninterrupted run, bit for bit; another engine is refused', async () => {
+    const cutDir = path.join(dir, 'cut');
+    const inlineFile = write(dir, 'cut-inline.yaml', `${TINY}workers: { kind: inline }\n`);
+    let lines = 0;
+    const stop = { get aborted() { return lines >= 3; } };
+    const cut = await cli(['train', inlineFile, '--out', cutDir], { signal: stop, onLine: (l) => { if (/^MAID/.test(l)) lines += 1; } });
+    expect(cut.code).toBe(130);
+    expect(JSON.parse(fs.readFileSync(path.join(cutDir, 'checkpoint.json'), 'utf8')).iterations).toBe(3);
+    // The checkpoint holds the crops' warm starts; threads read them as the inline pool wrote them.
+    const threadsFile = write(dir, 'cut-threads.yaml', `${TINY}workers: { kind: threads, count: 2 }\n`);
+    const resumed = await cli(['train', threadsFile, '--out', cutDir, '--resume', '--quiet']);
+    expect(resumed.code).toBe(0);
+    const saved = JSON.parse(fs.readFileSync(path.join(cutDir, 'theta.json'), 'utf8')) as Record<string, { values: number[] }>;
+    expect(Object.fromEntries(Object.entries(saved).map(([k, v]) => [k, v.values]))).toEqual(inline);
+    const batchFile = write(dir, 'cut-batch.yaml', TINY);
+    const refused = await cli(['train', batchFile, '--out', cutDir, '--resume']);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/'workers' changed from crop by crop in this machine \(inline or threads\) to the whole batch in this process/);
+  }, 120_000);
+
   it('config errors name the field, the value and what is allowed (exit 2)', async () => {
     const cases: Array<[string, RegExp]> = [
       ['{ kind: thread }', /workers\.kind: got "thread"; must be one of "inline", "threads", "redis"/],
