@@ -33,6 +33,8 @@ const CASES: Case[] = [
   { n: 1, h: 9, w: 8, ci: 2, co: 3, kh: 3, kw: 3, stride: [3, 2], pad: 1, round: 'ceil' },
   { n: 1, h: 9, w: 8, ci: 2, co: 3, kh: 3, kw: 3, stride: [2, 2], pad: 1, round: 'floor' },
   { n: 2, h: 7, w: 6, ci: 1, co: 5, kh: 3, kw: 4, stride: [1, 2], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { n: 2, h: 7, w: 6, ci: 2, co: 3, kh: 3, kw: 4, stride: [1, 1], pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },   // row route, asymmetric explicit padding, even width
+  { n: 1, h: 6, w: 7, ci: 1, co: 4, kh: 3, kw: 3, stride: [1, 1], pad: [[0, 0], [0, 1], [4, 0], [0, 0]] },   // padding wider than the filter: im2col route
 ];
 
 function info(c: Case) {
