@@ -190,6 +190,28 @@ describe('wasm replacement kernels (im2col/col2im + XNNPACK matMul)', () => {
     useWasmKernels(true);
   });
 
+  it('Conv2D: a new filter tensor with the values of a kept one reuses its buffer; results equal the stock kernel bit for bit', () => {
+    useWasmKernels(false);
+    useWasmKernels(true);
+    const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const x = tf.tensor4d(seeded(2 * 9 * 8 * 3, 31), [2, 9, 8, 3]);
+    const values = seeded(3 * 3 * 3 * 4, 32);
+    const conv = () => tf.tidy(() => tf.conv2d(x as tf.Tensor4D, tf.tensor4d(values, [3, 3, 3, 4]), 1, 'same').dataSync().slice());
+    const a = conv();
+    const kept = filterCacheSize();
+    expect(kept).toBeGreaterThanOrEqual(1);
+    const b = conv();
+    expect(filterCacheSize()).toBe(kept);
+    useWasmKernels(false);
+    const stock = conv();
+    expect(Array.from(a)).toEqual(Array.from(stock));
+    expect(Array.from(b)).toEqual(Array.from(stock));
+    expect(filterCacheSize()).toBe(0);
+    tf.dispose(x);
+    expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
+    useWasmKernels(true);
+  });
+
   it('falls back to the stock kernel for NCHW (which the replacements do not cover)', () => {
     const dy = tf.tensor4d(seeded(1 * 4 * 6 * 6, 7), [1, 4, 6, 6]);
     const filter = tf.tensor4d(seeded(3 * 3 * 2 * 4, 8), [3, 3, 2, 4]);

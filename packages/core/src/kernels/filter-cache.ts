@@ -22,7 +22,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { allocate, free, heapView, type WasmBackend } from '../internal/wasm-heap.js';
 
 /** How many derived filter buffers are kept. */
-export const FILTER_CACHE_SIZE = 8;
+export const FILTER_CACHE_SIZE = 16;
 
 interface Entry { backend: WasmBackend; values: Float32Array; info: tf.TensorInfo }
 

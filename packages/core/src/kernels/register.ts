@@ -10,10 +10,12 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInputCol2im } from './conv2d-backprop-input.js';
 import { conv2dBackpropFilterIm2col, type KernelFunc } from './conv2d-backprop-filter.js';
 import { clearFilterCache } from './filter-cache.js';
+import { conv2dCached } from './conv2d-cached.js';
 
 const REPLACEMENTS: Record<string, (fallback: KernelFunc | undefined) => KernelFunc> = {
   Conv2DBackpropInput: conv2dBackpropInputCol2im,
   Conv2DBackpropFilter: conv2dBackpropFilterIm2col,
+  Conv2D: conv2dCached,
 };
 
 /** The kernel configs that were registered before bilevel's replacements, by kernel name. */
@@ -26,7 +28,7 @@ export function wasmKernelsActive(): boolean {
 
 /**
  * Registers (`on = true`) or removes (`false`) bilevel's replacement kernels for the wasm
- * backend's `Conv2DBackpropInput` and `Conv2DBackpropFilter`. Idempotent. Removing them
+ * backend's `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `Conv2D` (new filter buffers through the filter cache). Idempotent. Removing them
  * also frees the filter buffers they keep (filter-cache.ts).
  *
  * @param on - whether the replacements should be active.
