@@ -9,6 +9,12 @@
  *
  * The Hessian caches 1/s (or 1/m) and g/s³ (or the masked g/m³) once per x.
  *
+ * Per-pixel quantities (|g|², 1/s, ⟨g, ∇v⟩) are kept on both channels of g, summed across
+ * them by a 1×1 convolution with ones: the elementwise products with g are then same-shape
+ * kernels — on tfjs-wasm a channel broadcast `[b, h, w, 2] · [b, h, w, 1]` costs 12× a
+ * same-shape one (measured 139 µs against 11.5 at 4×64²). Sums over pixels halve the
+ * two-channel sums.
+ *
  * ∇ is computed here as one 2×2 convolution (1 → 2 channels, zero 'same' padding) times a
  * mask that zeroes the last row / column (the Neumann condition), and ∇ᵀ as the transposed
  * convolution: the slice/concat/pad form of gradient2d and divergence costs ~12 tfjs-wasm
@@ -49,6 +55,11 @@ export function differences(x: tf.Tensor): tf.Tensor {
   });
 }
 
+/** `[Σ_c t_c, Σ_c t_c]` per pixel of a two-channel t (a 1×1 convolution with ones). */
+function bothChannels(t: tf.Tensor): tf.Tensor {
+  return tf.conv2d(t as tf.Tensor4D, tf.tensor4d([1, 1, 1, 1], [1, 1, 2, 2]), 1, 'valid');
+}
+
 /** `∇ᵀp` for a p that is already zero where the mask is (every p formed from ∇x here is). */
 function differencesAdjoint(p: tf.Tensor): tf.Tensor {
   const [b, h, w] = p.shape as number[];
@@ -75,15 +86,17 @@ export interface TVDerivativeOptions {
 export function tvDerivatives(o: TVDerivativeOptions) {
   const alpha = (theta: Params) => tf.exp(param(theta, 'logAlpha', o.where));
   const nuSquared = (theta: Params): tf.Tensor | number => (o.learnNu ? tf.exp(tf.mul(2, param(theta, 'logNu', o.where))) : o.nu * o.nu);
-  /** `1/s` (smoothed) or `1/m` (Huber), `[b, h, w, 1]`, and g. */
+  /** `1/s` (smoothed) or `1/m` (Huber) and |g|², each on both channels `[b, h, w, 2]`, and g. */
   const scale = (x: tf.Tensor, theta: Params) => {
     const g = differences(x);
-    const n2 = tf.sum(tf.square(g), 3, true);
+    const n2 = bothChannels(tf.square(g));
     const nu2 = nuSquared(theta);
     const inverse = tf.rsqrt(o.kind === 'huber' ? tf.maximum(n2, nu2) : tf.add(n2, nu2));
     return { g, n2, inverse };
   };
   const adjointOfGradient = differencesAdjoint;
+  // Σ over pixels of a per-pixel quantity kept on both channels
+  const pixelSum = (t: tf.Tensor) => tf.mul(0.5, tf.sum(t));
   return {
     valueAndGradient(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor } {
       let value!: tf.Scalar;
@@ -93,8 +106,8 @@ export function tvDerivatives(o: TVDerivativeOptions) {
         const nu2 = nuSquared(theta);
         // smoothed: Σ s = Σ (|g|² + ν²)/s; Huber: Σ min(|g|², ν²)/(2ν) + max(|g|², ν²)/m − ν·(pixels)
         const r = o.kind === 'huber'
-          ? tf.sub(tf.sum(tf.add(tf.div(tf.minimum(n2, nu2), 2 * o.nu), tf.mul(tf.maximum(n2, nu2), inverse))), o.nu * n2.size)
-          : tf.sum(tf.mul(tf.add(n2, nu2), inverse));
+          ? tf.sub(pixelSum(tf.add(tf.div(tf.minimum(n2, nu2), 2 * o.nu), tf.mul(tf.maximum(n2, nu2), inverse))), (o.nu * n2.size) / 2)
+          : pixelSum(tf.mul(tf.add(n2, nu2), inverse));
         value = tf.keep(tf.reshape(tf.mul(a, r), []) as tf.Scalar);
         return tf.mul(a, adjointOfGradient(tf.mul(g, inverse)));
       });
@@ -116,7 +129,7 @@ export function tvDerivatives(o: TVDerivativeOptions) {
       return {
         apply: (v) => tf.tidy(() => {
           const dv = differences(v);
-          const along = tf.sum(tf.mul(g, dv), 3, true);
+          const along = bothChannels(tf.mul(g, dv));
           return adjointOfGradient(tf.sub(tf.mul(dv, inverse), tf.mul(curvature, along)));
         }),
         dispose: () => tf.dispose([inverse, curvature, g]),
@@ -125,11 +138,11 @@ export function tvDerivatives(o: TVDerivativeOptions) {
     mixed: (x: tf.Tensor, theta: Params, v: tf.Tensor): Params => tf.tidy(() => {
       const { g, inverse } = scale(x, theta);
       const a = alpha(theta);
-      const along = tf.sum(tf.mul(g, differences(v)), 3, true);
-      const out: Params = { logAlpha: tf.reshape(tf.mul(a, tf.sum(tf.mul(along, inverse))), param(theta, 'logAlpha', o.where).shape) };
+      const along = bothChannels(tf.mul(g, differences(v)));
+      const out: Params = { logAlpha: tf.reshape(tf.mul(a, pixelSum(tf.mul(along, inverse))), param(theta, 'logAlpha', o.where).shape) };
       if (o.learnNu) {
         const nu2 = nuSquared(theta) as tf.Tensor;
-        out.logNu = tf.reshape(tf.neg(tf.mul(tf.mul(a, nu2), tf.sum(tf.mul(along, tf.pow(inverse, 3))))), param(theta, 'logNu', o.where).shape);
+        out.logNu = tf.reshape(tf.neg(tf.mul(tf.mul(a, nu2), pixelSum(tf.mul(along, tf.pow(inverse, 3))))), param(theta, 'logNu', o.where).shape);
       }
       return out;
     }),
