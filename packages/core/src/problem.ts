@@ -5,7 +5,7 @@ import { checkNonNegative } from './validate.js';
 import { callUser, checkScalarOutput } from './inputs.js';
 import { checkOptions, opt, registerOptions, defineOptions } from './options.js';
 
-import { constantOption as constant, optionalFunction as optionalFn, evalConstant, type Constant, type Data } from './internal/problem-common.js';
+import { constantOption as constant, optionalFunction as optionalFn, evalConstant, ownedStart, type Constant, type Data } from './internal/problem-common.js';
 
 export type { Data, Constant } from './internal/problem-common.js';
 export { defineSaddle } from './saddle-problem.js';
@@ -18,7 +18,7 @@ export interface ProblemSpec<D = Data> {
    * the sum over samples, so one tensor op per step solves every sample.
    */
   energy(x: tf.Tensor, theta: Params, data: D): tf.Tensor;
-  /** Initial point of the inner solve when no `x0` is given (e.g. the noisy image). */
+  /** Initial point of the inner solve when no `x0` is given (e.g. the noisy image); returning a tensor of the data itself is fine (the solver clones it before it owns it). */
   init?(theta: Params, data: D): tf.Tensor;
   /** Strong-convexity modulus μ of Φ in x, if known: certifies ‖x − x̂‖ ≤ ‖∇Φ‖/μ. */
   strongConvexity?: Constant<D>;
@@ -146,7 +146,7 @@ export function defineProblem<D = Data>(spec: ProblemSpec<D>): Problem<D> {
       if (spec.init == null) {
         throw new Error(`${name}: no starting point: pass options.x0 to the solver or give defineProblem an 'init'.`);
       }
-      return spec.init(theta, data);
+      return ownedStart(() => spec.init!(theta, data));
     },
     valueAndGradient: (x, theta, data) => differentiated(() => d.valueAndGradient(x, theta, data)),
     gradient: (x, theta, data) => differentiated(() => d.gradient(x, theta, data)),
@@ -216,7 +216,7 @@ export function defineFixedPoint<D = Data>(spec: FixedPointSpec<D>): FixedPointP
       if (spec.init == null) {
         throw new Error(`${name}: no starting point: pass options.x0 or give defineFixedPoint an 'init'.`);
       }
-      return spec.init(theta, data);
+      return ownedStart(() => spec.init!(theta, data));
     },
     contractionFactor: (theta, data) => evalConstant(spec.contraction, theta, data, name, 'contraction'),
   };

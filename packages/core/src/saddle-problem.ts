@@ -9,7 +9,7 @@ import type { Params } from './params.js';
 import { checkNonNegative } from './validate.js';
 import { callUser } from './inputs.js';
 import { checkOptions, opt, registerOptions, defineOptions } from './options.js';
-import { constantOption as constant, optionalFunction as optionalFn, evalConstant, type Constant, type Data } from './internal/problem-common.js';
+import { constantOption as constant, optionalFunction as optionalFn, evalConstant, ownedStart, type Constant, type Data } from './internal/problem-common.js';
 
 const SADDLE_SCHEMA = {
   apply: opt.func(), adjoint: optionalFn(), proxG: opt.func(), proxFStar: opt.func(), init: opt.func(), initDual: optionalFn(),
@@ -154,11 +154,11 @@ export function defineSaddle<D = Data>(spec: SaddleSpec<D>): SaddleProblem<D> {
     hasAdjoint: spec.adjoint != null,
     adjoint: adjointOf,
     initialPoint(theta, data, x0) {
-      return x0 != null ? x0.clone() : spec.init(theta, data);
+      return x0 != null ? x0.clone() : ownedStart(() => spec.init(theta, data));
     },
     initialDual(theta, data, x, z0) {
       if (z0 != null) return z0.clone();
-      if (spec.initDual != null) return spec.initDual(theta, data);
+      if (spec.initDual != null) return ownedStart(() => spec.initDual!(theta, data));
       return tf.tidy(() => tf.zerosLike(apply(x, theta, data)));
     },
     knownOperatorNorm: (theta, data) => {

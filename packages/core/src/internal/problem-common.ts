@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { tf } from '../tf.js';
+import { tf } from '../tf.js';
 import type { Params } from '../params.js';
 import { checkNonNegative } from '../validate.js';
 import { opt } from '../options.js';
@@ -26,4 +26,18 @@ export function evalConstant<D>(c: Constant<D> | undefined, theta: Params, data:
   const v = typeof c === 'function' ? c(theta, data) : c;
   checkNonNegative(where, name, v);
   return v;
+}
+
+/**
+ * Calls a user's `init` / `initDual`: the solvers own the starting point and dispose it, so a
+ * tensor the call did not create (the data's `y` itself, a θ leaf) is cloned, or the solve
+ * would free the user's tensor. Tensor ids only increase, so a result older than the call is one
+ * that existed before it.
+ */
+export function ownedStart(make: () => tf.Tensor): tf.Tensor {
+  const mark = tf.scalar(0);
+  const firstNew = mark.id;
+  mark.dispose();
+  const start = make();
+  return start instanceof tf.Tensor && start.id < firstNew ? start.clone() : start;
 }
