@@ -13,6 +13,7 @@ import { tf, initBackend } from '@bilevel/core';
 import { parseFlags, outputFolder, writeJson, markdownTable } from '@bilevel/cli';
 import { ctContext, disposeContext, type CtRow } from './context.js';
 import { METHODS } from './methods/index.js';
+import { CONVEX_NETWORK_FLAGS } from './methods/convex-network.js';
 
 const flags = parseFlags({
   size: 32, // image side
@@ -34,6 +35,7 @@ const flags = parseFlags({
   evalMaxIter: 800,
   seed: 0,
   out: 'out/ct-sparse-view',
+  ...CONVEX_NETWORK_FLAGS, // the FoE / ICNN rows (methods/convex-network.ts)
 });
 
 await initBackend();

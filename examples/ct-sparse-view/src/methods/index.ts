@@ -6,5 +6,6 @@ import type { CtMethod } from '../context.js';
 import { fbpMethod } from './fbp.js';
 import { tvGridMethod } from './tv-grid.js';
 import { tvMaidMethod } from './tv-maid.js';
+import { foeNetworkMethod, icnnNetworkMethod } from './convex-network.js';
 
-export const METHODS: CtMethod[] = [fbpMethod, tvGridMethod, tvMaidMethod];
+export const METHODS: CtMethod[] = [fbpMethod, tvGridMethod, tvMaidMethod, foeNetworkMethod, icnnNetworkMethod];
