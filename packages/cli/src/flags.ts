@@ -166,13 +166,17 @@ export function flagsHelp(flags: Record<string, FlagSpec>): string {
  * ```ts
  * const flags = parseFlags({ crop: 64, method: 'maid', compare: false });
  * // node main.js --crop -3 --compare   →  { crop: -3, method: 'maid', compare: true }
+ * // node main.js -- --crop -3          →  the same (`pnpm start -- --crop -3` forwards the `--`)
  * ```
  */
 export function parseFlags<T extends Record<string, string | number | boolean>>(defaults: T, argv: readonly string[] = process.argv.slice(2), name = 'flags'): T {
   const specs: Record<string, FlagSpec> = { help: { type: 'boolean', short: 'h', description: 'print the flags and exit' } };
   for (const [k, v] of Object.entries(defaults)) specs[k] = { type: typeof v as FlagSpec['type'], default: v };
   try {
-    const { values, positionals } = parseArgv(argv, specs, name);
+    // `pnpm start -- --crop 32` (and npm's `run start -- …`) forward the `--` itself: an example
+    // takes no positionals, so a leading `--` only separates the package manager's arguments.
+    const args = argv[0] === '--' ? argv.slice(1) : argv;
+    const { values, positionals } = parseArgv(args, specs, name);
     if (values.help === true) {
       console.log(`${name} flags:\n${flagsHelp(specs)}`);
       process.exit(0);

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validateConfig, configJsonSchema, parseArgv, UsageError } from '../src/index.js';
+import { validateConfig, configJsonSchema, parseArgv, parseFlags, UsageError } from '../src/index.js';
 import { cli, tmp, write } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -75,6 +75,10 @@ describe('flags', () => {
   const spec = { crop: { type: 'number' as const }, name: { type: 'string' as const }, fast: { type: 'boolean' as const } };
   it('--crop -3 reads -3; --name=-x, --no-fast, positionals and --', () => {
     expect(parseArgv(['run.yaml', '--crop', '-3', '--name=-x', '--no-fast', '--', '--crop'], spec, 't')).toEqual({ values: { crop: -3, name: '-x', fast: false }, positionals: ['run.yaml', '--crop'] });
+  });
+  it("an example's flags after the '--' that `pnpm start -- --crop 3` forwards", () => {
+    expect(parseFlags({ crop: 64, method: 'maid' }, ['--', '--crop', '3'], 't')).toEqual({ crop: 3, method: 'maid' });
+    expect(parseFlags({ crop: 64, method: 'maid' }, ['--method', 'hoag'], 't')).toEqual({ crop: 64, method: 'hoag' });
   });
   it('names the flag, the value and what is allowed', () => {
     expect(() => parseArgv(['--crop', 'big'], spec, 't')).toThrow("t: flag --crop must be a number, got 'big'.");
