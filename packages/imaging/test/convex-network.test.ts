@@ -2,6 +2,7 @@ import { it, expect } from 'vitest';
 import { tf, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
+import { expectDerivativesMatchAutodiff } from './helpers.js';
 import {
   convexNetwork, reconstructionProblem, smoothedRelu, smoothedReluDerivative, smoothedReluConjugate, proxSmoothedReluConjugate,
   projectEpigraph, proxEpigraphConjugate,
@@ -149,36 +150,14 @@ const TOL = 1e-4;
 describeEachBackend('imaging: convexNetwork (ICNN / FoE energy form) analytic derivatives', () => {
   for (const layers of [1, 2] as const) {
     it(`${layers} layer${layers > 1 ? 's' : ''}: gradient, value, HVP and mixed product match autodiff; verify accepts them`, () => {
-      const before = tf.memory().numTensors;
       const options = { layers, channels: 4, outChannels: 2, size: 3, scale: 0.5, seed: 3 };
-      const fast = reconstructionProblem(convexNetwork(options), { xi: 0.01, verify: true });
-      const auto = reconstructionProblem(convexNetwork(options), { xi: 0.01, derivatives: false });
-      expect(fast.problem.supplied).toEqual({ gradient: true, hessian: true, mixed: true });
-      const x = tf.tidy(() => tf.add(0.5, tf.mul(0.3, randn([2, 9, 8, 1], 1))));
-      const v = randn([2, 9, 8, 1], 2);
-      const data = { y: tf.tidy(() => tf.add(x, tf.mul(0.1, randn(x.shape, 3)))) };
-      const theta: Params = {};
-      for (const [k, t] of Object.entries(fast.theta)) theta[k] = tf.tidy(() => tf.add(t, tf.mul(0.05, randn(t.shape, 4 + k.length))));
-      const pairs: Array<[tf.Tensor, tf.Tensor]> = [];
-      pairs.push([fast.problem.gradient(x, theta, data), auto.problem.gradient(x, theta, data)]);
-      const vf = fast.problem.valueAndGradient(x, theta, data);
-      const va = auto.problem.valueAndGradient(x, theta, data);
-      pairs.push([vf.value, va.value], [vf.grad, va.grad]);
-      pairs.push([fast.problem.hvp(x, theta, data, v), auto.problem.hvp(x, theta, data, v)]);
-      const mf = fast.problem.mixed(x, theta, data, v);
-      const ma = auto.problem.mixed(x, theta, data, v);
-      expect(Object.keys(mf).sort()).toEqual(Object.keys(ma).sort());
-      expect(Object.keys(ma).sort()).toEqual(layers === 2 ? ['V', 'omega'] : ['V']);
-      for (const k of Object.keys(ma)) pairs.push([mf[k], ma[k]]);
-      for (const [i, [a, b]] of pairs.entries()) {
-        expect(a.shape, `pair ${i}`).toEqual(b.shape);
-        expect(relErr(a, b), `pair ${i}`).toBeLessThan(TOL);
-      }
-      tf.dispose([...pairs.flat(), x, v, data.y]);
-      disposeParams(theta);
-      fast.dispose();
-      auto.dispose();
-      expect(tf.memory().numTensors).toBe(before);
+      const { keys, supplied } = expectDerivativesMatchAutodiff(
+        () => [reconstructionProblem(convexNetwork(options), { xi: 0.01, verify: true }), reconstructionProblem(convexNetwork(options), { xi: 0.01, derivatives: false })],
+        [2, 9, 8, 1],
+        TOL,
+      );
+      expect(supplied[0]).toEqual({ gradient: true, hessian: true, mixed: true });
+      expect(keys).toEqual(layers === 2 ? ['V', 'omega'] : ['V']);
     });
   }
 
