@@ -18,10 +18,10 @@ import type { Params, Loss, SaddleProblem } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { maid, hoag, train } from '@bilevel/outer';
 import type { Method } from '@bilevel/outer';
-import { randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
-import { sampleImages, loadImage } from '@bilevel/imaging/node';
+import { psnr, ssim } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, plotLossVersusWork, markdownTable } from '@bilevel/cli';
 import type { DenoisingPair } from './discretisation.js';
+import { halfCrops } from './crops.js';
 import { dualLearnedTV, dualIdentityStencils, imageOf } from './dual.js';
 
 const flags = parseFlags({
@@ -49,24 +49,8 @@ const flags = parseFlags({
 await initBackend();
 const started = performance.now();
 const out = outputFolder(flags.out);
-const names = flags.images.split(',');
-const paths = sampleImages();
-function crops(half: 'left' | 'right', count: number, seed: number): DenoisingPair {
-  const per = Math.ceil(count / names.length);
-  const clean = tf.tidy(() => {
-    const parts = names.map((name, k) => {
-      const image = loadImage(paths[name]);
-      const w = image.shape[2];
-      const hw = Math.floor(w / 2);
-      const side = tf.slice(image, [0, 0, half === 'left' ? 0 : hw, 0], [-1, -1, half === 'left' ? hw : w - hw, -1]);
-      return randomCrops(side, flags.crop, per, seed * 101 + k);
-    });
-    return tf.slice(tf.concat(parts, 0), [0, 0, 0, 0], [count, -1, -1, -1]);
-  });
-  return { y: addNoise(clean, flags.sigma, seed), clean };
-}
-const trainSet = crops('left', flags.count, 2 * flags.seed + 1);
-const testSet = crops('right', flags.test, 2 * flags.seed + 2);
+const trainSet = halfCrops(flags, 'left', flags.count, 2 * flags.seed + 1);
+const testSet = halfCrops(flags, 'right', flags.test, 2 * flags.seed + 2);
 // ½‖x̂ − x†‖² / B on the image channel: L₁ = 1/B.
 const loss: Loss<DenoisingPair> = (u, _theta, data) => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(imageOf(u), data.clean)))), u.shape[0]!);
 

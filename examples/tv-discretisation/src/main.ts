@@ -19,10 +19,11 @@ import type { Params, Loss, SaddleProblem } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { adam, train } from '@bilevel/outer';
 import type { ProgressEvent, TrainResult } from '@bilevel/outer';
-import { randomCrops, addNoise, psnr, ssim } from '@bilevel/imaging';
-import { sampleImages, loadImage, saveImage } from '@bilevel/imaging/node';
+import { psnr, ssim } from '@bilevel/imaging';
+import { saveImage } from '@bilevel/imaging/node';
 import { parseFlags, outputFolder, writeJson, progressReporter, plotLossVersusWork, markdownTable, handleProcessErrors } from '@bilevel/cli';
 import { learnedTV, identityStencils, type DenoisingPair } from './discretisation.js';
+import { halfCrops } from './crops.js';
 
 const flags = parseFlags({
   crop: 32, // side of the square crops
@@ -51,25 +52,8 @@ const out = outputFolder(flags.out);
 
 // Data: each image split into a left half (training) and a right half (held out), so no
 // held-out pixel is ever seen in training; seeded crops and noise.
-const names = flags.images.split(',');
-const paths = sampleImages();
-for (const name of names) if (!(name in paths)) throw new Error(`--images: no sample image '${name}'; choose from ${Object.keys(paths).join(', ')}.`);
-function crops(half: 'left' | 'right', count: number, seed: number): DenoisingPair {
-  const per = Math.ceil(count / names.length);
-  const clean = tf.tidy(() => {
-    const parts = names.map((name, k) => {
-      const image = loadImage(paths[name]);
-      const w = image.shape[2];
-      const halfWidth = Math.floor(w / 2);
-      const side = tf.slice(image, [0, 0, half === 'left' ? 0 : halfWidth, 0], [-1, -1, half === 'left' ? halfWidth : w - halfWidth, -1]);
-      return randomCrops(side, flags.crop, per, seed * 101 + k);
-    });
-    return tf.slice(tf.concat(parts, 0), [0, 0, 0, 0], [count, -1, -1, -1]);
-  });
-  return { y: addNoise(clean, flags.sigma, seed), clean };
-}
-const trainSet = crops('left', flags.count, 2 * flags.seed + 1);
-const testSet = crops('right', flags.test, 2 * flags.seed + 2);
+const trainSet = halfCrops(flags, 'left', flags.count, 2 * flags.seed + 1);
+const testSet = halfCrops(flags, 'right', flags.test, 2 * flags.seed + 2);
 
 // Upper level: mean squared error per crop, ½‖x̂ − x†‖² / B.
 const loss: Loss<DenoisingPair> = (x, _theta, data) => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, data.clean)))), x.shape[0]!);
