@@ -2,7 +2,7 @@ import { it, expect } from 'vitest';
 import { tf, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
-import { tvDenoisingProblem, filterModelProblem, foeProblem, blur } from '../src/index.js';
+import { tvDenoisingProblem, filterModelProblem, foeProblem, icnnProblem, blur } from '../src/index.js';
 import type { ReconstructionProblem } from '../src/index.js';
 import { symmetricPad } from '../src/internal/params.js';
 import { symmetricPadAdjoint } from '../src/internal/filter-derivatives.js';
@@ -18,6 +18,9 @@ const TOL = 1e-4;
 
 type Build = (o: { derivatives?: boolean; verify?: boolean }) => ReconstructionProblem;
 const CASES: Record<string, Build> = {
+  'ICNN, 1 layer': (o) => icnnProblem({ layers: 1, channels: 3, size: 3, alpha: 0.5, scale: 0.5, ...o }),
+  'ICNN, 2 layers': (o) => icnnProblem({ layers: 2, channels: 3, size: 5, alpha: 0.5, scale: 0.5, ...o }),
+  'ICNN, 3 layers, even side': (o) => icnnProblem({ layers: 3, channels: 2, size: 4, alpha: 0.5, scale: 0.5, ...o }),
   'smoothed TV': (o) => tvDenoisingProblem({ nu: 0.1, alpha: 0.2, ...o }),
   'smoothed TV, learned ν': (o) => tvDenoisingProblem({ nu: 0.1, alpha: 0.2, learnNu: true, ...o }),
   'Huber TV': (o) => tvDenoisingProblem({ nu: 0.3, alpha: 0.2, kind: 'huber', ...o }),

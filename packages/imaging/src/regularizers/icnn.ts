@@ -6,6 +6,7 @@ import { param } from '../internal/params.js';
 import { gaussianSamples } from '../internal/rng.js';
 import { checkOptions } from '@bilevel/core';
 import { ICNN_SCHEMA } from '../internal/options.js';
+import { icnnDerivatives } from '../internal/icnn-derivatives.js';
 
 /** Options of {@link icnn}. */
 export interface IcnnOptions {
@@ -55,6 +56,9 @@ export function icnnZWeights(theta: Params, layer: number): tf.Tensor {
  * final sum is one. Not strongly convex and with no cheap Lipschitz bound: pair it with
  * {@link tikhonov} ξ or a strongly convex data term ({@link icnnProblem} does).
  * Convolutions use 'same' zero padding so every layer keeps the image size.
+ * Supplies an analytic gradient (backpropagation) and a Hessian prepared at x (the layers'
+ * sigmoids and curvature weights computed once per linear solve) and the mixed product as one
+ * reverse pass over the forward and tangent passes.
  *
  * @param options - see {@link ICNN_DEFAULTS}.
  * @returns a {@link Regularizer} with parameters `w0, b0`, and for k ≥ 1 `wx{k}, wz{k}, b{k}`, and `logAlpha`.
@@ -75,6 +79,7 @@ export function icnn(options: IcnnOptions = {}): Regularizer {
   checkPositive('icnn', 'alpha', o.alpha);
   const where = 'icnn';
   const p = (theta: Params, key: string) => param(theta, key, where);
+  const d = icnnDerivatives(o.layers, where);
   return {
     name: `ICNN (${o.layers} layers, ${o.channels} channels)`,
     convex: true,
@@ -88,6 +93,10 @@ export function icnn(options: IcnnOptions = {}): Regularizer {
         }
         return tf.mul(tf.exp(p(theta, 'logAlpha')), tf.sum(z));
       }),
+    gradient: d.gradient,
+    valueAndGradient: d.valueAndGradient,
+    hessian: d.hessian,
+    mixed: d.mixed,
     mu: () => 0,
     init() {
       const { size: s, channels: c, scale } = o;
