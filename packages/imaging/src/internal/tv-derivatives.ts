@@ -20,11 +20,18 @@
  * convolution: the slice/concat/pad form of gradient2d and divergence costs ~12 tfjs-wasm
  * slice kernels (~0.5 ms each at 4×64×64, JS loops) per gradient; this is 2 kernels.
  *
+ * That op form is what runs while a tape records (it is differentiable: the unrolled
+ * strategy differentiates through the gradient) and on backends other than wasm and cpu;
+ * otherwise each method is one fused kernel (tv-kernels.ts: one JS pass over the pixels,
+ * ~13 → 1 kernels per gradient, ~8 → 1 per Hessian-vector product), checked against the
+ * op form and autodiff in the tests.
+ *
  * @packageDocumentation
  */
 import { tf } from '@bilevel/core';
 import type { Params, HessianAt } from '@bilevel/core';
 import { param } from './params.js';
+import { fusedTVAvailable, fusedTVGradient, fusedTVValueAndGradient, fusedTVValue, fusedTVHessian, fusedTVHessianApply, fusedTVMixed, type TVKernelParams } from './tv-kernels.js';
 
 // f[a, b, 0, c]: channel 0 = x[i+1, j] − x[i, j], channel 1 = x[i, j+1] − x[i, j]
 const STENCIL = [-1, -1, 0, 1, 1, 0, 0, 0];
@@ -66,6 +73,15 @@ function differencesAdjoint(p: tf.Tensor): tf.Tensor {
   return tf.conv2dTranspose(p as tf.Tensor4D, tf.tensor4d(STENCIL, [2, 2, 1, 2]), [b, h, w, 1], 1, 'same');
 }
 
+/** `∇ᵀ(M ∇v)` in ops from the fused kernel's per-pixel blocks `(M₀₀, M₀₁, M₁₁)` (when a tape records at apply time). */
+function applyBlocks(v: tf.Tensor, blocks: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [d0, d1] = tf.split(differences(v), 2, 3);
+    const [m00, m01, m11] = tf.split(blocks, 3, 3);
+    return differencesAdjoint(tf.concat([tf.add(tf.mul(m00, d0), tf.mul(m01, d1)), tf.add(tf.mul(m01, d0), tf.mul(m11, d1))], 3));
+  });
+}
+
 /** Options of {@link tvDerivatives}. */
 export interface TVDerivativeOptions {
   kind: 'smoothed' | 'huber';
@@ -97,8 +113,16 @@ export function tvDerivatives(o: TVDerivativeOptions) {
   const adjointOfGradient = differencesAdjoint;
   // Σ over pixels of a per-pixel quantity kept on both channels
   const pixelSum = (t: tf.Tensor) => tf.mul(0.5, tf.sum(t));
+  const huber = o.kind === 'huber';
+  const kernelParams = (theta: Params): TVKernelParams => ({
+    logAlpha: param(theta, 'logAlpha', o.where),
+    logNu: o.learnNu ? param(theta, 'logNu', o.where) : undefined,
+  });
   return {
+    /** R(x) by the fused kernel, or null where only the op form applies (the regularizer's value then runs its own). */
+    fusedValue: (x: tf.Tensor, theta: Params): tf.Scalar | null => (fusedTVAvailable(x) ? fusedTVValue(x, kernelParams(theta), huber, o.nu) : null),
     valueAndGradient(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor } {
+      if (fusedTVAvailable(x)) return fusedTVValueAndGradient(x, kernelParams(theta), huber, o.nu);
       let value!: tf.Scalar;
       const grad = tf.tidy(() => {
         const { g, n2, inverse } = scale(x, theta);
@@ -114,10 +138,18 @@ export function tvDerivatives(o: TVDerivativeOptions) {
       return { value, grad };
     },
     gradient: (x: tf.Tensor, theta: Params) => tf.tidy(() => {
+      if (fusedTVAvailable(x)) return fusedTVGradient(x, kernelParams(theta), huber, o.nu);
       const { g, inverse } = scale(x, theta);
       return tf.mul(alpha(theta), adjointOfGradient(tf.mul(g, inverse)));
     }),
     hessian(x: tf.Tensor, theta: Params): HessianAt {
+      if (fusedTVAvailable(x)) {
+        const blocks = fusedTVHessian(x, kernelParams(theta), huber, o.nu);
+        return {
+          apply: (v) => (fusedTVAvailable(v) && tf.util.arraysEqual(v.shape, x.shape) ? fusedTVHessianApply(v, blocks) : applyBlocks(v, blocks)),
+          dispose: () => blocks.dispose(),
+        };
+      }
       const [inverse, curvature] = tf.tidy(() => {
         const { g, n2, inverse: r } = scale(x, theta);
         let c = tf.mul(g, tf.pow(r, 3));
@@ -136,6 +168,10 @@ export function tvDerivatives(o: TVDerivativeOptions) {
       };
     },
     mixed: (x: tf.Tensor, theta: Params, v: tf.Tensor): Params => tf.tidy(() => {
+      if (fusedTVAvailable(x) && fusedTVAvailable(v) && tf.util.arraysEqual(v.shape, x.shape)) {
+        const [dAlpha, dNu] = fusedTVMixed(x, v, kernelParams(theta), huber, o.nu);
+        return o.learnNu ? { logAlpha: dAlpha, logNu: dNu } : { logAlpha: dAlpha };
+      }
       const { g, inverse } = scale(x, theta);
       const a = alpha(theta);
       const along = bothChannels(tf.mul(g, differences(v)));

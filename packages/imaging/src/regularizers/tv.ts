@@ -54,12 +54,12 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('smoothedTV', options_);
   const learnNu = options_.learnNu === true;
   const nuOf = (theta: Params) => (learnNu ? read(() => tf.exp(param(theta, 'logNu', 'smoothedTV')))[0] : nu);
-  const derivatives = tvDerivatives({ kind: 'smoothed', nu, learnNu, where: 'smoothedTV' });
+  const { fusedValue, ...derivatives } = tvDerivatives({ kind: 'smoothed', nu, learnNu, where: 'smoothedTV' });
   return {
     name: learnNu ? 'smoothed TV (learned ν)' : `smoothed TV (ν = ${nu})`,
     convex: true,
     value: (x, theta) =>
-      tf.tidy(() => {
+      fusedValue(x, theta) ?? tf.tidy(() => {
         const g = gradient2d(x);
         const nuSquared = learnNu ? tf.exp(tf.mul(2, param(theta, 'logNu', 'smoothedTV'))) : nu * nu;
         const r = tf.sum(tf.sqrt(tf.add(tf.sum(tf.square(g), 3), nuSquared)));
@@ -92,12 +92,12 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
  */
 export function huberTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('huberTV', options_);
-  const derivatives = tvDerivatives({ kind: 'huber', nu, learnNu: false, where: 'huberTV' });
+  const { fusedValue, ...derivatives } = tvDerivatives({ kind: 'huber', nu, learnNu: false, where: 'huberTV' });
   return {
     name: `Huber TV (ν = ${nu})`,
     convex: true,
     value: (x, theta) =>
-      tf.tidy(() => {
+      fusedValue(x, theta) ?? tf.tidy(() => {
         const n2 = tf.sum(tf.square(gradient2d(x)), 3);
         // h_ν(t) = min(t², ν²)/(2ν) + max(t, ν) − ν, written with min/max of t² only: no √ at 0
         // (NaN gradient) and no boolean masks (tf.where breaks double backprop in tfjs).
