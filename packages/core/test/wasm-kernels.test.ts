@@ -35,6 +35,8 @@ const CASES: Case[] = [
   { n: 2, h: 7, w: 6, ci: 1, co: 5, kh: 3, kw: 4, stride: [1, 2], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { n: 2, h: 7, w: 6, ci: 2, co: 3, kh: 3, kw: 4, stride: [1, 1], pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },   // row route, asymmetric explicit padding, even width
   { n: 1, h: 6, w: 7, ci: 1, co: 4, kh: 3, kw: 3, stride: [1, 1], pad: [[0, 0], [0, 1], [4, 0], [0, 0]] },   // padding wider than the filter: im2col route
+  { n: 3, h: 5, w: 6, ci: 1, co: 4, kh: 4, kw: 5, stride: [1, 1], pad: [[0, 0], [2, 1], [1, 3], [0, 0]] },   // filter gradient by shifted copies (OW = W), asymmetric
+  { n: 2, h: 3, w: 6, ci: 1, co: 4, kh: 5, kw: 5, stride: [1, 1], pad: [[0, 0], [4, 0], [1, 3], [0, 0]] },   // some taps see no image row at all
 ];
 
 function info(c: Case) {
@@ -124,7 +126,9 @@ describe('wasm replacement kernels (im2col/col2im + XNNPACK matMul)', () => {
       // stride 1 takes the row route (transposed-conv-rows.ts), in chunks of whole images: one image's P
       const g = info(c);
       const onePerChunk = g.outHeight * c.w * c.kh * c.ci;
-      for (const chunk of [1 << 22, onePerChunk, 37]) {
+      // one image per chunk of the filter gradient's patch matrix (whole images: the shifted-copy fill)
+      const oneImagePatches = g.outHeight * g.outWidth * Math.max(c.kh * c.kw * c.ci, c.co);
+      for (const chunk of [1 << 22, onePerChunk, 37, oneImagePatches]) {
         // onePerChunk: the row route one image at a time; 37 values: the im2col route, one or two rows per chunk, every chunk boundary exercised
         chunking.values = chunk;
         const ours = run(c, true);
@@ -210,6 +214,56 @@ describe('wasm replacement kernels (im2col/col2im + XNNPACK matMul)', () => {
     tf.dispose(x);
     expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
     useWasmKernels(true);
+  });
+
+  it('Conv2D row route (few input channels, stride 1): within the float32 bound of a float64 reference, like the stock kernel, in chunks of images too', () => {
+    // forward sums of KH·KW·CI terms; the same γₙ bound as above
+    const cases: Array<{ n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; pad: Pad }> = [
+      { n: 2, h: 12, w: 11, ci: 1, co: 30, kh: 7, kw: 7, pad: 'same' },                          // FoE
+      { n: 3, h: 10, w: 9, ci: 1, co: 24, kh: 5, kw: 5, pad: 'valid' },                          // FoE on a symmetric-padded image
+      { n: 2, h: 9, w: 10, ci: 2, co: 16, kh: 5, kw: 7, pad: [[0, 0], [3, 1], [0, 4], [0, 0]] },  // KW·CI = 14, asymmetric explicit padding
+      { n: 1, h: 8, w: 8, ci: 3, co: 17, kh: 5, kw: 5, pad: 'same' },                            // KW·CI = 15
+    ];
+    const before = tf.memory().numTensors;
+    const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    for (const c of cases) {
+      const g = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.ci], [c.kh, c.kw, c.ci, c.co], 1, 1, c.pad as any, undefined, false, 'channelsLast');
+      const xv = seeded(c.n * c.h * c.w * c.ci, 41);
+      const fv = seeded(c.kh * c.kw * c.ci * c.co, 42);
+      const ref = new Float64Array(c.n * g.outHeight * g.outWidth * c.co);
+      const abs = new Float64Array(ref.length);
+      for (let n = 0; n < c.n; n++) for (let oh = 0; oh < g.outHeight; oh++) for (let ow = 0; ow < g.outWidth; ow++) {
+        for (let kh = 0; kh < c.kh; kh++) for (let kw = 0; kw < c.kw; kw++) {
+          const ih = oh + kh - g.padInfo.top;
+          const iw = ow + kw - g.padInfo.left;
+          if (ih < 0 || ih >= c.h || iw < 0 || iw >= c.w) continue;
+          for (let ci = 0; ci < c.ci; ci++) for (let co = 0; co < c.co; co++) {
+            const t = xv[((n * c.h + ih) * c.w + iw) * c.ci + ci] * fv[((kh * c.kw + kw) * c.ci + ci) * c.co + co];
+            const o = ((n * g.outHeight + oh) * g.outWidth + ow) * c.co + co;
+            ref[o] += t;
+            abs[o] += Math.abs(t);
+          }
+        }
+      }
+      const conv = (on: boolean) => {
+        useWasmKernels(on);
+        return tf.tidy(() => tf.conv2d(tf.tensor4d(xv, [c.n, c.h, c.w, c.ci]), tf.tensor4d(fv, [c.kh, c.kw, c.ci, c.co]), 1, c.pad as any).dataSync() as Float32Array);
+      };
+      const terms = c.kh * c.kw * c.ci;
+      // all images at once, one image per chunk, two per chunk (a last chunk of one)
+      for (const chunk of [1 << 22, c.h * g.outWidth * c.kw * c.ci, 2 * c.h * g.outWidth * c.kw * c.ci]) {
+        chunking.values = chunk;
+        const ours = conv(true);
+        expect(ours.length).toBe(ref.length);
+        expect(worst(ours, ref, abs, terms)).toBeLessThanOrEqual(1);
+      }
+      chunking.values = 1 << 22;
+      expect(worst(conv(false), ref, abs, terms)).toBeLessThanOrEqual(1);
+    }
+    useWasmKernels(false);
+    useWasmKernels(true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
   });
 
   it('falls back to the stock kernel for NCHW (which the replacements do not cover)', () => {

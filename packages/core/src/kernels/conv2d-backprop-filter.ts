@@ -97,6 +97,10 @@ type Geometry = { H: number; W: number; CI: number; OH: number; OW: number; KH: 
 function fillPatches(Q: Float32Array, X: Float32Array, m0: number, rows: number, g: Geometry): void {
   const { H, W, CI, OH, OW, KH, KW, SH, SW, top, left } = g;
   const perImage = OH * OW;
+  if (CI === 1 && SH === 1 && SW === 1 && OW === W && m0 % perImage === 0 && rows % perImage === 0) {
+    fillPatchesShifted(Q, X, m0 / perImage, rows / perImage, g);
+    return;
+  }
   // Q and X are views of the same heap: runs are copied by offsets into one view of it
   const heap = new Float32Array(Q.buffer);
   const qOffset = Q.byteOffset / 4;
@@ -134,6 +138,58 @@ function fillPatches(Q: Float32Array, X: Float32Array, m0: number, rows: number,
             if (hi < b) Q.fill(0, base + rowStart + Math.max(hi, a), base + rowStart + b);
           }
           m = rowStart + b;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * {@link fillPatches} for one channel at stride 1 with OW = W ('same'-like widths), whole images:
+ * each tap's row of Q is the image shifted by (kh − top)·W + kw − left, so it is one
+ * `copyWithin` per image and tap, then zeros where the shift wrapped a column (|kw − left| per
+ * image row) and in the rows above or below the image. Measured on the FoE filter gradient
+ * (96², 7×7): ~4,700 runs of ≤ 96 values → 49 runs of ~9,000.
+ */
+function fillPatchesShifted(Q: Float32Array, X: Float32Array, n0: number, images: number, g: Geometry): void {
+  const { H, W, OH, KH, KW, top, left } = g;
+  const perImage = OH * W;
+  const rows = images * perImage;
+  const heap = new Float32Array(Q.buffer);
+  const qOffset = Q.byteOffset / 4;
+  const xOffset = X.byteOffset / 4;
+  for (let kh = 0; kh < KH; kh++) {
+    // output rows oh with ih = oh + kh − top in [0, H)
+    const ohLo = Math.max(0, top - kh);
+    const ohHi = Math.min(OH, H + top - kh);
+    for (let kw = 0; kw < KW; kw++) {
+      const dw = kw - left;
+      const owLo = Math.max(0, -dw);
+      const owHi = Math.min(W, W - dw);
+      const base = (kh * KW + kw) * rows;
+      for (let i = 0; i < images; i++) {
+        const q = base + i * perImage;
+        if (ohLo >= ohHi) {
+          Q.fill(0, q, q + perImage);
+          continue;
+        }
+        if (ohLo > 0) Q.fill(0, q, q + ohLo * W);
+        if (ohHi < OH) Q.fill(0, q + ohHi * W, q + perImage);
+        // Q[q + oh·W + ow] = X[(n, oh + kh − top, ow + dw)] for the valid rows, as one run (wrapped columns fixed below)
+        const start = q + ohLo * W;
+        const src = ((n0 + i) * H + ohLo + kh - top) * W + dw;
+        let length = (ohHi - ohLo) * W;
+        let from = src;
+        let to = start;
+        // the run may start before the image's first value or end after its last (dw < 0 or > 0 on the edge rows)
+        if (from < (n0 + i) * H * W) { const skip = (n0 + i) * H * W - from; from += skip; to += skip; length -= skip; }
+        const end = (n0 + i + 1) * H * W;
+        if (from + length > end) length = end - from;
+        if (length > 0) heap.copyWithin(qOffset + to, xOffset + from, xOffset + from + length);
+        for (let oh = ohLo; oh < ohHi; oh++) {
+          const row = q + oh * W;
+          for (let ow = 0; ow < owLo; ow++) Q[row + ow] = 0;
+          for (let ow = owHi; ow < W; ow++) Q[row + ow] = 0;
         }
       }
     }

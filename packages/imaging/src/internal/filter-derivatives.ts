@@ -33,10 +33,19 @@ export interface Scaled {
 export interface FilterExpert {
   /** `w_k` as a `[K]` tensor. */
   weights(theta: Params): tf.Tensor;
-  /** `ρ(z)`, `ρ'(z)`, `ρ''(z)` elementwise on the responses `[N, H', W', K]` (only those asked for); ρ', ρ'' as {@link Scaled}. */
+  /**
+   * `ρ(z)`, `ρ'(z)`, `ρ''(z)` elementwise on the responses `[N, H', W', K]` (only those asked for); ρ', ρ'' as {@link Scaled}.
+   * With {@link FilterExpert.scale}, `z` here is the scaled response `s_k z_k`, and ρ', ρ'' are still those of the unscaled z.
+   */
   rho(z: tf.Tensor, theta: Params, want: { value?: boolean; first?: boolean; second?: boolean }): {
     value?: tf.Tensor; first?: Scaled; second?: Scaled;
   };
+  /**
+   * An optional per-filter scale s_k (`[K]`): the responses are computed as `(s_k c_k) ∗ x` (the scale folded into the
+   * S×S×K filters) and handed to {@link FilterExpert.rho} as `s_k z_k`, so that an expert of `z_k/ν_k` needs no
+   * broadcast kernel over `[N, H', W', K]` (measured 0.144 ms against 0.027 for a scalar one at 96², K = 30).
+   */
+  scale?(theta: Params): tf.Tensor;
   /** The key of the filters in θ. */
   filters: string;
   /** The regularizer's name, for errors about missing θ keys. */
@@ -123,6 +132,11 @@ function convolution(padding: FilterPadding, size: number) {
 export function filterModel(expert: FilterExpert, padding: FilterPadding): FilterModel {
   const filtersOf = (theta: Params) => param(theta, expert.filters, expert.where);
   const conv = (theta: Params) => convolution(padding, filtersOf(theta).shape[0]!);
+  // the responses handed to ρ: (s_k c_k) ∗ x when the expert has a scale (see FilterExpert.scale)
+  const responses = (x: tf.Tensor, theta: Params, c: ReturnType<typeof conv>) => {
+    const filters = filtersOf(theta);
+    return c.apply(x, expert.scale != null ? tf.mul(filters, expert.scale(theta)) : filters);
+  };
   // c_k · w_k · factor_k: the adjoint's filters with the per-filter factors folded in
   const adjointFilters = (filters: tf.Tensor, w: tf.Tensor, d: Scaled) => tf.mul(filters, tf.mul(w, d.factor));
   // Σ_k w_k Σ_pixels ρ_k as one matMul [pixels, K]·[K, 1] (a reduction over axes [0, 1, 2] transposes first)
@@ -134,12 +148,12 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     const filters = filtersOf(theta);
     const c = conv(theta);
     const w = expert.weights(theta);
-    const r = expert.rho(c.apply(x, filters), theta, { value: want.value, first: true });
+    const r = expert.rho(responses(x, theta, c), theta, { value: want.value, first: true });
     return { value: want.value ? weightedSum(r.value!, w) : undefined, grad: c.adjoint(r.first!.tensor, adjointFilters(filters, w, r.first!), x.shape) };
   };
   const model: FilterModel = {
     value: (x, theta) => tf.tidy(() => {
-      const z = conv(theta).apply(x, filtersOf(theta));
+      const z = responses(x, theta, conv(theta));
       return weightedSum(expert.rho(z, theta, { value: true }).value!, expert.weights(theta));
     }),
     valueAndGradient(x, theta) {
@@ -156,7 +170,7 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
       const filters = filtersOf(theta);
       const c = conv(theta);
       const [curvature, adjoint] = tf.tidy(() => {
-        const second = expert.rho(c.apply(x, filters), theta, { second: true }).second!;
+        const second = expert.rho(responses(x, theta, c), theta, { second: true }).second!;
         return [second.tensor, adjointFilters(filters, expert.weights(theta), second)];
       });
       return {
@@ -172,7 +186,7 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
         // tfjs-wasm's Concat/Slice kernels are JS loops that cost more than the split saves
         const u = c.apply(v, filters);
         const w = expert.weights(theta);
-        const r = expert.rho(c.apply(x, filters), theta, { first: true, second: true });
+        const r = expert.rho(responses(x, theta, c), theta, { first: true, second: true });
         const filterGradient = (input: tf.Tensor, dy: tf.Tensor) => tf.engine().runKernel('Conv2DBackpropFilter', { x: c.padded(input), dy }, {
           strides: [1, 1], pad: c.mode, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filters.shape,
         } as never) as tf.Tensor;

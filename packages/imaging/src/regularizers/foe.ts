@@ -91,25 +91,30 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
     // scale families in p = log ν: Student-t ρ = φ(z/ν) (∂_p ρ' = −ρ' − zρ''), Charbonnier ρ = ν φ(z/ν) (∂_p ρ' = −zρ'')
     shape: { key: 'logNu', ratio: charbonnier ? 0 : -1, scale: 1 },
     weights: (theta) => tf.exp(param(theta, 'logAlpha', where)),
+    // Student-t: ρ receives t = z/ν (1/ν_k folded into the filters), so no kernel broadcasts ν_k over the responses
+    scale: charbonnier ? undefined : (theta) => tf.exp(tf.neg(param(theta, 'logNu', where))),
     rho(z, theta, want) {
       const logNu = param(theta, 'logNu', where);
+      if (!charbonnier) {
+        // z = t = z/ν here, d = 1 + t²: ρ = log(1 + t²), ρ' = (2/ν) · t/d, ρ'' = (2/ν²) · (1 − t²)/d²
+        const t2 = tf.square(z);
+        const d = want.first || want.second ? tf.add(t2, 1) : undefined;
+        const inverse = want.first || want.second ? tf.exp(tf.neg(logNu)) : undefined;
+        return {
+          value: want.value ? tf.log1p(t2) : undefined,
+          first: want.first ? { tensor: tf.div(z, d!), factor: tf.mul(2, inverse!) } : undefined,
+          second: want.second ? { tensor: tf.div(tf.sub(1, t2), tf.square(d!)), factor: tf.mul(2, tf.square(inverse!)) } : undefined,
+        };
+      }
+      // Charbonnier: ρ = √(z² + ν²) − ν = z²/(s + ν), ρ' = z/s, ρ'' = ν²/s³ with s = √(z² + ν²)
       const nu2 = tf.exp(tf.mul(2, logNu));
       const z2 = tf.square(z);
       const d = want.first || want.second ? tf.add(z2, nu2) : undefined;
-      if (charbonnier) {
-        // ρ = √(z² + ν²) − ν = z²/(s + ν), ρ' = z/s, ρ'' = ν²/s³ with s = √(z² + ν²)
-        const s = want.value || want.first || want.second ? tf.sqrt(d ?? tf.add(z2, nu2)) : undefined;
-        return {
-          value: want.value ? tf.div(z2, tf.add(s!, tf.exp(logNu))) : undefined,
-          first: want.first ? { tensor: tf.div(z, s!), factor: 1 } : undefined,
-          second: want.second ? { tensor: tf.div(1, tf.mul(s!, d!)), factor: nu2 } : undefined,
-        };
-      }
-      // ρ = log(1 + z²/ν²), d = ν² + z²: ρ' = 2 · z/d, ρ'' = 2 · (ν² − z²)/d²
+      const s = want.value || want.first || want.second ? tf.sqrt(d ?? tf.add(z2, nu2)) : undefined;
       return {
-        value: want.value ? tf.log1p(tf.div(z2, nu2)) : undefined,
-        first: want.first ? { tensor: tf.div(z, d!), factor: 2 } : undefined,
-        second: want.second ? { tensor: tf.div(tf.sub(nu2, z2), tf.square(d!)), factor: 2 } : undefined,
+        value: want.value ? tf.div(z2, tf.add(s!, tf.exp(logNu))) : undefined,
+        first: want.first ? { tensor: tf.div(z, s!), factor: 1 } : undefined,
+        second: want.second ? { tensor: tf.div(1, tf.mul(s!, d!)), factor: nu2 } : undefined,
       };
     },
   }, o.padding);
