@@ -14,6 +14,8 @@ import { parseFlags, outputFolder, writeJson, markdownTable } from '@bilevel/cli
 import { ctContext, disposeContext, type CtRow } from './context.js';
 import { METHODS } from './methods/index.js';
 import { CONVEX_NETWORK_FLAGS } from './methods/convex-network.js';
+import { ACR_FLAGS } from './methods/acr.js';
+import { LPD_FLAGS } from './methods/lpd.js';
 
 const flags = parseFlags({
   size: 32, // image side
@@ -38,6 +40,8 @@ const flags = parseFlags({
   seed: 0,
   out: 'out/ct-sparse-view',
   ...CONVEX_NETWORK_FLAGS, // the FoE / ICNN rows (methods/convex-network.ts)
+  ...ACR_FLAGS, // the ICNN-ACR row (methods/acr.ts)
+  ...LPD_FLAGS, // the LPD row (methods/lpd.ts)
 });
 
 await initBackend();

@@ -173,6 +173,8 @@ const CASES: Record<string, Call> = {
   'imaging.foeProblem': (o) => imagingPkg.foeProblem(o),
   'imaging.icnnProblem': (o) => imagingPkg.icnnProblem(o),
   'imaging.convexNetwork': (o) => imagingPkg.convexNetwork(o),
+  'imaging.learnedPrimalDual': (o) => imagingPkg.learnedPrimalDual({ name: 'I', inShape: [4, 4, 1], apply: (t: tf.Tensor) => t.clone(), adjoint: (t: tf.Tensor) => t.clone(), dispose: () => {} }, o),
+  'imaging.adversarialLoss': (o) => imagingPkg.adversarialLoss(imagingPkg.tikhonov(1), {}, image, image, o),
   'imaging.convexNetworkSaddle': (o) => imagingPkg.convexNetworkSaddle({
     operator: { name: 'I', inShape: [4, 4, 1], normBound: 1, apply: (t: tf.Tensor) => t.clone(), adjoint: (t: tf.Tensor) => t.clone(), dispose: () => {} }, ...o,
   }),

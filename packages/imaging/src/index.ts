@@ -50,6 +50,11 @@ export {
 } from './regularizers/smoothed-relu.js';
 export { convexNetworkSaddle, CONVEX_NETWORK_SADDLE_DEFAULTS, ICNN_MAID_OPTIONS } from './convex-network-saddle.js';
 export type { ConvexNetworkSaddle, ConvexNetworkSaddleOptions, ConvexNetworkSaddleData } from './convex-network-saddle.js';
+// Learned reconstruction networks and losses (the ACR and LPD baselines of sparse-view CT)
+export { adversarialLoss, ADVERSARIAL_LOSS_DEFAULTS } from './networks/adversarial-loss.js';
+export type { AdversarialLossOptions, AdversarialLossResult } from './networks/adversarial-loss.js';
+export { learnedPrimalDual, LEARNED_PRIMAL_DUAL_DEFAULTS } from './networks/learned-primal-dual.js';
+export type { LearnedPrimalDual, LearnedPrimalDualOptions } from './networks/learned-primal-dual.js';
 export { leastSquares } from './data-terms.js';
 export type { DataTerm } from './data-terms.js';
 export {

@@ -7,5 +7,7 @@ import { fbpMethod } from './fbp.js';
 import { tvGridMethod } from './tv-grid.js';
 import { tvMaidMethod } from './tv-maid.js';
 import { foeNetworkMethod, icnnNetworkMethod } from './convex-network.js';
+import { acrMethod } from './acr.js';
+import { lpdMethod } from './lpd.js';
 
-export const METHODS: CtMethod[] = [fbpMethod, tvGridMethod, tvMaidMethod, foeNetworkMethod, icnnNetworkMethod];
+export const METHODS: CtMethod[] = [fbpMethod, tvGridMethod, tvMaidMethod, foeNetworkMethod, icnnNetworkMethod, acrMethod, lpdMethod];
