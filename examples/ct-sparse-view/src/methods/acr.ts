@@ -63,11 +63,12 @@ export function trainAcr(ctx: CtContext, network: ConvexNetworkOptions, steps: n
 /** x̂ = argmin ½‖Âx − û‖² + λR_θ(x) by L-BFGS from the FBP, for one set. */
 export function acrReconstruct(ctx: CtContext, network: ConvexNetworkOptions, theta: Params, lambda: number, set: CtSet, maxIter: number) {
   const operator = scaledOperator(ctx);
-  const { problem } = reconstructionProblem(convexNetwork({ ...network, gamma: lambda }), { operator });
+  const built = reconstructionProblem(convexNetwork({ ...network, gamma: lambda }), { operator });
   const y = tf.div(set.u, ctx.scale);
   const x0 = fbp(ctx.A, set.u);
-  const r = lbfgs().solve(problem, theta, { y }, { x0, tol: 1e-6, maxIter });
+  const r = lbfgs().solve(built.problem, theta, { y }, { x0, tol: 1e-6, maxIter });
   tf.dispose([y, x0]);
+  built.dispose(); // its own initial θ (the trained θ is the caller's)
   return { x: r.x, iterations: r.iterations };
 }
 
@@ -86,8 +87,9 @@ export const acrMethod: CtMethod = {
     const lambdas = String(f.acrLambdas ?? ACR_FLAGS.acrLambdas).split(',').map(Number);
     const grid = lambdas.map((lambda) => {
       const { x, iterations } = acrReconstruct(ctx, network, theta, lambda, ctx.train, maxIter);
-      const mse = tf.tidy(() => tf.mean(tf.square(tf.sub(x, ctx.train.t)))).dataSync()[0];
-      x.dispose();
+      const m = tf.tidy(() => tf.mean(tf.square(tf.sub(x, ctx.train.t))));
+      const mse = m.dataSync()[0];
+      tf.dispose([m, x]);
       console.log(`acr λ = ${lambda}: training MSE ${mse.toExponential(3)} (${iterations} L-BFGS iterations)`);
       return { lambda, mse, iterations };
     });
