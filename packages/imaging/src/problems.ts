@@ -11,6 +11,7 @@ import { icnn } from './regularizers/icnn.js';
 import type { IcnnOptions } from './regularizers/icnn.js';
 import { checkOptions } from '@bilevel/core';
 import { reconstructionParts, reconstructionBundle } from './internal/reconstruction-parts.js';
+import { denoisingOf, fuseDenoising } from './internal/fused-denoising.js';
 import { RECONSTRUCTION_SCHEMA, TV_PROBLEM_SCHEMA, FILTER_PENALTY_SCHEMA, FOE_SCHEMA, ICNN_SCHEMA, pick } from './internal/options.js';
 
 /** Lower-level data of a reconstruction problem: the measurements `y` (shaped like `A x`). */
@@ -150,6 +151,9 @@ function composeDerivatives(R: Regularizer, A: LinearOperator, xi: number): Deri
     };
   }
   if (R.mixed != null) out.mixed = (x, th, _d, v) => R.mixed!(x, th, v);
+  // denoising: R's one-kernel derivatives of the whole energy where it has them (TV)
+  const fused = A.isIdentity ? denoisingOf(R) : undefined;
+  if (fused != null) fuseDenoising(out, fused, xi);
   return out;
 }
 

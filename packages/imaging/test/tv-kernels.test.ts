@@ -2,9 +2,10 @@ import { it, expect, afterEach } from 'vitest';
 import { tf, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
-import { smoothedTV, huberTV } from '../src/index.js';
+import { smoothedTV, huberTV, tvDenoisingProblem } from '../src/index.js';
 import type { Regularizer } from '../src/index.js';
 import { useFusedTV, TV_KERNELS } from '../src/internal/tv-kernels.js';
+import { simdOf } from '../src/internal/tv-simd.js';
 
 /*
  * The fused TV kernels (one JS pass per derivative, tv-kernels.ts) against the op form of
@@ -53,7 +54,12 @@ async function kernelsOf(fn: () => tf.Tensor | tf.Tensor[]): Promise<string[]> {
   return info.kernels.map((k) => k.name);
 }
 
-describeEachBackend('imaging: fused TV kernels', () => {
+describeEachBackend('imaging: fused TV kernels', (backend) => {
+  it('on wasm the gradient and Hessian product run as WebAssembly SIMD on the backend heap', () => {
+    // Node 20 has wasm SIMD and tfjs-backend-wasm 4.x exposes its memory: a silent fallback to the JS loops would show here
+    expect(simdOf(tf.backend()) != null).toBe(backend === 'wasm');
+  });
+
   for (const [name, make] of Object.entries(CASES)) {
     it(`${name}: every derivative matches the op form on every shape, without leaks`, () => {
       const R = make();
@@ -126,4 +132,33 @@ describeEachBackend('imaging: fused TV kernels', () => {
     disposeParams(theta);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  for (const xi of [0, 0.1]) {
+    it(`denoising problem (ξ = ${xi}): gradient, value and Hessian of the whole energy are one kernel and match the composed op form`, async () => {
+      for (const kind of ['smoothed', 'huber'] as const) {
+        const before = tf.memory().numTensors;
+        const built = tvDenoisingProblem({ nu: 0.3, alpha: 0.2, kind, xi, learnNu: kind === 'smoothed' });
+        const { problem, theta } = built;
+        const x = tf.tidy(() => tf.mul(0.3, randn([2, 9, 13, 1], 1)));
+        const v = randn(x.shape, 2);
+        const data = { y: randn(x.shape, 3) };
+        const all = () => {
+          const vg = problem.valueAndGradient(x, theta, data);
+          return [problem.gradient(x, theta, data), vg.value, vg.grad, problem.hvp(x, theta, data, v), problem.energy(x, theta, data)];
+        };
+        const fused = all();
+        expect(await kernelsOf(() => problem.gradient(x, theta, data))).toEqual([TV_KERNELS.gradient]);
+        const h = problem.hessianAt(x, theta, data);
+        expect(await kernelsOf(() => h.apply(v))).toEqual([TV_KERNELS.apply]);
+        h.dispose();
+        useFusedTV(false);
+        const ops = all();
+        useFusedTV(true);
+        for (const [i, f] of fused.entries()) expect(relErr(f, ops[i]), `${kind} output ${i}`).toBeLessThan(TOL);
+        tf.dispose([...fused, ...ops, x, v, data.y]);
+        built.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    });
+  }
 });

@@ -32,6 +32,7 @@ import { tf } from '@bilevel/core';
 import type { Params, HessianAt } from '@bilevel/core';
 import { param } from './params.js';
 import { fusedTVAvailable, fusedTVGradient, fusedTVValueAndGradient, fusedTVValue, fusedTVHessian, fusedTVHessianApply, fusedTVMixed, type TVKernelParams } from './tv-kernels.js';
+import type { DenoisingDerivatives } from './fused-denoising.js';
 
 // f[a, b, 0, c]: channel 0 = x[i+1, j] − x[i, j], channel 1 = x[i, j+1] − x[i, j]
 const STENCIL = [-1, -1, 0, 1, 1, 0, 0, 0];
@@ -73,11 +74,11 @@ function differencesAdjoint(p: tf.Tensor): tf.Tensor {
   return tf.conv2dTranspose(p as tf.Tensor4D, tf.tensor4d(STENCIL, [2, 2, 1, 2]), [b, h, w, 1], 1, 'same');
 }
 
-/** `∇ᵀ(M ∇v)` in ops from the fused kernel's per-pixel blocks `(M₀₀, M₀₁, M₁₁)` (when a tape records at apply time). */
+/** `∇ᵀ(M ∇v)` in ops from the fused kernel's per-pixel blocks `(M₀₀, M₀₁, M₁₁)`, `[3, b, h, w, 1]` (when a tape records at apply time). */
 function applyBlocks(v: tf.Tensor, blocks: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [d0, d1] = tf.split(differences(v), 2, 3);
-    const [m00, m01, m11] = tf.split(blocks, 3, 3);
+    const [m00, m01, m11] = tf.unstack(blocks);
     return differencesAdjoint(tf.concat([tf.add(tf.mul(m00, d0), tf.mul(m01, d1)), tf.add(tf.mul(m01, d0), tf.mul(m11, d1))], 3));
   });
 }
@@ -118,7 +119,25 @@ export function tvDerivatives(o: TVDerivativeOptions) {
     logAlpha: param(theta, 'logAlpha', o.where),
     logNu: o.learnNu ? param(theta, 'logNu', o.where) : undefined,
   });
+  /** ∇²R (+ shift·I) prepared by the kernel: the blocks once, then one kernel per product (the op form under a tape). */
+  const fusedHessian = (x: tf.Tensor, theta: Params, shift: number): HessianAt => {
+    const blocks = fusedTVHessian(x, kernelParams(theta), huber, o.nu);
+    return {
+      apply: (v) => (fusedTVAvailable(v) && tf.util.arraysEqual(v.shape, x.shape)
+        ? fusedTVHessianApply(v, blocks, shift)
+        : tf.tidy(() => (shift === 0 ? applyBlocks(v, blocks) : tf.add(applyBlocks(v, blocks), tf.mul(shift, v))))),
+      dispose: () => blocks.dispose(),
+    };
+  };
+  const withData = (x: tf.Tensor, y: tf.Tensor) => fusedTVAvailable(x) && y.dtype === 'float32' && tf.util.arraysEqual(y.shape, x.shape);
+  const denoising: DenoisingDerivatives = {
+    gradient: (x, theta, y, xi) => (withData(x, y) ? fusedTVGradient(x, kernelParams(theta), huber, o.nu, { y, xi }) : null),
+    valueAndGradient: (x, theta, y, xi) => (withData(x, y) ? fusedTVValueAndGradient(x, kernelParams(theta), huber, o.nu, { y, xi }) : null),
+    hessian: (x, theta, xi) => (fusedTVAvailable(x) ? fusedHessian(x, theta, 1 + xi) : null),
+  };
   return {
+    /** The denoising energy's derivatives, one kernel each (see fused-denoising.ts), or null where the op form runs. */
+    denoising,
     /** R(x) by the fused kernel, or null where only the op form applies (the regularizer's value then runs its own). */
     fusedValue: (x: tf.Tensor, theta: Params): tf.Scalar | null => (fusedTVAvailable(x) ? fusedTVValue(x, kernelParams(theta), huber, o.nu) : null),
     valueAndGradient(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor } {
@@ -143,13 +162,7 @@ export function tvDerivatives(o: TVDerivativeOptions) {
       return tf.mul(alpha(theta), adjointOfGradient(tf.mul(g, inverse)));
     }),
     hessian(x: tf.Tensor, theta: Params): HessianAt {
-      if (fusedTVAvailable(x)) {
-        const blocks = fusedTVHessian(x, kernelParams(theta), huber, o.nu);
-        return {
-          apply: (v) => (fusedTVAvailable(v) && tf.util.arraysEqual(v.shape, x.shape) ? fusedTVHessianApply(v, blocks) : applyBlocks(v, blocks)),
-          dispose: () => blocks.dispose(),
-        };
-      }
+      if (fusedTVAvailable(x)) return fusedHessian(x, theta, 0);
       const [inverse, curvature] = tf.tidy(() => {
         const { g, n2, inverse: r } = scale(x, theta);
         let c = tf.mul(g, tf.pow(r, 3));

@@ -3,7 +3,8 @@
  * applied to a direction and the mixed product of (smoothed or Huber) TV each as ONE tfjs
  * kernel, registered for the wasm and cpu backends, whose body is a JS loop over the
  * tensors' own arrays (on wasm, Float32Array views of the heap; on cpu, the stored arrays):
- * the loops are in tv-loops.ts.
+ * the loops are in tv-loops.ts; on wasm the gradient and the Hessian product, the two that
+ * run in the solvers' loops, are WebAssembly SIMD on the backend's heap (tv-simd.ts).
  *
  * Why: the op form of tv-derivatives.ts is ~13 small tfjs kernels per gradient and ~8 per
  * Hessian-vector product; at 4 crops of 64×64 each kernel costs 15–30 µs of dispatch on
@@ -19,7 +20,8 @@
  * @packageDocumentation
  */
 import { tf } from '@bilevel/core';
-import { tvGradientLoop, tvHessianLoop, tvHessianApplyLoop, tvMixedLoop, type TVLoopConstants } from './tv-loops.js';
+import { tvGradientLoop, tvHessianLoop, tvHessianApplyLoop, tvMixedLoop, dataTermLoop, type TVLoopConstants } from './tv-loops.js';
+import { simdOf } from './tv-simd.js';
 
 /** The kernel names (one registry entry per backend). */
 export const TV_KERNELS = {
@@ -80,26 +82,54 @@ function kernels(name: (typeof BACKENDS)[number]): Record<string, (args: KernelA
   return {
     [TV_KERNELS.gradient]: ({ inputs, backend, attrs }) => {
       const io = ioOf(name, backend);
-      // mode 'gradient': [∇R]; 'both': [∇R, R]; 'value': [R]
+      // mode 'gradient': [∇R]; 'both': [∇R, R]; 'value': [R]. With input y (denoising, attr xi):
+      // R + ½‖x − y‖² + (ξ/2)‖x‖² and its gradient instead.
       const mode = attrs.mode as 'gradient' | 'both' | 'value';
+      const xi = (attrs.xi as number | undefined) ?? 0;
+      const y = inputs.y as Info | undefined;
+      const simd = name === 'wasm' && mode === 'gradient' ? simdOf(backend) : null;
+      if (simd != null) {
+        const k = constants(io, inputs.x, inputs, attrs as unknown as TVAttrs);
+        const [out] = io.outputs([inputs.x.shape]).infos;
+        const [x, o] = [simd.offset(inputs.x.dataId), simd.offset(out.dataId)];
+        // smoothed: √(|g|² + ν²); Huber: √max(|g|², ν²)
+        simd.gradient(x, o, k.b, k.h, k.w, k.alpha, k.huber ? 0 : k.nu * k.nu, k.huber ? k.nu * k.nu : 0);
+        if (y != null) simd.shift(o, x, simd.offset(y.dataId), k.b * k.h * k.w, 1 + xi);
+        return out;
+      }
       const shapes = mode === 'gradient' ? [inputs.x.shape] : mode === 'both' ? [inputs.x.shape, []] : [[]];
       const { infos, views } = io.outputs(shapes);
-      const value = tvGradientLoop(io.read(inputs.x), mode === 'value' ? null : views[0], constants(io, inputs.x, inputs, attrs as unknown as TVAttrs), mode !== 'gradient');
+      const x = io.read(inputs.x);
+      const out = mode === 'value' ? null : views[0];
+      let value = tvGradientLoop(x, out, constants(io, inputs.x, inputs, attrs as unknown as TVAttrs), mode !== 'gradient');
+      if (y != null) value += dataTermLoop(out, x, io.read(y), xi);
       if (mode !== 'gradient') views[views.length - 1][0] = value;
       return infos.length === 1 ? infos[0] : infos;
     },
     [TV_KERNELS.hessian]: ({ inputs, backend, attrs }) => {
       const io = ioOf(name, backend);
       const [b, h, w] = inputs.x.shape;
-      const { infos, views } = io.outputs([[b, h, w, 3]]);
+      const { infos, views } = io.outputs([[3, b, h, w, 1]]);
       tvHessianLoop(io.read(inputs.x), views[0], constants(io, inputs.x, inputs, attrs as unknown as TVAttrs));
       return infos[0];
     },
-    [TV_KERNELS.apply]: ({ inputs, backend }) => {
+    [TV_KERNELS.apply]: ({ inputs, backend, attrs }) => {
       const io = ioOf(name, backend);
       const [b, h, w] = inputs.v.shape;
+      // attr shift s: ∇²R v + s v (s = 1 + ξ for a denoising energy; 0: ∇²R v alone)
+      const shift = (attrs.shift as number | undefined) ?? 0;
+      const simd = name === 'wasm' ? simdOf(backend) : null;
+      if (simd != null) {
+        const [out] = io.outputs([inputs.v.shape]).infos;
+        const [v, o] = [simd.offset(inputs.v.dataId), simd.offset(out.dataId)];
+        simd.apply(v, simd.offset(inputs.cache.dataId), o, b, h, w);
+        if (shift !== 0) simd.shift(o, v, null, b * h * w, shift);
+        return out;
+      }
       const { infos, views } = io.outputs([inputs.v.shape]);
-      tvHessianApplyLoop(io.read(inputs.v), io.read(inputs.cache), views[0], { b, h, w, alpha: 0, nu: 0, huber: false });
+      const v = io.read(inputs.v);
+      tvHessianApplyLoop(v, io.read(inputs.cache), views[0], { b, h, w, alpha: 0, nu: 0, huber: false });
+      if (shift !== 0) dataTermLoop(views[0], v, null, shift - 1);
       return infos[0];
     },
     [TV_KERNELS.mixed]: ({ inputs, backend, attrs }) => {
@@ -166,9 +196,20 @@ function run(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<stri
 const inputsOf = (x: tf.Tensor, p: TVKernelParams): Record<string, tf.Tensor> => (p.logNu != null ? { x, logAlpha: p.logAlpha, logNu: p.logNu } : { x, logAlpha: p.logAlpha });
 const attrsOf = (huber: boolean, nu: number, p: TVKernelParams) => ({ huber, nu, learnNu: p.logNu != null });
 
-/** `∇R(x)` by one kernel. */
-export function fusedTVGradient(x: tf.Tensor, p: TVKernelParams, huber: boolean, nu: number): tf.Tensor {
-  return run(TV_KERNELS.gradient, inputsOf(x, p), { ...attrsOf(huber, nu, p), mode: 'gradient' }) as tf.Tensor;
+/**
+ * The data term a kernel may fold in: a denoising energy `½‖x − y‖² + (ξ/2)‖x‖² + R(x)`
+ * (identity forward operator), whose gradient is `(1 + ξ) x − y + ∇R` and Hessian `(1 + ξ) I + ∇²R`.
+ */
+export interface TVDataTerm {
+  y: tf.Tensor;
+  xi: number;
+}
+
+const withData = (inputs: Record<string, tf.Tensor>, data: TVDataTerm | undefined) => (data != null ? { ...inputs, y: data.y } : inputs);
+
+/** `∇R(x)` (plus the data term's gradient when `data` is given) by one kernel. */
+export function fusedTVGradient(x: tf.Tensor, p: TVKernelParams, huber: boolean, nu: number, data?: TVDataTerm): tf.Tensor {
+  return run(TV_KERNELS.gradient, withData(inputsOf(x, p), data), { ...attrsOf(huber, nu, p), mode: 'gradient', xi: data?.xi ?? 0 }) as tf.Tensor;
 }
 
 /** `R(x)` by one kernel. */
@@ -176,20 +217,20 @@ export function fusedTVValue(x: tf.Tensor, p: TVKernelParams, huber: boolean, nu
   return run(TV_KERNELS.gradient, inputsOf(x, p), { ...attrsOf(huber, nu, p), mode: 'value' }) as tf.Scalar;
 }
 
-/** `{ value: R(x), grad: ∇R(x) }` by one kernel. */
-export function fusedTVValueAndGradient(x: tf.Tensor, p: TVKernelParams, huber: boolean, nu: number): { value: tf.Scalar; grad: tf.Tensor } {
-  const [grad, value] = run(TV_KERNELS.gradient, inputsOf(x, p), { ...attrsOf(huber, nu, p), mode: 'both' }) as tf.Tensor[];
+/** `{ value: R(x), grad: ∇R(x) }` (each with the data term when `data` is given) by one kernel. */
+export function fusedTVValueAndGradient(x: tf.Tensor, p: TVKernelParams, huber: boolean, nu: number, data?: TVDataTerm): { value: tf.Scalar; grad: tf.Tensor } {
+  const [grad, value] = run(TV_KERNELS.gradient, withData(inputsOf(x, p), data), { ...attrsOf(huber, nu, p), mode: 'both', xi: data?.xi ?? 0 }) as tf.Tensor[];
   return { value: value as tf.Scalar, grad };
 }
 
-/** The per-pixel Hessian blocks `[b, h, w, 3]` of R at x (see tv-loops.ts). */
+/** The per-pixel Hessian blocks `[3, b, h, w, 1]` of R at x (see tv-loops.ts). */
 export function fusedTVHessian(x: tf.Tensor, p: TVKernelParams, huber: boolean, nu: number): tf.Tensor {
   return run(TV_KERNELS.hessian, inputsOf(x, p), attrsOf(huber, nu, p)) as tf.Tensor;
 }
 
-/** `∇²R(x) v` from the blocks of {@link fusedTVHessian}. */
-export function fusedTVHessianApply(v: tf.Tensor, cache: tf.Tensor): tf.Tensor {
-  return run(TV_KERNELS.apply, { v, cache }, {}) as tf.Tensor;
+/** `∇²R(x) v + shift·v` from the blocks of {@link fusedTVHessian} (shift = 1 + ξ with a denoising data term, else 0). */
+export function fusedTVHessianApply(v: tf.Tensor, cache: tf.Tensor, shift = 0): tf.Tensor {
+  return run(TV_KERNELS.apply, { v, cache }, { shift }) as tf.Tensor;
 }
 
 /** The mixed product: `[∂/∂log α]` or `[∂/∂log α, ∂/∂log ν]` of `⟨∇R(x), v⟩`, shaped like the parameters. */

@@ -86,15 +86,17 @@ export function tvGradientLoop(x: Float32Array, out: Float32Array | null, k: TVL
 }
 
 /**
- * The per-pixel Hessian blocks of R at x: `cache[3·pixel + (0, 1, 2)] = (M₀₀, M₀₁, M₁₁)`.
+ * The per-pixel Hessian blocks of R at x in three planes: `cache[pixel + c·n] = (M₀₀, M₀₁, M₁₁)[c]`,
+ * n = b·h·w (planes, so that the SIMD loops of tv-simd.wat load 4 pixels of one entry at once).
  *
  * @param x - the image, flat.
- * @param cache - `[b, h, w, 3]`, flat.
+ * @param cache - `[3, b, h, w, 1]`, flat.
  * @param k - shape and constants.
  */
 export function tvHessianLoop(x: Float32Array, cache: Float32Array, k: TVLoopConstants): void {
   const { b, h, w, alpha, nu, huber } = k;
   const nu2 = nu * nu;
+  const size = b * h * w;
   for (let n = 0; n < b; n++) {
     for (let i = 0; i < h; i++) {
       const start = (n * h + i) * w;
@@ -123,9 +125,9 @@ export function tvHessianLoop(x: Float32Array, cache: Float32Array, k: TVLoopCon
           m01 = -c * g0 * g1;
           m11 = c * (a0 + extra);
         }
-        cache[3 * at] = m00;
-        cache[3 * at + 1] = m01;
-        cache[3 * at + 2] = m11;
+        cache[at] = m00;
+        cache[size + at] = m01;
+        cache[2 * size + at] = m11;
       }
     }
   }
@@ -135,12 +137,13 @@ export function tvHessianLoop(x: Float32Array, cache: Float32Array, k: TVLoopCon
  * `out = ∇ᵀ(M ∇v)` with the blocks of {@link tvHessianLoop}.
  *
  * @param v - the direction, flat `[b, h, w, 1]`.
- * @param cache - the blocks `[b, h, w, 3]`.
+ * @param cache - the blocks `[3, b, h, w, 1]`.
  * @param out - the product, flat like v.
  * @param k - the shape (α, ν and the kind are in the cache).
  */
 export function tvHessianApplyLoop(v: Float32Array, cache: Float32Array, out: Float32Array, k: TVLoopConstants): void {
   const { b, h, w } = k;
+  const size = b * h * w;
   const prev = row(w);
   for (let n = 0; n < b; n++) {
     prev.fill(0, 0, w);
@@ -153,10 +156,10 @@ export function tvHessianApplyLoop(v: Float32Array, cache: Float32Array, out: Fl
         const vk = v[at];
         const d0 = v[at + down] - vk;
         const d1 = j === w - 1 ? 0 : v[at + 1] - vk;
-        const m01 = cache[3 * at + 1];
+        const m01 = cache[size + at];
         // the last row's M₀₀ multiplies d0 = 0 and its M₀₁ is 0 (g₀ = 0): q₀ = 0 there, likewise q₁ on the last column
-        const q0 = cache[3 * at] * d0 + m01 * d1;
-        const q1 = m01 * d0 + cache[3 * at + 2] * d1;
+        const q0 = cache[at] * d0 + m01 * d1;
+        const q1 = m01 * d0 + cache[2 * size + at] * d1;
         out[at] = prev[j] - q0 + left - q1;
         prev[j] = q0;
         left = q1;
@@ -200,4 +203,31 @@ export function tvMixedLoop(x: Float32Array, v: Float32Array, k: TVLoopConstants
     }
   }
   return [alpha * first, huber ? 0 : -alpha * nu2 * third];
+}
+
+/**
+ * The data term of a denoising energy `½‖x − y‖² + (ξ/2)‖x‖²`: adds its gradient
+ * `(1 + ξ) x − y` to out (when out is given; y null adds `(1 + ξ) x`, the Hessian's part) and
+ * returns its value (0 when y is null).
+ *
+ * @param out - the gradient (or Hessian product) so far, flat, or null for the value alone.
+ * @param x - the point (or direction), flat.
+ * @param y - the data, or null.
+ * @param xi - ξ ≥ 0.
+ * @returns `½‖x − y‖² + (ξ/2)‖x‖²` when y is given, else 0.
+ */
+export function dataTermLoop(out: Float32Array | null, x: Float32Array, y: Float32Array | null, xi: number): number {
+  const scale = 1 + xi;
+  if (y == null) {
+    if (out != null) for (let i = 0; i < x.length; i++) out[i] += scale * x[i];
+    return 0;
+  }
+  let value = 0;
+  for (let i = 0; i < x.length; i++) {
+    const xk = x[i];
+    const r = xk - y[i];
+    if (out != null) out[i] += scale * xk - y[i];
+    value += r * r + xi * xk * xk;
+  }
+  return value / 2;
 }

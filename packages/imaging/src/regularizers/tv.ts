@@ -7,6 +7,7 @@ import { param, read } from '../internal/params.js';
 import { checkOptions } from '@bilevel/core';
 import { TV_SCHEMA } from '../internal/options.js';
 import { tvDerivatives } from '../internal/tv-derivatives.js';
+import { withDenoising } from '../internal/fused-denoising.js';
 
 /** Options of {@link smoothedTV} and {@link huberTV}. */
 export interface TVOptions {
@@ -54,8 +55,8 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('smoothedTV', options_);
   const learnNu = options_.learnNu === true;
   const nuOf = (theta: Params) => (learnNu ? read(() => tf.exp(param(theta, 'logNu', 'smoothedTV')))[0] : nu);
-  const { fusedValue, ...derivatives } = tvDerivatives({ kind: 'smoothed', nu, learnNu, where: 'smoothedTV' });
-  return {
+  const { fusedValue, denoising, ...derivatives } = tvDerivatives({ kind: 'smoothed', nu, learnNu, where: 'smoothedTV' });
+  return withDenoising({
     name: learnNu ? 'smoothed TV (learned ν)' : `smoothed TV (ν = ${nu})`,
     convex: true,
     value: (x, theta) =>
@@ -73,7 +74,7 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
       if (learnNu) theta.logNu = tf.scalar(Math.log(nu));
       return theta;
     },
-  };
+  }, denoising);
 }
 
 /**
@@ -92,8 +93,8 @@ export function smoothedTV(options_: TVOptions = {}): Regularizer {
  */
 export function huberTV(options_: TVOptions = {}): Regularizer {
   const { nu, alpha } = options('huberTV', options_);
-  const { fusedValue, ...derivatives } = tvDerivatives({ kind: 'huber', nu, learnNu: false, where: 'huberTV' });
-  return {
+  const { fusedValue, denoising, ...derivatives } = tvDerivatives({ kind: 'huber', nu, learnNu: false, where: 'huberTV' });
+  return withDenoising({
     name: `Huber TV (ν = ${nu})`,
     convex: true,
     value: (x, theta) =>
@@ -110,5 +111,5 @@ export function huberTV(options_: TVOptions = {}): Regularizer {
     mu: () => 0,
     lipschitz: (theta) => (8 * alphaOf(theta, 'huberTV')) / nu,
     init: () => ({ logAlpha: tf.scalar(Math.log(alpha)) }),
-  };
+  }, denoising);
 }
