@@ -2,7 +2,8 @@ import { it, expect, beforeAll, describe } from 'vitest';
 import { tf, initBackend, defineSaddle, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
-import { maid, train, MAID_DEFAULTS } from '@bilevel/outer';
+import { maid, train, MAID_DEFAULTS, oracleFromStrategy } from '@bilevel/outer';
+import type { Oracle } from '@bilevel/outer';
 
 beforeAll(async () => {
   await initBackend();
@@ -84,5 +85,51 @@ describe('MAID on a saddle lower level (Algorithm 3 over inexact piggyback, Algo
     strategy.dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([theta0.K, data.b, data.t]);
+  });
+
+  it("MAID's line-search trials are value-only requests: no adjoint solve at trial points, the same accept/reject pattern and θ as with full trials", async () => {
+    const data = { b: tf.tensor1d(b), t: tf.tensor1d(t) };
+    const before = tf.memory().numTensors;
+    type Call = { valueOnly: boolean; linear: number; inner: number; grad: boolean };
+    // `full`: every trial asks for the whole hypergradient (skipAdjoint: false), as MAID did before value requests
+    const run = async (full: boolean) => {
+      const calls: Call[] = [];
+      const strategy = piggyback({ lossLipschitz: 1, certificate: 'estimated' });
+      const base = oracleFromStrategy({ problem, strategy, data, loss });
+      const oracle: Oracle = Object.assign((theta: Params, accuracy: { tol: number; linearTol: number }, call: { valueOnly?: boolean } = {}) => {
+        const r = base(theta, accuracy, full && call.valueOnly ? { ...call, skipAdjoint: false } : call);
+        calls.push({ valueOnly: call.valueOnly === true, linear: r.work.linearIterations, inner: r.work.innerIterations, grad: r.grad != null });
+        return r;
+      }, { saveState: base.saveState, loadState: base.loadState });
+      const theta0 = { K: tf.tensor2d(K0) };
+      const accepted: boolean[] = [];
+      const result = await train({ method: maid({ tol0: 1e-1, step0: 1 }), oracle, theta0, budget: { iterations: 8 }, onProgress: (e) => accepted.push(e.accepted) });
+      const K = Array.from(result.theta.K.dataSync());
+      disposeParams(result.theta);
+      theta0.K.dispose();
+      strategy.dispose();
+      return { calls, accepted, K, work: result.work };
+    };
+    const fresh = await run(false);
+    const old = await run(true);
+    const trials = fresh.calls.filter((c) => c.valueOnly);
+    const trialLinear = (r: typeof fresh) => r.calls.filter((c) => c.valueOnly).reduce((s, c) => s + c.linear, 0);
+    console.log(`MAID trials value-only vs full: ${trials.length} trials; adjoint iterations ${fresh.work.linearIterations} vs ${old.work.linearIterations} (in trials ${trialLinear(fresh)} vs ${trialLinear(old)}); PDHG ${fresh.work.innerIterations} vs ${old.work.innerIterations}`);
+    expect(trials.length).toBeGreaterThan(0);
+    // adjoint iterations only where a hypergradient is asked (the accepted points and the descent tests)
+    for (const c of trials) {
+      expect(c.linear).toBe(0);
+      expect(c.grad).toBe(false);
+    }
+    expect(trialLinear(old)).toBeGreaterThan(0);
+    expect(fresh.work.linearIterations).toBeLessThan(old.work.linearIterations);
+    // the same trajectory: same accepted steps, and θ equal up to the adjoint tolerances (the adjoint
+    // starts from another warm start at each θ_k; MAID's δ ends near 1e-1·1.05⁸, and ‖ΔK‖ ≪ that)
+    expect(fresh.accepted).toEqual(old.accepted);
+    const diff = Math.sqrt(fresh.K.reduce((s, v, i) => s + (v - old.K[i]) ** 2, 0));
+    const size = Math.sqrt(old.K.reduce((s, v) => s + v * v, 0));
+    expect(diff).toBeLessThan(1e-2 * size);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([data.b, data.t]);
   });
 });

@@ -25,7 +25,7 @@ export { requireBackend, checkTheta, checkData, checkStart, checkScalarOutput, c
 export type { InnerSolver, InnerResult, InnerSolveOptions, InnerStatus } from './inner/types.js';
 export type { LinearSolver, LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './linear/types.js';
 export type { Loss, Accuracy, HypergradientRequest, HypergradientResult, HypergradientStatus, Strategy } from './strategy.js';
-export type { SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from './strategy.js';
+export type { SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult, ValueResult } from './strategy.js';
 export { hypergradient, DEFAULT_HYPERGRADIENT_OPTIONS } from './hypergradient.js';
 export type { HypergradientOptions } from './hypergradient.js';
 export {
@@ -36,7 +36,7 @@ export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContex
 export { defineStrategy } from './driver/define.js';
 export { innerForward, explicitStopping } from './driver/inner-forward.js';
 export { fixedPointForward } from './driver/fixed-point-forward.js';
-export { hypergradientWithPolicy } from './driver/run.js';
+export { hypergradientWithPolicy, valueWithPolicy } from './driver/run.js';
 export { checkRequest, guardLoss } from './driver/door.js';
 export { splitLoss } from './driver/loss-split.js';
 export type { LossSplit } from './driver/loss-split.js';
@@ -46,7 +46,7 @@ export { fixedPointMapOf, gradientStepSize } from './driver/step-map.js';
 export type { FixedPointMap, StepMap } from './driver/step-map.js';
 export { finiteParams } from './driver/result.js';
 export type {
-  ProblemKind, AnyProblem, ForwardRequest, ForwardOutcome, ForwardSolve, SolveStatus, RuleVjpRequest, RuleVjpOutcome,
+  ProblemKind, AnyProblem, ForwardRequest, ForwardOutcome, ForwardSolve, SolveStatus, RuleVjpRequest, RuleVjpOutcome, RuleValueRequest, RuleValueOutcome,
   ThroughForwardRequest, ThroughForwardOutcome, DifferentiationRule, StrategyDefaults, ExplicitStopping, StrategyParts, DrivenStrategy,
 } from './driver/types.js';
 export { gradientDescent, GRADIENT_DESCENT_DEFAULTS, BACKTRACKING_DEFAULTS } from './inner/gradient-descent.js';
@@ -90,9 +90,9 @@ export type { OptionSpec, OptionSchema, OptionSet, AccuracySources } from './opt
 export type { Range as OptionRange } from './internal/option-range.js';
 export {
   isSamplePool, definePoolTask, taskFromModule, sampleRunner, paramsFromPlain, paramsToPlain, reduceSamples, pooledHypergradient, inlinePool,
-  warmStateToJson, warmStateFromJson,
+  warmStateToJson, warmStateFromJson, packWarm, unpackWarm, sameLayout,
 } from './pool/index.js';
 export type {
-  PlainTensor, PlainParams, PoolPolicy, PoolRequest, SampleOutcome, SamplePool, PoolTask, PoolTaskSpec, SampleRunner, SampleJob, WarmAccess,
+  PlainTensor, SampleWarm, PackedWarm, PlainParams, PoolPolicy, PoolRequest, SampleOutcome, SamplePool, PoolTask, PoolTaskSpec, SampleRunner, SampleJob, WarmAccess,
   PooledResult, PooledHypergradientOptions,
 } from './pool/index.js';

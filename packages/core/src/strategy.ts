@@ -64,10 +64,39 @@ export interface HypergradientResult {
   dispose(): void;
 }
 
+/** What {@link Strategy.value} returns: a {@link HypergradientResult} without `grad` and `bound`. The caller owns `x` (call `dispose()`). */
+export interface ValueResult {
+  /** ℓ(x̃, θ) at the returned x̃. */
+  value: number;
+  /** The lower-level solution used. */
+  x: tf.Tensor;
+  /** Bound on |value − F(θ)| from the forward accuracy alone, where the rule and its constants give one. */
+  valueBound?: number;
+  /** Work of this call (forward only: 0 linear iterations). */
+  work: Work;
+  /** `'converged'` or `'forward-not-converged'`. */
+  status: HypergradientStatus;
+  converged: boolean;
+  residuals: { forward: number };
+  message: string;
+  strategy: string;
+  /** Disposes `x`. */
+  dispose(): void;
+}
+
 /** A differentiation rule: swapping strategy is changing this one object. */
 export interface Strategy {
   readonly name: string;
   compute<D = Data>(request: HypergradientRequest<D>): HypergradientResult;
+  /**
+   * Optional: the upper-level value alone, `ℓ(x̃(θ), θ)` with its bound on |value − F(θ)|, from
+   * the forward solve only — no adjoint / backward solve (`defineStrategy` provides it). What a
+   * value-only request (a line-search trial point of MAID, a derivative-free evaluation) runs:
+   * the sufficient-decrease test of MAID reads the value and its bound `‖∇ₓℓ(x̃)‖ε + Lε²/2`,
+   * which depend on the forward accuracy ε alone (Salehi, Mukherjee, Roberts & Ehrhardt 2025,
+   * Lemma 3.4; Bogensperger et al. 2024, Lemma 5, (26)).
+   */
+  value?<D = Data>(request: HypergradientRequest<D>): ValueResult;
   /**
    * Optional: the forward solve alone, `x̂(θ)` (used by `argmin`). Strategies without it
    * cannot back an `argmin` function.

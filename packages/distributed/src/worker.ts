@@ -10,8 +10,8 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { initBackend, defineOptions, opt, paramsFromPlain, disposeParams, sampleRunner, taskFromModule, type BackendName, type Params, type PlainTensor, type PoolPolicy } from '@bilevel/core';
-import { fromWire, outcomeToWire, paramsFromWire, toWire, type WireOutcome } from './internal/codec.js';
+import { initBackend, defineOptions, opt, paramsFromPlain, disposeParams, sampleRunner, taskFromModule, type BackendName, type Params, type PoolPolicy, type SampleWarm } from '@bilevel/core';
+import { outcomeToWire, paramsFromWire, warmFromWire, warmToWire, type WireOutcome } from './internal/codec.js';
 import { CONNECTION, redisOptions, type RedisConnection } from './internal/connection.js';
 import type { JobData } from './internal/keys.js';
 
@@ -109,15 +109,15 @@ export async function startWorker(options: DistributedWorkerOptions): Promise<Di
     o.onJob?.({ id: String(job.id), sample: d.sample, call: d.call });
     const theta = await thetaOf(d.theta);
     const stored = d.warmFrom == null ? null : await redis.get(d.warmFrom);
-    const warm: PlainTensor | undefined = stored == null ? undefined : fromWire(JSON.parse(stored));
-    let next: PlainTensor | undefined;
+    const warm: SampleWarm | undefined = stored == null ? undefined : warmFromWire(JSON.parse(stored));
+    let next: SampleWarm | undefined;
     let outcome;
     try {
-      outcome = runner.run({ ...d.job, onNotConverged: d.job.onNotConverged as PoolPolicy | undefined, sample: d.sample }, theta, { get: () => warm, put: (x) => (next = x) });
+      outcome = runner.run({ ...d.job, onNotConverged: d.job.onNotConverged as PoolPolicy | undefined, sample: d.sample }, theta, { get: () => warm, put: (w) => (next = w) });
     } catch (e) {
       throw new UnrecoverableError(e instanceof Error ? e.message : String(e));
     }
-    if (next != null) await redis.set(d.warmTo, JSON.stringify(toWire(next)), 'EX', o.ttlSeconds);
+    if (next != null) await redis.set(d.warmTo, JSON.stringify(warmToWire(next)), 'EX', o.ttlSeconds);
     processed += 1;
     return outcomeToWire(outcome);
   };

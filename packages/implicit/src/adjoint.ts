@@ -1,5 +1,5 @@
 import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, slotsWarmState, loadSlotsWarmState, explicitStopping, formatNumber as fmt, checkOptions, opt, checkStrongConvexity } from '@bilevel/core';
-import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome } from '@bilevel/core';
+import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome, RuleValueRequest, RuleValueOutcome } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitErrorBound, CONSTANTS_SCHEMA } from './bound.js';
 
@@ -136,6 +136,22 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
     return { bound: b.bound, valueBound: b.valueBound, note, hvps };
   }
 
+  // A value-only request: the value bound ‖∇ₓℓ‖ε + Lε²/2 that `bound` reports, ε = ‖∇ₓΦ(x̃)‖/μ,
+  // with the same cross-check of μ (it certifies ε), and no adjoint solve.
+  function valueBound<D>(request: RuleValueRequest<D>): RuleValueOutcome {
+    const problem = request.problem as Problem<D>;
+    const mu = problem.mu(request.theta, request.data);
+    if (!(mu != null && mu > 0)) return { note: "No value bound: the problem's strongConvexity (μ) is unknown" };
+    if (options.constants?.lossLipschitz == null) return {};
+    const normT = tf.norm(request.cotangent);
+    const lossGradNorm = normT.dataSync()[0];
+    normT.dispose();
+    const b = implicitErrorBound({ epsilon: request.forward.residual / mu, delta: 0, mu, adjointNorm: 0, lossGradNorm, constants: options.constants });
+    if (b.valueBound == null) return {};
+    const hvps = checkStrongConvexity('implicit', problem, request.forward.x, request.theta, request.data, mu).hvps;
+    return { valueBound: b.valueBound, work: { hvps } };
+  }
+
   const rule: ImplicitAdjointRule = {
     name: `implicitAdjoint(${linear.name})`,
     // neumann's iteration cap is its number of terms.
@@ -144,6 +160,7 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
       return { adjoint: slots.hypergradient.held, cotangentAdjoint: slots.argmin.held };
     },
     vjp,
+    valueBound,
     reset() {
       slots.hypergradient.clear();
       slots.argmin.clear();

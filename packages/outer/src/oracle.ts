@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPolicy, checkStrongConvexity, checkRequest, guardLoss, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult, type OnNotConverged, type ConvergencePolicy } from '@bilevel/core';
+import { tf, grad as gradOf, normParams, convergencePolicy, hypergradientWithPolicy, valueWithPolicy, checkStrongConvexity, checkRequest, guardLoss, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type HypergradientResult, type OnNotConverged, type ConvergencePolicy } from '@bilevel/core';
 import type { Oracle, OracleAccuracy, OracleCallOptions, OracleResult } from './types.js';
 import { hypergradientBound, valueBound, type HypergradientBoundConstants as BoundConstants } from '@bilevel/implicit';
 import { checkKeys, checkInt } from './internal/util.js';
@@ -173,7 +173,10 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const key = call.batch == null ? '*' : call.batch.join(',');
     const d = dataFor(call.batch);
     try {
-      if (call.valueOnly === true && call.skipAdjoint === true && typeof strategy.solve === 'function') return evaluateValue(theta, accuracy, key, d);
+      // A value-only request runs no adjoint solve: `strategy.value` (every driven strategy), else
+      // with skipAdjoint a bare `solve`; `skipAdjoint: false` asks for the full hypergradient.
+      if (call.valueOnly === true && call.skipAdjoint !== false && typeof strategy.value === 'function') return evaluateValue(theta, accuracy, key, d, 'value');
+      if (call.valueOnly === true && call.skipAdjoint === true && typeof strategy.solve === 'function') return evaluateValue(theta, accuracy, key, d, 'solve');
       return evaluate(theta, accuracy, key, d);
     } finally {
       // Tensors batchData made for this call (not the full data's own) die with the call.
@@ -210,32 +213,43 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
     const { bound, valueBound: vb } = certified;
     return { value: res.value, grad: res.grad, bound, valueBound: vb, work: res.work, converged: res.converged, status: res.status, message: res.message, dispose: () => res.dispose() };
   };
-  // Value-only call with { skipAdjoint: true }: the forward solve alone (no adjoint, 0 linear
-  // iterations); the valueBound comes from `constants` (NaN without them).
-  const evaluateValue = (theta: Params, accuracy: OracleAccuracy, key: string, d: D): OracleResult => {
+  // Value-only call: the forward solve alone (no adjoint, 0 linear iterations) by the strategy's
+  // `value` (which reports the rule's forward-only valueBound) or its bare `solve`; for an energy
+  // problem without one, the valueBound comes from `constants` (NaN without them).
+  const evaluateValue = (theta: Params, accuracy: OracleAccuracy, key: string, d: D, via: 'value' | 'solve'): OracleResult => {
     const stored = warmStart ? warm.get(key) : undefined;
     const x0 = stored != null ? tf.tensor(stored.values, stored.shape, 'float32') : undefined;
-    let solved;
+    let solved: { x: tf.Tensor; value?: number; valueBound?: number; residual: number; converged: boolean; status?: string; message: string; work: OracleResult['work'] };
     try {
-      checkRequest(where, { problem, theta, data: d });
-      solved = strategy.solve!<D>({ problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, x0, tol: accuracy.tol, maxIter: options.maxIter });
+      const request = { problem: problem as Problem<D> | FixedPointProblem<D>, theta, data: d, loss, x0, tol: accuracy.tol, maxIter: options.maxIter };
+      if (via === 'value') {
+        const r = valueWithPolicy<D>(where, strategy, request, policy);
+        solved = { x: r.x, value: r.value, valueBound: r.valueBound, residual: r.residuals.forward, converged: r.converged, status: r.status, message: r.message, work: r.work };
+      } else {
+        checkRequest(where, { problem, theta, data: d });
+        const r = strategy.solve!<D>(request);
+        policy.settleSolve(where, 'forward', r, strategy.name, accuracy.tol, () => r.x.dispose());
+        solved = r;
+      }
     } finally {
       x0?.dispose();
     }
     const x = solved.x;
     try {
-      policy.settleSolve(where, 'forward', solved, strategy.name, accuracy.tol);
       if (warmStart) {
         warm.delete(key);
         warm.set(key, { shape: x.shape.slice(), values: Float32Array.from(x.dataSync()) });
         while (warm.size > maxWarm) warm.delete(warm.keys().next().value as string);
       }
-      const lossValue = tf.tidy(() => guardLoss(where, loss)(x, theta, d));
-      const value = lossValue.dataSync()[0];
-      lossValue.dispose();
-      let vBound = NaN;
+      let value = solved.value;
+      if (value == null) {
+        const lossValue = tf.tidy(() => guardLoss(where, loss)(x, theta, d));
+        value = lossValue.dataSync()[0];
+        lossValue.dispose();
+      }
+      let vBound = solved.valueBound ?? NaN;
       const given = options.constants;
-      const c = typeof given === 'function' ? given(theta, d, x) : given;
+      const c = Number.isNaN(vBound) ? (typeof given === 'function' ? given(theta, d, x) : given) : undefined;
       if (c != null && problem.kind === 'energy') {
         const mu = c.mu ?? problem.mu(theta, d);
         if (mu == null || !(mu > 0)) throw new Error(`${where}: cannot certify the value bound: give constants.mu or the problem's strongConvexity.`);
@@ -245,7 +259,8 @@ export function oracleFromStrategy<D = Data>(options: StrategyOracleOptions<D>):
         g.dispose();
         vBound = valueBound(lossGradNorm, solved.residual / mu, c.lossLipschitz);
       }
-      return { value, bound: NaN, valueBound: vBound, work: solved.work, converged: solved.converged, status: solved.converged ? 'converged' : 'forward-not-converged', message: solved.message, dispose: () => {} };
+      const status = solved.status ?? (solved.converged ? 'converged' : 'forward-not-converged');
+      return { value, bound: NaN, valueBound: vBound, work: solved.work, converged: solved.converged, status, message: solved.message, dispose: () => {} };
     } finally {
       x.dispose();
     }

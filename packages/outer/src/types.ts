@@ -19,15 +19,19 @@ export interface OracleCallOptions {
   batch?: number[];
   /**
    * Only the value (and its `valueBound`) is needed, as in a line-search trial point: the
-   * oracle may skip the adjoint solve and return no `grad`.
+   * request kind `'value'`. The oracle runs the forward solve alone — no adjoint solve, 0
+   * linear iterations — and returns no `grad`; the `valueBound` needs only the forward accuracy
+   * (Salehi et al. 2025, Lemma 3.4; Bogensperger et al. 2024, Lemma 5). {@link oracleFromStrategy}
+   * does so through `strategy.value` (every `defineStrategy` strategy: implicit, piggyback,
+   * unrolled, ...), which reports the rule's forward-only `valueBound`; a pooled oracle sends a
+   * `kind: 'value'` request to its pool.
    */
   valueOnly?: boolean;
   /**
-   * With `valueOnly`: run the forward (lower-level) solve alone, so the call does no adjoint
-   * solve and counts 0 linear iterations. {@link oracleFromStrategy} honours it when the
-   * strategy has `solve`; other oracles may ignore it. Without it a value-only call of
-   * `oracleFromStrategy` still runs the full hypergradient (the behaviour MAID's published
-   * work counts rest on).
+   * With `valueOnly`: `false` runs the full hypergradient anyway (adjoint included), as before
+   * value requests existed (e.g. to reproduce earlier work counts); `true` also lets
+   * {@link oracleFromStrategy} use a bare `strategy.solve` when the strategy has no `value`.
+   * Default: skip the adjoint wherever the strategy can.
    */
   skipAdjoint?: boolean;
 }

@@ -86,7 +86,7 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
     tf.dispose([theta.theta, ...Object.values(data)]);
   });
 
-  it('value-only calls with skipAdjoint run the forward solve alone: same value and valueBound, 0 linear iterations', async () => {
+  it('value-only calls run the forward solve alone (strategy.value, or solve with skipAdjoint): same value and valueBound, 0 linear iterations', async () => {
     const q = makeQuadratic({ rows: 20, m: 5, p: 5, samples: 1, ridge: 0.1, seed: 7 });
     const { data, problem, loss } = tensorProblem(q);
     const constants = { lossLipschitz: q.constants.lossLipschitz, mixedNorm: q.constants.mixedNorm };
@@ -97,12 +97,19 @@ describe('oracleFromStrategy with the real implicit strategy', () => {
     const theta = { theta: tf.tensor1d(thetaValues) };
     const accuracy = { tol: 1e-3, linearTol: 1e-3 };
     const before = tf.memory().numTensors;
-    const full = oracle(theta, accuracy, { valueOnly: true });
+    // skipAdjoint: false asks for the full hypergradient (adjoint included), as before value requests
+    const full = oracle(theta, accuracy, { valueOnly: true, skipAdjoint: false });
     const skip = oracle(theta, accuracy, { valueOnly: true, skipAdjoint: true });
-    // Existing behaviour kept: without skipAdjoint a value-only call still runs the adjoint.
+    const plain = oracle(theta, accuracy, { valueOnly: true });
     expect(full.work.linearIterations).toBeGreaterThan(0);
     expect(full.grad).toBeDefined();
     expect(skip.work.linearIterations).toBe(0);
+    // the default value-only request goes through strategy.value: no adjoint, same value and bound
+    expect(plain.work.linearIterations).toBe(0);
+    expect(plain.grad).toBeUndefined();
+    expect(plain.value).toBe(full.value);
+    expect(plain.valueBound).toBe(skip.valueBound);
+    plain.dispose();
     expect(skip.grad).toBeUndefined();
     expect(skip.work.innerIterations).toBe(full.work.innerIterations);
     expect(skip.value).toBe(full.value);

@@ -1,8 +1,10 @@
 import { tf, addWork, withIsolatedTape, statusMessage, valueAndGradParams, keysOf, formatNumber as fmt } from '@bilevel/core';
-import type { DifferentiationRule, ForwardOutcome, Params, SaddleProblem, SolveStatus } from '@bilevel/core';
+import type { DifferentiationRule, ForwardOutcome, Params, RuleValueOutcome, SaddleProblem, SolveStatus } from '@bilevel/core';
 import { piggybackAdjoint } from './internal/adjoint.js';
 import { certifySaddle } from './internal/certify.js';
 import { extrapolatedEstimate } from './internal/extrapolate.js';
+import { saddleHypergradientBound } from './bound.js';
+import { contractionEstimate, estimatedSaddleBound } from './estimate.js';
 import type { PdhgForward, SaddleAux } from './forward.js';
 import type { SaddleWarmStart } from './internal/warm.js';
 
@@ -25,6 +27,14 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
     // The saddle point (x, z) and adjoint (a, b) PDHG and the adjoint restart from.
     warmState: () => warm.export(),
     loadWarmState: (state) => warm.import(state),
+    // A value-only request (a line-search trial): the `valueBound` the hypergradient would report,
+    // from PDHG's last step alone: ψ of Bogensperger et al. (2024), Lemma 5, (26), reads ℓ and
+    // ‖∇ℓ‖ε + Lε²/2 at the trial point, i.e. the forward accuracy only; no adjoint solve.
+    valueBound(request) {
+      const aux = request.forward.aux;
+      if (aux == null || typeof aux.constants === 'string' || aux.last == null) return { note: typeof aux?.constants === 'string' ? aux.constants : undefined };
+      return withIsolatedTape(() => forwardValueBound(request.problem as SaddleProblem<typeof request.data>, request.theta, request.data, request.forward.x, aux, request.cotangent));
+    },
     vjp(request) {
       const problem = request.problem as SaddleProblem<typeof request.data>;
       const { theta, data, cotangent, purpose } = request;
@@ -107,4 +117,40 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
       });
     },
   };
+}
+
+/**
+ * The piggyback `valueBound` from the forward alone: certified ‖∇ℓ₁(x̃)‖_{W⁻¹}ε + Lε²/2 with
+ * ε = ‖(r_p, r_d)‖_{W⁻¹} (`saddleHypergradientBound`, whose value bound reads only these two), and
+ * with `certificate: 'estimated'` the smaller of it and the estimate of `estimatedSaddleBound`
+ * along PDHG's extrapolated last step (which reads only the forward error), as the rule's `vjp` reports.
+ */
+function forwardValueBound<D>(problem: SaddleProblem<D>, theta: Params, data: D, x: tf.Tensor, aux: SaddleAux, lossGrad: tf.Tensor): RuleValueOutcome {
+  const c = aux.constants as Exclude<SaddleAux['constants'], string>;
+  const last = aux.last!;
+  const forward = aux.steps != null ? contractionEstimate(aux.steps.map((r) => r[0])) : undefined;
+  const norms = tf.tidy(() => {
+    const wX = problem.strongConvexityWeights != null && problem.dualStrongConvexityWeights != null ? problem.strongConvexityWeights(theta, data) : undefined;
+    const wY = wX != null ? problem.dualStrongConvexityWeights!(theta, data) : undefined;
+    const wsq = (a: tf.Tensor, w: tf.Tensor | undefined) => (w != null ? tf.sum(tf.div(tf.square(a), w)) : tf.div(tf.sum(tf.square(a)), c.weightFloor));
+    const out = [tf.sqrt(tf.add(wsq(last.rp, wX), wsq(last.rd, wY))), tf.sqrt(wsq(lossGrad, wX))];
+    if (forward != null) {
+      const dx = tf.mul(tf.sub(x, last.xPrev), 1 / (1 - forward.rate));
+      const dy = tf.mul(tf.sub(aux.z, last.zPrev), 1 / (1 - forward.rate));
+      out.push(tf.norm(dx), tf.norm(dy), tf.abs(tf.sum(tf.mul(lossGrad, dx))));
+    }
+    return tf.stack(out);
+  });
+  const v = norms.dataSync();
+  norms.dispose();
+  const none = { adjointResidual: 0, pointNorm: 0, adjointPrimalNorm: 0, adjointDualNorm: 0 };
+  const cert = saddleHypergradientBound(c, { forwardResidual: v[0], lossGradNorm: v[1], ...none });
+  if (forward == null) return { valueBound: cert.valueBound, note: `certified |ℓ(x̃) − ℓ(x̂)| ≤ ${fmt(cert.valueBound)} (ε = ${fmt(cert.eps)}; value-only: no adjoint solve)` };
+  const lossWeight = c.lossWeight ?? c.weightFloor;
+  const e = estimatedSaddleBound(
+    { weightFloor: c.weightFloor, lossWeight, hessianLipschitz: c.hessianLipschitz, dualHessianLipschitz: c.dualHessianLipschitz, lossLipschitz: c.lossLipschitz * lossWeight, operatorDerivativeNorm: c.operatorDerivativeNorm },
+    { correctionNorm: 0, adjointGain: 0, primalError: v[2], dualError: v[3], adjointPrimalNorm: 0, adjointDualNorm: 0, lossGradInner: v[4] },
+  );
+  const valueBound = Math.min(cert.valueBound, e.valueBound);
+  return { valueBound, note: `estimated (not certified) |ℓ(x̃) − ℓ(x̂)| ≈ ${fmt(valueBound)} (PDHG ρ̂ = ${fmt(forward.rate)}; certified ${fmt(cert.valueBound)}; value-only: no adjoint solve)` };
 }

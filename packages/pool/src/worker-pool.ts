@@ -6,9 +6,9 @@
  */
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { tf, defineOptions, opt, paramsToPlain, warmStateFromJson, warmStateToJson, type PlainTensor, type PoolRequest, type SampleOutcome, type SamplePool } from '@bilevel/core';
+import { tf, defineOptions, opt, paramsToPlain, warmStateFromJson, warmStateToJson, packWarm, unpackWarm, type PackedWarm, type PoolRequest, type SampleOutcome, type SamplePool, type SampleWarm } from '@bilevel/core';
 import { BOOT, bootPlan, moduleSpecifier } from './internal/boot.js';
-import type { FromThread, ThreadJob, ToThread } from './internal/protocol.js';
+import type { FromThread, SharedWarm, ThreadJob, ToThread } from './internal/protocol.js';
 
 /** Options of {@link workerPool}. */
 export interface WorkerPoolOptions {
@@ -47,8 +47,8 @@ interface Thread {
  * `run` is synchronous (the upper-level methods call their oracle synchronously): the calling
  * thread posts the request, then sleeps in `Atomics.wait` until the threads have answered.
  * Each thread pulls the next sample from a shared counter (load balancing); each sample's
- * warm start lives in a `SharedArrayBuffer` that whichever thread runs the sample reads and
- * overwrites in place, so results do not depend on the assignment: `run` returns exactly
+ * warm start (its x and the strategy's own, e.g. the adjoint q) lives in a `SharedArrayBuffer`
+ * that whichever thread runs the sample reads and overwrites in place, so results do not depend on the assignment: `run` returns exactly
  * what {@link inlinePool} returns for the same task, θ and history.
  *
  * Why not piscina: its API is asynchronous (a promise per task), and bilevel's oracle
@@ -132,7 +132,7 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
     if (ready.size < count) await new Promise((r) => setTimeout(r, 5));
   }
 
-  const warm = new Map<number, { shape: number[]; buffer: SharedArrayBuffer }>();
+  const warm = new Map<number, SharedWarm>();
   let nextId = 1;
   let closed = false;
 
@@ -153,7 +153,7 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
           const msg = m.message as FromThread;
           if (msg.type === 'result' && msg.id === id) {
             outcomes[msg.k] = msg.outcome;
-            if (msg.x != null) warm.set(order[msg.k], storeWarm(msg.x));
+            if (msg.warm != null) warm.set(order[msg.k], storeWarm(msg.warm));
           } else if (msg.type === 'error' && msg.id === id) errors.push(msg);
           else if (msg.type === 'done' && msg.id === id) done.add(index);
         }
@@ -179,10 +179,10 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
     size: count,
     samples,
     run,
-    saveState: () => warmStateToJson(new Map([...warm].map(([k, v]) => [k, { shape: v.shape, values: new Float32Array(v.buffer) }]))),
+    saveState: () => warmStateToJson(new Map<number, SampleWarm>([...warm].map(([k, v]) => [k, unpackWarm(v.layout, new Float32Array(v.buffer))]))),
     loadState(state) {
       warm.clear();
-      for (const [k, v] of warmStateFromJson(where, state)) warm.set(k, storeWarm(v));
+      for (const [k, v] of warmStateFromJson(where, state)) warm.set(k, storeWarm(packWarm(v)));
     },
     async close() {
       if (closed) return;
@@ -193,8 +193,8 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
   };
 }
 
-function storeWarm(x: PlainTensor): { shape: number[]; buffer: SharedArrayBuffer } {
-  const buffer = new SharedArrayBuffer(4 * x.values.length);
-  new Float32Array(buffer).set(x.values);
-  return { shape: x.shape.slice(), buffer };
+function storeWarm(packed: PackedWarm): SharedWarm {
+  const buffer = new SharedArrayBuffer(4 * packed.values.length);
+  new Float32Array(buffer).set(packed.values);
+  return { layout: packed.layout.map(([slot, shape]) => [slot, shape.slice()]), buffer };
 }

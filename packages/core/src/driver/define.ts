@@ -3,8 +3,8 @@ import type { Params } from '../params.js';
 import { addParams, disposeParams } from '../params.js';
 import type { Data } from '../problem.js';
 import { addWork, emptyWork } from '../work.js';
-import type { HypergradientRequest, HypergradientResult, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult } from '../strategy.js';
-import type { AnyProblem, DrivenStrategy, ForwardOutcome, StrategyParts } from './types.js';
+import type { HypergradientRequest, HypergradientResult, HypergradientStatus, SolveRequest, SolveResult, SolutionVjpRequest, SolutionVjpResult, ValueResult } from '../strategy.js';
+import type { AnyProblem, DrivenStrategy, ForwardOutcome, RuleValueOutcome, StrategyParts } from './types.js';
 import { WarmSlot, checkWarmTensor, prefixWarmState, unprefixWarmState, type WarmState } from './warm.js';
 import { splitLoss } from './loss-split.js';
 import { buildResult } from './result.js';
@@ -24,8 +24,9 @@ function keepParams(p: Params): Params {
  * `compute` (the hypergradient) runs: problem-kind check → warm start → forward solve →
  * loss split `(ℓ, ∇ₓℓ, ∇_θℓ)` → `rule.vjp` with `v = ∇ₓℓ` → `∇F = ∇_θℓ + (∂x̂/∂θ)ᵀ∇ₓℓ` →
  * work and wall time → {@link buildResult}. A rule with `throughForward` replaces the middle
- * three steps by its fused sweep. `solve` and `vjpSolution` are the two halves `argmin`
- * needs. Accuracies: the request's, else `parts.defaults`, else the solver's own.
+ * three steps by its fused sweep. `value` (a value-only request: a line-search trial) runs the
+ * forward solve, ℓ and the rule's forward-only `valueBound`, never the backward solve. `solve` and
+ * `vjpSolution` are the two halves `argmin` needs. Accuracies: the request's, else `parts.defaults`, else the solver's own.
  * The convergence policy is applied by the callers (`hypergradient`, `argmin`, outer's
  * oracle), so `compute` always returns the flagged result.
  *
@@ -141,6 +142,57 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
     return buildResult({ strategy: name, value, grad, x: fwd.x, forward: fwd, backward: back, work });
   }
 
+  // A value-only request: the forward solve, ℓ(x̃) and the rule's forward-only value bound; the
+  // backward solve (and its warm start) is left alone.
+  function value<D = Data>(request: HypergradientRequest<D>): ValueResult {
+    const t0 = performance.now();
+    const problem = checkKind<D>(request?.problem);
+    const { theta, data, loss } = request;
+    if (typeof loss !== 'function') throw new Error(`${name}: request.loss must be a function (x, theta, data) => scalar.`);
+    const { tol, maxIter } = accuracy(request);
+    const fwd = solveForward(problem, theta, data, request.x0, tol, maxIter);
+    let lossValue: number;
+    let bounded: RuleValueOutcome = {};
+    try {
+      if (rule.valueBound != null) {
+        // the bound reads ∇ₓℓ(x̃) (one VJP, as the loss split of a hypergradient)
+        const split = splitLoss(loss, fwd.x, theta, data);
+        disposeParams(split.gTheta);
+        try {
+          lossValue = split.value;
+          bounded = { ...rule.valueBound<D>({ problem, theta, data, forward: fwd, cotangent: split.gx }) };
+          bounded.work = addWork(bounded.work, { vjps: 1 });
+        } finally {
+          split.gx.dispose();
+        }
+      } else {
+        lossValue = tf.tidy(() => {
+          const y = loss(fwd.x, theta, data);
+          if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error(`loss: must return a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape}]` : typeof y}; sum or average it.`);
+          return y.dataSync()[0];
+        });
+      }
+    } catch (e) {
+      fwd.x.dispose();
+      throw e;
+    } finally {
+      fwd.disposeAux?.();
+    }
+    const work = addWork(fwd.work, bounded.work);
+    work.timeMs = performance.now() - t0;
+    remember(fwd.x, fwd.residual);
+    const ok = fwd.converged && Number.isFinite(fwd.residual) && Number.isFinite(lossValue);
+    const status: HypergradientStatus = !ok ? 'forward-not-converged' : fwd.status === 'fixed-steps' ? 'fixed-steps' : 'converged';
+    const x = fwd.x;
+    return {
+      value: lossValue, x, valueBound: bounded.valueBound, work, status, converged: ok, residuals: { forward: fwd.residual },
+      message: [fwd.message, bounded.note].filter((m): m is string => m != null && m !== '').join('; '), strategy: name,
+      dispose() {
+        if (!x.isDisposed) x.dispose();
+      },
+    };
+  }
+
   function solve<D = Data>(request: SolveRequest<D>): SolveResult {
     const t0 = performance.now();
     const problem = checkKind<D>(request?.problem);
@@ -188,6 +240,7 @@ export function defineStrategy<A = unknown, O extends object = object>(parts: St
       return { x: warmX.held };
     },
     compute,
+    value,
     solve,
     vjpSolution,
     reset() {

@@ -156,6 +156,27 @@ export interface RuleVjpOutcome {
   notASolution?: boolean;
 }
 
+/** What {@link DifferentiationRule.valueBound} is asked: a forward outcome and ∇ₓℓ there, no backward solve. */
+export interface RuleValueRequest<D = Data, A = unknown> {
+  problem: AnyProblem<D>;
+  theta: Params;
+  data: D;
+  /** The forward outcome (with the rule's `aux`); not consumed. */
+  forward: ForwardOutcome<A>;
+  /** ∇ₓℓ(x̃, θ), shaped like x (not consumed). */
+  cotangent: tf.Tensor;
+}
+
+/** What {@link DifferentiationRule.valueBound} returns. */
+export interface RuleValueOutcome {
+  /** ≥ |ℓ(x̃) − ℓ(x̂)|, or undefined when the rule's constants give none. */
+  valueBound?: number;
+  /** What computing it cost (a strong-convexity check's HVPs, ...). */
+  work?: Partial<Work>;
+  /** Appended to the result's message (how the bound was obtained, or why there is none). */
+  note?: string;
+}
+
 /** What {@link DifferentiationRule.throughForward} is asked. */
 export interface ThroughForwardRequest<D = Data> extends ForwardRequest<D> {
   /** The scalar to differentiate at the final iterate, `ℓ(x_T, θ)`. */
@@ -187,6 +208,13 @@ export interface DifferentiationRule<A = unknown> {
    * uses it for hypergradients instead of `forward.solve` + loss split + `vjp`.
    */
   throughForward?<D = Data>(request: ThroughForwardRequest<D>): ThroughForwardOutcome<A>;
+  /**
+   * Optional: the bound on |ℓ(x̃) − F(θ)| that {@link RuleVjpOutcome.valueBound} reports, from
+   * the forward outcome alone, for value-only requests (`strategy.value`: no backward solve). A
+   * rule that reports `valueBound` from `vjp` implements it, so that a value-only call certifies
+   * what a hypergradient call would (it depends on the forward accuracy only).
+   */
+  valueBound?<D = Data>(request: RuleValueRequest<D, A>): RuleValueOutcome;
   /** Forgets the rule's warm starts. */
   reset?(): void;
   /** The rule's own warm starts (the implicit adjoint's q per purpose), as plain data. */

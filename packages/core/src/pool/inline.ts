@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { PoolTask } from './task.js';
-import type { PlainTensor, SamplePool } from './types.js';
+import type { SampleWarm, SamplePool } from './types.js';
 import { sampleRunner } from './runner.js';
 import { warmStateFromJson, warmStateToJson } from './warm-state.js';
 
@@ -24,7 +24,7 @@ import { warmStateFromJson, warmStateToJson } from './warm-state.js';
 export function inlinePool<D>(task: PoolTask<D>): SamplePool {
   if (task == null || task.kind !== 'pool-task') throw new Error('inlinePool: pass a task made by definePoolTask({ problem, strategy, loss, samples, sample }).');
   const runner = sampleRunner(task as unknown as PoolTask);
-  const warm = new Map<number, PlainTensor>();
+  const warm = new Map<number, SampleWarm>();
   let closed = false;
   return {
     kind: 'sample-pool',
@@ -34,7 +34,7 @@ export function inlinePool<D>(task: PoolTask<D>): SamplePool {
     run(request) {
       if (closed) throw new Error('inlinePool: the pool is closed.');
       const { theta, samples, ...job } = request;
-      return samples.map((sample) => runner.run({ ...job, sample }, theta, { get: () => warm.get(sample), put: (x) => warm.set(sample, x) }));
+      return samples.map((sample) => runner.run({ ...job, sample }, theta, { get: () => warm.get(sample), put: (w) => warm.set(sample, w) }));
     },
     saveState: () => warmStateToJson(warm),
     loadState(state) {

@@ -9,18 +9,19 @@
 import { tf } from '../tf.js';
 import type { Params } from '../params.js';
 import { convergencePolicy, type ConvergencePolicy } from '../driver/policy.js';
-import { hypergradientWithPolicy } from '../driver/run.js';
+import { hypergradientWithPolicy, valueWithPolicy } from '../driver/run.js';
 import type { PoolTask } from './task.js';
 import type { Data } from '../problem.js';
 import type { HypergradientRequest } from '../strategy.js';
-import type { PlainParams, PlainTensor, PoolPolicy, PoolRequest, SampleOutcome } from './types.js';
+import type { PlainParams, PoolPolicy, PoolRequest, SampleOutcome, SampleWarm } from './types.js';
+import type { WarmState } from '../driver/warm.js';
 
-/** Where a runner reads and writes one sample's warm start. */
+/** Where a runner reads and writes one sample's warm start ({@link SampleWarm}: x and the strategy's own). */
 export interface WarmAccess {
-  /** The previous solution of the sample, if any. */
-  get(): PlainTensor | undefined;
-  /** Stores the new solution. */
-  put(x: PlainTensor): void;
+  /** The sample's warm start, if any. */
+  get(): SampleWarm | undefined;
+  /** Stores the new one. */
+  put(warm: SampleWarm): void;
 }
 
 /** One sample's job as the runner sees it: the request without θ tensors, plus the sample. */
@@ -92,18 +93,34 @@ export function sampleRunner(task: PoolTask): SampleRunner {
     return data.get(i)!;
   };
 
-  const resetStrategy = () => (task.strategy as { reset?: () => void }).reset?.();
+  type Warmable = { reset?: () => void; warmState?: () => WarmState; loadWarmState?: (state: WarmState) => void };
+  const strategy = task.strategy as typeof task.strategy & Warmable;
+  const keepsOwn = typeof strategy.warmState === 'function' && typeof strategy.loadWarmState === 'function';
+  const resetStrategy = () => strategy.reset?.();
+  // The strategy's own warm starts (its x, the adjoint q of implicit, ...) are the SAMPLE's: loaded
+  // from the sample's stored state before its job and saved with it after, so that a result
+  // depends on the sample's history only, never on which sample this thread ran before.
+  const enter = (stored: SampleWarm | undefined) => {
+    if (stored == null || !keepsOwn) return resetStrategy();
+    const own: WarmState = {};
+    for (const [slot, t] of Object.entries(stored)) if (slot !== 'x') own[slot] = { shape: t.shape.slice(), values: Float32Array.from(t.values) };
+    strategy.loadWarmState!(own);
+  };
+  const leave = (x: tf.Tensor): SampleWarm => {
+    const own = keepsOwn ? strategy.warmState!() : {};
+    const out: SampleWarm = {};
+    for (const [slot, t] of Object.entries(own)) if (slot !== 'x') out[slot] = t;
+    out.x = { shape: x.shape.slice(), values: Float32Array.from(x.dataSync() as Float32Array) };
+    return out;
+  };
 
   function run(job: SampleJob, theta: Params, warm: WarmAccess): SampleOutcome {
     const where = 'pool';
-    // The strategy's own warm starts (x and the adjoint q of implicit, ...) would carry from
-    // whatever sample this thread ran last, making results depend on the scheduling: forget
-    // them; the pool warm-starts x per sample itself.
-    resetStrategy();
     try {
       const d = dataOf(job.sample);
       const stored = job.warmStart === false ? undefined : warm.get();
-      const x0 = stored == null ? undefined : tf.tensor(stored.values, stored.shape, 'float32');
+      enter(stored);
+      const x0 = stored?.x == null ? undefined : tf.tensor(stored.x.values, stored.x.shape, 'float32');
       const request: HypergradientRequest<Data> = { problem: task.problem, theta, data: d, loss: task.loss, tol: job.tol, linearTol: job.linearTol, maxIter: job.maxIter, linearMaxIter: job.linearMaxIter, x0 };
       if (job.kind === 'value') return runValue(job, request, warm, x0);
       let result;
@@ -113,7 +130,7 @@ export function sampleRunner(task: PoolTask): SampleRunner {
         x0?.dispose();
       }
       try {
-        if (job.warmStart !== false) warm.put({ shape: result.x.shape.slice(), values: Float32Array.from(result.x.dataSync() as Float32Array) });
+        if (job.warmStart !== false) warm.put(leave(result.x));
         return {
           sample: job.sample, value: result.value, grad: paramsToPlain(result.grad), bound: result.bound ?? NaN, valueBound: result.valueBound ?? NaN,
           work: result.work, converged: result.converged, status: result.status, message: result.message, residuals: { ...result.residuals },
@@ -127,10 +144,30 @@ export function sampleRunner(task: PoolTask): SampleRunner {
     }
   }
 
+  // Forward solve and loss only: `strategy.value` (with the rule's forward-only valueBound),
+  // else a bare `solve` (no value bound).
   function runValue(job: SampleJob, request: HypergradientRequest<Data>, warm: WarmAccess, x0: tf.Tensor | undefined): SampleOutcome {
+    const policy = policyFor(job.onNotConverged);
+    if (typeof task.strategy.value === 'function') {
+      let r;
+      try {
+        r = valueWithPolicy('pool', task.strategy, request, policy);
+      } finally {
+        x0?.dispose();
+      }
+      try {
+        if (job.warmStart !== false) warm.put(leave(r.x));
+        return {
+          sample: job.sample, value: r.value, bound: NaN, valueBound: r.valueBound ?? NaN, work: r.work, converged: r.converged,
+          status: r.status, message: r.message, residuals: { forward: r.residuals.forward },
+        };
+      } finally {
+        r.dispose();
+      }
+    }
     if (typeof task.strategy.solve !== 'function') {
       x0?.dispose();
-      throw new Error(`strategy '${task.strategy.name}' has no solve(); value-only requests need one`);
+      throw new Error(`strategy '${task.strategy.name}' has no value() or solve(); value-only requests need one`);
     }
     let solved;
     try {
@@ -139,8 +176,8 @@ export function sampleRunner(task: PoolTask): SampleRunner {
       x0?.dispose();
     }
     try {
-      policyFor(job.onNotConverged).settleSolve('pool', 'forward', solved, task.strategy.name, job.tol);
-      if (job.warmStart !== false) warm.put({ shape: solved.x.shape.slice(), values: Float32Array.from(solved.x.dataSync() as Float32Array) });
+      policy.settleSolve('pool', 'forward', solved, task.strategy.name, job.tol);
+      if (job.warmStart !== false) warm.put(leave(solved.x));
       const value = tf.tidy(() => task.loss(solved.x, request.theta, request.data).dataSync()[0]);
       return {
         sample: job.sample, value, bound: NaN, valueBound: NaN, work: solved.work, converged: solved.converged,

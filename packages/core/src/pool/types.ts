@@ -18,6 +18,14 @@ export interface PlainTensor {
   values: Float32Array;
 }
 
+/**
+ * One sample's warm start as plain data: slot `x` (the sample's last solution) and the
+ * strategy's own warm starts (`strategy.warmState()`: `rule.hypergradient`, the implicit
+ * adjoint's q, ...), so that each sample resumes its forward and adjoint solves where it left
+ * them, whichever worker runs it (the batched problem's oracle warm-starts both too).
+ */
+export type SampleWarm = Record<string, PlainTensor>;
+
 /** A parameter tree as plain data. */
 export type PlainParams = Record<string, PlainTensor>;
 
@@ -85,7 +93,7 @@ export interface SamplePool {
    * Throws, naming the sample, when a sample's job fails.
    */
   run(request: PoolRequest): SampleOutcome[];
-  /** The per-sample warm starts, as JSON-serialisable data (for checkpoints). */
+  /** The per-sample warm starts ({@link SampleWarm}), as JSON-serialisable data (for checkpoints). */
   saveState(): unknown;
   /** Restores what {@link SamplePool.saveState} returned. */
   loadState(state: unknown): void;

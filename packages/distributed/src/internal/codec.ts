@@ -1,7 +1,7 @@
 // Tensors as bytes for Redis and JSON: float32 little-endian, base64 in JSON. Exact (no
 // decimal round trip), and the same bytes give the same content address.
 import { createHash } from 'node:crypto';
-import type { PlainParams, PlainTensor, SampleOutcome } from '@bilevel/core';
+import type { PlainParams, PlainTensor, SampleOutcome, SampleWarm } from '@bilevel/core';
 
 /** A tensor in JSON: shape and base64 float32 bytes. */
 export interface WireTensor {
@@ -20,6 +20,15 @@ export function fromWire(w: WireTensor): PlainTensor {
 
 export const paramsToWire = (p: PlainParams): Record<string, WireTensor> => Object.fromEntries(Object.keys(p).sort().map((k) => [k, toWire(p[k])]));
 export const paramsFromWire = (w: Record<string, WireTensor>): PlainParams => Object.fromEntries(Object.keys(w).sort().map((k) => [k, fromWire(w[k])]));
+
+/** A sample's warm start (x and the strategy's own slots) in JSON. */
+export const warmToWire = (w: SampleWarm): Record<string, WireTensor> => Object.fromEntries(Object.keys(w).sort().map((k) => [k, toWire(w[k])]));
+
+/** Inverse of {@link warmToWire}; a warm start stored before the strategy's slots were kept (one tensor) reads as slot `x`. */
+export function warmFromWire(w: WireTensor | Record<string, WireTensor>): SampleWarm {
+  if (typeof (w as WireTensor).b64 === 'string') return { x: fromWire(w as WireTensor) };
+  return Object.fromEntries(Object.keys(w).sort().map((k) => [k, fromWire((w as Record<string, WireTensor>)[k])]));
+}
 
 /** A sample outcome in JSON (the job's return value). */
 export type WireOutcome = Omit<SampleOutcome, 'grad'> & { grad?: Record<string, WireTensor> };

@@ -21,7 +21,8 @@ export function pooledOracle(where: string, pool: SamplePool, options: { maxIter
     typeof options.onNotConverged === 'object' && 'kind' in options.onNotConverged ? options.onNotConverged : convergencePolicy(mode, `${where}: later unconverged calls are counted in oracle.convergence`);
   const all = Array.from({ length: pool.samples }, (_, i) => i);
   const oracle = (theta: Parameters<typeof pooledHypergradient>[1]['theta'], accuracy: OracleAccuracy, call: OracleCallOptions = {}): OracleResult => {
-    const valueOnly = call.valueOnly === true && call.skipAdjoint === true;
+    // the request kind: a value-only call runs the samples' forward solves alone
+    const valueOnly = call.valueOnly === true && call.skipAdjoint !== false;
     const r = pooledHypergradient(pool, {
       kind: valueOnly ? 'value' : 'hypergradient',
       theta,

@@ -2,7 +2,7 @@
 // by Atomics.add + Atomics.notify on the shared signal word, so the pool can wait for it
 // synchronously (Atomics.wait) and read it with receiveMessageOnPort.
 import type { MessagePort } from 'node:worker_threads';
-import type { PlainParams, PlainTensor, SampleJob, SampleOutcome } from '@bilevel/core';
+import type { PackedWarm, PlainParams, SampleJob, SampleOutcome } from '@bilevel/core';
 
 /** What a thread is started with (`workerData`). */
 export interface ThreadData {
@@ -15,10 +15,16 @@ export interface ThreadData {
   signal: SharedArrayBuffer;
 }
 
+/** A sample's warm start (x and the strategy's own slots) packed into a shared buffer. */
+export interface SharedWarm {
+  layout: PackedWarm['layout'];
+  buffer: SharedArrayBuffer;
+}
+
 /** One sample of a run, with the shared buffer holding its warm start (if any). */
 export interface ThreadJob {
   sample: number;
-  warm?: { shape: number[]; buffer: SharedArrayBuffer };
+  warm?: SharedWarm;
 }
 
 export type ToThread =
@@ -28,7 +34,7 @@ export type ToThread =
 export type FromThread =
   | { type: 'ready'; index: number; samples: number }
   | { type: 'failed'; index: number; message: string }
-  | { type: 'result'; id: number; k: number; outcome: SampleOutcome; x?: PlainTensor }
+  | { type: 'result'; id: number; k: number; outcome: SampleOutcome; warm?: PackedWarm }
   | { type: 'error'; id: number; k: number; sample: number; message: string }
   | { type: 'done'; id: number; index: number };
 

@@ -2,7 +2,7 @@
 // runs the samples of each request, pulling the next index from a shared counter so the
 // threads balance the load; the result of a sample does not depend on which thread ran it.
 import { workerData } from 'node:worker_threads';
-import { initBackend, sampleRunner, taskFromModule, paramsFromPlain, disposeParams, type BackendName, type SampleRunner } from '@bilevel/core';
+import { initBackend, sampleRunner, taskFromModule, paramsFromPlain, disposeParams, packWarm, unpackWarm, sameLayout, type BackendName, type PackedWarm, type SampleRunner } from '@bilevel/core';
 import { post, type ThreadData, type ToThread } from './protocol.js';
 
 const data = workerData as ThreadData;
@@ -23,16 +23,18 @@ function run(message: Extract<ToThread, { type: 'run' }>): void {
       const k = Atomics.add(next, 0, 1);
       if (k >= message.jobs.length) break;
       const { sample, warm } = message.jobs[k];
-      let fresh: { shape: number[]; values: Float32Array } | undefined;
+      let fresh: PackedWarm | undefined;
       try {
         const outcome = runner!.run({ ...message.job, sample }, theta, {
-          get: () => (warm == null ? undefined : { shape: warm.shape, values: new Float32Array(warm.buffer) }),
-          put: (x) => {
-            if (warm != null && x.values.length === warm.buffer.byteLength / 4 && x.shape.join() === warm.shape.join()) new Float32Array(warm.buffer).set(x.values);
-            else fresh = x;
+          get: () => (warm == null ? undefined : unpackWarm(warm.layout, new Float32Array(warm.buffer))),
+          put: (w) => {
+            const packed = packWarm(w);
+            // same slots and shapes: overwrite the shared buffer in place; else send it back
+            if (warm != null && sameLayout(warm.layout, packed.layout)) new Float32Array(warm.buffer).set(packed.values);
+            else fresh = packed;
           },
         });
-        post(port, signal, { type: 'result', id: message.id, k, outcome, x: fresh });
+        post(port, signal, { type: 'result', id: message.id, k, outcome, warm: fresh });
       } catch (e) {
         post(port, signal, { type: 'error', id: message.id, k, sample, message: e instanceof Error ? e.message : String(e) });
         // the other threads stop pulling new samples of this request

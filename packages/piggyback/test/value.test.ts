@@ -1,0 +1,118 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { tf, initBackend, defineSaddle } from '@bilevel/core';
+import type { Params } from '@bilevel/core';
+import { piggyback } from '../src/index.js';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+// Learned operator K (θ = K, 6×5): min_x max_y ⟨Kx, y⟩ + ½‖x − b‖² − (λ/2)‖y‖², so
+// x̂(K) = (I + λKᵀK)⁻¹b and F(K) = ½‖x̂(K) − t‖², exact in float64. μ_g = 1, μ_{f*} = 1/λ, L₁ = 1.
+const n = 5;
+const m = 6;
+const lambda = 0.7;
+const rand = (seed: number) => () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+const r = rand(11);
+const K0 = Array.from({ length: m }, () => Array.from({ length: n }, () => 0.5 * r()));
+const b = Array.from({ length: n }, () => r());
+const t = Array.from({ length: n }, () => 0.5 * r());
+
+function exactLoss(K: number[][]): number {
+  const H = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => (i === j ? 1 : 0) + lambda * K.reduce((s, row) => s + row[i] * row[j], 0)));
+  const M = H.map((row, i) => [...row, b[i]]);
+  for (let c = 0; c < n; c++) for (let rr = c + 1; rr < n; rr++) {
+    const f = M[rr][c] / M[c][c];
+    for (let k = c; k <= n; k++) M[rr][k] -= f * M[c][k];
+  }
+  const x = new Array(n).fill(0);
+  for (let rr = n - 1; rr >= 0; rr--) {
+    let s = M[rr][n];
+    for (let k = rr + 1; k < n; k++) s -= M[rr][k] * x[k];
+    x[rr] = s / M[rr][rr];
+  }
+  return 0.5 * x.reduce((s, v, i) => s + (v - t[i]) ** 2, 0);
+}
+
+type D = { b: tf.Tensor; t: tf.Tensor };
+const problem = defineSaddle<D>({
+  apply: (x, th) => tf.reshape(tf.matMul(th.K, tf.reshape(x, [n, 1])), [m]),
+  adjoint: (z, th) => tf.reshape(tf.matMul(th.K, tf.reshape(z, [m, 1]), true), [n]),
+  proxG: (x, tau, _th, d) => tf.div(tf.add(x, tf.mul(d.b, tau)), 1 + tau),
+  proxFStar: (z, sigma) => tf.div(z, 1 + sigma / lambda),
+  init: (_th, d) => d.b.clone(),
+  strongConvexity: 1,
+  dualStrongConvexity: 1 / lambda,
+  hessianLipschitz: 0,
+  dualHessianLipschitz: 0,
+  operatorDerivativeNorm: 1,
+  name: 'learned operator',
+});
+const loss = (x: tf.Tensor, _th: Params, d: D) => tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.t))));
+
+describe('piggyback value-only requests (strategy.value): the forward solve alone', () => {
+  it('same value and forward work as the hypergradient, 0 adjoint iterations, and the valueBound it reports (certified: ≥ the true error)', () => {
+    const data = { b: tf.tensor1d(b), t: tf.tensor1d(t) };
+    const theta = { K: tf.tensor2d(K0) };
+    const exact = exactLoss(K0);
+    const before = tf.memory().numTensors;
+    let compared = 0;
+    for (const certificate of ['certified', 'estimated'] as const) {
+      for (const tol of [1e-1, 1e-2, 1e-3]) {
+        // warmStart: false on both, so both forward solves start from init and run the same PDHG iterations
+        const a = piggyback({ lossLipschitz: 1, warmStart: false, certificate });
+        const h = piggyback({ lossLipschitz: 1, warmStart: false, certificate });
+        const v = a.value!({ problem, theta, data, loss, tol, linearTol: tol });
+        const full = h.compute({ problem, theta, data, loss, tol, linearTol: tol });
+        expect(v.work.linearIterations).toBe(0);
+        expect(full.work.linearIterations).toBeGreaterThan(0);
+        expect(v.work.innerIterations).toBe(full.work.innerIterations);
+        expect(v.value).toBe(full.value);
+        expect(v.converged).toBe(true);
+        expect(Number.isFinite(v.valueBound!)).toBe(true);
+        if (certificate === 'certified') {
+          // the same formula on the same iterates; the norms are summed in another order (float32)
+          expect(v.valueBound!).toBeCloseTo(full.valueBound!, 6);
+          expect(Math.abs(v.valueBound! / full.valueBound! - 1)).toBeLessThan(1e-5);
+          // a certificate: float32 evaluation of ℓ adds ≤ 1e-6 relative
+          expect(v.valueBound!).toBeGreaterThanOrEqual(Math.abs(v.value - exact) - 1e-6 * exact);
+          expect(v.message).toMatch(/certified \|ℓ\(x̃\) − ℓ\(x̂\)\| ≤/);
+        } else {
+          const certified = Number(/certified ([0-9.e+-]+); value-only/.exec(v.message)![1]);
+          expect(v.valueBound!).toBeLessThanOrEqual(certified * (1 + 1e-2));
+          // where the hypergradient could estimate (an adjoint rate measured too), it reports the same value estimate
+          if (/Estimated \(not certified\)/.test(full.message)) {
+            expect(Math.abs(v.valueBound! / full.valueBound! - 1)).toBeLessThan(1e-4);
+            compared++;
+          }
+          expect(v.message).toMatch(/estimated \(not certified\) \|ℓ\(x̃\) − ℓ\(x̂\)\| ≈/);
+        }
+        v.dispose();
+        full.dispose();
+        a.dispose();
+        h.dispose();
+      }
+    }
+    expect(compared).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([theta.K, data.b, data.t]);
+  });
+
+  it('keeps the adjoint warm start: a value call between two hypergradients leaves λ as it was', () => {
+    const data = { b: tf.tensor1d(b), t: tf.tensor1d(t) };
+    const theta = { K: tf.tensor2d(K0) };
+    const s = piggyback({ lossLipschitz: 1 });
+    const first = s.compute({ problem, theta, data, loss, tol: 1e-4, linearTol: 1e-4 });
+    first.dispose();
+    const lambdaBefore = s.warmState();
+    const before = tf.memory().numTensors;
+    const v = s.value!({ problem, theta, data, loss, tol: 1e-4 });
+    v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const after = s.warmState();
+    expect(Array.from(after['rule.a'].values)).toEqual(Array.from(lambdaBefore['rule.a'].values));
+    expect(Array.from(after['rule.b'].values)).toEqual(Array.from(lambdaBefore['rule.b'].values));
+    s.dispose();
+    tf.dispose([theta.K, data.b, data.t]);
+  });
+});
