@@ -11,12 +11,12 @@ function bits(r: PooledResult): { value: number; grad: number[] } {
 }
 
 /** Three calls at moving θ, so warm starts carry from call to call. */
-function trajectory(pool: SamplePool, samples = SAMPLES): Array<{ value: number; grad: number[]; inner: number }> {
+function trajectory(pool: SamplePool, samples = SAMPLES): Array<{ value: number; grad: number[]; inner: number; linear: number }> {
   const out = [];
   for (const a of [-2, -1.5, -1.5]) {
     const theta = { logAlpha: tf.scalar(a) };
     const r = pooledHypergradient(pool, { theta, samples, tol: 1e-4, linearTol: 1e-4 });
-    out.push({ ...bits(r), inner: r.work.innerIterations });
+    out.push({ ...bits(r), inner: r.work.innerIterations, linear: r.work.linearIterations });
     r.dispose();
     theta.logAlpha.dispose();
   }
@@ -43,8 +43,11 @@ describe('workerPool', () => {
     expect(got.map((g) => g.value)).toEqual(expected.map((e) => e.value));
     expect(got.map((g) => g.grad)).toEqual(expected.map((e) => e.grad));
     expect(got.map((g) => g.inner)).toEqual(expected.map((e) => e.inner));
-    // the third call repeats θ: warm-started from the second call's solutions it needs fewer inner iterations
+    expect(got.map((g) => g.linear)).toEqual(expected.map((e) => e.linear));
+    // the third call repeats θ: warm-started from the second call's solutions (x and the adjoint q,
+    // kept per sample) it needs fewer inner and fewer CG iterations
     expect(got[2].inner).toBeLessThan(got[1].inner);
+    expect(got[2].linear).toBeLessThan(got[1].linear);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -83,16 +86,24 @@ describe('workerPool', () => {
     const theta = { logAlpha: tf.scalar(-1.2) };
     const first = pooledHypergradient(pool, { theta, samples: [0, 1] });
     first.dispose();
-    const state = pool.saveState();
+    const state = pool.saveState() as Array<[number, Record<string, unknown>]>;
+    // each sample's warm start holds its x and the strategy's adjoint q
+    expect(Object.keys(state[0][1]).sort()).toEqual(['rule.hypergradient', 'x']);
     const again = pooledHypergradient(pool, { theta, samples: [0, 1] });
     const other = inlinePool(makeTask({ badSample: 9, samples: 10, size: 32 }));
     other.loadState(JSON.parse(JSON.stringify(state)));
     const resumed = pooledHypergradient(other, { theta, samples: [0, 1] });
     expect(bits(resumed)).toEqual(bits(again));
     expect(resumed.work.innerIterations).toBe(again.work.innerIterations);
+    expect(resumed.work.linearIterations).toBe(again.work.linearIterations);
     again.dispose();
     resumed.dispose();
     await other.close();
+    // a checkpoint written before the adjoint was kept ([sample, { shape, values }]: x alone) still loads, as slot x
+    const legacy = inlinePool(makeTask({ badSample: 9, samples: 10, size: 32 }));
+    legacy.loadState(JSON.parse(JSON.stringify(state.map(([k, v]) => [k, v.x]))));
+    expect((legacy.saveState() as Array<[number, Record<string, unknown>]>).map(([k, v]) => [k, Object.keys(v)])).toEqual([[0, ['x']], [1, ['x']]]);
+    await legacy.close();
     theta.logAlpha.dispose();
   });
 
