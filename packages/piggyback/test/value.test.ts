@@ -62,8 +62,8 @@ describe('piggyback value-only requests (strategy.value): the forward solve alon
         // warmStart: false on both, so both forward solves start from init and run the same PDHG iterations
         const a = piggyback({ lossLipschitz: 1, warmStart: false, certificate });
         const h = piggyback({ lossLipschitz: 1, warmStart: false, certificate });
-        const v = a.value!({ problem, theta, data, loss, tol, linearTol: tol });
-        const full = h.compute({ problem, theta, data, loss, tol, linearTol: tol });
+        const v = a.value!({ problem: problem as never, theta, data, loss, tol, linearTol: tol });
+        const full = h.compute({ problem: problem as never, theta, data, loss, tol, linearTol: tol });
         expect(v.work.linearIterations).toBe(0);
         expect(full.work.linearIterations).toBeGreaterThan(0);
         expect(v.work.innerIterations).toBe(full.work.innerIterations);
@@ -102,11 +102,11 @@ describe('piggyback value-only requests (strategy.value): the forward solve alon
     const data = { b: tf.tensor1d(b), t: tf.tensor1d(t) };
     const theta = { K: tf.tensor2d(K0) };
     const s = piggyback({ lossLipschitz: 1 });
-    const first = s.compute({ problem, theta, data, loss, tol: 1e-4, linearTol: 1e-4 });
+    const first = s.compute({ problem: problem as never, theta, data, loss, tol: 1e-4, linearTol: 1e-4 });
     first.dispose();
     const lambdaBefore = s.warmState();
     const before = tf.memory().numTensors;
-    const v = s.value!({ problem, theta, data, loss, tol: 1e-4 });
+    const v = s.value!({ problem: problem as never, theta, data, loss, tol: 1e-4 });
     v.dispose();
     expect(tf.memory().numTensors).toBe(before);
     const after = s.warmState();
