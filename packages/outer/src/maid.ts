@@ -80,7 +80,9 @@ const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepS
  *    (−h_k is then a descent direction: ‖h_k − ∇F‖ < ‖h_k‖ ⇒ ⟨h_k, ∇F⟩ > 0, Salehi et al. 2025).
  * 2. Backtracking, at most J trials α = α_k ρ̲ʲ (j = 0..J−1): θ̂ = prox(θ_k − α h_k), accept if
  *    F̃(θ̂) + J(θ̂) + Δ̂ ≤ F̃(θ_k) + J(θ_k) − Δ_k − c‖θ̂ − θ_k‖²/α
- *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, Salehi et al. 2025).
+ *    (= −cα‖h_k‖² without a proximal term; Δ = ‖∇ₓℓ‖ε + Lε²/2, Salehi et al. 2025). Each trial is a
+ *    value request (`{ valueOnly: true }`): Δ̂ needs the forward accuracy only (Bogensperger et al. 2024,
+ *    Lemma 5, (26)), so the oracle runs no adjoint solve there.
  *    If all J trials fail: ε_k, δ_k ← ν̲ε_k, ν̲δ_k, J ← J + 1, back to 1. Each round
  *    restarts from α_k, as in the single-iteration statement of MAID by Salehi et al. (2025) and
  *    the reference code; Algorithm 3 of Bogensperger et al. (2024) keeps shrinking α across rounds instead,

@@ -102,7 +102,9 @@ describe('workerPool', () => {
     // a checkpoint written before the adjoint was kept ([sample, { shape, values }]: x alone) still loads, as slot x
     const legacy = inlinePool(makeTask({ badSample: 9, samples: 10, size: 32 }));
     legacy.loadState(JSON.parse(JSON.stringify(state.map(([k, v]) => [k, v.x]))));
-    expect((legacy.saveState() as Array<[number, Record<string, unknown>]>).map(([k, v]) => [k, Object.keys(v)])).toEqual([[0, ['x']], [1, ['x']]]);
+    const legacyState = legacy.saveState() as Array<[number, Record<string, unknown>]>;
+    expect(legacyState.map(([k]) => k)).toEqual(state.map(([k]) => k));
+    expect(legacyState.every(([, v]) => Object.keys(v).join() === 'x')).toBe(true);
     await legacy.close();
     theta.logAlpha.dispose();
   });
