@@ -21,7 +21,7 @@ export const ACR_FLAGS = {
   acrSteps: 300, // Adam steps of the adversarial training (one augmented batch of the training phantoms each)
   acrRate: 1e-3, // Adam learning rate, β₁ = 0.5, β₂ = 0.9 as for WGAN-GP critics (paper: 2e-5 for 20 epochs of 25 images 512²)
   acrPenalty: 10, // gradient-penalty weight λ_gp (paper: 10), one-sided (Lunz et al.)
-  acrLambdas: '0.01,0.03,0.1,0.3,1', // λ grid of the variational reconstruction (chosen on training MSE)
+  acrLambdas: '0.1,0.3,1,3,10,30', // λ grid of the variational reconstruction (chosen on training MSE)
   acrMaxIter: 200, // L-BFGS iterations of each reconstruction
 };
 
