@@ -51,6 +51,33 @@ describe('workerPool', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("kind: 'value' runs each sample's forward solve alone (no CG), equal to inline bit for bit, and the hypergradient after it too", async () => {
+    const reference = inlinePool(makeTask({ badSample: 9, samples: 10, size: 32 }));
+    const theta = { logAlpha: tf.scalar(-1.7) };
+    const before = tf.memory().numTensors;
+    const run = (p: SamplePool) => {
+      // samples 6–8: untouched by the other tests of this pool, so both pools start them cold
+      const v = pooledHypergradient(p, { kind: 'value', theta, samples: [6, 7, 8], tol: 1e-4, linearTol: 1e-4 });
+      const h = pooledHypergradient(p, { theta, samples: [6, 7, 8], tol: 1e-4, linearTol: 1e-4 });
+      const out = { value: v.value, grad: v.grad, linear: v.work.linearIterations, inner: v.work.innerIterations, hValue: h.value, hGrad: Array.from(h.grad!.logAlpha.dataSync()), hInner: h.work.innerIterations };
+      v.dispose();
+      h.dispose();
+      return out;
+    };
+    const expected = run(reference);
+    const got = run(pool);
+    await reference.close();
+    expect(got.grad).toBeUndefined();
+    expect(got.linear).toBe(0);
+    expect(got.inner).toBeGreaterThan(0);
+    expect(got).toEqual(expected);
+    // the hypergradient right after, at the same θ, starts from the value call's x̂: the forward has (almost) nothing left to do
+    expect(got.hInner).toBeLessThan(got.inner);
+    expect(got.hValue).toBeCloseTo(got.value, 5);
+    expect(tf.memory().numTensors).toBe(before);
+    theta.logAlpha.dispose();
+  });
+
   it('sums in the order of the samples: a permuted batch gives the float64-rounded same mean', async () => {
     const theta = { logAlpha: tf.scalar(-1) };
     const fresh = pool;
