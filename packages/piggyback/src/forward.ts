@@ -1,6 +1,6 @@
 import { tf, addWork, statusMessage, formatNumber as fmt } from '@bilevel/core';
 import type { ForwardOutcome, ForwardSolve, Params, SaddleProblem, SolveStatus } from '@bilevel/core';
-import { pdhg, estimateOperatorNorm } from './internal/pdhg.js';
+import { pdhg, estimateOperatorNorm, RESIDUAL_BALANCING, CONTRACTION_SEARCH } from './internal/pdhg.js';
 import type { SaddleWarmStart } from './internal/warm.js';
 import type { SaddleBoundConstants } from './bound.js';
 
@@ -8,6 +8,8 @@ import type { SaddleBoundConstants } from './bound.js';
 export interface PdhgForwardOptions {
   stepRatio: number;
   stepScale: number;
+  /** σ/τ adapted during the forward ('balance': Goldstein et al. 2015; 'search': contraction search); frozen for the adjoint. */
+  adaptiveSteps: false | 'balance' | 'search';
   accelerate: boolean | 'auto';
   normIterations: number;
   normMargin: number;
@@ -38,6 +40,8 @@ export interface SaddleAux {
   normGiven: boolean;
   /** With `certificate: 'estimated'`: PDHG's step norms ‖u_{k+1} − u_k‖ per iteration. */
   steps?: number[][];
+  /** Step adaptations residual balancing made (0 without `adaptiveSteps`). */
+  adaptations: number;
 }
 
 /**
@@ -126,8 +130,10 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
       work = addWork(work, est.work);
       if (!(norm > 0) || !Number.isFinite(norm)) fail(`${problem.name}: the power-iteration estimate of ‖K‖ is ${norm}; check 'apply'/'adjoint' (is K zero or non-finite?) or pass 'operatorNorm'.`);
     }
-    const tau = opts.stepScale / (norm * Math.sqrt(opts.stepRatio));
-    const sigma = (opts.stepScale * Math.sqrt(opts.stepRatio)) / norm;
+    // With balancing, start from the ratio the last solve settled on (σ/τ, so the ‖K‖ of this θ still sets τσ).
+    const ratio = opts.adaptiveSteps !== false && opts.warmStart && warm.ratio != null ? warm.ratio : opts.stepRatio;
+    const tau = opts.stepScale / (norm * Math.sqrt(ratio));
+    const sigma = (opts.stepScale * Math.sqrt(ratio)) / norm;
     const mu = problem.mu(theta, data);
     const muDual = problem.muDual(theta, data);
     const accelerate = opts.accelerate === 'auto' ? mu != null && mu > 0 : opts.accelerate;
@@ -137,8 +143,15 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     const constants = boundConstantsOf(problem, theta, data, opts.lossLipschitz, opts.lossWeight, accelerate);
     const certifiable = typeof constants !== 'string';
     const estimating = certifiable && opts.certificate === 'estimated';
-    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0 }, tol, maxIter, certifiable, estimating ? 1 : 0, estimating ? opts.estimateSteps : 0);
+    const adapt = accelerate ? false : opts.adaptiveSteps;
+    const balance = adapt === 'balance' ? RESIDUAL_BALANCING : undefined;
+    const search = adapt === 'search' ? CONTRACTION_SEARCH : undefined;
+    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0, balance, search }, tol, maxIter, certifiable, estimating ? 1 : 0, estimating ? opts.estimateSteps : 0);
     tf.dispose([x0, z0]);
+    // The adjoint is the exact transpose of the step with the steps the last PDHG step used (frozen), the
+    // step whose residual the certificate reads; the accelerated forward keeps the initial constant steps.
+    const used = adapt !== false ? { tau: fwd.tau, sigma: fwd.sigma } : { tau, sigma };
+    if (adapt !== false && opts.warmStart && Number.isFinite(fwd.sigma / fwd.tau)) warm.ratio = Math.fround(fwd.sigma / fwd.tau);
     const status: SolveStatus = fwd.diverged ? 'diverged' : fwd.converged ? 'converged' : 'max-iterations';
     const facts = { where: `PDHG${accelerate ? ' (accelerated)' : ''}`, iterations: fwd.iterations, residual: fwd.residual, residualName: '‖(r_p, r_d)‖', tol, tolMode: 'absolute' as const, maxIter };
     const distance = mu != null && mu > 0 && muDual != null && muDual > 0 && Number.isFinite(fwd.residual)
@@ -149,8 +162,8 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
       fix: status === 'diverged'
         ? "check 'operatorNorm' (an underestimate breaks τσ‖K‖² < 1), that proxG/proxFStar are prox maps, or lower stepScale"
         : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), loosen tol${accelerate ? '' : ', or give defineSaddle a strongConvexity for acceleration'}` : undefined,
-    }).replace(/\.$/, '') + distance;
-    const aux: SaddleAux = { z: fwd.z, tau, sigma, warm: useWarm, last: fwd.last, constants, normGiven, steps: fwd.steps };
+    }).replace(/\.$/, '') + distance + (adapt !== false ? `; ${adapt === 'balance' ? 'residual balancing' : 'contraction search'}: ${fwd.adaptations} step adaptations, σ/τ ${fmt(ratio)} → ${fmt(used.sigma / used.tau)}` : '');
+    const aux: SaddleAux = { z: fwd.z, tau: used.tau, sigma: used.sigma, warm: useWarm, last: fwd.last, constants, normGiven, steps: fwd.steps, adaptations: fwd.adaptations };
     return {
       x: fwd.x, residual: fwd.residual, converged: fwd.converged, status, message, iterations: fwd.iterations, work: addWork(work, fwd.work), tol, aux,
       // Nobody took the dual (a plain solve): it becomes the warm start, keeping the old λ.

@@ -19,6 +19,17 @@ export interface PiggybackOptions {
   /** s in the step sizes above; τσ‖K‖² = s² must stay < 1. */
   stepScale?: number;
   /**
+   * Adapt σ/τ during the forward solve at fixed τσ, starting from `stepRatio` (or, with `warmStart`, the
+   * ratio the last solve ended with): 'balance' is residual balancing (Goldstein, Li, Yuan, Esser &
+   * Baraniuk 2015, "Adaptive primal-dual splitting methods for statistical learning and image processing",
+   * Algorithm 1: α₀ = 0.5, η = 0.95, Δ = 1.5), moving τ/σ towards the larger of ‖r_p‖, ‖r_d‖; 'search' is a
+   * contraction search (every 30 iterations the observed residual rate decides whether σ/τ keeps moving by
+   * ×/÷ 4, turns, or refines, to ×/÷ 1.2, at most 30 moves). The adjoint uses the steps of the last PDHG step,
+   * frozen, so it stays the exact transpose of one constant-step PDHG map and the certificate is unchanged.
+   * Which one helps is problem-dependent (README, "Step sizes"). Default false (constant steps).
+   */
+  adaptiveSteps?: false | 'balance' | 'search';
+  /**
    * Accelerated forward PDHG (Chambolle–Pock Algorithm 2, τ_k → 0, σ_k → ∞): true, false (default),
    * or 'auto' (when μ_g > 0 is known). Off by default: in float32 the residual (x − x⁺)/τ_k then
    * carries round-off ε‖x‖/τ_k that grows with k (measured: stalls near 7e-3 on 8×8 TV), and with
@@ -65,6 +76,7 @@ export const DEFAULT_PIGGYBACK_OPTIONS = Object.freeze({
   linearMaxIter: 5000,
   stepRatio: 1,
   stepScale: 0.95,
+  adaptiveSteps: false as false | 'balance' | 'search',
   accelerate: false as boolean | 'auto',
   normIterations: 50,
   normMargin: 1.05,
@@ -82,6 +94,7 @@ const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
   linearMaxIter: opt.integer({ min: 1 }),
   stepRatio: opt.number({ gt: 0 }),
   stepScale: opt.number({ gt: 0, lt: 1 }, 'keep s < 1 so that τσ‖K‖² = s² < 1'),
+  adaptiveSteps: opt.oneOf([false, 'balance', 'search']),
   accelerate: opt.oneOf(['auto', true, false]),
   normIterations: opt.integer({ min: 1 }),
   normMargin: opt.number({ min: 1 }, 'use a factor ≥ 1: power iteration approaches ‖K‖ from below'),

@@ -70,6 +70,39 @@ describeEachBackend('piggyback', () => {
     tf.dispose([...Object.values(theta), ...Object.values(data)]);
   });
 
+  for (const mode of ['balance', 'search'] as const) it(`adaptiveSteps '${mode}': from a poor σ/τ it reaches the closed-form hypergradient in fewer iterations; the ratio is warm-started and checkpointed`, () => {
+    const q = quadraticSaddle();
+    const data = q.data();
+    const theta = q.theta();
+    const exact = q.exact();
+    const before = tf.memory().numTensors;
+    const run = (adaptiveSteps: false | typeof mode) => {
+      const strategy = piggyback({ tol: 1e-5, linearTol: 1e-6, stepRatio: 100, adaptiveSteps });
+      const r = hypergradient({ problem: q.problem, theta, data, loss: q.loss, strategy, onNotConverged: 'error' });
+      const out = { err: relErr(flat(r.grad), exact.grad), work: r.work.innerIterations + r.work.linearIterations, message: r.message, saved: strategy.warmState!() };
+      r.dispose();
+      return { ...out, strategy };
+    };
+    const fixed = run(false);
+    const balanced = run(mode);
+    console.log(`quadratic saddle from σ/τ = 100, tol 1e-5 / 1e-6: constant steps ${fixed.work} iterations (rel. error ${fixed.err.toExponential(2)}), ${mode} ${balanced.work} (${balanced.err.toExponential(2)}); ${balanced.message.match(/(residual balancing|contraction search)[^;]*/)?.[0]}`);
+    // the adjoint is the exact transpose at the frozen steps: the same 1e-4 as the constant-step test above
+    expect(balanced.err).toBeLessThan(1e-4);
+    expect(fixed.err).toBeLessThan(1e-4);
+    expect(balanced.work).toBeLessThan(fixed.work);
+    expect(balanced.message).toMatch(mode === 'balance' ? /residual balancing: [1-9]\d* step adaptations/ : /contraction search: [1-9]\d* step adaptations/);
+    expect(Object.keys(fixed.saved)).not.toContain('rule.ratio');
+    const ratio = balanced.saved['rule.ratio'];
+    expect(ratio.values[0]).toBeLessThan(100);
+    // a restored strategy starts from the saved ratio and exports it unchanged
+    const restored = piggyback({ tol: 1e-5, linearTol: 1e-6, stepRatio: 100, adaptiveSteps: mode });
+    restored.loadWarmState!(balanced.saved);
+    expect(restored.warmState!()['rule.ratio'].values[0]).toBe(ratio.values[0]);
+    for (const s of [fixed.strategy, balanced.strategy, restored]) s.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...Object.values(theta), ...Object.values(data)]);
+  });
+
   it('backs argmin: tf.grad through argmin(saddle, piggyback()) matches the closed-form hypergradient, without leaks', () => {
     const q = quadraticSaddle();
     const data = q.data();

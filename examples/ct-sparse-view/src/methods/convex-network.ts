@@ -31,6 +31,8 @@ export const CONVEX_NETWORK_FLAGS = {
   netStep0: 0.1, // MAID α₀ for the networks
   netEvalTol: 1e-4, // held-out solves: PDHG residual tolerance (these saddles contract slowly: ρ̂ ≈ 0.999)
   netEvalMaxIter: 5000, // held-out solves: PDHG iteration cap
+  // piggyback's adaptiveSteps: 'balance' (residual balancing of σ/τ, the best measured on these saddles), 'search' or 'false'
+  adaptiveSteps: 'balance',
 };
 
 type Data = { y: tf.Tensor; t: tf.Tensor };
@@ -44,6 +46,9 @@ function network(layers: 1 | 2): CtMethod {
       const f = ctx.flags;
       const num = (k: keyof typeof CONVEX_NETWORK_FLAGS) => Number(f[k] ?? CONVEX_NETWORK_FLAGS[k]);
       const mu = Number(f.mu);
+      const stepsFlag = String(f.adaptiveSteps ?? CONVEX_NETWORK_FLAGS.adaptiveSteps);
+      if (!['balance', 'search', 'false'].includes(stepsFlag)) throw new Error(`ct-sparse-view: --adaptiveSteps must be balance, search or false, got '${stepsFlag}'.`);
+      const adaptiveSteps = stepsFlag === 'false' ? false : (stepsFlag as 'balance' | 'search');
       const { A, scale } = ctx;
       // Â = A/‖A‖ and û = u/‖A‖, as the TV rows
       const operator: LinearOperator = {
@@ -59,7 +64,7 @@ function network(layers: 1 | 2): CtMethod {
       const count = ctx.train.t.shape[0]!;
       const loss = (u: tf.Tensor, _th: Params, d: Data) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), d.t)))));
       const evaluate = (theta: Params) => {
-        const s = piggyback({ warmStart: false });
+        const s = piggyback({ warmStart: false, adaptiveSteps });
         const r = s.solve({ problem: saddle.problem as never, theta, data: testData, tol: num('netEvalTol'), maxIter: num('netEvalMaxIter') });
         const x = saddle.image(r.x);
         const score = ctx.scores(x, ctx.test.t);
@@ -69,7 +74,7 @@ function network(layers: 1 | 2): CtMethod {
       };
       const initial = evaluate(saddle.theta);
       const certificate = String(f.certificate) as 'certified' | 'estimated';
-      const strategy = piggyback({ lossLipschitz: 1 / count, lossWeight: mu, certificate });
+      const strategy = piggyback({ lossLipschitz: 1 / count, lossWeight: mu, certificate, adaptiveSteps });
       const history: Array<Record<string, number>> = [];
       const tTrain = performance.now();
       const result = await train({

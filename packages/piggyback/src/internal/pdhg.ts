@@ -7,7 +7,29 @@ export interface PdhgSteps {
   sigma: number;
   /** Strong convexity of g used for acceleration, or 0 for constant steps. */
   mu: number;
+  /**
+   * Residual balancing (Goldstein, Li, Yuan, Esser & Baraniuk 2015, "Adaptive primal-dual splitting
+   * methods for statistical learning and image processing", Algorithm 1 without backtracking): after each
+   * step, if ‖r_p‖ > Δ‖r_d‖ then τ ← τ/(1 − α), σ ← σ(1 − α), α ← ηα; if ‖r_p‖ < ‖r_d‖/Δ the reverse.
+   * τσ is unchanged (so τσ‖K‖² < 1 holds throughout) and α shrinks geometrically, so the steps settle.
+   * Not with `mu` > 0.
+   */
+  balance?: { alpha: number; eta: number; delta: number };
+  /**
+   * Contraction search: every `window` iterations the observed rate (‖r_k‖/‖r_{k−window}‖)^{1/window}
+   * at the current σ/τ is compared with the last one; a better rate keeps moving σ/τ by `factor` the same
+   * way, a worse one reverts, turns and re-measures; after both directions fail the factor is
+   * square-rooted, and the search ends below `minFactor` or after `maxMoves` changes (so PDHG ends with
+   * constant steps). τσ is unchanged. Not with `mu` > 0 or `balance`.
+   */
+  search?: { window: number; factor: number; minFactor: number; maxMoves: number };
 }
+
+/** The contraction search's constants: windows of 30 iterations, σ/τ moved by ×/÷ 4, down to ×/÷ 1.2, at most 30 moves. */
+export const CONTRACTION_SEARCH = Object.freeze({ window: 30, factor: 4, minFactor: 1.2, maxMoves: 30 });
+
+/** Goldstein et al. (2015)'s residual-balancing constants: α₀ = 0.5, η = 0.95, Δ = 1.5 (their defaults). */
+export const RESIDUAL_BALANCING = Object.freeze({ alpha: 0.5, eta: 0.95, delta: 1.5 });
 
 /** Result of {@link pdhg}. `x` and `z` are kept (the caller disposes them). */
 export interface PdhgResult {
@@ -19,6 +41,11 @@ export interface PdhgResult {
   converged: boolean;
   diverged: boolean;
   work: Work;
+  /** The steps the last iteration used (with balancing they differ from the initial ones). */
+  tau: number;
+  sigma: number;
+  /** Step adaptations made by residual balancing. */
+  adaptations: number;
   /**
    * With `keepLast`: the iterate (x_k, z_k) the last step started from (so that
    * x = prox_{τg}(x_k − τKᵀz_k) and z = prox_{σf*}(z_k + σK(2x − x_k))), and that step's
@@ -39,6 +66,12 @@ interface PdhgState {
   kTz: tf.Tensor;
   tau: number;
   sigma: number;
+  /** The steps the last step used (tau, sigma are those of the next one). */
+  usedTau: number;
+  usedSigma: number;
+  /** Residual balancing's current α. */
+  alpha: number;
+  adaptations: number;
   residual: number | undefined;
   last?: { xPrev: tf.Tensor; zPrev: tf.Tensor; rp: tf.Tensor; rd: tf.Tensor };
 }
@@ -58,6 +91,8 @@ function readSquaredNorm(t: tf.Tensor): number {
  *
  * The stopping residual is step-size independent: `r_p = (x − x⁺)/τ − Kᵀ(z − z⁺) ∈ ∂g(x⁺) + Kᵀz⁺`
  * and `r_d = (z − z⁺)/σ + ωK(x⁺ − x) ∈ ∂f*(z⁺) − Kx⁺`, so `‖(r_p, r_d)‖ = 0` exactly at a saddle point.
+ * With `steps.balance` the steps are re-balanced between iterations from ‖r_p‖ / ‖r_d‖ (see {@link PdhgSteps});
+ * each step's residual is computed with the steps that step used, so it stays exact.
  */
 export function pdhg<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, x0: tf.Tensor, z0: tf.Tensor,
@@ -67,14 +102,19 @@ export function pdhg<D>(
   const history: number[][] | undefined = stepGroups > 0 ? [] : undefined;
   const groupSquares = (t: tf.Tensor) => tf.sum(tf.reshape(tf.square(t), [stepGroups, -1]), 1);
   const work = addWork(emptyWork(), { vjps: 1 });
+  const balance = steps.mu > 0 ? undefined : steps.balance;
+  const search = steps.mu > 0 || balance != null ? undefined : steps.search;
+  // the search's state: the accepted ratio's rate, direction (±1), factor, failed turns, and the window's start
+  const sr = { best: NaN, trial: false, dir: 1, factor: search?.factor ?? 1, fails: 0, start: NaN, count: 0, done: search == null, warm: true };
   // The residual is only known after a step: the initial state has none (undefined).
   const { state, iterations, status } = iterate<PdhgState>({
     init: () => ({
-      x: x0.clone(), z: z0.clone(), kTz: problem.adjoint(z0, theta, data, xShape), tau: steps.tau, sigma: steps.sigma, residual: undefined,
+      x: x0.clone(), z: z0.clone(), kTz: problem.adjoint(z0, theta, data, xShape), tau: steps.tau, sigma: steps.sigma,
+      usedTau: steps.tau, usedSigma: steps.sigma, alpha: balance?.alpha ?? 0, adaptations: 0, residual: undefined,
     }),
     // With minSteps, no convergence before that many recorded steps (a contraction rate needs them).
     residual: ({ residual }) => (history != null && history.length < minSteps ? undefined : residual),
-    step: ({ x, z, kTz, tau, sigma }) => {
+    step: ({ x, z, kTz, tau, sigma, alpha, adaptations }) => {
       const omega = steps.mu > 0 ? 1 / Math.sqrt(1 + 2 * steps.mu * tau) : 1;
       const xn = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, theta, data);
       const dx = tf.sub(xn, x);
@@ -83,16 +123,53 @@ export function pdhg<D>(
       const kTzn = problem.adjoint(zn, theta, data, xShape);
       const rp = tf.sub(tf.div(tf.neg(dx), tau), tf.sub(kTz, kTzn));
       const rd = tf.add(tf.div(tf.sub(z, zn), sigma / omega), tf.mul(problem.apply(dx, theta, data), omega));
-      const r2 = tf.add(tf.sum(tf.square(rp)), tf.sum(tf.square(rd)));
-      let residual: number;
-      if (history != null) {
-        // one read for the residual and the step norms of each group
-        const v = tf.concat([tf.reshape(r2, [1]), tf.sqrt(tf.add(groupSquares(dx), groupSquares(tf.sub(zn, z))))]).dataSync();
-        residual = Math.sqrt(v[0]);
-        history.push(Array.from(v.subarray(1)));
-      } else residual = Math.sqrt(r2.dataSync()[0]);
+      // one read for ‖r_p‖², ‖r_d‖² and (when recording) the step norms of each group
+      const parts = [tf.reshape(tf.sum(tf.square(rp)), [1]), tf.reshape(tf.sum(tf.square(rd)), [1])];
+      if (history != null) parts.push(tf.sqrt(tf.add(groupSquares(dx), groupSquares(tf.sub(zn, z)))));
+      const v = tf.concat(parts).dataSync();
+      const residual = Math.sqrt(v[0] + v[1]);
+      if (history != null) history.push(Array.from(v.subarray(2)));
       const last = keepLast ? { xPrev: x, zPrev: z, rp, rd } : undefined;
-      return { state: { x: xn, z: zn, kTz: kTzn, tau: tau * omega, sigma: sigma / omega, residual, last } };
+      let next = { tau: tau * omega, sigma: sigma / omega, alpha, adaptations };
+      if (balance != null && Number.isFinite(residual)) {
+        const p = Math.sqrt(v[0]);
+        const d = Math.sqrt(v[1]);
+        // a large primal residual asks for a longer primal step, and vice versa (τσ kept)
+        if (p > balance.delta * d) next = { tau: tau / (1 - alpha), sigma: sigma * (1 - alpha), alpha: alpha * balance.eta, adaptations: adaptations + 1 };
+        else if (p < d / balance.delta) next = { tau: tau * (1 - alpha), sigma: sigma / (1 - alpha), alpha: alpha * balance.eta, adaptations: adaptations + 1 };
+      }
+      if (!sr.done && search != null && Number.isFinite(residual) && residual > 0) {
+        if (sr.count === 0) sr.start = residual;
+        if (++sr.count > search.window) {
+          const rate = Math.pow(residual / sr.start, 1 / search.window);
+          sr.count = 0;
+          let move = 0; // log of the ratio change
+          if (sr.warm) sr.warm = false; // the first window is PDHG's transient: not a rate of any ratio
+          else if (!sr.trial || rate < sr.best) {
+            // a baseline, or a better trial (the new baseline): move on the same way
+            if (sr.trial) sr.fails = 0;
+            sr.best = rate;
+            move = sr.dir * Math.log(sr.factor);
+            sr.trial = true;
+          } else {
+            // worse: back to the accepted ratio, turn, and measure it afresh there (rates drift as PDHG proceeds)
+            move = -sr.dir * Math.log(sr.factor);
+            sr.dir = -sr.dir;
+            sr.trial = false;
+            if (++sr.fails >= 2) {
+              sr.factor = Math.sqrt(sr.factor);
+              sr.fails = 0;
+              sr.done = sr.factor < search.minFactor;
+            }
+          }
+          if (move !== 0) {
+            const m = Math.exp(move / 2);
+            next = { ...next, tau: next.tau / m, sigma: next.sigma * m, adaptations: next.adaptations + 1 };
+            sr.done ||= next.adaptations >= search.maxMoves;
+          }
+        }
+      }
+      return { state: { x: xn, z: zn, kTz: kTzn, ...next, usedTau: tau, usedSigma: sigma / omega, residual, last } };
     },
   }, { threshold: tol, maxIter });
   const { x, z, kTz } = state;
@@ -105,7 +182,7 @@ export function pdhg<D>(
   if (last != null) for (const t of Object.values(last)) tf.keep(t);
   // Per iteration: two prox evaluations, two applications of K, one of Kᵀ.
   const out = addWork(work, { energyEvals: 2 * iterations, jvps: 2 * iterations, vjps: iterations, innerIterations: iterations });
-  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, last, steps: history };
+  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, tau: state.usedTau, sigma: state.usedSigma, adaptations: state.adaptations, last, steps: history };
 }
 
 /**

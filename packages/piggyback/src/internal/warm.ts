@@ -8,6 +8,8 @@ import { tf, checkWarmTensor, type WarmState, type WarmTensor } from '@bilevel/c
  */
 export class SaddleWarmStart {
   private state: { x: tf.Tensor; z: tf.Tensor; a: tf.Tensor | null; b: tf.Tensor | null } | null = null;
+  /** With `adaptiveSteps`: the step ratio σ/τ residual balancing settled on, the next solve's start. */
+  ratio: number | null = null;
 
   /** The kept (x, z) when x has this shape. */
   point(xShape: number[]): { x: tf.Tensor; z: tf.Tensor } | undefined {
@@ -40,6 +42,7 @@ export class SaddleWarmStart {
       out.a = plain(s.a);
       out.b = plain(s.b);
     }
+    if (this.ratio != null) out.ratio = { shape: [1], values: Float32Array.of(this.ratio) };
     return out;
   }
 
@@ -47,13 +50,15 @@ export class SaddleWarmStart {
   import(state: WarmState): void {
     const where = 'piggyback.loadWarmState';
     for (const k of Object.keys(state)) {
-      if (!['x', 'z', 'a', 'b'].includes(k)) throw new Error(`${where}: unknown warm-state slot 'rule.${k}'; piggyback keeps rule.x, rule.z, rule.a and rule.b.`);
+      if (!['x', 'z', 'a', 'b', 'ratio'].includes(k)) throw new Error(`${where}: unknown warm-state slot 'rule.${k}'; piggyback keeps rule.x, rule.z, rule.a, rule.b (and rule.ratio with adaptiveSteps).`);
       checkWarmTensor(where, `rule.${k}`, state[k]);
     }
     if ((state.x == null) !== (state.z == null) || (state.a == null) !== (state.b == null) || (state.a != null && state.x == null)) {
       throw new Error(`${where}: the warm state needs x with z, and a with b (got ${Object.keys(state).join(', ')}); pass what warmState() returned.`);
     }
     this.clear();
+    // float32 round trip of σ/τ: a resumed run restarts balancing from within 1e-7 of the saved ratio
+    if (state.ratio != null) this.ratio = state.ratio.values[0];
     if (state.x == null) return;
     const make = (t: WarmTensor) => tf.keep(tf.tensor(t.values, t.shape, 'float32'));
     this.state = { x: make(state.x), z: make(state.z!), a: state.a != null ? make(state.a) : null, b: state.b != null ? make(state.b) : null };
@@ -64,5 +69,6 @@ export class SaddleWarmStart {
     const s = this.state;
     if (s != null) tf.dispose([s.x, s.z, ...[s.a, s.b].filter((t): t is tf.Tensor => t != null)]);
     this.state = null;
+    this.ratio = null;
   }
 }
