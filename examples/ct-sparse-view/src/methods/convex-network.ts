@@ -28,7 +28,7 @@ export const CONVEX_NETWORK_FLAGS = {
   netIterations: 3, // MAID iterations per network
   netWork: 12000, // MAID's budget of PDHG + adjoint iterations per network
   netTol0: 1e-3, // MAID ε₀ = δ₀ for the networks
-  netStep0: 0.1, // MAID α₀ for the networks
+  netStep0: 1e-3, // MAID α₀ for the networks (0.1 moved filters of norm 0.05 by ≈ 6 on the first trial: thousands of PDHG iterations per trial at that θ)
   netEvalTol: 1e-4, // held-out solves: PDHG residual tolerance (these saddles contract slowly: ρ̂ ≈ 0.999)
   netEvalMaxIter: 5000, // held-out solves: PDHG iteration cap
   // piggyback's adaptiveSteps: 'balance' (residual balancing of σ/τ, the best measured on these saddles), 'search' or 'false'
