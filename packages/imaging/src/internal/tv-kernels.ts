@@ -87,21 +87,31 @@ function kernels(name: (typeof BACKENDS)[number]): Record<string, (args: KernelA
       const mode = attrs.mode as 'gradient' | 'both' | 'value';
       const xi = (attrs.xi as number | undefined) ?? 0;
       const y = inputs.y as Info | undefined;
-      const simd = name === 'wasm' && mode === 'gradient' ? simdOf(backend) : null;
-      if (simd != null) {
-        const k = constants(io, inputs.x, inputs, attrs as unknown as TVAttrs);
-        const [out] = io.outputs([inputs.x.shape]).infos;
-        const [x, o] = [simd.offset(inputs.x.dataId), simd.offset(out.dataId)];
-        // smoothed: √(|g|² + ν²); Huber: √max(|g|², ν²)
-        simd.gradient(x, o, k.b, k.h, k.w, k.alpha, k.huber ? 0 : k.nu * k.nu, k.huber ? k.nu * k.nu : 0);
-        if (y != null) simd.shift(o, x, simd.offset(y.dataId), k.b * k.h * k.w, 1 + xi);
-        return out;
-      }
       const shapes = mode === 'gradient' ? [inputs.x.shape] : mode === 'both' ? [inputs.x.shape, []] : [[]];
+      const k = constants(io, inputs.x, inputs, attrs as unknown as TVAttrs);
+      // SIMD on wasm; the Huber value (Σ m − ν per pixel, a cancellation float32 would not survive) stays in the float64 loop
+      const simd = name === 'wasm' && (mode === 'gradient' || !k.huber) ? simdOf(backend) : null;
+      if (simd != null) {
+        const { infos } = io.outputs(shapes);
+        const x = simd.offset(inputs.x.dataId);
+        const out = mode === 'value' ? null : simd.offset(infos[0].dataId);
+        const n = k.b * k.h * k.w;
+        // smoothed: s = √(|g|² + ν²); Huber: s = √max(|g|², ν²)
+        const [sumS] = simd.gradient(x, out, k.b, k.h, k.w, k.alpha, k.huber ? 0 : k.nu * k.nu, k.huber ? k.nu * k.nu : 0, mode !== 'gradient');
+        if (mode === 'gradient') {
+          if (y != null) simd.shift(out!, x, simd.offset(y.dataId), n, 1 + xi);
+          return infos[0];
+        }
+        let value = k.alpha * sumS;
+        if (y != null) value += simd.shiftAndSum(out, x, simd.offset(y.dataId), n, 1 + xi, xi) / 2;
+        // a fresh view: the scratch allocation may have grown the heap
+        io.read(infos[infos.length - 1])[0] = value;
+        return infos.length === 1 ? infos[0] : infos;
+      }
       const { infos, views } = io.outputs(shapes);
       const x = io.read(inputs.x);
       const out = mode === 'value' ? null : views[0];
-      let value = tvGradientLoop(x, out, constants(io, inputs.x, inputs, attrs as unknown as TVAttrs), mode !== 'gradient');
+      let value = tvGradientLoop(x, out, k, mode !== 'gradient');
       if (y != null) value += dataTermLoop(out, x, io.read(y), xi);
       if (mode !== 'gradient') views[views.length - 1][0] = value;
       return infos.length === 1 ? infos[0] : infos;
