@@ -1,54 +1,15 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, initBackend, defineSaddle } from '@bilevel/core';
-import type { Params } from '@bilevel/core';
+import { tf, initBackend } from '@bilevel/core';
 import { piggyback } from '../src/index.js';
+import { learnedOperatorSaddle } from '@bilevel/testing';
 
 beforeAll(async () => {
   await initBackend();
 });
 
-// Learned operator K (θ = K, 6×5): min_x max_y ⟨Kx, y⟩ + ½‖x − b‖² − (λ/2)‖y‖², so
-// x̂(K) = (I + λKᵀK)⁻¹b and F(K) = ½‖x̂(K) − t‖², exact in float64. μ_g = 1, μ_{f*} = 1/λ, L₁ = 1.
-const n = 5;
-const m = 6;
-const lambda = 0.7;
-const rand = (seed: number) => () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-const r = rand(11);
-const K0 = Array.from({ length: m }, () => Array.from({ length: n }, () => 0.5 * r()));
-const b = Array.from({ length: n }, () => r());
-const t = Array.from({ length: n }, () => 0.5 * r());
-
-function exactLoss(K: number[][]): number {
-  const H = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => (i === j ? 1 : 0) + lambda * K.reduce((s, row) => s + row[i] * row[j], 0)));
-  const M = H.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) for (let rr = c + 1; rr < n; rr++) {
-    const f = M[rr][c] / M[c][c];
-    for (let k = c; k <= n; k++) M[rr][k] -= f * M[c][k];
-  }
-  const x = new Array(n).fill(0);
-  for (let rr = n - 1; rr >= 0; rr--) {
-    let s = M[rr][n];
-    for (let k = rr + 1; k < n; k++) s -= M[rr][k] * x[k];
-    x[rr] = s / M[rr][rr];
-  }
-  return 0.5 * x.reduce((s, v, i) => s + (v - t[i]) ** 2, 0);
-}
-
-type D = { b: tf.Tensor; t: tf.Tensor };
-const problem = defineSaddle<D>({
-  apply: (x, th) => tf.reshape(tf.matMul(th.K, tf.reshape(x, [n, 1])), [m]),
-  adjoint: (z, th) => tf.reshape(tf.matMul(th.K, tf.reshape(z, [m, 1]), true), [n]),
-  proxG: (x, tau, _th, d) => tf.div(tf.add(x, tf.mul(d.b, tau)), 1 + tau),
-  proxFStar: (z, sigma) => tf.div(z, 1 + sigma / lambda),
-  init: (_th, d) => d.b.clone(),
-  strongConvexity: 1,
-  dualStrongConvexity: 1 / lambda,
-  hessianLipschitz: 0,
-  dualHessianLipschitz: 0,
-  operatorDerivativeNorm: 1,
-  name: 'learned operator',
-});
-const loss = (x: tf.Tensor, _th: Params, d: D) => tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.t))));
+// The learned-operator saddle of @bilevel/testing: θ = K (6×5), x̂(K) = (I + λKᵀK)⁻¹b, F(K) = ½‖x̂(K) − t‖²
+// exact in float64; μ_g = 1, μ_{f*} = 1/λ, Hessian-Lipschitz constants 0, c_K = 1, L₁ = 1.
+const { problem, loss, exactLoss, K0, b, t } = learnedOperatorSaddle(11, 0.5);
 
 describe('piggyback value-only requests (strategy.value): the forward solve alone', () => {
   it('same value and forward work as the hypergradient, 0 adjoint iterations, and the valueBound it reports (certified: ≥ the true error)', () => {

@@ -16,7 +16,7 @@ export type { Quadratic, QuadraticData, QuadraticFixture } from './problems/quad
 export { ridgeRegression } from './problems/ridge.js';
 export { logCoshProblem, logCoshTheta, logCoshSolve, logCoshReference } from './problems/logcosh.js';
 export { affineFixedPoint, affineFixedPointExact } from './problems/fixed-point.js';
-export { quadraticSaddle, tvSaddle } from './problems/saddle.js';
+export { quadraticSaddle, tvSaddle, learnedOperatorSaddle } from './problems/saddle.js';
 export { problemZoo } from './zoo.js';
 export { continuesExactly } from './warm-state.js';
 export type { WarmStrategy, WarmCall } from './warm-state.js';

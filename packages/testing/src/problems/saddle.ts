@@ -44,6 +44,48 @@ export function quadraticSaddle(m = 6, n = 5) {
   return { problem, loss, data, theta, exact, m, n, K, lambda };
 }
 
+/**
+ * The learned-operator saddle with every constant declared, θ = { K } only:
+ * `min_x max_y ⟨Kx, y⟩ + ½‖x − b‖² − (λ/2)‖y‖²` (λ = 0.7, K 6×5), so `x̂(K) = (I + λKᵀK)⁻¹b`
+ * and `F(K) = ½‖x̂(K) − t‖²`. μ_g = 1, μ_{f*} = 1/λ, Hessian-Lipschitz constants 0, c_K = 1.
+ * K₀ has entries `scale·u`, then b = u and t = 0.5u, with u uniform on [−1, 1) from one
+ * {@link lcg} stream of `seed`.
+ *
+ * @returns the problem, upper loss, K₀, b, t and `exactLoss(K)` (float64, mathjs LU).
+ */
+export function learnedOperatorSaddle(seed: number, scale: number) {
+  const m = 6;
+  const n = 5;
+  const lambda = 0.7;
+  const u = lcg(seed);
+  const r = () => u() * 2 - 1;
+  const K0 = Array.from({ length: m }, () => Array.from({ length: n }, () => scale * r()));
+  const b = Array.from({ length: n }, () => r());
+  const t = Array.from({ length: n }, () => 0.5 * r());
+  type D = { b: tf.Tensor; t: tf.Tensor };
+  const problem = defineSaddle<D>({
+    apply: (x, th) => tf.reshape(tf.matMul(th.K, tf.reshape(x, [n, 1])), [m]),
+    adjoint: (z, th) => tf.reshape(tf.matMul(th.K, tf.reshape(z, [m, 1]), true), [n]),
+    proxG: (x, tau, _th, d) => tf.div(tf.add(x, tf.mul(d.b, tau)), 1 + tau),
+    proxFStar: (z, sigma) => tf.div(z, 1 + sigma / lambda),
+    init: (_th, d) => d.b.clone(),
+    strongConvexity: 1,
+    dualStrongConvexity: 1 / lambda,
+    hessianLipschitz: 0,
+    dualHessianLipschitz: 0,
+    operatorDerivativeNorm: 1,
+    name: 'learned operator',
+  });
+  const loss = (x: tf.Tensor, _th: Params, d: D) => tf.mul(0.5, tf.sum(tf.square(tf.sub(x, d.t))));
+  function exactLoss(K: number[][]): number {
+    const H = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => (i === j ? 1 : 0) + lambda * K.reduce((acc, row) => acc + row[i] * row[j], 0)));
+    const x = solve(H, b);
+    return 0.5 * x.reduce((acc, v, i) => acc + (v - t[i]) ** 2, 0);
+  }
+  const data = (): D => ({ b: tf.tensor1d(b), t: tf.tensor1d(t) });
+  return { problem, loss, exactLoss, data, K0, b, t, m, n, lambda };
+}
+
 /** Forward differences with Neumann boundary (last column / row zero) and their adjoints. */
 const dx = (x: tf.Tensor) => tf.pad(tf.sub(tf.slice(x, [0, 1], [-1, -1]), tf.slice(x, [0, 0], [-1, x.shape[1]! - 1])), [[0, 0], [0, 1]]);
 const dy = (x: tf.Tensor) => tf.pad(tf.sub(tf.slice(x, [1, 0], [-1, -1]), tf.slice(x, [0, 0], [x.shape[0]! - 1, -1])), [[0, 1], [0, 0]]);
