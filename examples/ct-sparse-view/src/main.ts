@@ -23,8 +23,8 @@ const flags = parseFlags({
   noise: 0.02, // Gaussian noise σ relative to the largest sinogram value
   count: 3, // training phantoms
   test: 2, // held-out phantoms
-  // which methods, in this order: by default the ones measured within 20 min at 32² (foe, icnn
-  // need one 10,000–24,000-iteration hypergradient per step there; select them with --methods)
+  // which methods, in this order: by default the ones measured within 20 min at 32²; foe, icnn
+  // (≈ 2–5 min CPU each with the README's budgets), acr and lpd are selected with --methods
   methods: 'fbp,tv-grid,tv-maid',
   mu: 0.01, // μ_g: strong convexity of g (the paper's μg), relative to ‖Â‖ = 1
   epsilon: 0.002, // Huber ε of the TV dual (quadratic where |∇x| < ε/α)
