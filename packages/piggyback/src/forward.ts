@@ -136,14 +136,15 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     const sigma = (opts.stepScale * Math.sqrt(ratio)) / norm;
     const mu = problem.mu(theta, data);
     const muDual = problem.muDual(theta, data);
-    const accelerate = opts.accelerate === 'auto' ? mu != null && mu > 0 : opts.accelerate;
+    // 'auto' leaves the steps to adaptiveSteps when that is on (true with it is refused by piggyback())
+    const accelerate = opts.accelerate === 'auto' ? opts.adaptiveSteps === false && mu != null && mu > 0 : opts.accelerate;
     // Acceleration needs μ_g; checked here because μ may depend on θ.
     if (accelerate && !(mu != null && mu > 0)) fail(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
 
     const constants = boundConstantsOf(problem, theta, data, opts.lossLipschitz, opts.lossWeight, accelerate);
     const certifiable = typeof constants !== 'string';
     const estimating = certifiable && opts.certificate === 'estimated';
-    const adapt = accelerate ? false : opts.adaptiveSteps;
+    const adapt = opts.adaptiveSteps;
     const balance = adapt === 'balance' ? RESIDUAL_BALANCING : undefined;
     const search = adapt === 'search' ? CONTRACTION_SEARCH : undefined;
     const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0, balance, search }, tol, maxIter, certifiable, estimating ? 1 : 0, estimating ? opts.estimateSteps : 0);

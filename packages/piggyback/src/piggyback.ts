@@ -27,6 +27,8 @@ export interface PiggybackOptions {
    * ×/÷ 4, turns, or refines, to ×/÷ 1.2, at most 30 moves). The adjoint uses the steps of the last PDHG step,
    * frozen, so it stays the exact transpose of one constant-step PDHG map and the certificate is unchanged.
    * Which one helps is problem-dependent (README, "Step sizes"). Default false (constant steps).
+   * Acceleration sets the steps itself: `accelerate: true` with adaptiveSteps is refused, and
+   * `accelerate: 'auto'` does not accelerate when adaptiveSteps is on.
    */
   adaptiveSteps?: false | 'balance' | 'search';
   /**
@@ -144,6 +146,9 @@ export interface PiggybackStrategy extends DrivenStrategy<Readonly<Required<Pigg
 export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
   const where = 'piggyback';
   const opts = Object.freeze(PIGGYBACK_OPTIONS.withDefaults(options, DEFAULT_PIGGYBACK_OPTIONS)) as Required<PiggybackOptions>;
+  if (opts.accelerate === true && opts.adaptiveSteps !== false) {
+    throw new Error(`${where}: options 'accelerate: true' and 'adaptiveSteps: '${opts.adaptiveSteps}'' exclude each other (acceleration sets τ_k, σ_k itself); drop one of them.`);
+  }
   // Warm start of the pair (x, z) and of λ: the strategy's own, since the driver keeps x only.
   const warm = new SaddleWarmStart();
   const forward = pdhgForward(opts, warm);

@@ -221,6 +221,8 @@ describeEachBackend('piggyback', () => {
     expect(() => piggyback({ stepScale: 1.5 })).toThrow(/'stepScale'/);
     expect(() => piggyback({ maxIter: 0 })).toThrow(/'maxIter'/);
     expect(() => piggyback({ iterations: 3 } as never)).toThrow(/unknown option 'iterations'/);
+    expect(() => piggyback({ adaptiveSteps: 'balanced' } as never)).toThrow(/'adaptiveSteps'/);
+    expect(() => piggyback({ accelerate: true, adaptiveSteps: 'search' })).toThrow(/'accelerate: true' and 'adaptiveSteps: 'search'' exclude each other/);
     expect(() => piggyback({ linearMaxIters: 10 } as never)).toThrow(/piggyback: unknown option 'linearMaxIters'; did you mean 'linearMaxIter'\?/);
     const strategy = piggyback();
     const call = (extra: Record<string, unknown>) => () =>
