@@ -78,6 +78,25 @@ describe('bilevel train with workers', () => {
     expect(refused.err).toMatch(/'workers' changed from crop by crop in this machine \(inline or threads\) to the whole batch in this process/);
   }, 120_000);
 
+  it('dfo: value jobs in the workers carry the value bound; inline and 2 threads give the same θ bit for bit', async () => {
+    const dfo = (name: string, workers: string) => {
+      const file = write(dir, `${name}.yaml`, `${TINY.replace('method: { kind: maid }', 'method: { kind: dfo }')}workers: ${workers}\n`);
+      return cli(['train', file, '--quiet', '--json']);
+    };
+    const theta = (name: string) => JSON.parse(fs.readFileSync(path.join(dir, 'runs', name, 'theta.json'), 'utf8')) as Record<string, { values: number[] }>;
+    const a = await dfo('dfo-inline', '{ kind: inline }');
+    expect(a.code).toBe(0);
+    // Dynamic accuracy throws on a NaN value bound: a full run means every value was certified.
+    const summary = JSON.parse(a.out) as { status: string; iterations: number };
+    expect(summary.status).toBe('budget-iterations');
+    expect(summary.iterations).toBe(6);
+    const b = await dfo('dfo-threads', '{ kind: threads, count: 2 }');
+    expect(b.code).toBe(0);
+    expect(theta('dfo-threads')).toEqual(theta('dfo-inline'));
+    // and DFO moved θ off its start (log 0.05 = −2.996): it did real steps.
+    expect(Math.abs(theta('dfo-inline').logAlpha.values[0] - Math.log(0.05))).toBeGreaterThan(0.1);
+  }, 120_000);
+
   it('config errors name the field, the value and what is allowed (exit 2)', async () => {
     const cases: Array<[string, RegExp]> = [
       ['{ kind: thread }', /workers\.kind: got "thread"; must be one of "inline", "threads", "redis"/],
@@ -91,10 +110,11 @@ describe('bilevel train with workers', () => {
       expect(code).toBe(2);
       expect(err).toMatch(message);
     }
-    const dfo = write(dir, 'dfo.yaml', `${TINY.replace('method: { kind: maid }', 'method: { kind: dfo }')}workers: { kind: threads }\n`);
+    // The certified bounds come from implicit's error bound in the workers: another strategy is refused.
+    const dfo = write(dir, 'dfo.yaml', `${TINY.replace('method: { kind: maid }', 'method: { kind: dfo }').replace('strategy: { kind: implicit }', 'strategy: { kind: unrolled }')}workers: { kind: threads }\n`);
     const r = await cli(['train', dfo]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/workers\.kind: got "threads"; method 'dfo' needs a certified bound/);
+    expect(r.err).toMatch(/workers\.kind: got "threads"; with 'workers', method 'dfo' takes its certified bounds from strategy 'implicit'/);
     // A worker process needs a redis config.
     const w = await cli(['worker', write(dir, 'threads-worker.yaml', `${TINY}workers: { kind: threads }\n`)]);
     expect(w.code).toBe(2);

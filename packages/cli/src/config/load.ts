@@ -94,11 +94,10 @@ function checkConfig(config: TrainConfig, dir: string): string[] {
   if ((method.kind === 'maid' || method.kind === 'dfo') && model.kind === 'foe' && model.expert === 'student-t' && task.kind === 'denoise' && model.xi === 0) {
     problems.push(`model.expert: got "student-t"; Student-t experts are non-convex, so method '${method.kind}' has no certified μ: use expert 'charbonnier', set model.xi > 0, or use method 'adam'`);
   }
-  if (config.workers != null && method.kind === 'dfo') {
-    problems.push(`workers.kind: got "${config.workers.kind}"; method 'dfo' needs a certified bound on each value, which the crop-by-crop engines do not return for value-only solves: drop 'workers', or use method 'maid', 'adam', 'sgd' or 'hoag'`);
-  }
-  if (config.workers != null && method.kind === 'maid' && config.strategy.kind !== 'implicit') {
-    problems.push(`workers.kind: got "${config.workers.kind}"; with 'workers', method 'maid' takes its certified bounds from strategy 'implicit' (its error bound runs in the workers), not '${config.strategy.kind}': use strategy 'implicit', drop 'workers', or use method 'adam', 'sgd' or 'hoag'`);
+  // With 'workers' the certified bounds are computed in the workers by the task's strategy: MAID's
+  // hypergradient bound and DFO's value bound both come from implicit's error bound.
+  if (config.workers != null && (method.kind === 'maid' || method.kind === 'dfo') && config.strategy.kind !== 'implicit') {
+    problems.push(`workers.kind: got "${config.workers.kind}"; with 'workers', method '${method.kind}' takes its certified bounds from strategy 'implicit' (its error bound runs in the workers), not '${config.strategy.kind}': use strategy 'implicit', drop 'workers', or use method 'adam', 'sgd' or 'hoag'`);
   }
   return problems;
 }
