@@ -1,9 +1,10 @@
-"""Shared by the peers (foe_torch.py, foe_jax.py): the benchmark spec, timing with a
-CPU-time check, and the identical-work loops (gradient descent, conjugate gradients, Adam)
+"""Shared by the peers (foe_torch.py, foe_jax.py): the benchmark spec, the timing worker
+(`serve`, wall and CPU time of every call), and the identical-work loops (gradient descent, conjugate gradients, Adam)
 written once over a small table of array operations, so every framework runs the same
 algorithm step for step as bilevel's side (benchmarks/src/peer/)."""
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -17,19 +18,38 @@ def array(spec):
     return np.asarray(spec["values"], dtype=np.float32).reshape(spec["shape"])
 
 
-def timed(fn, repeats, sync):
-    """Median wall ms of `repeats` calls after one warm-up, and cores used = CPU time / wall.
-    On a shared machine wall time includes time preempted by other jobs; `cores` below 1 for
-    a 1-thread run says how much (cpu_ms = cores x wall ms is the time actually computed)."""
-    out = sync(fn())
-    times = []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        sync(fn())
-        times.append(time.perf_counter() - t0)
-    cores = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
-    return out, 1000 * float(np.median(times)), cores
+def serve(info, jobs, sync):
+    """The long-lived worker of bench:peer's interleaved rounds (benchmarks/src/peer/peers.ts).
+    Writes one JSON line `info` + the job names, then answers each JSON line on stdin,
+    {"job": name, "reps": N, "warmup": bool, "output": bool}, with one JSON line
+    {"ms": [...], "cpuMs": [...]} (wall and process CPU ms of each of the N calls; a warm-up
+    call first if asked, whose encoded result comes back as "output"), until {"quit": true}.
+    CPU ms / wall ms is the cores a call used: 1.00 for one thread never preempted."""
+    reply = os.fdopen(os.dup(1), "w")
+    sys.stdout = sys.stderr  # stray prints must not break the protocol
+
+    def send(obj):
+        reply.write(json.dumps(obj) + "\n")
+        reply.flush()
+
+    send({**info, "jobs": list(jobs)})
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd.get("quit"):
+            break
+        fn, encode = jobs[cmd["job"]]
+        out = {}
+        if cmd.get("warmup"):
+            r = sync(fn())
+            if cmd.get("output"):
+                out["output"] = encode(r)
+        ms, cpu = [], []
+        for _ in range(cmd.get("reps", 0)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            sync(fn())
+            ms.append(1000 * (time.perf_counter() - t0))
+            cpu.append(1000 * (time.process_time() - c0))
+        send({**out, "ms": ms, "cpuMs": cpu})
 
 
 def flat(t):

@@ -1,8 +1,8 @@
 """JAX peer of bench:peer (benchmarks/src/peer/): the same energies, primitives, identical-work
 hypergradient and training run as foe_torch.py, jit-compiled (the GD and CG loops with
-lax.fori_loop, so one hypergradient is one XLA program).
+lax.fori_loop, so one hypergradient is one XLA program); a long-lived worker like foe_torch.py.
 
-    python foe_jax.py INPUT.json OUTPUT.json
+    python foe_jax.py INPUT.json        # then JSON commands on stdin, see common.serve
 """
 import sys
 
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import Adam, array, flat, load, timed
+from common import Adam, array, flat, load, serve
 
 jax.config.update("jax_enable_x64", False)
 
@@ -74,29 +74,33 @@ def sync(out):
     return jax.block_until_ready(out)
 
 
-def main():
-    spec = load(sys.argv[1])
-    repeats = spec["repeats"]
+def jobs(spec):
+    """Every timed call of the spec, by name: (call, encode its result for the cross-check)."""
     j = lambda s: jnp.asarray(array(s))
-    result = {"framework": "JAX", "version": jax.__version__, "threads": 1, "primitives": [], "training": []}
+    out = {}
     grad_x, hvp, mixed = primitives(foe_energy)
-    for case in spec["primitives"]:
+
+    def primitive(case):
         x, y, v = j(case["x"]), j(case["y"]), j(case["v"])
         th = {k: j(case["theta"][k]) for k in case["theta"]}
-        g, g_ms, g_c = timed(lambda: grad_x(x, th, y), repeats, sync)
-        h, h_ms, h_c = timed(lambda: hvp(x, th, y, v), repeats, sync)
-        m, m_ms, m_c = timed(lambda: mixed(x, th, y, v), repeats, sync)
-        result["primitives"].append({
-            "batch": case["batch"], "ms": {"gradient": g_ms, "hvp": h_ms, "mixed": m_ms}, "cores": {"gradient": g_c, "hvp": h_c, "mixed": m_c},
-            "outputs": {"gradient": flat(g), "hvp": flat(h), **{f"mixed.{k}": flat(m[k]) for k in m}},
-        })
+        b = case["batch"]
+        out[f"b{b}.gradient"] = (lambda: grad_x(x, th, y), lambda g: {"gradient": flat(g)})
+        out[f"b{b}.hvp"] = (lambda: hvp(x, th, y, v), lambda h: {"hvp": flat(h)})
+        out[f"b{b}.mixed"] = (lambda: mixed(x, th, y, v), lambda m: {f"mixed.{k}": flat(m[k]) for k in m})
+
+    for case in spec["primitives"]:
+        primitive(case)
     hg = spec.get("hypergradient")
     if hg is not None:
-        th = {k: j(hg["theta"][k]) for k in hg["theta"]}
-        run = hypergradient_fn(foe_energy, hg["gdSteps"], hg["cgSteps"])
-        (g, loss), ms, cores = timed(lambda: run(th, j(hg["y"]), j(hg["clean"]), hg["step"]), hg["repeats"], sync)
-        result["hypergradient"] = {"ms": ms, "cores": cores, "loss": float(loss), "grad": {k: flat(g[k]) for k in g}}
-    for spec_run in spec["training"]:
+        hth = {k: j(hg["theta"][k]) for k in hg["theta"]}
+        hy, hclean = j(hg["y"]), j(hg["clean"])
+        run_hg = hypergradient_fn(foe_energy, hg["gdSteps"], hg["cgSteps"])
+        out["hypergradient"] = (
+            lambda: run_hg(hth, hy, hclean, hg["step"]),
+            lambda r: {"loss": float(r[1]), "grad": {k: flat(r[0][k]) for k in r[0]}},
+        )
+
+    def training(spec_run):
         run = hypergradient_fn(ENERGIES[spec_run["model"]], spec_run["gdSteps"], spec_run["cgSteps"])
         y, clean = j(spec_run["y"]), j(spec_run["clean"])
 
@@ -110,10 +114,16 @@ def main():
                 th = adam.step(th, g, jnp.sqrt)
             return th, losses
 
-        (th, losses), ms, cores = timed(train, spec_run["repeats"], sync)
-        result["training"].append({"model": spec_run["model"], "ms": ms, "cores": cores, "losses": losses, "theta": {k: flat(th[k]) for k in th}})
-    import json
-    json.dump(result, open(sys.argv[2], "w"))
+        out[f"train.{spec_run['model']}"] = (train, lambda r: {"losses": r[1], "theta": {k: flat(r[0][k]) for k in r[0]}})
+
+    for spec_run in spec["training"]:
+        training(spec_run)
+    return out
+
+
+def main():
+    spec = load(sys.argv[1])
+    serve({"framework": "JAX", "version": jax.__version__, "threads": 1}, jobs(spec), sync)
 
 
 if __name__ == "__main__":

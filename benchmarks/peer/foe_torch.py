@@ -1,16 +1,17 @@
 """PyTorch peer of bench:peer (benchmarks/src/peer/): the Fields-of-Experts and TV energies of
 bilevel's imaging package, their gradient / HVP / mixed product, one implicit hypergradient
 at identical work (GD steps + CG steps + mixed product) and a short training run, on the
-inputs bilevel's side wrote, timed and written back for the cross-check.
+inputs bilevel's side wrote; a long-lived worker (common.serve) that times the calls it is
+sent and returns their results for the cross-check.
 
-    python foe_torch.py INPUT.json OUTPUT.json
+    python foe_torch.py INPUT.json      # then JSON commands on stdin, see common.serve
 """
 import sys
 
 import numpy as np
 import torch
 
-from common import Adam, array, conjugate_gradients, flat, load, threads, timed
+from common import Adam, array, conjugate_gradients, flat, load, serve, threads
 
 torch.set_num_threads(threads())
 torch.set_grad_enabled(True)
@@ -85,27 +86,30 @@ def sync(out):
     return out
 
 
-def main():
-    spec = load(sys.argv[1])
-    repeats = spec["repeats"]
-    result = {"framework": "PyTorch", "version": torch.__version__, "threads": torch.get_num_threads(), "primitives": [], "training": []}
-    for case in spec["primitives"]:
+def jobs(spec):
+    """Every timed call of the spec, by name: (call, encode its result for the cross-check)."""
+    out = {}
+
+    def primitive(case):
         x, y, v = t(case["x"]), t(case["y"]), t(case["v"])
         th = {k: t(case["theta"][k]) for k in case["theta"]}
-        g, g_ms, g_c = timed(lambda: gradient(foe_energy, x, th, y), repeats, sync)
-        h, h_ms, h_c = timed(lambda: hvp(foe_energy, x, th, y, v), repeats, sync)
-        m, m_ms, m_c = timed(lambda: mixed(foe_energy, x, th, y, v), repeats, sync)
-        result["primitives"].append({
-            "batch": case["batch"], "ms": {"gradient": g_ms, "hvp": h_ms, "mixed": m_ms}, "cores": {"gradient": g_c, "hvp": h_c, "mixed": m_c},
-            "outputs": {"gradient": flat(g), "hvp": flat(h.detach()), **{f"mixed.{k}": flat(m[k]) for k in m}},
-        })
+        b = case["batch"]
+        out[f"b{b}.gradient"] = (lambda: gradient(foe_energy, x, th, y), lambda g: {"gradient": flat(g)})
+        out[f"b{b}.hvp"] = (lambda: hvp(foe_energy, x, th, y, v), lambda h: {"hvp": flat(h.detach())})
+        out[f"b{b}.mixed"] = (lambda: mixed(foe_energy, x, th, y, v), lambda m: {f"mixed.{k}": flat(m[k]) for k in m})
+
+    for case in spec["primitives"]:
+        primitive(case)
     hg = spec.get("hypergradient")
     if hg is not None:
-        th = {k: t(hg["theta"][k]) for k in hg["theta"]}
-        y, clean = t(hg["y"]), t(hg["clean"])
-        (g, loss), ms, cores = timed(lambda: hypergradient(foe_energy, th, y, clean, hg["step"], hg["gdSteps"], hg["cgSteps"]), hg["repeats"], sync)
-        result["hypergradient"] = {"ms": ms, "cores": cores, "loss": loss, "grad": {k: flat(g[k]) for k in g}}
-    for run in spec["training"]:
+        hth = {k: t(hg["theta"][k]) for k in hg["theta"]}
+        hy, hclean = t(hg["y"]), t(hg["clean"])
+        out["hypergradient"] = (
+            lambda: hypergradient(foe_energy, hth, hy, hclean, hg["step"], hg["gdSteps"], hg["cgSteps"]),
+            lambda r: {"loss": r[1], "grad": {k: flat(r[0][k]) for k in r[0]}},
+        )
+
+    def training(run):
         energy = ENERGIES[run["model"]]
         y, clean = t(run["y"]), t(run["clean"])
 
@@ -119,10 +123,16 @@ def main():
                 th = adam.step(th, g, torch.sqrt)
             return th, losses
 
-        (th, losses), ms, cores = timed(train, run["repeats"], sync)
-        result["training"].append({"model": run["model"], "ms": ms, "cores": cores, "losses": losses, "theta": {k: flat(th[k]) for k in th}})
-    import json
-    json.dump(result, open(sys.argv[2], "w"))
+        out[f"train.{run['model']}"] = (train, lambda r: {"losses": r[1], "theta": {k: flat(r[0][k]) for k in r[0]}})
+
+    for run in spec["training"]:
+        training(run)
+    return out
+
+
+def main():
+    spec = load(sys.argv[1])
+    serve({"framework": "PyTorch", "version": torch.__version__, "threads": torch.get_num_threads()}, jobs(spec), sync)
 
 
 if __name__ == "__main__":

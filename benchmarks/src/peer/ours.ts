@@ -1,31 +1,29 @@
 /**
  * bilevel's side of bench:peer: the workloads of workloads.ts through the library's public
  * API (the problem's derivatives; one hypergradient by `hypergradient` with the implicit
- * strategy, gradientDescent and cg at fixed iteration counts), timed with a CPU-time check.
+ * strategy, gradientDescent and cg at fixed iteration counts), timed in blocks with the CPU
+ * time of every call.
  */
 import { performance } from 'node:perf_hooks';
 import { tf, hypergradient, gradientDescent, cg, disposeParams } from '@bilevel/core';
 import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { GD_STEPS, CG_STEPS } from './workloads.js';
+import type { Block } from './rounds.js';
 
-export interface Timing { ms: number; cores: number }
-
-/** Median ms of `repeats` calls after one warm-up, and cores used (process CPU time / wall). */
-export function time<T>(fn: () => T, repeats: number, done: (out: T) => void): Timing & { out: T } {
-  const out = fn();
-  const times: number[] = [];
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  for (let i = 0; i < repeats; i++) {
+/** `reps` timed calls of `fn` (each result handed to `done`): wall and CPU ms (process.cpuUsage) of each call. */
+export function block<T>(fn: () => T, reps: number, done: (out: T) => void): Block {
+  const ms: number[] = [];
+  const cpuMs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     done(fn());
-    times.push(performance.now() - t0);
+    ms.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpuMs.push((c.user + c.system) / 1000);
   }
-  const cpu = process.cpuUsage(cpu0);
-  const wall = performance.now() - wall0;
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], cores: (cpu.user + cpu.system) / 1000 / wall, out };
+  return { ms, cpuMs };
 }
 
 /** Reads tensors to arrays and frees them (the "wait for the result" of a timed call). */

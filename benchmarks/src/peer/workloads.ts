@@ -19,7 +19,9 @@ export const SIZE = Number(process.env.BENCH_SIZE ?? 96);
 export const FILTERS = Number(process.env.BENCH_FILTERS ?? 30);
 export const KERNEL = Number(process.env.BENCH_KERNEL ?? 7);
 export const BATCHES = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
-export const REPEATS = Number(process.env.BENCH_REPEATS ?? 20);
+/** Interleaved rounds per primitive, and calls per side in each round's block (rounds.ts). */
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+export const REPEATS = Number(process.env.BENCH_REPEATS ?? 4);
 export const GD_STEPS = 100;
 export const CG_STEPS = 30;
 
