@@ -16,6 +16,7 @@ const SADDLE_SCHEMA = {
   operatorNorm: constant(true), strongConvexity: constant(), dualStrongConvexity: constant(),
   hessianLipschitz: constant(), dualHessianLipschitz: constant(), operatorDerivativeNorm: constant(),
   strongConvexityWeights: optionalFn(), dualStrongConvexityWeights: optionalFn(), name: opt.string(),
+  proxGDiagonal: optionalFn(), proxFStarDiagonal: optionalFn(), absoluteSums: optionalFn(),
 };
 registerOptions(defineSaddle, defineOptions('defineSaddle', SADDLE_SCHEMA));
 
@@ -29,6 +30,29 @@ export interface SaddleSpec<D = Data> {
   proxG(x: tf.Tensor, tau: number, theta: Params, data: D): tf.Tensor;
   /** `prox_{σf*}(z)`; for an indicator f* this is the projection onto its set. */
   proxFStar(z: tf.Tensor, sigma: number, theta: Params, data: D): tf.Tensor;
+  /**
+   * `prox_{Tg}(x) = argmin_u g(u) + ½‖u − x‖²_{T⁻¹}` for an **elementwise** step T = diag(tau), `tau` a
+   * positive tensor broadcastable to x: what diagonally preconditioned PDHG (piggyback's
+   * `precondition`, Pock & Chambolle 2011) calls. Declare it only where the prox is exact for any
+   * such T (separable g: the scalar formula entrywise). A prox that couples entries (a group
+   * shrinkage, an epigraph projection) is exact for steps that are equal on each coupled group only:
+   * declare it, and make {@link SaddleSpec.absoluteSums} return equal values on each group (the
+   * group's maximum, which stays an upper bound). Often the scalar prox, written in tensor ops,
+   * serves both: pass the same function.
+   */
+  proxGDiagonal?(x: tf.Tensor, tau: tf.Tensor, theta: Params, data: D): tf.Tensor;
+  /** `prox_{Σf*}(z)` in the Σ⁻¹ metric for an elementwise step Σ = diag(sigma) broadcastable to z; as {@link SaddleSpec.proxGDiagonal}. */
+  proxFStarDiagonal?(z: tf.Tensor, sigma: tf.Tensor, theta: Params, data: D): tf.Tensor;
+  /**
+   * The row and column sums of |K(θ)| that Pock & Chambolle (2011, "Diagonal preconditioning for first
+   * order primal-dual algorithms in convex optimization", ICCV, Lemma 2) build their steps from, for
+   * α ∈ [0, 2]: `primal` = Σ_i |K_ij|^{2−α} (a tensor broadcastable to x), `dual` = Σ_j |K_ij|^α
+   * (broadcastable to z). Upper bounds are valid (smaller steps keep ‖Σ^{1/2}KT^{1/2}‖ ≤ 1). Matrix-free
+   * from the operators: `@bilevel/imaging`'s radon, finite-difference and convolution operators have
+   * `absoluteSums(alpha)`; for a stacked K = (A; B) the primal sums add and the dual ones concatenate;
+   * for cK, multiply by |c|^{2−α} and |c|^α.
+   */
+  absoluteSums?(alpha: number, theta: Params, data: D): { primal: tf.Tensor; dual: tf.Tensor };
   /** Initial primal point x₀ (e.g. the noisy image); it also fixes the shape of x. */
   init(theta: Params, data: D): tf.Tensor;
   /** Initial dual point z₀; default zeros shaped like `K x₀`. */
@@ -121,6 +145,9 @@ export function defineSaddle<D = Data>(spec: SaddleSpec<D>): SaddleProblem<D> {
     ['init', '(theta, data) => x₀ (it fixes the shape of x)', true],
     ['adjoint', '(z, theta, data) => K(θ)ᵀz, or omit it to use the VJP of apply', false],
     ['initDual', '(theta, data) => z₀, or omit it for zeros', false],
+    ['proxGDiagonal', '(x, tau: tf.Tensor, theta, data) => prox_{Tg}(x) with elementwise steps, or omit it', false],
+    ['proxFStarDiagonal', '(z, sigma: tf.Tensor, theta, data) => prox_{Σf*}(z) with elementwise steps, or omit it', false],
+    ['absoluteSums', '(alpha, theta, data) => ({ primal: Σ_i |K_ij|^(2−α), dual: Σ_j |K_ij|^α }), or omit it', false],
   ];
   for (const [key, shape, required] of fns) {
     const f = spec[key];

@@ -2,6 +2,7 @@ import { tf, addWork, statusMessage, formatNumber as fmt } from '@bilevel/core';
 import type { ForwardOutcome, ForwardSolve, Params, SaddleProblem, SolveStatus } from '@bilevel/core';
 import { pdhg, estimateOperatorNorm, RESIDUAL_BALANCING, CONTRACTION_SEARCH } from './internal/pdhg.js';
 import type { SaddleWarmStart } from './internal/warm.js';
+import { diagonalSteps, checkPreconditionable, type Precondition, type Step } from './internal/precondition.js';
 import type { SaddleBoundConstants } from './bound.js';
 
 /** The options of the PDHG forward solve (the piggyback factory's, resolved). */
@@ -11,6 +12,10 @@ export interface PdhgForwardOptions {
   /** σ/τ adapted during the forward ('balance': Goldstein et al. 2015; 'search': contraction search); frozen for the adjoint. */
   adaptiveSteps: false | 'balance' | 'search';
   accelerate: boolean | 'auto';
+  /** Diagonal steps of Pock & Chambolle (2011) on both sides, one side, or none (false). */
+  precondition: Precondition;
+  /** α ∈ [0, 2] of their T = diag(1/Σ_i|K_ij|^{2−α}), Σ = diag(1/Σ_j|K_ij|^α). */
+  preconditionAlpha: number;
   normIterations: number;
   normMargin: number;
   warmStart: boolean;
@@ -26,8 +31,9 @@ export interface PdhgForwardOptions {
 /** What the forward leaves for the adjoint rule: the dual, the steps, and whether it started warm. */
 export interface SaddleAux {
   z: tf.Tensor;
-  tau: number;
-  sigma: number;
+  /** The steps of PDHG's last step, frozen for the adjoint: scalars, or (preconditioned) diagonal tensors owned by aux. */
+  tau: Step;
+  sigma: Step;
   /** Whether (x, z) came from the warm start (then λ may too). */
   warm: boolean;
   /** Set by the rule when it takes ownership of z. */
@@ -122,7 +128,16 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     if (!kxFinite) fail(`${problem.name}: K x₀ contains NaN or Inf; check 'init' and 'apply' (and θ).`);
 
     let work = addWork();
-    let norm = problem.knownOperatorNorm(theta, data);
+    const pre = opts.precondition;
+    if (pre !== false) {
+      try {
+        checkPreconditionable(problem, pre);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    }
+    // Preconditioned, the steps come from |K|'s sums (‖Σ^{1/2}KT^{1/2}‖ ≤ 1, Pock & Chambolle 2011, Lemma 2): no ‖K‖ needed.
+    let norm = pre !== false ? 1 : problem.knownOperatorNorm(theta, data);
     const normGiven = norm != null;
     if (norm == null) {
       const est = estimateOperatorNorm(problem, theta, data, xShape, opts.normIterations, opts.normMargin);
@@ -132,12 +147,22 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     }
     // With balancing, start from the ratio the last solve settled on (σ/τ, so the ‖K‖ of this θ still sets τσ).
     const ratio = opts.adaptiveSteps !== false && opts.warmStart && warm.ratio != null ? warm.ratio : opts.stepRatio;
-    const tau = opts.stepScale / (norm * Math.sqrt(ratio));
-    const sigma = (opts.stepScale * Math.sqrt(ratio)) / norm;
+    let diag: ReturnType<typeof diagonalSteps> | undefined;
+    if (pre !== false) {
+      try {
+        diag = diagonalSteps(problem, theta, data, opts.preconditionAlpha, pre);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    }
+    // T = τ·T₀, Σ = σ·Σ₀ with the diagonals (a non-diagonal side's scalar folded into τ or σ)
+    const tau = (opts.stepScale * (diag?.tauScalar ?? 1)) / (norm * Math.sqrt(ratio));
+    const sigma = (opts.stepScale * Math.sqrt(ratio) * (diag?.sigmaScalar ?? 1)) / norm;
     const mu = problem.mu(theta, data);
     const muDual = problem.muDual(theta, data);
     // 'auto' leaves the steps to adaptiveSteps when that is on (true with it is refused by piggyback())
-    const accelerate = opts.accelerate === 'auto' ? opts.adaptiveSteps === false && mu != null && mu > 0 : opts.accelerate;
+    // (acceleration with diagonal steps is not Algorithm 2: 'auto' leaves preconditioned runs unaccelerated)
+    const accelerate = opts.accelerate === 'auto' ? opts.adaptiveSteps === false && pre === false && mu != null && mu > 0 : opts.accelerate;
     // Acceleration needs μ_g; checked here because μ may depend on θ.
     if (accelerate && !(mu != null && mu > 0)) fail(`${where}: option 'accelerate' is true but '${problem.name}' has no strongConvexity μ_g > 0; give defineSaddle a 'strongConvexity' or set accelerate: false.`);
 
@@ -147,11 +172,27 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     const adapt = opts.adaptiveSteps;
     const balance = adapt === 'balance' ? RESIDUAL_BALANCING : undefined;
     const search = adapt === 'search' ? CONTRACTION_SEARCH : undefined;
-    const fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0, balance, search }, tol, maxIter, certifiable, estimating ? 1 : 0, estimating ? opts.estimateSteps : 0);
-    tf.dispose([x0, z0]);
+    const diagonal = diag != null ? { tau: diag.tau, sigma: diag.sigma } : undefined;
+    const freeDiagonal = () => tf.dispose([diag?.tau, diag?.sigma].filter((t): t is tf.Tensor => t != null));
+    let fwd: ReturnType<typeof pdhg>;
+    try {
+      fwd = pdhg(problem, theta, data, x0, z0, { tau, sigma, mu: accelerate ? mu! : 0, balance, search, diagonal }, tol, maxIter, certifiable, estimating ? 1 : 0, estimating ? opts.estimateSteps : 0);
+    } catch (e) {
+      freeDiagonal();
+      throw e;
+    } finally {
+      tf.dispose([x0, z0]);
+    }
     // The adjoint is the exact transpose of the step with the steps the last PDHG step used (frozen), the
     // step whose residual the certificate reads; the accelerated forward keeps the initial constant steps.
-    const used = adapt !== false ? { tau: fwd.tau, sigma: fwd.sigma } : { tau, sigma };
+    const usedScalars = adapt !== false ? { tau: fwd.tau, sigma: fwd.sigma } : { tau, sigma };
+    const used = { tau: usedScalars.tau as Step, sigma: usedScalars.sigma as Step };
+    if (diag != null) {
+      // the diagonals scaled by the last step's scalars, owned by aux (disposed in disposeAux)
+      used.tau = diag.tau != null ? tf.keep(tf.mul(diag.tau, usedScalars.tau)) : usedScalars.tau;
+      used.sigma = diag.sigma != null ? tf.keep(tf.mul(diag.sigma, usedScalars.sigma)) : usedScalars.sigma;
+      freeDiagonal();
+    }
     if (adapt !== false && opts.warmStart && Number.isFinite(fwd.sigma / fwd.tau)) warm.ratio = Math.fround(fwd.sigma / fwd.tau);
     const status: SolveStatus = fwd.diverged ? 'diverged' : fwd.converged ? 'converged' : 'max-iterations';
     const facts = { where: `PDHG${accelerate ? ' (accelerated)' : ''}`, iterations: fwd.iterations, residual: fwd.residual, residualName: '‖(r_p, r_d)‖', tol, tolMode: 'absolute' as const, maxIter };
@@ -163,7 +204,8 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
       fix: status === 'diverged'
         ? "check 'operatorNorm' (an underestimate breaks τσ‖K‖² < 1), that proxG/proxFStar are prox maps, or lower stepScale"
         : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), loosen tol${accelerate ? '' : ', or give defineSaddle a strongConvexity for acceleration'}` : undefined,
-    }).replace(/\.$/, '') + distance + (adapt !== false ? `; ${adapt === 'balance' ? 'residual balancing' : 'contraction search'}: ${fwd.adaptations} step adaptations, σ/τ ${fmt(ratio)} → ${fmt(used.sigma / used.tau)}` : '');
+    }).replace(/\.$/, '') + distance + (adapt !== false ? `; ${adapt === 'balance' ? 'residual balancing' : 'contraction search'}: ${fwd.adaptations} step adaptations, σ/τ ${fmt(ratio)} → ${fmt(usedScalars.sigma / usedScalars.tau)}` : '')
+      + (pre !== false ? `; ${pre === 'diagonal' ? 'diagonal' : `${pre}-side diagonal`} preconditioning (Pock & Chambolle 2011, α = ${opts.preconditionAlpha})` : '');
     const aux: SaddleAux = { z: fwd.z, tau: used.tau, sigma: used.sigma, warm: useWarm, last: fwd.last, constants, normGiven, steps: fwd.steps, adaptations: fwd.adaptations };
     return {
       x: fwd.x, residual: fwd.residual, converged: fwd.converged, status, message, iterations: fwd.iterations, work: addWork(work, fwd.work), tol, aux,
@@ -171,6 +213,7 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
       disposeAux: () => {
         if (aux.last != null) tf.dispose(Object.values(aux.last));
         aux.last = undefined;
+        for (const t of [aux.tau, aux.sigma]) if (typeof t !== 'number') t.dispose();
         if (!aux.taken) warm.remember(fwd.x, fwd.z);
       },
     };

@@ -38,6 +38,20 @@ export interface PiggybackOptions {
    * μ_{f*} > 0 too, constant steps already converge linearly.
    */
   accelerate?: boolean | 'auto';
+  /**
+   * Diagonal preconditioning of Pock & Chambolle (2011), "Diagonal preconditioning for first order
+   * primal-dual algorithms in convex optimization" (ICCV, Lemma 2): elementwise steps
+   * T = (s/√r)·diag(1/Σ_i|K_ij|^{2−α}), Σ = s√r·diag(1/Σ_j|K_ij|^α), so ‖Σ^{1/2}KT^{1/2}‖² ≤ s² < 1 without ‖K‖.
+   * 'diagonal': both sides (needs `defineSaddle`'s `absoluteSums`, `proxGDiagonal` and `proxFStarDiagonal`);
+   * 'primal' / 'dual': that side diagonal, the other the scalar min of its diagonal (for a prox that takes
+   * scalar steps only). `adaptiveSteps` then moves the ratio r on top of the diagonals. The adjoint runs at
+   * the frozen diagonal steps of PDHG's last step (exact transpose) and the certificate is unchanged (its
+   * residuals are step-free; derivation in `src/internal/adjoint.ts`). Not with `accelerate: true`.
+   * Default false.
+   */
+  precondition?: false | 'diagonal' | 'primal' | 'dual';
+  /** α ∈ [0, 2] of `precondition` (Pock & Chambolle's α; 1 by default, their choice in the experiments). */
+  preconditionAlpha?: number;
   /** Power iterations for ‖K‖ when the problem gives no `operatorNorm`. */
   normIterations?: number;
   /** Factor applied to the power-iteration estimate (which approaches ‖K‖ from below). */
@@ -80,6 +94,8 @@ export const DEFAULT_PIGGYBACK_OPTIONS = Object.freeze({
   stepScale: 0.95,
   adaptiveSteps: false as false | 'balance' | 'search',
   accelerate: false as boolean | 'auto',
+  precondition: false as false | 'diagonal' | 'primal' | 'dual',
+  preconditionAlpha: 1,
   normIterations: 50,
   normMargin: 1.05,
   warmStart: true,
@@ -98,6 +114,8 @@ const PIGGYBACK_OPTIONS = defineOptions<PiggybackOptions>('piggyback', {
   stepScale: opt.number({ gt: 0, lt: 1 }, 'keep s < 1 so that τσ‖K‖² = s² < 1'),
   adaptiveSteps: opt.oneOf([false, 'balance', 'search']),
   accelerate: opt.oneOf(['auto', true, false]),
+  precondition: opt.oneOf([false, 'diagonal', 'primal', 'dual']),
+  preconditionAlpha: opt.number({ min: 0, max: 2 }, "Pock & Chambolle's α lies in [0, 2]"),
   normIterations: opt.integer({ min: 1 }),
   normMargin: opt.number({ min: 1 }, 'use a factor ≥ 1: power iteration approaches ‖K‖ from below'),
   warmStart: opt.boolean(),
@@ -148,6 +166,9 @@ export function piggyback(options: PiggybackOptions = {}): PiggybackStrategy {
   const opts = Object.freeze(PIGGYBACK_OPTIONS.withDefaults(options, DEFAULT_PIGGYBACK_OPTIONS)) as Required<PiggybackOptions>;
   if (opts.accelerate === true && opts.adaptiveSteps !== false) {
     throw new Error(`${where}: options 'accelerate: true' and 'adaptiveSteps: '${opts.adaptiveSteps}'' exclude each other (acceleration sets τ_k, σ_k itself); drop one of them.`);
+  }
+  if (opts.accelerate === true && opts.precondition !== false) {
+    throw new Error(`${where}: options 'accelerate: true' and 'precondition: '${opts.precondition}'' exclude each other (Chambolle–Pock Algorithm 2 is analysed for scalar steps); drop one of them.`);
   }
   // Warm start of the pair (x, z) and of λ: the strategy's own, since the driver keeps x only.
   const warm = new SaddleWarmStart();

@@ -93,7 +93,11 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
         }
         if (opts.warmStart || given == null) warm.remember(fwd.x, aux.z, adj.a, adj.b);
         else tf.dispose([aux.z, adj.a, adj.b]);
-        if (given == null) fwd.x.dispose();
+        if (given == null) {
+          fwd.x.dispose();
+          // the re-solve's own aux (its frozen steps, and its last step if kept): the driver never sees it
+          fwd.disposeAux?.();
+        }
         const status: SolveStatus = adj.diverged ? 'diverged' : adj.converged ? 'converged' : 'max-iterations';
         const facts = { where: 'piggyback adjoint', iterations: adj.iterations, residual: adj.residual, residualName: '‖λ_{k+1} − λ_k‖', tol: linearTol, tolMode: 'absolute' as const, maxIter: linearMaxIter, optionNames: { tol: 'linearTol', maxIter: 'linearMaxIter' } };
         let message = statusMessage(status, {

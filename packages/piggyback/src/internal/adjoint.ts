@@ -1,5 +1,6 @@
 import { tf, addWork, vjp, valueAndGradParams, keysOf, iterate } from '@bilevel/core';
 import type { Params, SaddleProblem, Work } from '@bilevel/core';
+import { proxGAt, proxFStarAt, adjointScaled, applyScaled, type Step } from './precondition.js';
 
 /** Result of {@link piggybackAdjoint}; `grad` is kept (the caller disposes it), `a`/`b` too. */
 export interface AdjointResult {
@@ -35,10 +36,28 @@ export interface AdjointResult {
  * `v = x − τKᵀz`, `w = z + σK(2x⁺ − x)`,
  * `c_w = J_{prox σf*}(w)ᵀ b`, `c_x̄ = σKᵀc_w`, `c_v = J_{prox τg}(v)ᵀ(a + 2c_x̄)`,
  * `a⁺ = v + c_v − c_x̄`, `b⁺ = c_w − τKc_v`. The prox Jacobians are tfjs VJPs.
+ *
+ * **Diagonal steps** T = diag(τ), Σ = diag(σ) (Pock & Chambolle 2011): the step is x⁺ = prox_{Tg}(x − TKᵀz),
+ * z⁺ = prox_{Σf*}(z + ΣK(2x⁺ − x)), whose linearisation transposes to
+ * `c_w = J_{prox Σf*}(w)ᵀb`, `c_x̄ = KᵀΣc_w`, `c_v = J_{prox Tg}(v)ᵀ(a + 2c_x̄)`, `a⁺ = v + c_v − c_x̄`,
+ * `b⁺ = c_w − KTc_v` (T, Σ are symmetric, so (ΣK)ᵀ = KᵀΣ): the same code with the scalars replaced by
+ * the diagonals, applied where they act (Σ in z-space before Kᵀ, T in x-space before K), so λ's
+ * iteration stays the exact transpose of the forward step's linearisation (with T, Σ frozen).
+ *
+ * **Why the certificate survives any diagonal T, Σ** (Bogensperger, Ehrhardt, Pock, Salehi & Wong 2024,
+ * (ASI) below (8), Lemma 3, (9a/b)): where g, f* are C² with H_g = ∇²g(x⁺), H_f = ∇²f*(z⁺), the prox
+ * Jacobians are J_{prox Tg} = (I + TH_g)⁻¹, J_{prox Σf*} = (I + ΣH_f)⁻¹, so with X̃ = −Tc_v and Ỹ = Σc_w,
+ * `(I + H_gT)c_v = a + 2c_x̄` gives `a⁺ − a = ∇ℓ₁ + KᵀỸ + H_gX̃` and `(I + H_fΣ)c_w = b` gives
+ * `b − b⁺ = H_fỸ − KX̃`: exactly the residual of (ASI)'s optimality system at (X̃, Ỹ), linearised at
+ * the forward's last iterate (x⁺, z⁺) = (x̃, ỹ). T and Σ cancel: the identity, and with it δ of Lemma 3 in
+ * the joint form (‖residual‖_{W⁻¹}, strong monotonicity, `saddleHypergradientBound`), hold unchanged.
+ * Likewise PDHG's residual (pdhg.ts) lies in the saddle operator M(x̃, ỹ) for any T, Σ, so ε of
+ * Lemma 2 / (6a/b) in joint form and the bound (16) need no preconditioned constants: the metric
+ * of the iteration never enters the bound, only the metric W of strong convexity does.
  */
 export function piggybackAdjoint<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, cotangent: tf.Tensor,
-  x: tf.Tensor, z: tf.Tensor, tau: number, sigma: number,
+  x: tf.Tensor, z: tf.Tensor, tau: Step, sigma: Step,
   a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number, keepLast = false, stepGroups = 1, minSteps = 0,
 ): AdjointResult {
   const xShape = x.shape;
@@ -47,7 +66,7 @@ export function piggybackAdjoint<D>(
   // Points where the prox maps are linearised; kept for the whole loop.
   const [v, w] = tf.tidy(() => {
     const vv = tf.sub(x, tf.mul(problem.adjoint(z, theta, data, xShape), tau));
-    const xPlus = problem.proxG(vv, tau, theta, data);
+    const xPlus = proxGAt(problem, vv, tau, theta, data);
     const xBar = tf.sub(tf.mul(xPlus, 2), x);
     return [vv, tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigma))];
   });
@@ -60,15 +79,15 @@ export function piggybackAdjoint<D>(
     init: () => ({ a: a0 != null ? a0.clone() : cotangent.clone(), b: b0 != null ? b0.clone() : tf.zerosLike(z), residual: undefined }),
     residual: ({ residual }) => (history != null && history.length < minSteps ? undefined : residual),
     step: ({ a, b, last: prev }) => {
-      const cw = vjp((u) => problem.proxFStar(u, sigma, theta, data), w, b);
-      const cxBar = tf.mul(problem.adjoint(cw, theta, data, xShape), sigma);
-      const cv = vjp((u) => problem.proxG(u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
+      const cw = vjp((u) => proxFStarAt(problem, u, sigma, theta, data), w, b);
+      const cxBar = adjointScaled(problem, cw, sigma, theta, data, xShape);
+      const cv = vjp((u) => proxGAt(problem, u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
       const an = tf.add(cotangent, tf.sub(cv, cxBar));
-      const bn = tf.sub(cw, tf.mul(problem.apply(cv, theta, data), tau));
+      const bn = tf.sub(cw, applyScaled(problem, cv, tau, theta, data));
       const ra = tf.sub(an, a);
       const rb = tf.sub(b, bn);
       const d = tf.add(tf.sum(tf.square(ra)), tf.sum(tf.square(rb)));
-      const X = tf.mul(cv, -tau);
+      const X = tf.neg(tf.mul(cv, tau));
       const Y = tf.mul(cw, sigma);
       const last = keepLast ? { X, Y, ra, rb, dX: prev != null ? tf.sub(X, prev.X) : tf.zerosLike(X), dY: prev != null ? tf.sub(Y, prev.Y) : tf.zerosLike(Y) } : undefined;
       if (last == null || history == null) return { state: { a: an, b: bn, residual: Math.sqrt(d.dataSync()[0]), last } };
@@ -90,9 +109,10 @@ export function piggybackAdjoint<D>(
   if (!keepLast) {
     const { value, grad: g } = valueAndGradParams((th) => {
       const kTz = problem.adjoint(z, th, data, xShape);
-      const xPlus = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
+      // the steps are constants here: at a fixed point ∂T/∂(steps) = 0, so θ-dependent T, Σ need no derivative
+      const xPlus = proxGAt(problem, tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
       const xBar = tf.sub(tf.mul(xPlus, 2), x);
-      const zPlus = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
+      const zPlus = proxFStarAt(problem, tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
       return tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b)));
     }, theta);
     value.dispose();

@@ -1,5 +1,6 @@
 import { tf, addWork, emptyWork, iterate } from '@bilevel/core';
 import type { Params, SaddleProblem, Work } from '@bilevel/core';
+import { proxGAt, proxFStarAt, scaledStep } from './precondition.js';
 
 /** Step sizes of PDHG: `τσ‖K‖² < 1`; `mu` > 0 turns on the accelerated variant. */
 export interface PdhgSteps {
@@ -23,6 +24,12 @@ export interface PdhgSteps {
    * constant steps). τσ is unchanged. Not with `mu` > 0 or `balance`.
    */
   search?: { window: number; factor: number; minFactor: number; maxMoves: number };
+  /**
+   * Diagonal preconditioning (Pock & Chambolle 2011): the steps are `tau·T₀` and `sigma·Σ₀` with these
+   * fixed positive tensors (broadcastable to x and z); `tau`, `sigma` stay the scalars the adaptive rules
+   * move. A side without a tensor keeps its scalar step. Not with `mu` > 0.
+   */
+  diagonal?: { tau?: tf.Tensor; sigma?: tf.Tensor };
 }
 
 /** The contraction search's constants: windows of 30 iterations, σ/τ moved by ×/÷ 4, down to ×/÷ 1.2, at most 30 moves. */
@@ -116,13 +123,19 @@ export function pdhg<D>(
     residual: ({ residual }) => (history != null && history.length < minSteps ? undefined : residual),
     step: ({ x, z, kTz, tau, sigma, alpha, adaptations }) => {
       const omega = steps.mu > 0 ? 1 / Math.sqrt(1 + 2 * steps.mu * tau) : 1;
-      const xn = problem.proxG(tf.sub(x, tf.mul(kTz, tau)), tau, theta, data);
+      // T = τ·T₀ and Σ = σ·Σ₀ with preconditioning (T₀, Σ₀ diagonal), the scalars otherwise
+      const tauStep = scaledStep(steps.diagonal?.tau, tau);
+      const sigmaStep = scaledStep(steps.diagonal?.sigma, sigma / omega);
+      const xn = proxGAt(problem, tf.sub(x, tf.mul(kTz, tauStep)), tauStep, theta, data);
       const dx = tf.sub(xn, x);
       const xBar = tf.add(xn, tf.mul(dx, omega));
-      const zn = problem.proxFStar(tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigma / omega)), sigma / omega, theta, data);
+      const zn = proxFStarAt(problem, tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigmaStep)), sigmaStep, theta, data);
       const kTzn = problem.adjoint(zn, theta, data, xShape);
-      const rp = tf.sub(tf.div(tf.neg(dx), tau), tf.sub(kTz, kTzn));
-      const rd = tf.add(tf.div(tf.sub(z, zn), sigma / omega), tf.mul(problem.apply(dx, theta, data), omega));
+      // T⁻¹(x − x⁺) − Kᵀ(z − z⁺) ∈ ∂g(x⁺) + Kᵀz⁺ and Σ⁻¹(z − z⁺) + K(x⁺ − x) ∈ ∂f*(z⁺) − Kx⁺ hold for any
+      // positive diagonal T, Σ (the prox optimality conditions in the T⁻¹, Σ⁻¹ metrics), so the residual
+      // stays step-free and the certificate (certify.ts) reads it unchanged.
+      const rp = tf.sub(tf.div(tf.neg(dx), tauStep), tf.sub(kTz, kTzn));
+      const rd = tf.add(tf.div(tf.sub(z, zn), sigmaStep), tf.mul(problem.apply(dx, theta, data), omega));
       // one read for ‖r_p‖², ‖r_d‖² and (when recording) the step norms of each group
       const parts = [tf.reshape(tf.sum(tf.square(rp)), [1]), tf.reshape(tf.sum(tf.square(rd)), [1])];
       if (history != null) parts.push(tf.sqrt(tf.add(groupSquares(dx), groupSquares(tf.sub(zn, z)))));
