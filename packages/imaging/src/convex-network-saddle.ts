@@ -11,6 +11,7 @@ import { param } from './internal/params.js';
 import { checkPositive } from './internal/checks.js';
 import { proxEpigraphConjugate, proxSmoothedReluConjugate } from './regularizers/smoothed-relu.js';
 import { resolveConvexNetwork, secondLayer, conv, convAdjoint, convolutionNormBound, initialParams, type ConvexNetworkOptions } from './internal/convex-network.js';
+import { convolutionAbsoluteSums } from './operators/absolute-sums.js';
 
 /** Options of {@link convexNetworkSaddle}: the network's ({@link ConvexNetworkOptions}) and these. */
 export interface ConvexNetworkSaddleOptions extends ConvexNetworkOptions {
@@ -122,6 +123,25 @@ export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNe
   const split = (y: tf.Tensor) => tf.split(y, blocks(), 1);
   const flat = (t: tf.Tensor, b: number) => tf.reshape(t, [b, -1]);
   const image = (u: tf.Tensor) => (two ? tf.slice(u, [0, 0, 0, 0], [-1, -1, -1, 1]) : u.clone());
+  type Step = number | tf.Tensor;
+  const proxG = (u: tf.Tensor, tau: Step) => {
+    if (typeof tau === 'number') {
+      if (!two) return tf.div(u, 1 + tau * s.mu);
+      return tf.mul(u, tf.concat([tf.fill([1, 1, 1, 1], 1 / (1 + tau * s.mu)), tf.fill([1, 1, 1, c1], 1 / (1 + tau * s.zWeight))], 3));
+    }
+    const moduli = two ? tf.concat([tf.fill([1, 1, 1, 1], s.mu), tf.fill([1, 1, 1, c1], s.zWeight)], 3) : s.mu;
+    return tf.div(u, tf.add(1, tf.mul(tau, moduli)));
+  };
+  const proxFStar = (y: tf.Tensor, sigma: Step, d: D) => {
+    const b = y.shape[0];
+    const [y1, y2, y22, y3] = split(y);
+    const [s1, s2, s22, s3] = typeof sigma === 'number' ? [sigma, sigma, sigma, sigma] : split(tf.broadcastTo(sigma, [1, y.shape[1]!]));
+    const p1 = tf.div(tf.sub(y1, tf.mul(flat(d.y, b), s1)), typeof s1 === 'number' ? 1 + s1 : tf.add(1, s1));
+    if (!two) return tf.concat([p1, proxSmoothedReluConjugate(y2, s2, gamma, w)], 1);
+    void s22; // equal to s2 (absoluteSums pairs them)
+    const [pa, pb] = proxEpigraphConjugate(y2, y22, s2, w, s.dualSmoothing);
+    return tf.concat([p1, pa, pb, proxSmoothedReluConjugate(y3, s3!, gamma, w)], 1);
+  };
   const problem = defineSaddle<D>({
     apply: (u, th) => {
       const b = u.shape[0];
@@ -141,18 +161,21 @@ export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNe
       const z = tf.add(tf.reshape(y22, [b, h, wd, c1]), convAdjoint(tf.reshape(y3, [b, h, wd, c2]), secondLayer(th, where), c1));
       return tf.concat([x, z], 3);
     },
-    proxG: (u, tau) => {
-      if (!two) return tf.div(u, 1 + tau * s.mu);
-      const scale = tf.concat([tf.fill([1, 1, 1, 1], 1 / (1 + tau * s.mu)), tf.fill([1, 1, 1, c1], 1 / (1 + tau * s.zWeight))], 3);
-      return tf.mul(u, scale);
-    },
-    proxFStar: (y, sigma, _th, d) => {
-      const b = y.shape[0];
-      const [y1, y2, y22, y3] = split(y);
-      const p1 = tf.div(tf.sub(y1, tf.mul(flat(d.y, b), sigma)), 1 + sigma);
-      if (!two) return tf.concat([p1, proxSmoothedReluConjugate(y2, sigma, gamma, w)], 1);
-      const [pa, pb] = proxEpigraphConjugate(y2, y22, sigma, w, s.dualSmoothing);
-      return tf.concat([p1, pa, pb, proxSmoothedReluConjugate(y3, sigma, gamma, w)], 1);
+    proxG: (u, tau) => proxG(u, tau),
+    proxFStar: (y, sigma, _th, d) => proxFStar(y, sigma, d),
+    // g and f₁*, f₃* are separable and f₂* separable over the pairs (y₂ᵢ, y₂₂ᵢ), whose steps absoluteSums makes equal
+    proxGDiagonal: (u, tau) => proxG(u, tau),
+    proxFStarDiagonal: (y, sigma, _th, d) => proxFStar(y, sigma, d),
+    absoluteSums: A.absoluteSums == null ? undefined : (alpha, th) => {
+      const a = A.absoluteSums!(alpha, A.inShape);
+      const v = convolutionAbsoluteSums(V(th), alpha, h, wd);
+      const primalX = tf.add(a.columns, v.columns);
+      if (!two) return { primal: primalX, dual: tf.concat([flat(a.rows, 1), flat(v.rows, 1)], 1) };
+      const w2 = secondLayer(th, where);
+      const ws = convolutionAbsoluteSums(w2, alpha, h, wd);
+      // (Vx)ᵢ and zᵢ share the epigraph prox: both get the larger of their row sums (an upper bound keeps Lemma 2)
+      const pair = flat(tf.maximum(v.rows, 1), 1);
+      return { primal: tf.concat([primalX, tf.add(ws.columns, 1)], 3), dual: tf.concat([flat(a.rows, 1), pair, pair, flat(ws.rows, 1)], 1) };
     },
     init: (_th, d) => tf.zeros([d.y.shape[0], h, wd, two ? 1 + c1 : 1]),
     operatorNorm: (th) => {

@@ -21,6 +21,8 @@ export type { SubsampledFourierOptions, FourierOptions } from './operators/fouri
 export type { FourierTransform } from './operators/fft.js';
 export { inpainting } from './operators/inpainting.js';
 export { radon, RADON_DEFAULTS } from './operators/radon.js';
+export { convolutionAbsoluteSums, gradientAbsoluteSums } from './operators/absolute-sums.js';
+export type { AbsoluteSums } from './operators/absolute-sums.js';
 export type { RadonOptions, RadonOperator } from './operators/radon.js';
 export { fbp, rampFilterMatrix } from './operators/fbp.js';
 export { cartesianMask, randomMask, CARTESIAN_MASK_DEFAULTS } from './operators/masks.js';

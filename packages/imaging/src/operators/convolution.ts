@@ -1,6 +1,7 @@
 import { tf } from '@bilevel/core';
 import type { LinearOperator } from './types.js';
 import { checkImage } from '../internal/checks.js';
+import { convolutionAbsoluteSums } from './absolute-sums.js';
 import { gaussianKernel, boxKernel, motionKernel } from './kernels.js';
 import { checkOptions } from '@bilevel/core';
 import { BLUR_SCHEMA } from '../internal/options.js';
@@ -54,6 +55,11 @@ export function convolution(kernel: tf.Tensor): LinearOperator {
       return tf.conv2dTranspose(y as tf.Tensor4D, filter, [b, h, w, 1], 1, 'same');
     },
     normBound,
+    absoluteSums(alpha, inShape) {
+      alive('absoluteSums');
+      if (inShape == null || inShape.length < 2) throw new Error(`convolution.absoluteSums: pass the image shape 'inShape' ([h, w, 1]); the operator works on any size.`);
+      return convolutionAbsoluteSums(filter, alpha, inShape[0], inShape[1]);
+    },
     dispose() {
       if (!disposed) filter.dispose();
       disposed = true;

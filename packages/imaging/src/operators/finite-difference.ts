@@ -1,6 +1,7 @@
 import { tf } from '@bilevel/core';
 import type { LinearOperator } from './types.js';
 import { checkImage } from '../internal/checks.js';
+import { gradientAbsoluteSums, checkAlpha } from './absolute-sums.js';
 
 /**
  * Forward-difference image gradient with Neumann boundary:
@@ -72,6 +73,11 @@ export function finiteDifference(): LinearOperator {
     apply: (x) => gradient2d(x),
     adjoint: (p) => tf.tidy(() => tf.neg(divergence(p))),
     normBound: Math.sqrt(8),
+    absoluteSums: (alpha, inShape) => {
+      checkAlpha('finiteDifference.absoluteSums', alpha);
+      if (inShape == null || inShape.length < 2) throw new Error(`finiteDifference.absoluteSums: pass the image shape 'inShape' ([h, w, 1]); the operator works on any size.`);
+      return gradientAbsoluteSums(inShape[0], inShape[1]);
+    },
     dispose: () => {},
   };
 }

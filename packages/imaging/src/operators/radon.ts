@@ -2,6 +2,7 @@ import { tf, defineOptions, opt } from '@bilevel/core';
 import type { LinearOperator } from './types.js';
 import { checkImage } from '../internal/checks.js';
 import { rayTables } from '../internal/radon-tables.js';
+import { tableAbsoluteSums, checkAlpha } from './absolute-sums.js';
 
 /** Options of {@link radon}. */
 export interface RadonOptions {
@@ -119,6 +120,15 @@ export function radon(size: number, options: RadonOptions = {}): RadonOperator {
         throw new Error(`${where}.adjoint: 'y' must be a sinogram [batch, ${o.angles}, ${o.detectors}, 1], got ${y instanceof tf.Tensor ? `[${y.shape}]` : typeof y}.`);
       }
       return adjointGrad(y) as tf.Tensor;
+    },
+    // the tables hold each matrix entry once (duplicates merged): their power sums are exact
+    absoluteSums(alpha) {
+      live('absoluteSums');
+      checkAlpha(`${where}.absoluteSums`, alpha);
+      return {
+        rows: tf.tensor4d(tableAbsoluteSums(tables.rayWeights, rays, tables.rayWidth, alpha), [1, o.angles, o.detectors, 1]),
+        columns: tf.tensor4d(tableAbsoluteSums(tables.pixelWeights, pixels, tables.pixelWidth, 2 - alpha), [1, size, size, 1]),
+      };
     },
     dispose() {
       if (disposed) return;

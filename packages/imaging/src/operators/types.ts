@@ -1,4 +1,5 @@
 import type { tf } from '@bilevel/core';
+import type { AbsoluteSums } from './absolute-sums.js';
 
 /**
  * A matrix-free, batched linear operator `A: X → Y` with its adjoint.
@@ -21,6 +22,13 @@ export interface LinearOperator {
   readonly normBound?: number;
   /** `true` when `AᵀA = I` (identity); used to declare strong convexity of `½‖Ax − y‖²`. */
   readonly isIdentity?: boolean;
+  /**
+   * Row and column sums of |A| with powers, Σ_j |A_ij|^α (rows, `[1, ...outShape]`) and Σ_i |A_ij|^{2−α}
+   * (columns, `[1, ...inShape]`), matrix-free, for the diagonal PDHG steps of Pock & Chambolle (2011)
+   * (piggyback's `precondition`), where the operator can supply them; `inShape` (`[h, w, 1]`) for
+   * operators that do not fix their input size. The caller owns the tensors.
+   */
+  absoluteSums?(alpha: number, inShape?: number[]): AbsoluteSums;
   /** Frees tensors the operator holds (kernels, masks, DFT matrices). Idempotent. */
   dispose(): void;
 }

@@ -83,7 +83,7 @@ export function smoothedReluConjugate(s: tf.Tensor, w: number): tf.Tensor {
  * [0, γ] (the quadratic's unconstrained minimiser, clipped: the problem is separable and 1-D convex).
  *
  * @param v - any tensor.
- * @param sigma - step σ > 0.
+ * @param sigma - step σ > 0 (a scalar, or elementwise steps shaped like the input).
  * @param gamma - weight γ > 0 of γψ_w.
  * @param w - smoothing w > 0.
  * @returns the prox, elementwise.
@@ -92,8 +92,9 @@ export function smoothedReluConjugate(s: tf.Tensor, w: number): tf.Tensor {
  * proxSmoothedReluConjugate(tf.tensor([-1, 0.5, 3]), 1, 1, 0.01);   // [0, 0.495, 1]
  * ```
  */
-export function proxSmoothedReluConjugate(v: tf.Tensor, sigma: number, gamma: number, w: number): tf.Tensor {
-  return tf.tidy(() => tf.clipByValue(tf.div(v, 1 + (sigma * w) / gamma), 0, gamma));
+export function proxSmoothedReluConjugate(v: tf.Tensor, sigma: number | tf.Tensor, gamma: number, w: number): tf.Tensor {
+  // an elementwise σ (diagonal preconditioning) is exact too: the conjugate is separable
+  return tf.tidy(() => tf.clipByValue(tf.div(v, typeof sigma === 'number' ? 1 + (sigma * w) / gamma : tf.add(1, tf.mul(sigma, w / gamma))), 0, gamma));
 }
 
 /**
@@ -155,7 +156,7 @@ export function projectEpigraph(p: tf.Tensor, q: tf.Tensor, w: number): [tf.Tens
  *
  * @param a - the dual of the constraint's first argument (p = Vx).
  * @param b - the dual of its second argument (q = z), shaped like `a`.
- * @param sigma - step σ > 0.
+ * @param sigma - step σ > 0 (a scalar, or elementwise steps shaped like the input).
  * @param w - smoothing w > 0 of ψ_w.
  * @param epsilon - ε ≥ 0 (0: f₂ = δ_C exactly).
  * @returns `[a⁺, b⁺]`.
@@ -164,10 +165,11 @@ export function projectEpigraph(p: tf.Tensor, q: tf.Tensor, w: number): [tf.Tens
  * const [a, b] = proxEpigraphConjugate(ya, yb, 0.5, 0.01, 0);
  * ```
  */
-export function proxEpigraphConjugate(a: tf.Tensor, b: tf.Tensor, sigma: number, w: number, epsilon = 0): [tf.Tensor, tf.Tensor] {
+export function proxEpigraphConjugate(a: tf.Tensor, b: tf.Tensor, sigma: number | tf.Tensor, w: number, epsilon = 0): [tf.Tensor, tf.Tensor] {
   const out = tf.tidy(() => {
-    const shrink = 1 + sigma * epsilon;
-    const s = sigma / shrink;
+    // an elementwise σ is exact when it is equal on each pair (a_i, b_i): the conjugate is separable over pairs
+    const shrink = typeof sigma === 'number' ? 1 + sigma * epsilon : tf.add(1, tf.mul(sigma, epsilon));
+    const s = typeof sigma === 'number' ? sigma / (shrink as number) : tf.div(sigma, shrink);
     const va = tf.div(a, shrink);
     const vb = tf.div(b, shrink);
     const [pa, pb] = projectEpigraph(tf.div(va, s), tf.div(vb, s), w);
