@@ -22,6 +22,7 @@
 import { tf } from '@bilevel/core';
 import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
+import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -57,6 +58,12 @@ export interface FilterExpert {
    * (scale families: ratio = d log(a/σ)/dp, scale = d log σ/dp; see the file comment).
    */
   shape?: { key: string; ratio: number; scale: number };
+  /**
+   * Optional: the expert is Student-t in the (scaled) response t, ρ' = f₁ t/(1 + t²) and ρ'' = f₂ (1 − t²)/(1 + t²)²,
+   * with these per-filter factors (`[K]`), so that the mixed product's SIMD route computes both tensors in one pass
+   * (filter-simd.ts) instead of calling {@link FilterExpert.rho}.
+   */
+  studentT?(theta: Params): { first: tf.Tensor; second: tf.Tensor };
 }
 
 /** The derivative methods a filter regularizer exposes. */
@@ -151,6 +158,65 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     const r = expert.rho(responses(x, theta, c), theta, { value: want.value, first: true });
     return { value: want.value ? weightedSum(r.value!, w) : undefined, grad: c.adjoint(r.first!.tensor, adjointFilters(filters, w, r.first!), x.shape) };
   };
+  // the mixed product on wasm with SIMD for one input channel: the two filter gradients (and the Student-t
+  // factors) by filter-simd.ts, the per-filter sums and the combination over the K·S² filter values in JS;
+  // null where it does not apply (the tfjs route below runs)
+  const mixedSimd = (simd: FilterSimd, x: tf.Tensor, theta: Params, v: tf.Tensor): Params | null => {
+    const filters = filtersOf(theta);
+    const [kh, kw, ci, co] = filters.shape as number[];
+    if (ci !== 1 || x.shape.length !== 4 || x.shape[3] !== 1 || x.dtype !== 'float32' || v.dtype !== 'float32' || filters.dtype !== 'float32') return null;
+    const out = tf.tidy(() => {
+      const c = conv(theta);
+      const u = c.apply(v, filters);
+      const z = responses(x, theta, c);
+      const w = expert.weights(theta).dataSync();
+      const factorArray = (f: tf.Tensor | number) => (typeof f === 'number' ? new Float32Array(co).fill(f) : f.dataSync());
+      let dyA: tf.Tensor | number;
+      let dyB: tf.Tensor | number;
+      let f1: ArrayLike<number>;
+      let f2: ArrayLike<number>;
+      if (expert.studentT != null) {
+        const f = expert.studentT(theta);
+        const d = simd.studentFactors(z, u);
+        [dyA, dyB, f1, f2] = [d.d1, d.d2, f.first.dataSync(), f.second.dataSync()];
+      } else {
+        const r = expert.rho(z, theta, { first: true, second: true });
+        [dyA, dyB, f1, f2] = [tf.mul(r.second!.tensor, u), r.first!.tensor, factorArray(r.first!.factor), factorArray(r.second!.factor)];
+      }
+      const xin = c.padded(x);
+      const [n, h, wd] = xin.shape as number[];
+      const same = c.mode === 'same';
+      const g: FilterGeometry = {
+        n, h, w: wd, kh, kw, co, oh: same ? h : h - kh + 1, ow: same ? wd : wd - kw + 1,
+        top: same ? Math.floor((kh - 1) / 2) : 0, left: same ? Math.floor((kw - 1) / 2) : 0,
+      };
+      // A = ∂_c⟨F₂ ⊙ u, C x⟩, B = ∂_c⟨F₁, C v⟩ (see the tfjs route below)
+      const a = simd.filterGradient(xin, dyA, g);
+      const b = a == null ? null : simd.filterGradient(c.padded(v), dyB, g);
+      if (a == null || b == null) return {};
+      const cf = filters.dataSync();
+      const grad = new Float32Array(a.length);
+      const sumA = new Float64Array(co);
+      const sumB = new Float64Array(co);
+      for (let i = 0; i < a.length; i++) {
+        const k = i % co;
+        grad[i] = w[k] * (f2[k] * a[i] + f1[k] * b[i]);
+        sumA[k] += cf[i] * a[i];
+        sumB[k] += cf[i] * b[i];
+      }
+      // w_k ⟨ρ'(z_k), u_k⟩ = w_k f₁ Σ_taps c_k ⊙ B_k; w_k (ratio ⟨ρ', u⟩ − scale ⟨z ρ'', u⟩), ⟨z ρ'', u⟩_k = f₂ Σ_taps c_k ⊙ A_k
+      const s = Float64Array.from(sumB, (sb, k) => w[k] * f1[k] * sb);
+      const result: Params = { [expert.filters]: tf.tensor(grad, filters.shape) };
+      result[expert.weightKeys.perFilter] = tf.tensor(Float32Array.from(s), theta[expert.weightKeys.perFilter].shape);
+      if (expert.weightKeys.overall != null) result[expert.weightKeys.overall] = tf.tensor([s.reduce((p, q) => p + q, 0)], theta[expert.weightKeys.overall].shape);
+      if (expert.shape != null) {
+        const { ratio, scale } = expert.shape;
+        result[expert.shape.key] = tf.tensor(Float32Array.from(s, (sk, k) => sk * ratio - w[k] * f2[k] * sumA[k] * scale), theta[expert.shape.key].shape);
+      }
+      return result;
+    });
+    return Object.keys(out).length > 0 ? out : null;
+  };
   const model: FilterModel = {
     value: (x, theta) => tf.tidy(() => {
       const z = responses(x, theta, conv(theta));
@@ -179,6 +245,9 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
       };
     },
     mixed(x, theta, v) {
+      const simd = filterSimdOf(tf.backend());
+      const fast = simd != null ? mixedSimd(simd, x, theta, v) : null;
+      if (fast != null) return fast;
       return tf.tidy(() => {
         const filters = filtersOf(theta);
         const c = conv(theta);

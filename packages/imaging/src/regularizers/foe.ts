@@ -93,6 +93,11 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
     weights: (theta) => tf.exp(param(theta, 'logAlpha', where)),
     // Student-t: ρ receives t = z/ν (1/ν_k folded into the filters), so no kernel broadcasts ν_k over the responses
     scale: charbonnier ? undefined : (theta) => tf.exp(tf.neg(param(theta, 'logNu', where))),
+    // the Student-t factors of rho below (2/ν, 2/ν²), for the mixed product's one-pass SIMD route
+    studentT: charbonnier ? undefined : (theta) => {
+      const inverse = tf.exp(tf.neg(param(theta, 'logNu', where)));
+      return { first: tf.mul(2, inverse), second: tf.mul(2, tf.square(inverse)) };
+    },
     rho(z, theta, want) {
       const logNu = param(theta, 'logNu', where);
       if (!charbonnier) {

@@ -1,0 +1,115 @@
+;; SIMD loops of the filter regularizers' mixed product (see filter-simd.ts and filter-derivatives.ts
+;; for the maths). All pointers are byte offsets into the imported memory (the tfjs wasm backend's heap).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; The filter gradient of one image, one input channel, stride 1, accumulated into g:
+  ;;   g[r][t][c] += Σ_{i < oh, j < ow} xp[(i + r)·wp + j + t] · dy[(i·ow + j)·co + c]
+  ;; for r < kh, t < kwr (a multiple of 4), c < cor (a multiple of 8); xp is the zero-padded image
+  ;; (row stride wp ≥ ow + kwr − 1, at least oh + kh rows), g is [kh][kwr][cor]. Each pass holds
+  ;; a tile of 4 taps × 8 channels in 8 accumulators and streams over the pixels, reading dy in
+  ;; place (no packing): taps t ≥ kw and channels c ≥ co are computed and dropped by the caller,
+  ;; and the last pixel's load may read up to cor − co floats past dy (the caller checks the heap).
+  (func $filterGradient (export "filterGradient")
+    (param $xp i32) (param $wp i32) (param $dy i32) (param $g i32) (param $oh i32) (param $ow i32)
+    (param $kh i32) (param $kwr i32) (param $co i32) (param $cor i32)
+    (local $r i32) (local $t0 i32) (local $c0 i32) (local $i i32)
+    (local $ga i32) (local $gs i32) (local $xa i32) (local $xend i32) (local $dp i32) (local $dstep i32)
+    (local $a0_0 v128) (local $a0_1 v128) (local $a1_0 v128) (local $a1_1 v128) (local $a2_0 v128) (local $a2_1 v128) (local $a3_0 v128) (local $a3_1 v128)
+    (local $d0 v128) (local $d1 v128) (local $s v128)
+    (local.set $dstep (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $gs (i32.shl (local.get $cor) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (loop $rl
+      (local.set $t0 (i32.const 0))
+      (loop $tl
+        (local.set $c0 (i32.const 0))
+        (loop $cl
+          (local.set $ga (i32.add (local.get $g) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $r) (local.get $kwr)) (local.get $t0)) (local.get $cor)) (local.get $c0)) (i32.const 2))))
+          (local.set $a0_0 (v128.load offset=0 (local.get $ga)))
+          (local.set $a0_1 (v128.load offset=16 (local.get $ga)))
+          (local.set $a1_0 (v128.load offset=0 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 1)))))
+          (local.set $a1_1 (v128.load offset=16 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 1)))))
+          (local.set $a2_0 (v128.load offset=0 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 2)))))
+          (local.set $a2_1 (v128.load offset=16 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 2)))))
+          (local.set $a3_0 (v128.load offset=0 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 3)))))
+          (local.set $a3_1 (v128.load offset=16 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 3)))))
+          (local.set $dp (i32.add (local.get $dy) (i32.shl (local.get $c0) (i32.const 2))))
+          (local.set $i (i32.const 0))
+          (loop $il
+            (local.set $xa (i32.add (local.get $xp) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (local.get $r)) (local.get $wp)) (local.get $t0)) (i32.const 2))))
+            (local.set $xend (i32.add (local.get $xa) (i32.shl (local.get $ow) (i32.const 2))))
+            (loop $jl
+              (local.set $d0 (v128.load offset=0 (local.get $dp)))
+              (local.set $d1 (v128.load offset=16 (local.get $dp)))
+              (local.set $s (v128.load32_splat offset=0 (local.get $xa)))
+              (local.set $a0_0 (f32x4.add (local.get $a0_0) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a0_1 (f32x4.add (local.get $a0_1) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $s (v128.load32_splat offset=4 (local.get $xa)))
+              (local.set $a1_0 (f32x4.add (local.get $a1_0) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a1_1 (f32x4.add (local.get $a1_1) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $s (v128.load32_splat offset=8 (local.get $xa)))
+              (local.set $a2_0 (f32x4.add (local.get $a2_0) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a2_1 (f32x4.add (local.get $a2_1) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $s (v128.load32_splat offset=12 (local.get $xa)))
+              (local.set $a3_0 (f32x4.add (local.get $a3_0) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a3_1 (f32x4.add (local.get $a3_1) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $dp (i32.add (local.get $dp) (local.get $dstep)))
+              (local.set $xa (i32.add (local.get $xa) (i32.const 4)))
+              (br_if $jl (i32.lt_u (local.get $xa) (local.get $xend))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $il (i32.lt_u (local.get $i) (local.get $oh))))
+          (v128.store offset=0 (local.get $ga) (local.get $a0_0))
+          (v128.store offset=16 (local.get $ga) (local.get $a0_1))
+          (v128.store offset=0 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 1))) (local.get $a1_0))
+          (v128.store offset=16 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 1))) (local.get $a1_1))
+          (v128.store offset=0 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 2))) (local.get $a2_0))
+          (v128.store offset=16 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 2))) (local.get $a2_1))
+          (v128.store offset=0 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 3))) (local.get $a3_0))
+          (v128.store offset=16 (i32.add (local.get $ga) (i32.mul (local.get $gs) (i32.const 3))) (local.get $a3_1))
+          (local.set $c0 (i32.add (local.get $c0) (i32.const 8)))
+          (br_if $cl (i32.lt_u (local.get $c0) (local.get $cor))))
+        (local.set $t0 (i32.add (local.get $t0) (i32.const 4)))
+        (br_if $tl (i32.lt_u (local.get $t0) (local.get $kwr))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $rl (i32.lt_u (local.get $r) (local.get $kh)))))
+  ;; The Student-t factors of the mixed product, elementwise over n floats, in the order of tfjs's
+  ;; ops (so the values are the same): t² = t·t, d = t² + 1, d2 = t / d, d1 = ((1 − t²) / (d·d)) · u,
+  ;; i.e. ρ'(t)/f₁ and ρ''(t)/f₂ ⊙ u with ρ = log(1 + t²) (foe.ts); 4 at a time, the rest one by one.
+  (func $studentFactors (export "studentFactors")
+    (param $t i32) (param $u i32) (param $d1 i32) (param $d2 i32) (param $n i32)
+    (local $i i32) (local $end4 i32) (local $at i32)
+    (local $x v128) (local $x2 v128) (local $d v128) (local $one v128)
+    (local $s f32) (local $s2 f32) (local $sd f32)
+    (local.set $one (f32x4.splat (f32.const 1)))
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $i (i32.const 0))
+    (block $vdone
+      (loop $vl
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $x (v128.load (i32.add (local.get $t) (local.get $at))))
+        (local.set $x2 (f32x4.mul (local.get $x) (local.get $x)))
+        (local.set $d (f32x4.add (local.get $x2) (local.get $one)))
+        (v128.store (i32.add (local.get $d2) (local.get $at)) (f32x4.div (local.get $x) (local.get $d)))
+        (v128.store (i32.add (local.get $d1) (local.get $at))
+          (f32x4.mul
+            (f32x4.div (f32x4.sub (local.get $one) (local.get $x2)) (f32x4.mul (local.get $d) (local.get $d)))
+            (v128.load (i32.add (local.get $u) (local.get $at)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vl)))
+    (block $sdone
+      (loop $sl
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $s (f32.load (i32.add (local.get $t) (local.get $at))))
+        (local.set $s2 (f32.mul (local.get $s) (local.get $s)))
+        (local.set $sd (f32.add (local.get $s2) (f32.const 1)))
+        (f32.store (i32.add (local.get $d2) (local.get $at)) (f32.div (local.get $s) (local.get $sd)))
+        (f32.store (i32.add (local.get $d1) (local.get $at))
+          (f32.mul
+            (f32.div (f32.sub (f32.const 1) (local.get $s2)) (f32.mul (local.get $sd) (local.get $sd)))
+            (f32.load (i32.add (local.get $u) (local.get $at)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $sl))))
+)
