@@ -13,7 +13,7 @@
  *   npx --yes pnpm@9 --filter @bilevel/example-tv-discretisation compare -- --count 32 --filters 8 --stencil 5 --work 100000
  */
 import { join } from 'node:path';
-import { tf, initBackend, disposeParams } from '@bilevel/core';
+import { tf, initBackend, disposeParams, checkOptions, opt } from '@bilevel/core';
 import type { Params, Loss, SaddleProblem } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { maid, hoag, train } from '@bilevel/outer';
@@ -41,13 +41,31 @@ const flags = parseFlags({
   work: 6000, // total PDHG + adjoint iterations per run
   evalTol: 1e-3,
   certificate: 'estimated', // MAID's bound: 'estimated' (extrapolated, not certified) or 'certified' (Theorem 2); 'both' runs MAID with each
+  adaptiveSteps: 'search', // piggyback's σ/τ adaptation in every run: 'search' (measured best here, README), 'balance' or 'false'
 
   seed: 0,
   out: 'out/tv-discretisation-compare',
 });
 
+// --adaptiveSteps through core's option mechanism: a misspelled value is an error naming the option and its values.
+function stepsFlag(value: string): false | 'balance' | 'search' {
+  try {
+    return checkOptions<{ adaptiveSteps: false | 'balance' | 'search' }>(
+      'tv-discretisation compare', { adaptiveSteps: (value === 'false' ? false : value) as false | 'balance' | 'search' },
+      { adaptiveSteps: opt.oneOf([false, 'balance', 'search'], 'pass --adaptiveSteps search, balance or false') },
+    ).adaptiveSteps;
+  } catch (e) {
+    console.error((e as Error).message); // one line and exit 2, like parseFlags' usage errors
+    process.exit(2);
+  }
+}
+const adaptiveSteps = stepsFlag(flags.adaptiveSteps);
+
 await initBackend();
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
+/** CPU seconds (user + system) of this process since `c0`: the wall time is the machine's load as much as ours. */
+const cpuSince = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; };
 const out = outputFolder(flags.out);
 const trainSet = halfCrops(flags, 'left', flags.count, 2 * flags.seed + 1);
 const testSet = halfCrops(flags, 'right', flags.test, 2 * flags.seed + 2);
@@ -60,11 +78,12 @@ const tvStencils = dualIdentityStencils(flags.stencil, 1);
 const tvProblem = dualLearnedTV({ ...common, filters: 1, fixedStencils: tvStencils });
 const learnedProblem = dualLearnedTV(common);
 
-interface Run { label: string; history: Array<{ work: number; loss: number; eps: number; step: number }>; theta: Params; seconds: number; work: { innerIterations: number; linearIterations: number }; status: string }
+interface Run { label: string; history: Array<{ work: number; loss: number; eps: number; step: number }>; theta: Params; seconds: number; cpuSeconds: number; work: { innerIterations: number; linearIterations: number }; status: string }
 async function run(label: string, problem: SaddleProblem<DenoisingPair>, theta0: Params, method: Method<never>, certificate: 'certified' | 'estimated' = 'certified'): Promise<Run> {
-  const strategy = piggyback({ lossLipschitz: 1 / flags.count, lossWeight: 1, certificate });
+  const strategy = piggyback({ lossLipschitz: 1 / flags.count, lossWeight: 1, certificate, adaptiveSteps });
   const history: Run['history'] = [];
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const result = await train({
     method, problem, strategy, data: trainSet, loss, theta0,
     budget: { work: flags.work, iterations: 100000 },
@@ -75,8 +94,9 @@ async function run(label: string, problem: SaddleProblem<DenoisingPair>, theta0:
   });
   strategy.dispose();
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`${label}: ${history.length} iterations, loss ${history[0]?.loss.toExponential(4)} → ${history[history.length - 1]?.loss.toExponential(4)}, work ${result.work.innerIterations} + ${result.work.linearIterations}, ${seconds.toFixed(0)} s, ${result.status}`);
-  return { label, history, theta: result.theta, seconds, work: result.work, status: result.status };
+  const cpuSeconds = cpuSince(c0);
+  console.log(`${label}: ${history.length} iterations, loss ${history[0]?.loss.toExponential(4)} → ${history[history.length - 1]?.loss.toExponential(4)}, work ${result.work.innerIterations} + ${result.work.linearIterations}, ${seconds.toFixed(0)} s wall, ${cpuSeconds.toFixed(0)} s CPU, ${result.status}`);
+  return { label, history, theta: result.theta, seconds, cpuSeconds, work: result.work, status: result.status };
 }
 const learnedTheta0 = () => ({ stencils: identity.clone(), logLambda: tf.scalar(Math.log(flags.lambda)) });
 const runs: Run[] = [];
@@ -97,7 +117,7 @@ for (const certificate of certificates) {
 
 function heldOut(r: Run) {
   const problem = r.theta.stencils == null ? tvProblem : learnedProblem;
-  const strategy = piggyback({ warmStart: false });
+  const strategy = piggyback({ warmStart: false, adaptiveSteps });
   const s = strategy.solve({ problem: problem as never, theta: r.theta, data: testSet, tol: flags.evalTol, maxIter: 20000 });
   strategy.dispose();
   const x = tf.tidy(() => tf.clipByValue(imageOf(s.x), 0, 1));
@@ -117,13 +137,13 @@ const rows = runs.map((r) => {
   const h = heldOut(r);
   return {
     method: r.label, 'held-out PSNR dB': h.psnr.toFixed(2), SSIM: h.ssim.toFixed(3), 'final train loss': r.history[r.history.length - 1]?.loss.toExponential(4) ?? '-',
-    iterations: r.history.length, 'work (PDHG + adjoint)': `${r.work.innerIterations} + ${r.work.linearIterations}`, 'train s': r.seconds.toFixed(0),
+    iterations: r.history.length, 'work (PDHG + adjoint)': `${r.work.innerIterations} + ${r.work.linearIterations}`, 'train s (wall / CPU)': `${r.seconds.toFixed(0)} / ${r.cpuSeconds.toFixed(0)}`,
     paper: paper[r.label] ?? '26.44–26.70 (non-adaptive, α = 1e-2, ε = δ = 1e-2, two points of the oscillation)',
   };
 });
 console.log(`\nnoisy input: ${noisyPsnr.toFixed(2)} dB\n` + markdownTable(rows));
 await plotLossVersusWork(join(out, 'loss-vs-work.svg'), runs.flatMap((r) => r.history.map((e) => ({ series: r.label, work: e.work, loss: e.loss }))), 'Dual-side learned TV: training loss versus lower-level work');
-writeJson(join(out, 'summary.json'), { settings: flags, backend: tf.getBackend(), noisyPsnr, rows, runs: runs.map((r) => ({ label: r.label, history: r.history, seconds: r.seconds, work: r.work, status: r.status })), seconds: (performance.now() - started) / 1000 });
-console.log(`wrote ${out}/{summary.json, loss-vs-work.svg} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+writeJson(join(out, 'summary.json'), { settings: flags, backend: tf.getBackend(), noisyPsnr, rows, runs: runs.map((r) => ({ label: r.label, history: r.history, seconds: r.seconds, cpuSeconds: r.cpuSeconds, work: r.work, status: r.status })), seconds: (performance.now() - started) / 1000, cpuSeconds: cpuSince(cpuStarted) });
+console.log(`wrote ${out}/{summary.json, loss-vs-work.svg} in ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${cpuSince(cpuStarted).toFixed(0)} s CPU`);
 for (const r of runs) disposeParams(r.theta);
 tf.dispose([identity, tvStencils, trainSet.y, trainSet.clean, testSet.y, testSet.clean]);
