@@ -13,11 +13,12 @@
  *   npx --yes pnpm@9 --filter @bilevel/example-tv-discretisation compare -- --count 32 --filters 8 --stencil 5 --work 100000
  */
 import { join } from 'node:path';
-import { tf, initBackend, disposeParams, checkOptions, opt } from '@bilevel/core';
+import { readFileSync } from 'node:fs';
+import { tf, initBackend, disposeParams, checkOptions, opt, paramsFromArrays, paramsToArrays } from '@bilevel/core';
 import type { Params, Loss, SaddleProblem } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { maid, hoag, train } from '@bilevel/outer';
-import type { Method } from '@bilevel/outer';
+import type { Method, ParamsArrays } from '@bilevel/outer';
 import { psnr, ssim } from '@bilevel/imaging';
 import { parseFlags, outputFolder, writeJson, plotLossVersusWork, markdownTable } from '@bilevel/cli';
 import type { DenoisingPair } from './discretisation.js';
@@ -40,26 +41,31 @@ const flags = parseFlags({
   alphas: '0.01,0.1', // the fixed steps of the non-adaptive runs
   work: 6000, // total PDHG + adjoint iterations per run
   evalTol: 1e-3,
-  certificate: 'estimated', // MAID's bound: 'estimated' (extrapolated, not certified) or 'certified' (Theorem 2); 'both' runs MAID with each
+  certificate: 'estimated', // MAID's bound: 'estimated' (extrapolated, not certified) or 'certified' (Theorem 2); 'both' runs MAID with each, 'none' skips MAID
+  tv: true, // run standard TV (--no-tv skips it: with --alphas '' and --certificate none, one process per method, then --merge)
+  merge: '', // comma list of --out folders of earlier runs: merge their rows and histories into one table and plot (no training)
   adaptiveSteps: 'search', // piggyback's σ/τ adaptation in every run: 'search' (measured best here, README), 'balance' or 'false'
+  precondition: 'diagonal', // piggyback's diagonal steps (Pock & Chambolle 2011): 'diagonal' (measured best here with 'search', README), 'primal', 'dual' or 'false'
 
   seed: 0,
   out: 'out/tv-discretisation-compare',
 });
 
-// --adaptiveSteps through core's option mechanism: a misspelled value is an error naming the option and its values.
-function stepsFlag(value: string): false | 'balance' | 'search' {
+// --adaptiveSteps, --precondition through core's option mechanism: a misspelled value is an error naming the option and its values.
+type StepFlags = { adaptiveSteps: false | 'balance' | 'search'; precondition: false | 'diagonal' | 'primal' | 'dual' };
+function stepFlags(): StepFlags {
+  const off = (v: string) => (v === 'false' ? false : v);
   try {
-    return checkOptions<{ adaptiveSteps: false | 'balance' | 'search' }>(
-      'tv-discretisation compare', { adaptiveSteps: (value === 'false' ? false : value) as false | 'balance' | 'search' },
-      { adaptiveSteps: opt.oneOf([false, 'balance', 'search'], 'pass --adaptiveSteps search, balance or false') },
-    ).adaptiveSteps;
+    return checkOptions<StepFlags>('tv-discretisation compare', { adaptiveSteps: off(flags.adaptiveSteps), precondition: off(flags.precondition) } as StepFlags, {
+      adaptiveSteps: opt.oneOf([false, 'balance', 'search'], 'pass --adaptiveSteps search, balance or false'),
+      precondition: opt.oneOf([false, 'diagonal', 'primal', 'dual'], 'pass --precondition false, diagonal, primal or dual'),
+    });
   } catch (e) {
     console.error((e as Error).message); // one line and exit 2, like parseFlags' usage errors
     process.exit(2);
   }
 }
-const adaptiveSteps = stepsFlag(flags.adaptiveSteps);
+const { adaptiveSteps, precondition } = stepFlags();
 
 await initBackend();
 const started = performance.now();
@@ -78,17 +84,20 @@ const tvStencils = dualIdentityStencils(flags.stencil, 1);
 const tvProblem = dualLearnedTV({ ...common, filters: 1, fixedStencils: tvStencils });
 const learnedProblem = dualLearnedTV(common);
 
-interface Run { label: string; history: Array<{ work: number; loss: number; eps: number; step: number }>; theta: Params; seconds: number; cpuSeconds: number; work: { innerIterations: number; linearIterations: number }; status: string }
+/** A run; `matched` is θ after the last iteration whose cumulative work was still ≤ --work (θ₀ if the first one overshot): one MAID iteration near stationarity can cost several budgets. */
+interface Run { label: string; history: Array<{ work: number; loss: number; eps: number; step: number }>; theta: Params; matched: { theta: ParamsArrays; work: number; iterations: number }; seconds: number; cpuSeconds: number; work: { innerIterations: number; linearIterations: number }; status: string }
 async function run(label: string, problem: SaddleProblem<DenoisingPair>, theta0: Params, method: Method<never>, certificate: 'certified' | 'estimated' = 'certified'): Promise<Run> {
-  const strategy = piggyback({ lossLipschitz: 1 / flags.count, lossWeight: 1, certificate, adaptiveSteps });
+  const strategy = piggyback({ lossLipschitz: 1 / flags.count, lossWeight: 1, certificate, adaptiveSteps, precondition });
   const history: Run['history'] = [];
+  let matched: Run['matched'] = { theta: paramsToArrays(theta0) as ParamsArrays, work: 0, iterations: 0 };
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const result = await train({
     method, problem, strategy, data: trainSet, loss, theta0,
     budget: { work: flags.work, iterations: 100000 },
-    onProgress: (e) => {
+    onProgress: (e, theta) => {
       history.push({ work: e.work, loss: e.loss, eps: e.eps, step: e.step });
+      if (e.work <= flags.work) matched = { theta: structuredClone(theta), work: e.work, iterations: history.length };
       if (history.length % 5 === 1) console.log(`${label} ${e.iteration}: loss ${e.loss.toExponential(4)}, ε ${e.eps.toExponential(2)}, step ${e.step.toExponential(2)}, work ${e.work}`);
     },
   });
@@ -96,29 +105,33 @@ async function run(label: string, problem: SaddleProblem<DenoisingPair>, theta0:
   const seconds = (performance.now() - t0) / 1000;
   const cpuSeconds = cpuSince(c0);
   console.log(`${label}: ${history.length} iterations, loss ${history[0]?.loss.toExponential(4)} → ${history[history.length - 1]?.loss.toExponential(4)}, work ${result.work.innerIterations} + ${result.work.linearIterations}, ${seconds.toFixed(0)} s wall, ${cpuSeconds.toFixed(0)} s CPU, ${result.status}`);
-  return { label, history, theta: result.theta, seconds, cpuSeconds, work: result.work, status: result.status };
+  return { label, history, theta: result.theta, matched, seconds, cpuSeconds, work: result.work, status: result.status };
 }
 const learnedTheta0 = () => ({ stencils: identity.clone(), logLambda: tf.scalar(Math.log(flags.lambda)) });
 const runs: Run[] = [];
-const tvTheta0 = { logLambda: tf.scalar(Math.log(flags.lambda)) };
-const certificates = (flags.certificate === 'both' ? ['estimated', 'certified'] : [flags.certificate]) as Array<'certified' | 'estimated'>;
-runs.push(await run('standard TV (MAID, λ only)', tvProblem, tvTheta0, maid({ tol0: flags.tol0, step0: flags.step0 }) as never, certificates[0]));
-tvTheta0.logLambda.dispose();
-for (const a of flags.alphas.split(',').map(Number)) {
-  const t0 = learnedTheta0();
-  runs.push(await run(`non-adaptive piggyback α = ${a}`, learnedProblem, t0, hoag({ schedule: flags.tol0, linearSchedule: flags.tol0, step: a }) as never));
-  disposeParams(t0);
-}
-for (const certificate of certificates) {
-  const t0 = learnedTheta0();
-  runs.push(await run(`adaptive MAID (${certificate} bound)`, learnedProblem, t0, maid({ tol0: flags.tol0, step0: flags.step0 }) as never, certificate));
-  disposeParams(t0);
+const certificates = (flags.certificate === 'both' ? ['estimated', 'certified'] : flags.certificate === 'none' ? [] : [flags.certificate]) as Array<'certified' | 'estimated'>;
+if (flags.merge === '') {
+  if (flags.tv) {
+    const tvTheta0 = { logLambda: tf.scalar(Math.log(flags.lambda)) };
+    runs.push(await run('standard TV (MAID, λ only)', tvProblem, tvTheta0, maid({ tol0: flags.tol0, step0: flags.step0 }) as never, certificates[0] ?? 'estimated'));
+    tvTheta0.logLambda.dispose();
+  }
+  for (const a of flags.alphas.split(',').filter((v) => v !== '').map(Number)) {
+    const t0 = learnedTheta0();
+    runs.push(await run(`non-adaptive piggyback α = ${a}`, learnedProblem, t0, hoag({ schedule: flags.tol0, linearSchedule: flags.tol0, step: a }) as never));
+    disposeParams(t0);
+  }
+  for (const certificate of certificates) {
+    const t0 = learnedTheta0();
+    runs.push(await run(`adaptive MAID (${certificate} bound)`, learnedProblem, t0, maid({ tol0: flags.tol0, step0: flags.step0 }) as never, certificate));
+    disposeParams(t0);
+  }
 }
 
-function heldOut(r: Run) {
-  const problem = r.theta.stencils == null ? tvProblem : learnedProblem;
-  const strategy = piggyback({ warmStart: false, adaptiveSteps });
-  const s = strategy.solve({ problem: problem as never, theta: r.theta, data: testSet, tol: flags.evalTol, maxIter: 20000 });
+function heldOut(theta: Params) {
+  const problem = theta.stencils == null ? tvProblem : learnedProblem;
+  const strategy = piggyback({ warmStart: false, adaptiveSteps, precondition });
+  const s = strategy.solve({ problem: problem as never, theta, data: testSet, tol: flags.evalTol, maxIter: 20000 });
   strategy.dispose();
   const x = tf.tidy(() => tf.clipByValue(imageOf(s.x), 0, 1));
   s.x.dispose();
@@ -133,17 +146,30 @@ const paper: Record<string, string> = {
   'adaptive MAID (estimated bound)': '26.88–26.90',
   'adaptive MAID (certified bound)': '26.88–26.90',
 };
-const rows = runs.map((r) => {
-  const h = heldOut(r);
+type Row = Record<string, string | number>;
+const paperOf = (label: string) => paper[label] ?? '26.44–26.70 (non-adaptive, α = 1e-2, ε = δ = 1e-2, two points of the oscillation)';
+let rows: Row[] = runs.map((r) => {
+  const matchedTheta = paramsFromArrays(r.matched.theta);
+  const m = heldOut(matchedTheta);
+  disposeParams(matchedTheta);
+  const f = r.matched.iterations === r.history.length ? m : heldOut(r.theta);
   return {
-    method: r.label, 'held-out PSNR dB': h.psnr.toFixed(2), SSIM: h.ssim.toFixed(3), 'final train loss': r.history[r.history.length - 1]?.loss.toExponential(4) ?? '-',
-    iterations: r.history.length, 'work (PDHG + adjoint)': `${r.work.innerIterations} + ${r.work.linearIterations}`, 'train s (wall / CPU)': `${r.seconds.toFixed(0)} / ${r.cpuSeconds.toFixed(0)}`,
-    paper: paper[r.label] ?? '26.44–26.70 (non-adaptive, α = 1e-2, ε = δ = 1e-2, two points of the oscillation)',
+    method: r.label, 'held-out PSNR dB at matched work': m.psnr.toFixed(2), SSIM: m.ssim.toFixed(3), 'matched work (iterations)': `${r.matched.work} (${r.matched.iterations})`,
+    'final train loss': r.history[r.history.length - 1]?.loss.toExponential(4) ?? '-', iterations: r.history.length,
+    'total work (PDHG + adjoint)': `${r.work.innerIterations} + ${r.work.linearIterations}`, 'held-out PSNR dB at the end': f.psnr.toFixed(2),
+    'ε at the end': r.history[r.history.length - 1]?.eps.toExponential(1) ?? '-', 'train s (wall / CPU)': `${r.seconds.toFixed(0)} / ${r.cpuSeconds.toFixed(0)}`, paper: paperOf(r.label),
   };
 });
+let histories = runs.map((r) => ({ label: r.label, history: r.history, seconds: r.seconds, cpuSeconds: r.cpuSeconds, work: r.work, status: r.status }));
+if (flags.merge !== '') {
+  const parts = flags.merge.split(',').map((dir) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { rows: Row[]; runs: typeof histories; cpuSeconds: number });
+  rows = parts.flatMap((p) => p.rows);
+  histories = parts.flatMap((p) => p.runs);
+  console.log(`merged ${flags.merge}: ${parts.reduce((a, p) => a + p.cpuSeconds, 0).toFixed(0)} s CPU in all`);
+}
 console.log(`\nnoisy input: ${noisyPsnr.toFixed(2)} dB\n` + markdownTable(rows));
-await plotLossVersusWork(join(out, 'loss-vs-work.svg'), runs.flatMap((r) => r.history.map((e) => ({ series: r.label, work: e.work, loss: e.loss }))), 'Dual-side learned TV: training loss versus lower-level work');
-writeJson(join(out, 'summary.json'), { settings: flags, backend: tf.getBackend(), noisyPsnr, rows, runs: runs.map((r) => ({ label: r.label, history: r.history, seconds: r.seconds, cpuSeconds: r.cpuSeconds, work: r.work, status: r.status })), seconds: (performance.now() - started) / 1000, cpuSeconds: cpuSince(cpuStarted) });
+await plotLossVersusWork(join(out, 'loss-vs-work.svg'), histories.flatMap((r) => r.history.map((e) => ({ series: r.label, work: e.work, loss: e.loss }))), 'Dual-side learned TV: training loss versus lower-level work');
+writeJson(join(out, 'summary.json'), { settings: flags, backend: tf.getBackend(), noisyPsnr, rows, runs: histories, seconds: (performance.now() - started) / 1000, cpuSeconds: cpuSince(cpuStarted) });
 console.log(`wrote ${out}/{summary.json, loss-vs-work.svg} in ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${cpuSince(cpuStarted).toFixed(0)} s CPU`);
 for (const r of runs) disposeParams(r.theta);
 tf.dispose([identity, tvStencils, trainSet.y, trainSet.clean, testSet.y, testSet.clean]);

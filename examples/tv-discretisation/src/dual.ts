@@ -59,6 +59,31 @@ export function dualIdentityStencils(size: number, filters: number, extraScale =
   return tf.tensor4d(values, [size, size, 2, 2 * filters]);
 }
 
+/** |D|·v: forward differences with both taps +1 (the row sums of |D| for v = 1: 2, 0 in the last column / row). */
+function absoluteDifferences(x: tf.Tensor): tf.Tensor {
+  const [, h, w] = x.shape as number[];
+  const dx = tf.pad(tf.add(tf.slice(x, [0, 0, 1, 0], [-1, -1, -1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, -1, w - 1, -1])), [[0, 0], [0, 0], [0, 1], [0, 0]]);
+  const dy = tf.pad(tf.add(tf.slice(x, [0, 1, 0, 0], [-1, -1, -1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, h - 1, -1, -1])), [[0, 0], [0, 1], [0, 0], [0, 0]]);
+  return tf.concat([dx, dy], 3);
+}
+
+/** |D|ᵀ·p (the column sums of |D| for p = 1: 2–4 per pixel, fewer at the border). */
+function absoluteDifferencesAdjoint(p: tf.Tensor): tf.Tensor {
+  const [, h, w] = p.shape as number[];
+  const px = tf.slice(p, [0, 0, 0, 0], [-1, -1, w - 1, 1]);
+  const py = tf.slice(p, [0, 0, 0, 1], [-1, h - 1, -1, 1]);
+  const tx = tf.add(tf.pad(px, [[0, 0], [0, 0], [1, 0], [0, 0]]), tf.pad(px, [[0, 0], [0, 0], [0, 1], [0, 0]]));
+  const ty = tf.add(tf.pad(py, [[0, 0], [1, 0], [0, 0], [0, 0]]), tf.pad(py, [[0, 0], [0, 1], [0, 0], [0, 0]]));
+  return tf.add(tx, ty);
+}
+
+/** Per two-vector group of q (channels 2k, 2k + 1): the larger entry on both, so a group shrinkage sees one step per group. */
+function groupMax(t: tf.Tensor, n: number): tf.Tensor {
+  const [b, h, w] = t.shape as number[];
+  const g = tf.max(tf.reshape(t, [b, h, w, n, 2]), 4, true);
+  return tf.reshape(tf.tile(g, [1, 1, 1, 1, 2]), [b, h, w, 2 * n]);
+}
+
 /**
  * The dual-side saddle problem above, θ = { stencils `[s, s, 2, 2n]`, logLambda } (or { logLambda }
  * with `fixedStencils`). Primal u = `[B, h, w, 1 + 2n]` (channel 0 is the image x), dual y = `[B, h, w, 2]`.
@@ -94,6 +119,35 @@ export function dualLearnedTV(o: DualTVOptions): SaddleProblem<DenoisingPair> {
       return tf.concat([xp, tf.reshape(qp, [b, h, w, 2 * n])], 3);
     },
     proxFStar: (y, sigma) => tf.div(y, 1 + sigma * o.epsilonY),
+    // Elementwise steps for piggyback's `precondition` (Pock & Chambolle 2011): the same proxes entrywise;
+    // the group shrinkage of q is exact because absoluteSums gives both entries of a group the same sum.
+    proxGDiagonal: (u, tau, _theta, data) => {
+      const [b, h, w] = u.shape as number[];
+      const t = tf.broadcastTo(tau, u.shape);
+      const x = tf.slice(u, [0, 0, 0, 0], [b, h, w, 1]);
+      const tx = tf.slice(t, [0, 0, 0, 0], [b, h, w, 1]);
+      const q = tf.reshape(tf.slice(u, [0, 0, 0, 1], [b, h, w, 2 * n]), [b, h, w, n, 2]);
+      const tq = tf.reshape(tf.slice(t, [0, 0, 0, 1], [b, h, w, 2 * n]), [b, h, w, n, 2]);
+      const xp = tf.div(tf.add(x, tf.mul(data.y, tx)), tf.add(tx, 1));
+      const mag = tf.sqrt(tf.add(tf.sum(tf.square(q), 4, true), 1e-12));
+      const qp = tf.div(tf.mul(q, tf.div(tf.relu(tf.sub(mag, tq)), mag)), tf.add(tf.mul(tq, o.epsilonQ), 1));
+      return tf.concat([xp, tf.reshape(qp, [b, h, w, 2 * n])], 3);
+    },
+    proxFStarDiagonal: (y, sigma) => tf.div(y, tf.add(tf.mul(sigma, o.epsilonY), 1)),
+    // Row sums Σ_j |𝒦_ij|^α (per y entry) and column sums Σ_i |𝒦_ij|^{2−α} (per u entry) of 𝒦 = [λD, −K_Wᵀ],
+    // matrix-free: each entry of a stride-1 convolution is one tap, so |K_W|^p is the convolution with |W|^p
+    // (0^0 counts as 1 at α ∈ {0, 2}: larger sums, smaller steps, still an upper bound).
+    absoluteSums: (alpha, theta, data) => {
+      const [, h, w] = data.y.shape as number[];
+      const lambda = tf.exp(theta.logLambda);
+      const W = tf.abs(stencilsOf(theta) as tf.Tensor4D);
+      const onesY = tf.ones([1, h, w, 2]);
+      const dual = tf.add(tf.mul(absoluteDifferences(tf.ones([1, h, w, 1])), tf.pow(lambda, alpha)),
+        tf.conv2dTranspose(tf.ones([1, h, w, 2 * n]) as tf.Tensor4D, tf.pow(W, alpha) as tf.Tensor4D, [1, h, w, 2], 1, 'same'));
+      const primalX = tf.mul(absoluteDifferencesAdjoint(onesY), tf.pow(lambda, 2 - alpha));
+      const primalQ = groupMax(tf.conv2d(onesY as tf.Tensor4D, tf.pow(W, 2 - alpha) as tf.Tensor4D, 1, 'same'), n);
+      return { primal: tf.concat([primalX, primalQ], 3), dual };
+    },
     init: (_theta, data) => tf.tidy(() => {
       const [b, h, w] = data.y.shape as number[];
       return tf.concat([data.y, tf.zeros([b, h, w, 2 * n])], 3);
