@@ -34,6 +34,8 @@ export interface SaddleAux {
   /** The steps of PDHG's last step, frozen for the adjoint: scalars, or (preconditioned) diagonal tensors owned by aux. */
   tau: Step;
   sigma: Step;
+  /** The extrapolation factor of the step the adjoint linearises (1; ω_k of the last accelerated step when certified). */
+  omega: number;
   /** Whether (x, z) came from the warm start (then λ may too). */
   warm: boolean;
   /** Set by the rule when it takes ownership of z. */
@@ -69,7 +71,6 @@ export function boundConstantsOf<D>(problem: SaddleProblem<D>, theta: Params, da
   ].filter((m) => m !== '');
   if (missing.length > 0) return `no hypergradient bound: defineSaddle lacks ${missing.join(', ')} (Theorem 2 of Bogensperger et al. needs them)`;
   if (lossLipschitz == null) return "no hypergradient bound: give piggyback({ lossLipschitz }) (L₁, the Lipschitz constant of ∇ₓℓ)";
-  if (accelerate) return 'no hypergradient bound with accelerate: true (the bound linearises constant-step PDHG)';
   let floor: number;
   if (weighted) {
     const w = tf.tidy(() => tf.minimum(tf.min(problem.strongConvexityWeights!(theta, data)), tf.min(problem.dualStrongConvexityWeights!(theta, data))));
@@ -185,7 +186,11 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
     }
     // The adjoint is the exact transpose of the step with the steps the last PDHG step used (frozen), the
     // step whose residual the certificate reads; the accelerated forward keeps the initial constant steps.
-    const usedScalars = adapt !== false ? { tau: fwd.tau, sigma: fwd.sigma } : { tau, sigma };
+    // Accelerated and certified: the adjoint linearises the last accelerated step itself (τ_k, σ_k/ω_k, ω_k), the
+    // step that produced (x̃, ỹ); uncertified it iterates the initial constant-step map at the solution.
+    const lastStep = adapt !== false || (accelerate && certifiable);
+    const usedScalars = lastStep ? { tau: fwd.tau, sigma: fwd.sigma } : { tau, sigma };
+    const omega = accelerate && certifiable ? fwd.omega : 1;
     const used = { tau: usedScalars.tau as Step, sigma: usedScalars.sigma as Step };
     if (diag != null) {
       // the diagonals scaled by the last step's scalars, owned by aux (disposed in disposeAux)
@@ -206,7 +211,7 @@ export function pdhgForward(opts: PdhgForwardOptions, warm: SaddleWarmStart): Pd
         : status === 'max-iterations' ? `increase maxIter (now ${maxIter}), loosen tol${accelerate ? '' : ', or give defineSaddle a strongConvexity for acceleration'}` : undefined,
     }).replace(/\.$/, '') + distance + (adapt !== false ? `; ${adapt === 'balance' ? 'residual balancing' : 'contraction search'}: ${fwd.adaptations} step adaptations, σ/τ ${fmt(ratio)} → ${fmt(usedScalars.sigma / usedScalars.tau)}` : '')
       + (pre !== false ? `; ${pre === 'diagonal' ? 'diagonal' : `${pre}-side diagonal`} preconditioning (Pock & Chambolle 2011, α = ${opts.preconditionAlpha})` : '');
-    const aux: SaddleAux = { z: fwd.z, tau: used.tau, sigma: used.sigma, warm: useWarm, last: fwd.last, constants, normGiven, steps: fwd.steps, adaptations: fwd.adaptations };
+    const aux: SaddleAux = { z: fwd.z, tau: used.tau, sigma: used.sigma, omega, warm: useWarm, last: fwd.last, constants, normGiven, steps: fwd.steps, adaptations: fwd.adaptations };
     return {
       x: fwd.x, residual: fwd.residual, converged: fwd.converged, status, message, iterations: fwd.iterations, work: addWork(work, fwd.work), tol, aux,
       // Nobody took the dual (a plain solve): it becomes the warm start, keeping the old λ.

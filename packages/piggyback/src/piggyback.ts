@@ -33,7 +33,8 @@ export interface PiggybackOptions {
   adaptiveSteps?: false | 'balance' | 'search';
   /**
    * Accelerated forward PDHG (Chambolle–Pock Algorithm 2, τ_k → 0, σ_k → ∞): true, false (default),
-   * or 'auto' (when μ_g > 0 is known). Off by default: in float32 the residual (x − x⁺)/τ_k then
+   * or 'auto' (when μ_g > 0 is known). Certified: the adjoint then linearises the last accelerated step (its
+   * τ_k, σ_k/ω_k and extrapolation ω_k), for which the certificate's identities hold unchanged (README, "Acceleration"). Off by default: in float32 the residual (x − x⁺)/τ_k then
    * carries round-off ε‖x‖/τ_k that grows with k (measured: stalls near 7e-3 on 8×8 TV), and with
    * μ_{f*} > 0 too, constant steps already converge linearly.
    */

@@ -54,7 +54,7 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
         // saddle problem is exactly (ASI) at (x̃, ỹ), and return z of (15).
         const last = given != null && purpose === 'hypergradient' && typeof aux.constants !== 'string' ? aux.last : undefined;
         const adj = last != null
-          ? piggybackAdjoint(problem, theta, data, cotangent, last.xPrev, last.zPrev, aux.tau, aux.sigma, start?.a, start?.b, linearTol, linearMaxIter, true, 1, aux.steps != null ? opts.estimateSteps : 0)
+          ? piggybackAdjoint(problem, theta, data, cotangent, last.xPrev, last.zPrev, aux.tau, aux.sigma, start?.a, start?.b, linearTol, linearMaxIter, true, 1, aux.steps != null ? opts.estimateSteps : 0, aux.omega)
           : piggybackAdjoint(problem, theta, data, cotangent, fwd.x, aux.z, aux.tau, aux.sigma, start?.a, start?.b, linearTol, linearMaxIter);
         let bound: number | undefined;
         let valueBound: number | undefined;

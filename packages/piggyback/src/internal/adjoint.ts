@@ -54,11 +54,18 @@ export interface AdjointResult {
  * Likewise PDHG's residual (pdhg.ts) lies in the saddle operator M(x̃, ỹ) for any T, Σ, so ε of
  * Lemma 2 / (6a/b) in joint form and the bound (16) need no preconditioned constants: the metric
  * of the iteration never enters the bound, only the metric W of strong convexity does.
+ *
+ * **Acceleration** (Chambolle–Pock 2011, Algorithm 2): its step k extrapolates x̄ = x⁺ + ω_k(x⁺ − x) with
+ * steps τ_k, σ_k/ω_k. The adjoint linearises exactly that step (`omega` = ω_k): the transpose is
+ * `c_v = J_{prox τg}(v)ᵀ(a + (1 + ω)c_x̄)`, `a⁺ = ∇ℓ₁ + c_v − ωc_x̄`, and with (I + H_gτ)c_v = a + (1 + ω)c_x̄ again
+ * `a⁺ − a = ∇ℓ₁ + KᵀỸ + H_gX̃`, `b − b⁺ = H_fỸ − KX̃`: ω cancels like T and Σ, so the certificate holds at the
+ * accelerated forward's last iterate. (Whether this λ-iteration contracts is not covered by Algorithm 2's
+ * theory; its residual is what the bound reads, so a slow one shows as a larger δ, not a wrong bound.)
  */
 export function piggybackAdjoint<D>(
   problem: SaddleProblem<D>, theta: Params, data: D, cotangent: tf.Tensor,
   x: tf.Tensor, z: tf.Tensor, tau: Step, sigma: Step,
-  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number, keepLast = false, stepGroups = 1, minSteps = 0,
+  a0: tf.Tensor | undefined, b0: tf.Tensor | undefined, tol: number, maxIter: number, keepLast = false, stepGroups = 1, minSteps = 0, omega = 1,
 ): AdjointResult {
   const xShape = x.shape;
   const history: number[][] | undefined = keepLast ? [] : undefined;
@@ -67,7 +74,7 @@ export function piggybackAdjoint<D>(
   const [v, w] = tf.tidy(() => {
     const vv = tf.sub(x, tf.mul(problem.adjoint(z, theta, data, xShape), tau));
     const xPlus = proxGAt(problem, vv, tau, theta, data);
-    const xBar = tf.sub(tf.mul(xPlus, 2), x);
+    const xBar = tf.add(xPlus, tf.mul(tf.sub(xPlus, x), omega));
     return [vv, tf.add(z, tf.mul(problem.apply(xBar, theta, data), sigma))];
   });
   tf.keep(v);
@@ -81,8 +88,8 @@ export function piggybackAdjoint<D>(
     step: ({ a, b, last: prev }) => {
       const cw = vjp((u) => proxFStarAt(problem, u, sigma, theta, data), w, b);
       const cxBar = adjointScaled(problem, cw, sigma, theta, data, xShape);
-      const cv = vjp((u) => proxGAt(problem, u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 2)));
-      const an = tf.add(cotangent, tf.sub(cv, cxBar));
+      const cv = vjp((u) => proxGAt(problem, u, tau, theta, data), v, tf.add(a, tf.mul(cxBar, 1 + omega)));
+      const an = tf.add(cotangent, tf.sub(cv, tf.mul(cxBar, omega)));
       const bn = tf.sub(cw, applyScaled(problem, cv, tau, theta, data));
       const ra = tf.sub(an, a);
       const rb = tf.sub(b, bn);
@@ -111,7 +118,7 @@ export function piggybackAdjoint<D>(
       const kTz = problem.adjoint(z, th, data, xShape);
       // the steps are constants here: at a fixed point ∂T/∂(steps) = 0, so θ-dependent T, Σ need no derivative
       const xPlus = proxGAt(problem, tf.sub(x, tf.mul(kTz, tau)), tau, th, data);
-      const xBar = tf.sub(tf.mul(xPlus, 2), x);
+      const xBar = tf.add(xPlus, tf.mul(tf.sub(xPlus, x), omega));
       const zPlus = proxFStarAt(problem, tf.add(z, tf.mul(problem.apply(xBar, th, data), sigma)), sigma, th, data);
       return tf.add(tf.sum(tf.mul(xPlus, a)), tf.sum(tf.mul(zPlus, b)));
     }, theta);

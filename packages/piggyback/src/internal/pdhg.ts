@@ -51,6 +51,8 @@ export interface PdhgResult {
   /** The steps the last iteration used (with balancing they differ from the initial ones). */
   tau: number;
   sigma: number;
+  /** The last step's extrapolation x̄ = x⁺ + ω(x⁺ − x): 1, or 1/√(1 + 2μτ_k) accelerated. */
+  omega: number;
   /** Step adaptations made by residual balancing. */
   adaptations: number;
   /**
@@ -76,6 +78,7 @@ interface PdhgState {
   /** The steps the last step used (tau, sigma are those of the next one). */
   usedTau: number;
   usedSigma: number;
+  usedOmega: number;
   /** Residual balancing's current α. */
   alpha: number;
   adaptations: number;
@@ -117,7 +120,7 @@ export function pdhg<D>(
   const { state, iterations, status } = iterate<PdhgState>({
     init: () => ({
       x: x0.clone(), z: z0.clone(), kTz: problem.adjoint(z0, theta, data, xShape), tau: steps.tau, sigma: steps.sigma,
-      usedTau: steps.tau, usedSigma: steps.sigma, alpha: balance?.alpha ?? 0, adaptations: 0, residual: undefined,
+      usedTau: steps.tau, usedSigma: steps.sigma, usedOmega: 1, alpha: balance?.alpha ?? 0, adaptations: 0, residual: undefined,
     }),
     // With minSteps, no convergence before that many recorded steps (a contraction rate needs them).
     residual: ({ residual }) => (history != null && history.length < minSteps ? undefined : residual),
@@ -182,7 +185,7 @@ export function pdhg<D>(
           }
         }
       }
-      return { state: { x: xn, z: zn, kTz: kTzn, ...next, usedTau: tau, usedSigma: sigma / omega, residual, last } };
+      return { state: { x: xn, z: zn, kTz: kTzn, ...next, usedTau: tau, usedSigma: sigma / omega, usedOmega: omega, residual, last } };
     },
   }, { threshold: tol, maxIter });
   const { x, z, kTz } = state;
@@ -195,7 +198,7 @@ export function pdhg<D>(
   if (last != null) for (const t of Object.values(last)) tf.keep(t);
   // Per iteration: two prox evaluations, two applications of K, one of Kᵀ.
   const out = addWork(work, { energyEvals: 2 * iterations, jvps: 2 * iterations, vjps: iterations, innerIterations: iterations });
-  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, tau: state.usedTau, sigma: state.usedSigma, adaptations: state.adaptations, last, steps: history };
+  return { x, z, residual, iterations, converged: residual <= tol, diverged, work: out, tau: state.usedTau, sigma: state.usedSigma, omega: state.usedOmega, adaptations: state.adaptations, last, steps: history };
 }
 
 /**
