@@ -1,4 +1,6 @@
-// CPU ms (process.cpuUsage) of the pieces of the FoE mixed product at batch 1, ours "now".
+// Profiling aid (not part of bench:peer): CPU ms (process.cpuUsage, best and median of 9 blocks of 20 calls) of the
+// FoE primitives and the pieces of the mixed product at 96², 30 filters 7×7, ours "now". B=8 for batch 8, PIECES=a,b to pick.
+//   taskset -c 0 npx tsx --conditions=@bilevel/source src/_mixed-split.ts
 import { tf, initBackend } from '@bilevel/core';
 import { foe, foeInputs } from './peer/workloads.js';
 await initBackend({ backend: 'wasm', log: false });
@@ -6,6 +8,7 @@ const c = foeInputs(Number(process.env.B ?? 1), 96);
 const { problem } = foe(true);
 const data = { y: c.y };
 const f = c.theta.filters;
+const h = problem.hessianAt(c.clean, c.theta, data);
 const scaled = tf.mul(f, tf.exp(tf.neg(c.theta.logNu)));
 const z = tf.conv2d(c.clean as tf.Tensor4D, scaled as tf.Tensor4D, 1, 'same');
 const u = tf.conv2d(c.v as tf.Tensor4D, f as tf.Tensor4D, 1, 'same');
@@ -19,7 +22,11 @@ const pieces: Record<string, () => tf.Tensor | tf.Tensor[]> = {
   'filter gradient': () => fg(c.clean, u),
   'transposed conv': () => tf.conv2dTranspose(u as tf.Tensor4D, f as tf.Tensor4D, [1, 96, 96, 1], 1, 'same'),
   'gradient': () => problem.gradient(c.clean, c.theta, data),
+  'hvp one-shot': () => problem.hvp(c.clean, c.theta, data, c.v),
+  'hvp in CG': () => h.apply(c.v),
 };
+const only = process.env.PIECES?.split(',');
+for (const k of Object.keys(pieces)) if (only != null && !only.includes(k)) delete pieces[k];
 const settle = (o: tf.Tensor | tf.Tensor[]) => { const ts = Array.isArray(o) ? o : [o]; for (const t of ts) t.dataSync(); tf.dispose(ts); };
 for (const [name, fn] of Object.entries(pieces)) {
   for (let i = 0; i < 3; i++) settle(fn());

@@ -60,7 +60,7 @@ function primitives(derivatives: boolean, c: Case) {
   return { calls, dispose: () => { hessian.dispose(); dispose(); } };
 }
 
-/** Ours alone (the "before" column: a reference, not interleaved): `reps` calls after a warm-up, whose result comes back. */
+/** Ours alone (the "before" column: a reference, not interleaved): `reps` calls after a warm-up, whose result comes back (primitives: min(20, R·N) calls, as before the rounds). */
 function alone<T>(fn: () => T, reps: number, done: (out: T) => void): SideSummary & { out: T } {
   const out = fn();
   return { ...summarizeSide([block(fn, reps, done)]), out };
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const oursBefore = cases.map((c) => {
       const p = primitives(false, c);
       const r = Object.fromEntries(OPS.map((op) => {
-        const a = alone(p.calls[op], ROUNDS * REPEATS, settle);
+        const a = alone(p.calls[op], Math.min(20, ROUNDS * REPEATS), settle);
         settle(a.out);
         return [op, a];
       })) as unknown as Record<Op, SideSummary>;

@@ -21,7 +21,7 @@ export const KERNEL = Number(process.env.BENCH_KERNEL ?? 7);
 export const BATCHES = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
 /** Interleaved rounds per primitive, and calls per side in each round's block (rounds.ts). */
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-export const REPEATS = Number(process.env.BENCH_REPEATS ?? 4);
+export const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 export const GD_STEPS = 100;
 export const CG_STEPS = 30;
 

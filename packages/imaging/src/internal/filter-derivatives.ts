@@ -245,7 +245,10 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
       };
     },
     mixed(x, theta, v) {
-      const simd = filterSimdOf(tf.backend());
+      // the SIMD route builds its results from JS arrays: while a tape records, the tfjs route runs, which fails
+      // loudly (Conv2DBackpropFilter has no registered gradient) rather than cutting the tape silently
+      const taping = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+      const simd = taping ? null : filterSimdOf(tf.backend());
       const fast = simd != null ? mixedSimd(simd, x, theta, v) : null;
       if (fast != null) return fast;
       return tf.tidy(() => {
