@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import { addWork, emptyWork, normParams, type Params, type Work } from '@bilevel/core';
+import { addWork, emptyWork, normParams, workUnits, type Params, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, StepContext, StepInfo } from './types.js';
 import { toArrays, withParams, gradientStep, requireGrad, checkRange, checkInt, checkKeys } from './internal/util.js';
 
@@ -39,6 +39,14 @@ export interface MaidOptions {
   gradTol: number;
   /** Floor on the inner tolerance: a reduction below it stops with 'accuracy-limit'. Default 0. */
   minTol: number;
+  /**
+   * Relative stationarity r ≥ 0: stop with 'stationary' once the certified ‖∇F(θ_k)‖ ≤ ‖h_k‖ + ω_k is at most
+   * r·‖h₀‖ (‖h₀‖ the first iteration's hypergradient norm). This ends the run where the hypergradient's norm is
+   * within its certified error of a point already stationary to that relative accuracy, instead of halving ε until
+   * descent is certified there (near stationarity that costs more lower-level work per iteration than all earlier
+   * iterations together). Default 0 (never).
+   */
+  relativeGradTol: number;
 }
 
 /**
@@ -59,6 +67,7 @@ export const MAID_DEFAULTS: Readonly<Omit<MaidOptions, 'tol0' | 'linearTol0' | '
   maxAccuracyReductions: 30,
   gradTol: 0,
   minTol: 0,
+  relativeGradTol: 0,
 });
 
 /** MAID's explicit, JSON-serialisable state. */
@@ -68,9 +77,11 @@ export interface MaidState extends MethodStateBase {
   linearTol: number;
   /** Current initial step α. */
   step: number;
+  /** ‖h₀‖, the first hypergradient's norm (set by the first step; the scale of `relativeGradTol`). */
+  gradNorm0?: number;
 }
 
-const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepShrink', 'stepGrow', 'accuracyShrink', 'accuracyGrow', 'maxBacktracks', 'maxAccuracyReductions', 'gradTol', 'minTol'] as const;
+const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepShrink', 'stepGrow', 'accuracyShrink', 'accuracyGrow', 'maxBacktracks', 'maxAccuracyReductions', 'gradTol', 'minTol', 'relativeGradTol'] as const;
 
 /**
  * Creates MAID. One `step` is one upper-level iteration k:
@@ -88,6 +99,14 @@ const KEYS = ['tol0', 'linearTol0', 'step0', 'descentMargin', 'decrease', 'stepS
  *    the reference code; Algorithm 3 of Bogensperger et al. (2024) keeps shrinking α across rounds instead,
  *    which drives α to zero faster than the accuracies can resolve the decrease.
  * 3. θ_{k+1} = θ̂, ε_{k+1} = ν̄ε_k, δ_{k+1} = ν̄δ_k, α_{k+1} = ρ̄α.
+ *
+ * Stops (the step's `stop`, then `train`'s status, each with a message): 'stationary' when the certified
+ * ‖∇F(θ_k)‖ ≤ ‖h_k‖ + ω_k is ≤ `gradTol` or ≤ `relativeGradTol`·‖h₀‖ — checked after every hypergradient, also
+ * inside the descent test's accuracy reductions, which near a stationary point is where MAID would otherwise
+ * spend most of its work (ω_k ∝ ε_k must fall below ‖h_k‖ → ‖∇F(θ_k)‖ ≈ 0); 'accuracy-limit' when ε would fall
+ * below `minTol`, `maxAccuracyReductions` are spent or the oracle reports it could not reach ε;
+ * 'budget-work' when `train`'s `budget.work` runs out inside the step (`StepContext.workLeft`, checked before
+ * every further oracle call; θ_k is kept); 'backtracking-failed'; 'oracle-failed'.
  *
  * If the sufficient decrease test holds, F(θ_{k+1}) ≤ F(θ_k) − cα‖h_k‖² for the exact F
  * (Salehi et al. 2025: the Δ terms make the inexact test imply decrease of the exact F), so the exact objective decreases monotonically.
@@ -119,6 +138,7 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
   checkInt(where, 'maxAccuracyReductions', o.maxAccuracyReductions, 0, 'use e.g. 30');
   checkRange(where, 'gradTol', o.gradTol, 0, Infinity, false, true, 'use 0 to disable');
   checkRange(where, 'minTol', o.minTol, 0, Infinity, false, true, 'use 0 for no floor');
+  checkRange(where, 'relativeGradTol', o.relativeGradTol, 0, 1, false, false, 'use e.g. 1e-2 (0 disables)');
   const opts = Object.freeze(o);
 
   function init(theta: Params): MaidState {
@@ -148,9 +168,23 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
       info: { ...info, iteration: state.iteration, work, evaluations },
     });
 
+    let gradNorm0 = state.gradNorm0;
+    // the last hypergradient's value, norm and bound (what a stop inside the iteration reports)
+    const last = { value: NaN, gradNorm: NaN, bound: NaN };
+    // train()'s work budget left for this iteration: checked before every further oracle call, so that one
+    // iteration's accuracy reductions or backtracks cannot overshoot the budget many times over.
+    const workLeft = context.workLeft;
+    const overBudget = (what: string) =>
+      workLeft != null && workUnits(work) >= workLeft
+        ? done({ tol, linearTol, gradNorm0 }, { ...last, tol, linearTol, step: 0, accepted: false, stop: 'budget-work', message: `${where}: the work budget ran out inside iteration ${state.iteration} (${workUnits(work)} of the ${workLeft} work units left, before ${what} at tol=${tol}); θ_${state.iteration} is kept.` })
+        : undefined;
     return withParams(state.theta, (theta) => {
       const penalty = proximal != null ? proximal.value(theta) : 0;
       for (;;) {
+        if (evaluations > 0) {
+          const out = overBudget('a hypergradient at a tighter accuracy');
+          if (out != null) return out;
+        }
         // 1. Inexact gradient with certified descent.
         const r = oracle(theta, { tol, linearTol });
         evaluations++;
@@ -168,8 +202,13 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
           }
           const value = r.value + penalty;
           const gradNorm = normParams(grad);
+          gradNorm0 ??= gradNorm;
+          Object.assign(last, { value, gradNorm, bound: r.bound });
           if (gradNorm === 0 || gradNorm + r.bound <= opts.gradTol) {
             return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'stationary', message: `${where}: certified ‖∇F(θ)‖ ≤ ‖h‖ + bound = ${gradNorm + r.bound} ≤ gradTol = ${opts.gradTol}.` });
+          }
+          if (gradNorm + r.bound <= opts.relativeGradTol * gradNorm0) {
+            return done({ tol, linearTol, gradNorm0 }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'stationary', message: `${where}: certified ‖∇F(θ_${state.iteration})‖ ≤ ‖h‖ + bound = ${gradNorm + r.bound} ≤ relativeGradTol·‖h₀‖ = ${opts.relativeGradTol}·${gradNorm0} (stationary to the certified accuracy asked for; lower relativeGradTol to continue).` });
           }
           if (!(r.bound <= (1 - opts.descentMargin) * gradNorm)) {
             // Descent not certified: tighten both accuracies (Salehi et al. 2025, Algorithm 3.1, step 2).
@@ -187,6 +226,8 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
           // Each round restarts from the iteration's initial step: α_k = αρ̲ʲ, j < J (Salehi et al. 2025).
           alpha = state.step;
           for (let j = 0; j < budget; j++) {
+            const out = overBudget(`line-search trial ${j + 1}`);
+            if (out != null) return out;
             const { next, moveSq } = gradientStep(theta, grad, alpha, proximal);
             const trial = withParams(next, (thetaHat) => {
               const t = oracle(thetaHat, { tol, linearTol }, { valueOnly: true });
@@ -199,7 +240,7 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
             });
             if (trial.v + trial.vb <= rhsBase - (opts.decrease * moveSq) / alpha) {
               return done(
-                { theta: next, tol: tol * opts.accuracyGrow, linearTol: linearTol * opts.accuracyGrow, step: alpha * opts.stepGrow },
+                { theta: next, tol: tol * opts.accuracyGrow, linearTol: linearTol * opts.accuracyGrow, step: alpha * opts.stepGrow, gradNorm0 },
                 { value, gradNorm, bound: r.bound, tol, linearTol, step: alpha, accepted: true },
               );
             }

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { addWork, type SamplePool, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
+import { addWork, workUnits, type SamplePool, type OnNotConverged, type Data, type Loss, type Params, type Problem, type FixedPointProblem, type SaddleProblem, type Strategy, type Work } from '@bilevel/core';
 import type { Method, MethodStateBase, Oracle, ParamsArrays, Proximal, StopReason } from './types.js';
 import type { OracleConstants } from './oracle.js';
 import type { Reparameterisation, Regularizer } from './transforms.js';
@@ -221,7 +221,8 @@ async function* runSteps<S extends MethodStateBase, D = Data>(options: TrainOpti
       ({ status, message } = budgetReached);
       break;
     }
-    const { state: next, info } = method.step(state, oracle, { proximal });
+    const workLeft = budget.work != null ? budget.work - workUnits(work) : undefined;
+    const { state: next, info } = method.step(state, oracle, { proximal, ...(workLeft != null ? { workLeft } : {}) });
     state = next;
     work = addWork(work, info.work);
     const event: ProgressEvent = { ...progressEvent(history.length, info, work, elapsed()), ...convergence.take() };

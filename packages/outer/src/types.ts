@@ -98,6 +98,12 @@ export interface Proximal {
 export interface StepContext {
   /** Post-step proximal map / projection (from `train`'s `regularizer` and `project`). */
   proximal?: Proximal;
+  /**
+   * Work units (inner + linear iterations) left in `train`'s `budget.work` when this step starts; a
+   * method that makes several oracle calls per step (MAID) stops with 'budget-work' once its step has
+   * spent them. Absent: no work budget.
+   */
+  workLeft?: number;
 }
 
 /** Why a method (or `train`) stopped. */
