@@ -2,6 +2,7 @@ import { tf } from '../tf.js';
 import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
+import { axpy } from '../internal/fused-ops.js';
 import { BACKTRACKING_DEFAULTS, readDot, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
 import { defineOptions, opt, recordExplicit } from '../options.js';
 import { INNER_STOPPING_SCHEMA, STEP_SCHEMA } from '../internal/solver-options.js';
@@ -90,13 +91,13 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
       let s = state.step;
       let xNext: tf.Tensor | null = null;
       if (search == null) {
-        xNext = tf.tidy(() => tf.sub(y, tf.mul(grad, s)));
+        xNext = axpy(y, -s, grad);
       } else {
         // Monotone backtracking (Beck & Teboulle): the step only shrinks, which keeps the
         // O(1/k²) guarantee; growth would need the momentum sequence to be rescaled.
         const noise = lineSearchNoise(value, s * gradNorm * gradNorm, y.size);
         for (let trial = 0; trial < search.maxTrials; trial++) {
-          const candidate = tf.tidy(() => tf.sub(y, tf.mul(grad, s)));
+          const candidate = axpy(y, -s, grad);
           const trialValue = ctx.energy(candidate);
           if (acceptStep(value, trialValue, -gradNorm * gradNorm, undefined, s, 0.5, noise)) {
             xNext = candidate;
@@ -130,7 +131,7 @@ export function accelerated(options: AcceleratedOptions = {}): InnerSolver {
         beta = (t - 1) / tNext;
         t = tNext;
       }
-      const yNext = beta === 0 ? tf.clone(x) : tf.tidy(() => tf.add(x, tf.mul(tf.sub(x, state.xPrev), beta)));
+      const yNext = beta === 0 ? tf.clone(x) : tf.tidy(() => axpy(x, beta, tf.sub(x, state.xPrev)));
       const current = ctx.evaluate(yNext);
       return { state: { current, xPrev: x, t, step: s, previousValue: value } };
     },

@@ -3,6 +3,7 @@ import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
 import { defineOptions, checkOptions, recordExplicit } from '../options.js';
+import { axpy, dotNumber } from '../internal/fused-ops.js';
 import { BACKTRACKING_SCHEMA, INNER_STOPPING_SCHEMA, STEP_SCHEMA } from '../internal/solver-options.js';
 
 /** Armijo backtracking settings. */
@@ -47,9 +48,9 @@ interface GdState extends InnerState {
   step: number;
 }
 
-/** `x − s·g` as a new tensor. */
+/** `x − s·g` as a new tensor (one fused kernel where the backend allows: internal/fused-ops.ts). */
 function moveAlong(x: tf.Tensor, g: tf.Tensor, s: number): tf.Tensor {
-  return tf.tidy(() => tf.sub(x, tf.mul(g, s)));
+  return axpy(x, -s, g);
 }
 
 /**
@@ -111,10 +112,7 @@ export function gradientDescent(options: GradientDescentOptions = {}): InnerSolv
   }, options);
 }
 
-/** ⟨a, b⟩ read to a number. */
+/** ⟨a, b⟩ read to a number (off the backend's memory in float64 where it can: internal/fused-ops.ts). */
 export function readDot(a: tf.Tensor, b: tf.Tensor): number {
-  const d = tf.tidy(() => tf.sum(tf.mul(a, b)));
-  const v = d.dataSync()[0];
-  d.dispose();
-  return v;
+  return dotNumber(a, b);
 }

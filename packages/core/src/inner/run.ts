@@ -16,6 +16,7 @@ import { checkData, checkTheta } from '../inputs.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import type { Step } from '../iterate/types.js';
 import { readScalars, withCleanup } from '../internal/solver-utils.js';
+import { heapSquaredNorm, squaredNormNumber } from '../internal/fused-ops.js';
 import type { InnerResult, InnerSolveOptions, InnerStatus } from './types.js';
 import { checkOptions, opt } from '../options.js';
 import { INNER_STOPPING_SCHEMA } from '../internal/solver-options.js';
@@ -117,7 +118,7 @@ function makeContext<D, S extends InnerState>(where: string, problem: Problem<D>
   const mu = m != null && m > 0 ? m : undefined;
   const lipschitz = l != null && l > 0 ? l : undefined;
   const values = method.usesEnergy?.({ mu, lipschitz }) ?? true;
-  // ‖g‖ as √(Σ g²) read in one round trip with Φ (tf.norm's Abs/Pow path costs more kernels)
+  // ‖g‖ as √(Σ g²): off the backend's memory where it can (internal/fused-ops.ts), else read in one round trip with Φ
   const squaredNorm = (g: tf.Tensor) => tf.tidy(() => tf.sum(tf.square(g)));
   return {
     where,
@@ -129,11 +130,11 @@ function makeContext<D, S extends InnerState>(where: string, problem: Problem<D>
       work.gradEvals += 1;
       if (!values) {
         const grad = problem.gradient(x, theta, data);
-        const [n2] = readScalars(squaredNorm(grad));
-        return { x, grad, value: Number.NaN, gradNorm: Math.sqrt(n2) };
+        return { x, grad, value: Number.NaN, gradNorm: Math.sqrt(squaredNormNumber(grad)) };
       }
       const { value, grad } = problem.valueAndGradient(x, theta, data);
-      const [v, n2] = readScalars(value, squaredNorm(grad));
+      const fused = heapSquaredNorm(grad);
+      const [v, n2] = fused == null ? readScalars(value, squaredNorm(grad)) : [readScalars(value)[0], fused];
       return { x, grad, value: v, gradNorm: Math.sqrt(n2) };
     },
     energy(x) {

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
-import { readScalars, withCleanup } from '../internal/solver-utils.js';
+import { withCleanup } from '../internal/solver-utils.js';
+import { cgUpdate, dotNumber, squaredNormNumber } from '../internal/fused-ops.js';
 import { iterate, disposeReplaced } from '../iterate/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
@@ -61,7 +62,7 @@ export function cg(options: CgOptions = {}): LinearSolver {
     requiresSymmetric: true,
     solve: (matvec, b, solveOptions) => withCleanup(() => {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
-      const squaredNorm = (t: tf.Tensor) => readScalars(tf.tidy(() => tf.sum(tf.square(t))))[0];
+      const squaredNorm = squaredNormNumber;
       const outcome = iterate<CgState>({
         init: () => {
           const r = setup.zeroStart ? tf.clone(b) : residual(setup, b, setup.x);
@@ -80,7 +81,7 @@ export function cg(options: CgOptions = {}): LinearSolver {
         },
         step: ({ x, r, p, rr }, { iteration }) => {
           const ap = setup.apply(p);
-          const [pAp] = readScalars(tf.tidy(() => tf.sum(tf.mul(p, ap))));
+          const pAp = dotNumber(p, ap);
           if (!Number.isFinite(pAp)) return { stop: { status: 'nan', detail: 'pᵀAp is not finite' } };
           if (pAp <= 0) {
             return {
@@ -91,10 +92,8 @@ export function cg(options: CgOptions = {}): LinearSolver {
               },
             };
           }
-          const alpha = rr / pAp;
-          const rNew = tf.sub(r, tf.mul(ap, alpha));
-          const rrNew = squaredNorm(rNew);
-          return { state: { x: tf.add(x, tf.mul(p, alpha)), r: rNew, p: tf.add(rNew, tf.mul(p, rrNew / rr)), rr: rrNew } };
+          // x + αp, r − αAp, ‖r‖², r + βp: one fused kernel where the backend allows (internal/fused-ops.ts)
+          return { state: cgUpdate(x, r, p, ap, rr / pAp, rr) };
         },
       }, { threshold: setup.threshold, maxIter: setup.maxIter });
       const { state, iterations, status, detail } = outcome;

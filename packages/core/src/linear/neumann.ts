@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
 import { readScalars, withCleanup } from '../internal/solver-utils.js';
+import { axpy } from '../internal/fused-ops.js';
 import { iterate } from '../iterate/loop.js';
 import type { LinearSolver } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
@@ -70,12 +71,12 @@ export function neumann(options: NeumannOptions = {}): LinearSolver {
         residual: () => undefined,
         step: ({ term, sum }) => {
           const aTerm = setup.apply(term);
-          const next = tf.tidy(() => tf.sub(term, tf.mul(aTerm, step)));
+          const next = axpy(term, -step, aTerm);
           aTerm.dispose();
           return { state: { term: next, sum: tf.add(sum, next) } };
         },
       }, { threshold: 0, maxIter: K - 1 });
-      const x = tf.tidy(() => tf.add(x0, tf.mul(state.sum, step)));
+      const x = axpy(x0, step, state.sum);
       tf.dispose([state.term, state.sum, x0]);
       const r = residual(setup, b, x);
       const [rNorm] = readScalars(tf.tidy(() => tf.norm(r)));

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
-import { readScalars, withCleanup } from '../internal/solver-utils.js';
+import { withCleanup } from '../internal/solver-utils.js';
+import { axpy, squaredNormNumber } from '../internal/fused-ops.js';
 import { iterate } from '../iterate/loop.js';
 import type { LinearSolver, LinearStatus } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
@@ -59,7 +60,7 @@ export function richardson(options: RichardsonOptions = {}): LinearSolver {
       const setup = setupLinear(where, matvec, b, solveOptions, defaults);
       const withResidual = (x: tf.Tensor) => {
         const r = residual(setup, b, x);
-        return { x, r, rNorm: readScalars(tf.tidy(() => tf.norm(r)))[0] };
+        return { x, r, rNorm: Math.sqrt(squaredNormNumber(r)) };
       };
       const { state, iterations, status } = iterate({
         init: () => {
@@ -68,7 +69,8 @@ export function richardson(options: RichardsonOptions = {}): LinearSolver {
           return { x: setup.x, r, rNorm: setup.bNorm };
         },
         residual: ({ rNorm }) => rNorm,
-        step: ({ x, r }) => ({ state: withResidual(tf.tidy(() => tf.add(x, tf.mul(r, step)))) }),
+        // x + s·r as one fused kernel where the backend allows (internal/fused-ops.ts)
+        step: ({ x, r }) => ({ state: withResidual(axpy(x, step, r)) }),
       }, { threshold: setup.threshold, maxIter: setup.maxIter });
       state.r.dispose();
       return finishLinear(setup, state.x, iterations, state.rNorm, status as LinearStatus, '',
