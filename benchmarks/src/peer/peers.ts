@@ -54,6 +54,8 @@ function start(script: string, cpus: string, env: Record<string, string>, input:
     env: { ...process.env, ...env }, cwd: join(root, 'peer'), stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+  // a worker that died answers through `next` (its output closes); writing to it must not throw EPIPE
+  child.stdin.on('error', () => undefined);
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   let exited: string | undefined;
   child.on('exit', (code, signal) => { exited = `${script} exited (${code ?? signal})`; });
@@ -79,8 +81,10 @@ function start(script: string, cpus: string, env: Record<string, string>, input:
     jobs: info.jobs as string[],
     block: (job, reps, warmup) => ask<Reply>({ job, reps, warmup: warmup != null, output: warmup?.output ?? false }),
     close: async () => {
+      if (exited != null) return;
+      const gone = new Promise((r) => child.once('exit', r));
       child.stdin.end(JSON.stringify({ quit: true }) + '\n');
-      if (child.exitCode == null) await new Promise((r) => child.once('exit', r));
+      await gone;
     },
   }));
 }
