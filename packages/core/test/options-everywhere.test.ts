@@ -228,7 +228,7 @@ const NO_OPTIONS: Record<string, string> = {
   ...Object.fromEntries(['saddleHypergradientBound', 'theorem2Bound'].map((k) => [`piggyback.${k}`, 'bound formula: two records of numbers named by the paper, not options'])),
   ...Object.fromEntries(['estimatedSaddleBound'].map((k) => [`piggyback.${k}`, 'estimate formula: two records of numbers, not options'])),
   'piggyback.contractionEstimate': 'a pure function of a list of step norms and a window length',
-  ...Object.fromEntries(['fbp', 'rampFilterMatrix', 'randomEllipses', 'rasteriseEllipses'].map((k) => [`imaging.${k}`, POSITIONAL])),
+  ...Object.fromEntries(['fbp', 'rampFilterMatrix', 'randomEllipses', 'rasteriseEllipses', 'convolutionAbsoluteSums', 'gradientAbsoluteSums'].map((k) => [`imaging.${k}`, POSITIONAL])),
   'outer.adjointErrorBound': "re-export of implicit's (covered there)",
   'outer.hypergradientBound': "re-export of implicit's (covered there)",
   'outer.distanceBound': POSITIONAL,
