@@ -44,10 +44,32 @@ const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
 let module: object | null | undefined;
 const bound = new WeakMap<object, SolverSimd | null>();
 
+/**
+ * Base64 to bytes without `Buffer` or `atob` (a worker-like context may have neither; without
+ * the loops there the solvers would take the op form and give other float32 numbers than Node).
+ */
+function fromBase64(text: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = text.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let value = 0;
+  let at = 0;
+  for (const c of clean) {
+    value = (value << 6) | alphabet.indexOf(c);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[at++] = (value >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
 function compiled(): object | null {
   if (module !== undefined) return module;
   try {
-    const bytes = typeof Buffer !== 'undefined' ? Buffer.from(SOLVER_SIMD_WASM, 'base64') : Uint8Array.from(atob(SOLVER_SIMD_WASM), (c) => c.charCodeAt(0));
+    const bytes = fromBase64(SOLVER_SIMD_WASM);
     module = wasmApi != null && wasmApi.validate(bytes) ? new wasmApi.Module(bytes) : null;
   } catch {
     module = null;
