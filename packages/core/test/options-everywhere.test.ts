@@ -185,8 +185,6 @@ const POSITIONAL = 'positional arguments only, no options object';
 const NO_OPTIONS: Record<string, string> = {
   'core.luFactor': 'dense float64 helper: a matrix and a pivot tolerance, positional',
   'core.checkStrongConvexity': 'certificate check: positional problem, point, θ, data, μ, steps',
-  'imaging.convolutionAbsoluteSums': 'matrix-free |A| sums: positional filters, α, h, w',
-  'imaging.gradientAbsoluteSums': 'matrix-free |∇| sums: positional h, w',
   ...Object.fromEntries(
     ['addParams', 'assertSameStructure', 'axpyParams', 'cloneParams', 'disposeParams', 'dotParams', 'finiteParams', 'flattenParams', 'keepParams', 'keysOf', 'mapParams',
       'normParams', 'paramsFromArrays', 'paramsToArrays', 'scaleParams', 'sizeOfParams', 'subParams', 'unflattenParams', 'zerosLikeParams', 'zipParams']

@@ -1,0 +1,163 @@
+/**
+ * PDHG step rules on this example's saddles (TV (Huber), FoE (35), ICNN (33)), measured: PDHG + adjoint
+ * iterations of one certified piggyback hypergradient at tol = linearTol, for constant steps (σ/τ = 1),
+ * piggyback's `adaptiveSteps: 'balance'` / `'search'`, and `precondition: 'diagonal'` (Pock & Chambolle
+ * 2011, α = 1; alone and with 'balance'), with each hypergradient's relative difference to a reference
+ * (`--reference`, default `precondition: 'diagonal'`, at `--refTol`). Owned by piggyback's measurements (issue 13); it only reads
+ * the example's context and problems, adding the diagonal-step declarations to the TV problem here.
+ *
+ *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/pdhg-steps.ts [--size 32] [--tol 1e-4] [--models tv,foe,icnn] [--step 0]
+ *
+ * `--step h` moves θ one normalised gradient step of length h first (the networks' filters grow after training starts).
+ */
+import { tf, initBackend, defineSaddle, hypergradient, disposeParams } from '@bilevel/core';
+import type { Params, SaddleProblem } from '@bilevel/core';
+import { convexNetworkSaddle, gradientAbsoluteSums } from '@bilevel/imaging';
+import type { LinearOperator } from '@bilevel/imaging';
+import { piggyback } from '@bilevel/piggyback';
+import type { PiggybackOptions } from '@bilevel/piggyback';
+import { parseFlags } from '@bilevel/cli';
+import { ctContext, disposeContext, type CtContext, type CtSet } from '../src/context.js';
+import { tvProblem } from '../src/tv-problem.js';
+import { CONVEX_NETWORK_FLAGS } from '../src/methods/convex-network.js';
+
+const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 1, seed: 0, mu: 0.01, epsilon: 0.002, alpha: 0.02, tol: 1e-4, refTol: 1e-6, maxIter: 30000, models: 'tv,foe,icnn', step: 0, variants: 'diagonal,constant,balance,diagonal+balance,search', reference: 'diagonal' });
+
+/** The Huber-TV saddle of tv-problem.ts with elementwise steps and |K|'s sums: K = (Â, α∇), Â = A/‖A‖. */
+function tvDiagonal(ctx: CtContext, mu: number, epsilon: number): SaddleProblem<CtSet> {
+  const p = tvProblem(ctx, mu, epsilon);
+  const { A, scale, rays, n } = ctx;
+  return defineSaddle<CtSet>({
+    apply: p.apply, adjoint: (z, th, d) => p.adjoint(z, th, d, []), proxG: p.proxG, proxFStar: p.proxFStar, init: p.init,
+    operatorNorm: p.operatorNorm, strongConvexity: p.strongConvexity, dualStrongConvexity: p.dualStrongConvexity,
+    strongConvexityWeights: p.strongConvexityWeights, dualStrongConvexityWeights: p.dualStrongConvexityWeights,
+    hessianLipschitz: p.hessianLipschitz, dualHessianLipschitz: p.dualHessianLipschitz, operatorDerivativeNorm: p.operatorDerivativeNorm,
+    name: `${p.name}, diagonal steps`,
+    proxGDiagonal: (v, tau) => tf.div(v, tf.add(1, tf.mul(tau, mu))),
+    proxFStarDiagonal: (z, sigma, _th, d) => {
+      const b = z.shape[0];
+      const s = tf.broadcastTo(sigma, [1, z.shape[1]!]);
+      const sy = tf.slice(s, [0, 0], [1, rays]);
+      const sw = tf.reshape(tf.slice(s, [0, rays], [1, -1]), [1, n, n, 2]);
+      const y = tf.slice(z, [0, 0], [b, rays]);
+      const w = tf.reshape(tf.slice(z, [0, rays], [b, -1]), [b, n, n, 2]);
+      const yp = tf.div(tf.sub(y, tf.mul(tf.reshape(d.u, [b, rays]), tf.div(sy, scale))), tf.add(1, sy));
+      // the ball projection couples a pixel's two entries: their steps are equal (absoluteSums takes the pair's max)
+      const ws = tf.div(w, tf.add(1, tf.mul(sw, epsilon)));
+      const mag = tf.sqrt(tf.add(tf.sum(tf.square(ws), 3, true), 1e-12));
+      return tf.concat([yp, tf.reshape(tf.div(ws, tf.maximum(1, mag)), [b, -1])], 1);
+    },
+    absoluteSums: (alpha, th) => {
+      const a = A.absoluteSums!(alpha);
+      const g = gradientAbsoluteSums(n, n);
+      const tv = Math.exp(th.logAlpha.dataSync()[0]);
+      const primal = tf.add(tf.mul(a.columns, scale ** (alpha - 2)), tf.mul(g.columns, tv ** (2 - alpha)));
+      const pair = tf.broadcastTo(tf.max(g.rows, 3, true), [1, n, n, 2]);
+      const dual = tf.concat([tf.reshape(tf.mul(a.rows, scale ** -alpha), [1, -1]), tf.reshape(tf.mul(pair, tv ** alpha), [1, -1])], 1);
+      return { primal, dual };
+    },
+  });
+}
+
+/** Â = A/‖A‖ with its absoluteSums (|A/c|^p = c^{−p}|A|^p), as the networks' operator. */
+function scaledOperator(ctx: CtContext): LinearOperator {
+  const { A, scale } = ctx;
+  return {
+    name: 'A/‖A‖', inShape: A.inShape, normBound: 1, dispose: () => {},
+    apply: (x) => tf.tidy(() => tf.div(A.apply(x), scale)), adjoint: (y) => tf.tidy(() => tf.div(A.adjoint(y), scale)),
+    absoluteSums: (alpha) => tf.tidy(() => {
+      const s = A.absoluteSums!(alpha);
+      return { rows: tf.mul(s.rows, scale ** -alpha), columns: tf.mul(s.columns, scale ** (alpha - 2)) };
+    }),
+  };
+}
+
+const VARIANTS: Record<string, PiggybackOptions> = {
+  constant: {}, balance: { adaptiveSteps: 'balance' }, search: { adaptiveSteps: 'search' },
+  diagonal: { precondition: 'diagonal' }, 'diagonal+balance': { precondition: 'diagonal', adaptiveSteps: 'balance' },
+};
+
+async function main() {
+  await initBackend();
+  const ctx = ctContext({ size: Number(flags.size), angles: Number(flags.angles), noise: Number(flags.noise), count: Number(flags.count), test: Number(flags.test), seed: Number(flags.seed) } as never);
+  const count = ctx.train.t.shape[0]!;
+  const mu = Number(flags.mu);
+  const tol = Number(flags.tol);
+  const maxIter = Number(flags.maxIter);
+  console.log(`CT ${flags.size}², ${flags.angles} angles, ${count} phantoms; tol = linearTol = ${tol}; backend ${tf.getBackend()}`);
+  for (const model of String(flags.models).split(',')) {
+    let problem: SaddleProblem<never>;
+    let theta: Params;
+    let data: never;
+    let loss: (u: tf.Tensor, th: Params, d: never) => tf.Tensor;
+    let lossWeight: number;
+    let free = () => {};
+    if (model === 'tv') {
+      problem = tvDiagonal(ctx, mu, Number(flags.epsilon)) as never;
+      theta = { logAlpha: tf.scalar(Math.log(Number(flags.alpha))) };
+      data = ctx.train as never;
+      loss = (x, _th, d: CtSet) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(x, d.t)))));
+      lossWeight = mu;
+    } else {
+      const f = CONVEX_NETWORK_FLAGS;
+      const saddle = convexNetworkSaddle({
+        operator: scaledOperator(ctx), operatorNorm: 1, layers: model === 'foe' ? 1 : 2, channels: f.channels, outChannels: f.outChannels, size: f.filterSize,
+        gamma: f.gamma, smoothing: f.smoothing, scale: f.filterScale, mu, zWeight: f.zWeight, dualSmoothing: f.dualSmoothing,
+      });
+      problem = saddle.problem as never;
+      theta = saddle.theta;
+      const d = { y: tf.div(ctx.train.u, ctx.scale), t: ctx.train.t };
+      data = d as never;
+      loss = (u, _th, dd: { t: tf.Tensor }) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), dd.t)))));
+      lossWeight = mu;
+      free = () => tf.dispose([d.y]);
+    }
+    const run = (opts: PiggybackOptions, t: number, th: Params) => {
+      const strategy = piggyback({ lossLipschitz: 1 / count, lossWeight, warmStart: false, maxIter, linearMaxIter: maxIter, ...opts });
+      const t0 = performance.now();
+      const r = hypergradient({ problem, theta: th, data, loss, strategy, tol: t, linearTol: t });
+      const ms = performance.now() - t0;
+      const grad = Object.keys(r.grad).sort().flatMap((k) => Array.from(r.grad[k].dataSync()));
+      const out = { grad, pdhg: r.work.innerIterations, adjoint: r.work.linearIterations, ms, status: r.status, bound: r.bound, message: r.message };
+      r.dispose();
+      strategy.dispose();
+      return out;
+    };
+    if (Number(flags.step) > 0) {
+      // one normalised gradient step on θ (filters grow once training starts; the best ratio moves)
+      const g = run({ adaptiveSteps: 'balance' }, 1e-4, theta);
+      const norm = Math.hypot(...g.grad);
+      let at = 0;
+      const moved: Params = {};
+      for (const k of Object.keys(theta).sort()) {
+        const size = theta[k].size;
+        const step = tf.tensor(g.grad.slice(at, at + size), theta[k].shape);
+        moved[k] = tf.sub(theta[k], tf.mul(step, Number(flags.step) / norm));
+        step.dispose();
+        at += size;
+      }
+      disposeParams(theta);
+      theta = moved;
+    }
+    // the variants first (their iteration counts print as they finish), then the reference for the differences
+    const results: Array<{ name: string; grad: number[] }> = [];
+    for (const name of String(flags.variants).split(',')) {
+      const r = run(VARIANTS[name], tol, theta);
+      results.push({ name, grad: r.grad });
+      const ratio = /σ\/τ [0-9.e+-]+ → ([0-9.e+-]+)/.exec(r.message)?.[1];
+      console.log(`| ${model} | ${name} | ${r.pdhg} + ${r.adjoint} | ${(r.ms / 1000).toFixed(1)} s | ${r.bound?.toExponential(1) ?? '-'} | ${r.status}${ratio != null ? `, σ/τ → ${ratio}` : ''} |`);
+    }
+    const ref = run(VARIANTS[String(flags.reference)], Number(flags.refTol), theta);
+    console.log(`${model}: reference (${flags.reference}, tol ${flags.refTol}) ${ref.pdhg} + ${ref.adjoint} iterations, ${(ref.ms / 1000).toFixed(1)} s, ${ref.status}`);
+    const refNorm = Math.hypot(...ref.grad);
+    for (const { name, grad } of results) console.log(`${model} ${name}: relative hypergradient difference to the reference ${(Math.hypot(...grad.map((v, i) => v - ref.grad[i])) / refNorm).toExponential(1)}`);
+    disposeParams(theta);
+    free();
+  }
+  disposeContext(ctx);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
