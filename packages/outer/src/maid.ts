@@ -170,13 +170,13 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
 
     let gradNorm0 = state.gradNorm0;
     // the last hypergradient's value, norm and bound (what a stop inside the iteration reports)
-    const last = { value: NaN, gradNorm: NaN, bound: NaN };
+    const last = { value: NaN, gradNorm: NaN, bound: NaN, tol, linearTol };
     // train()'s work budget left for this iteration: checked before every further oracle call, so that one
     // iteration's accuracy reductions or backtracks cannot overshoot the budget many times over.
     const workLeft = context.workLeft;
     const overBudget = (what: string) =>
       workLeft != null && workUnits(work) >= workLeft
-        ? done({ tol, linearTol, gradNorm0 }, { ...last, tol, linearTol, step: 0, accepted: false, stop: 'budget-work', message: `${where}: the work budget ran out inside iteration ${state.iteration} (${workUnits(work)} of the ${workLeft} work units left, before ${what} at tol=${tol}); θ_${state.iteration} is kept.` })
+        ? done({ tol, linearTol, gradNorm0 }, { ...last, step: 0, accepted: false, stop: 'budget-work', message: `${where}: the work budget ran out inside iteration ${state.iteration} (${workUnits(work)} of the ${workLeft} work units left, before ${what} at tol=${tol}; the last hypergradient, at tol=${last.tol}, had ‖h‖ = ${last.gradNorm} and bound ${last.bound}); θ_${state.iteration} is kept.` })
         : undefined;
     return withParams(state.theta, (theta) => {
       const penalty = proximal != null ? proximal.value(theta) : 0;
@@ -203,7 +203,7 @@ export function maid(options: Partial<MaidOptions> = {}): Method<MaidState> & { 
           const value = r.value + penalty;
           const gradNorm = normParams(grad);
           gradNorm0 ??= gradNorm;
-          Object.assign(last, { value, gradNorm, bound: r.bound });
+          Object.assign(last, { value, gradNorm, bound: r.bound, tol, linearTol });
           if (gradNorm === 0 || gradNorm + r.bound <= opts.gradTol) {
             return done({ tol, linearTol }, { value, gradNorm, bound: r.bound, tol, linearTol, step: 0, accepted: false, stop: 'stationary', message: `${where}: certified ‖∇F(θ)‖ ≤ ‖h‖ + bound = ${gradNorm + r.bound} ≤ gradTol = ${opts.gradTol}.` });
           }

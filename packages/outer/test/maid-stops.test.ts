@@ -69,6 +69,9 @@ describe('MAID stops near stationarity and inside the work budget', () => {
     expect(result.history).toHaveLength(1);
     expect(result.history[0].loss).toBe(1);
     expect(result.history[0].accepted).toBe(false);
+    // the event carries the last hypergradient's accuracy (tol 1/16 after 4 reductions), not the next one's
+    expect(result.history[0].eps).toBe(1 / 16);
+    expect(result.message).toMatch(/the last hypergradient, at tol=0\.0625, had ‖h‖ = 1\.73/);
     expect(Array.from(result.state.theta.theta.values)).toEqual([0, 0, 0]);
     tf.dispose(Object.values(result.theta));
     expect(tf.memory().numTensors).toBe(before);

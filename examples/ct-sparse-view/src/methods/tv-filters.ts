@@ -1,0 +1,45 @@
+/**
+ * A TV-like starting point for the first layer V of the FoE / ICNN (`--netInit tv`): ± pairs of
+ * first differences in 8 directions (offsets (1,0), (2,1), (1,1), (1,2), (0,1), (−1,2), (−1,1), (−2,1)
+ * inside the S×S filter), weighted so that γ Σ_d ψ_w(V_d x) + ψ_w(−V_d x) ≈ γ Σ_d c_d |D_d x| is
+ * a discretised α TV(x) (Cauchy–Crofton: ∫₀^π |∇x · n(φ)| dφ = 2|∇x|, so c_d = α Δφ_d / (2 γ |o_d|) with
+ * Δφ_d the angular cell of direction d). With α the TV row's α this FoE starts as (smoothed,
+ * 8-direction) TV; bilevel learning then moves the filters from there. Channels beyond 16 repeat
+ * the directions at 1/10 of the weight.
+ */
+import { tf } from '@bilevel/core';
+
+const OFFSETS: Array<[number, number]> = [[1, 0], [2, 1], [1, 1], [1, 2], [0, 1], [-1, 2], [-1, 1], [-2, 1]];
+
+/**
+ * V `[S, S, 1, channels]` of the TV-like start.
+ *
+ * @param size - S (≥ 5, so that the offsets of length √5 fit around the centre).
+ * @param channels - number of filters (16: the 8 directions, ±).
+ * @param alpha - the TV weight the start imitates.
+ * @param gamma - γ of the network (R = γ Σ ψ_w(V x) for the FoE).
+ * @returns the filters (the caller disposes them).
+ */
+export function tvFilters(size: number, channels: number, alpha: number, gamma: number): tf.Tensor {
+  if (size < 5) throw new Error(`ct-sparse-view: --netInit tv needs --filterSize ≥ 5 (offsets of length √5), got ${size}.`);
+  const angles = OFFSETS.map(([dx, dy]) => Math.atan2(dy, dx));
+  // angular cell of each direction on the half circle [0, π)
+  const cell = angles.map((a, i) => {
+    const prev = i === 0 ? angles[angles.length - 1] - Math.PI : angles[i - 1];
+    const next = i === angles.length - 1 ? angles[0] + Math.PI : angles[i + 1];
+    return (next - prev) / 2;
+  });
+  const values = new Float32Array(size * size * channels);
+  const c = Math.floor(size / 2);
+  for (let k = 0; k < channels; k++) {
+    const d = Math.floor(k / 2) % OFFSETS.length;
+    const sign = k % 2 === 0 ? 1 : -1;
+    const repeat = Math.floor(k / (2 * OFFSETS.length));
+    const [dx, dy] = OFFSETS[d];
+    const weight = (sign * alpha * cell[d]) / (2 * gamma * Math.hypot(dx, dy)) * (repeat === 0 ? 1 : 0.1);
+    // V[row, col, 0, k]: −w at the centre, +w at the offset (row = y, col = x)
+    values[(c * size + c) * channels + k] -= weight;
+    values[((c + dy) * size + (c + dx)) * channels + k] += weight;
+  }
+  return tf.tensor4d(values, [size, size, 1, channels]);
+}
