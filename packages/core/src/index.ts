@@ -85,6 +85,8 @@ export type { ArgminOptions, ArgminFunction } from './argmin.js';
 export { ArgminLayer, registerArgminProblem } from './argmin-layer.js';
 export type { ArgminLayerArgs, ArgminWeightSpec } from './argmin-layer.js';
 export { seededNormal, seededUnit, seededUnitParams } from './random.js';
+export { wasmHeapModule, base64Bytes } from './kernels/wasm-heap-module.js';
+export type { WasmHeapBackend } from './kernels/wasm-heap-module.js';
 export { opt, checkOptions, defineOptions, optionsOf, registerOptions, resetOptionWarnings, explicitOptions, recordExplicit, resolveAccuracy } from './options.js';
 export type { OptionSpec, OptionSchema, OptionSet, AccuracySources } from './options.js';
 export type { Range as OptionRange } from './internal/option-range.js';

@@ -185,6 +185,8 @@ const POSITIONAL = 'positional arguments only, no options object';
 const NO_OPTIONS: Record<string, string> = {
   'core.luFactor': 'dense float64 helper: a matrix and a pivot tolerance, positional',
   'core.checkStrongConvexity': 'certificate check: positional problem, point, θ, data, μ, steps',
+  'core.wasmHeapModule': 'kernel authoring: base64 module bytes and a bind function, positional',
+  'core.base64Bytes': 'kernel authoring: one string in, bytes out',
   ...Object.fromEntries(
     ['addParams', 'assertSameStructure', 'axpyParams', 'cloneParams', 'disposeParams', 'dotParams', 'finiteParams', 'flattenParams', 'keepParams', 'keysOf', 'mapParams',
       'normParams', 'paramsFromArrays', 'paramsToArrays', 'scaleParams', 'sizeOfParams', 'subParams', 'unflattenParams', 'zerosLikeParams', 'zipParams']

@@ -17,13 +17,8 @@
  *
  * @packageDocumentation
  */
-import type { tf } from '@bilevel/core';
+import { wasmHeapModule, type tf, type WasmHeapBackend } from '@bilevel/core';
 import { FILTER_SIMD_WASM } from './filter-simd-module.js';
-
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: unknown }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPF32: Float32Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-}
 
 interface Exports {
   filterGradient(xp: number, wp: number, dy: number, g: number, oh: number, ow: number, kh: number, kwr: number, co: number, cor: number): void;
@@ -48,28 +43,6 @@ export interface FilterSimd {
   studentFactors(t: tf.Tensor, u: tf.Tensor): { d1: number; d2: number };
 }
 
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: abstract new (...args: never[]) => object;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let module: object | null | undefined;
-const bound = new WeakMap<object, FilterSimd | null>();
-
-function compiled(): object | null {
-  if (module !== undefined) return module;
-  try {
-    const bytes = typeof Buffer !== 'undefined' ? Buffer.from(FILTER_SIMD_WASM, 'base64') : Uint8Array.from(atob(FILTER_SIMD_WASM), (c) => c.charCodeAt(0));
-    module = wasmApi != null && wasmApi.validate(bytes) ? new wasmApi.Module(bytes) : null;
-  } catch {
-    module = null;
-  }
-  return module;
-}
-
 /**
  * The SIMD loops on this backend, or null where they cannot run (not the wasm backend, no
  * SIMD, no reachable memory); cached per backend.
@@ -77,26 +50,10 @@ function compiled(): object | null {
  * @param backend - the tfjs backend object (`tf.backend()`).
  * @returns the bound loops or null.
  */
-export function filterSimdOf(backend: unknown): FilterSimd | null {
-  const b = backend as WasmBackendLike;
-  if (b == null || typeof b !== 'object') return null;
-  if (bound.has(b)) return bound.get(b)!;
-  let simd: FilterSimd | null = null;
-  const memory = b.wasm?.asm?.memory;
-  const m = compiled();
-  if (m != null && wasmApi != null && memory instanceof wasmApi.Memory && typeof b.wasm._malloc === 'function' && b.dataIdMap != null) {
-    try {
-      simd = bind(b, new wasmApi.Instance(m, { env: { memory } }).exports as unknown as Exports);
-    } catch {
-      simd = null;
-    }
-  }
-  bound.set(b, simd);
-  return simd;
-}
+export const filterSimdOf: (backend: unknown) => FilterSimd | null = wasmHeapModule(FILTER_SIMD_WASM, bind);
 
 /** A block of heap memory, grown (freed and allocated anew) when a call needs more. */
-function scratchBlock(b: WasmBackendLike) {
+function scratchBlock(b: WasmHeapBackend) {
   let at = 0;
   let capacity = 0;
   return (bytes: number): number => {
@@ -109,7 +66,7 @@ function scratchBlock(b: WasmBackendLike) {
   };
 }
 
-function bind(b: WasmBackendLike, e: Exports): FilterSimd {
+function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
   // [padded image | G] for the filter gradient; [d1 | d2] for the factors, which must outlive it
   const gradientScratch = scratchBlock(b);
   const factorScratch = scratchBlock(b);

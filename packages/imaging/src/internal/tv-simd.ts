@@ -15,13 +15,8 @@
  *
  * @packageDocumentation
  */
+import { wasmHeapModule, type WasmHeapBackend } from '@bilevel/core';
 import { TV_SIMD_WASM } from './tv-simd-module.js';
-
-/** The parts of tfjs-backend-wasm's backend object the SIMD loops use (not in its public types). */
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: unknown }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPF32: Float32Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-}
 
 interface Exports {
   flux(x: number, p0: number, p1: number, rows: number, h: number, w: number, alpha: number, add: number, floor: number, sums: number): void;
@@ -47,29 +42,6 @@ export interface TVSimd {
   offset(dataId: object): number;
 }
 
-/** The WebAssembly API this file uses (the ES2022 lib has no WebAssembly types). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: abstract new (...args: never[]) => object;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let module: object | null | undefined;
-const bound = new WeakMap<object, TVSimd | null>();
-
-function compiled(): object | null {
-  if (module !== undefined) return module;
-  try {
-    const bytes = typeof Buffer !== 'undefined' ? Buffer.from(TV_SIMD_WASM, 'base64') : Uint8Array.from(atob(TV_SIMD_WASM), (c) => c.charCodeAt(0));
-    module = wasmApi != null && wasmApi.validate(bytes) ? new wasmApi.Module(bytes) : null;
-  } catch {
-    module = null;
-  }
-  return module;
-}
-
 /**
  * The SIMD loops on this wasm backend, or null where they cannot run (no SIMD, no reachable
  * memory); cached per backend.
@@ -77,25 +49,9 @@ function compiled(): object | null {
  * @param backend - the tfjs wasm backend object (the kernel's `backend` argument).
  * @returns the bound loops or null.
  */
-export function simdOf(backend: unknown): TVSimd | null {
-  const b = backend as WasmBackendLike;
-  if (b == null || typeof b !== 'object') return null;
-  if (bound.has(b)) return bound.get(b)!;
-  let simd: TVSimd | null = null;
-  const memory = b.wasm?.asm?.memory;
-  const m = compiled();
-  if (m != null && wasmApi != null && memory instanceof wasmApi.Memory && typeof b.wasm._malloc === 'function' && b.dataIdMap != null) {
-    try {
-      simd = bind(b, new wasmApi.Instance(m, { env: { memory } }).exports as unknown as Exports);
-    } catch {
-      simd = null;
-    }
-  }
-  bound.set(b, simd);
-  return simd;
-}
+export const simdOf: (backend: unknown) => TVSimd | null = wasmHeapModule(TV_SIMD_WASM, bind);
 
-function bind(b: WasmBackendLike, e: Exports): TVSimd {
+function bind(b: WasmHeapBackend, e: Exports): TVSimd {
   // scratch on the backend's heap: two float64 sums, w zero floats (the row above each image) and the two flux planes
   let scratch = 0;
   let capacity = 0;
