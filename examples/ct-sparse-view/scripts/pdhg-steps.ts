@@ -23,42 +23,6 @@ import { CONVEX_NETWORK_FLAGS } from '../src/methods/convex-network.js';
 
 const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 1, seed: 0, mu: 0.01, epsilon: 0.002, alpha: 0.02, tol: 1e-4, refTol: 1e-6, maxIter: 30000, models: 'tv,foe,icnn', step: 0, variants: 'diagonal,constant,balance,diagonal+balance,search', reference: 'diagonal' });
 
-/** The Huber-TV saddle of tv-problem.ts with elementwise steps and |K|'s sums: K = (Â, α∇), Â = A/‖A‖. */
-function tvDiagonal(ctx: CtContext, mu: number, epsilon: number): SaddleProblem<CtSet> {
-  const p = tvProblem(ctx, mu, epsilon);
-  const { A, scale, rays, n } = ctx;
-  return defineSaddle<CtSet>({
-    apply: p.apply, adjoint: (z, th, d) => p.adjoint(z, th, d, []), proxG: p.proxG, proxFStar: p.proxFStar, init: p.init,
-    operatorNorm: p.operatorNorm, strongConvexity: p.strongConvexity, dualStrongConvexity: p.dualStrongConvexity,
-    strongConvexityWeights: p.strongConvexityWeights, dualStrongConvexityWeights: p.dualStrongConvexityWeights,
-    hessianLipschitz: p.hessianLipschitz, dualHessianLipschitz: p.dualHessianLipschitz, operatorDerivativeNorm: p.operatorDerivativeNorm,
-    name: `${p.name}, diagonal steps`,
-    proxGDiagonal: (v, tau) => tf.div(v, tf.add(1, tf.mul(tau, mu))),
-    proxFStarDiagonal: (z, sigma, _th, d) => {
-      const b = z.shape[0];
-      const s = tf.broadcastTo(sigma, [1, z.shape[1]!]);
-      const sy = tf.slice(s, [0, 0], [1, rays]);
-      const sw = tf.reshape(tf.slice(s, [0, rays], [1, -1]), [1, n, n, 2]);
-      const y = tf.slice(z, [0, 0], [b, rays]);
-      const w = tf.reshape(tf.slice(z, [0, rays], [b, -1]), [b, n, n, 2]);
-      const yp = tf.div(tf.sub(y, tf.mul(tf.reshape(d.u, [b, rays]), tf.div(sy, scale))), tf.add(1, sy));
-      // the ball projection couples a pixel's two entries: their steps are equal (absoluteSums takes the pair's max)
-      const ws = tf.div(w, tf.add(1, tf.mul(sw, epsilon)));
-      const mag = tf.sqrt(tf.add(tf.sum(tf.square(ws), 3, true), 1e-12));
-      return tf.concat([yp, tf.reshape(tf.div(ws, tf.maximum(1, mag)), [b, -1])], 1);
-    },
-    absoluteSums: (alpha, th) => {
-      const a = A.absoluteSums!(alpha);
-      const g = gradientAbsoluteSums(n, n);
-      const tv = Math.exp(th.logAlpha.dataSync()[0]);
-      const primal = tf.add(tf.mul(a.columns, scale ** (alpha - 2)), tf.mul(g.columns, tv ** (2 - alpha)));
-      const pair = tf.broadcastTo(tf.max(g.rows, 3, true), [1, n, n, 2]);
-      const dual = tf.concat([tf.reshape(tf.mul(a.rows, scale ** -alpha), [1, -1]), tf.reshape(tf.mul(pair, tv ** alpha), [1, -1])], 1);
-      return { primal, dual };
-    },
-  });
-}
-
 /** Â = A/‖A‖ with its absoluteSums (|A/c|^p = c^{−p}|A|^p), as the networks' operator. */
 function scaledOperator(ctx: CtContext): LinearOperator {
   const { A, scale } = ctx;
@@ -93,7 +57,7 @@ async function main() {
     let lossWeight: number;
     let free = () => {};
     if (model === 'tv') {
-      problem = tvDiagonal(ctx, mu, Number(flags.epsilon)) as never;
+      problem = tvProblem(ctx, mu, Number(flags.epsilon)) as never;
       theta = { logAlpha: tf.scalar(Math.log(Number(flags.alpha))) };
       data = ctx.train as never;
       loss = (x, _th, d: CtSet) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(x, d.t)))));

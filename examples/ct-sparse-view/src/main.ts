@@ -28,7 +28,7 @@ const flags = parseFlags({
   methods: 'fbp,tv-maid,foe,icnn',
   mu: 0.01, // μ_g: strong convexity of g (the paper's μg), relative to ‖Â‖ = 1
   epsilon: 0.002, // Huber ε of the TV dual (quadratic where |∇x| < ε/α)
-  grid: '0.01,0.03', // α grid of plain TV (the paper's TV α was hand-tuned)
+  grid: '0.001,0.002,0.003,0.005,0.01', // α grid of plain TV (the paper's TV α was hand-tuned); README, "Converged TV"
   alpha0: 0.02, // initial α of the learned models
   iterations: 10, // MAID iterations
   work: 8000, // MAID's budget of PDHG + adjoint iterations (checked inside an iteration too)
@@ -37,6 +37,9 @@ const flags = parseFlags({
   step0: 1, // MAID's α₀ (step on log α)
   // MAID's relativeGradTol (all learned rows): stop once the certified ‖∇F‖ ≤ ‖h‖ + bound ≤ r·‖h₀‖ (0: never)
   relativeGradTol: 1e-2,
+  // piggyback's precondition for the TV rows: 'diagonal' (Pock & Chambolle 2011 elementwise steps; tv-problem.ts
+  // declares |K|'s sums) or 'false' (constant steps)
+  tvPrecondition: 'diagonal',
   evalTol: 1e-3,
   evalMaxIter: 800,
   seed: 0,

@@ -9,7 +9,7 @@
  */
 import { tf, defineSaddle } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
-import { gradient2d, divergence } from '@bilevel/imaging';
+import { gradient2d, divergence, gradientAbsoluteSums } from '@bilevel/imaging';
 import { piggyback } from '@bilevel/piggyback';
 import type { CtContext, CtSet } from './context.js';
 
@@ -55,6 +55,30 @@ export function tvProblem(ctx: CtContext, mu: number, epsilon: number): SaddlePr
     // ∂K/∂logα [w] = w·α∇, ‖∇‖ ≤ √8.
     operatorDerivativeNorm: (th) => Math.sqrt(8) * Math.exp(th.logAlpha.dataSync()[0]),
     name: `sparse-view CT, ${epsilon > 0 ? `Huber-TV (ε = ${epsilon})` : 'TV'}`,
+    // piggyback({ precondition: 'diagonal' }) (Pock & Chambolle 2011): elementwise steps and |K|'s sums, K = (Â, α∇)
+    proxGDiagonal: (v, tau) => tf.div(v, tf.add(1, tf.mul(tau, mu))),
+    proxFStarDiagonal: (z, sigma, _th, d) => {
+      const b = z.shape[0];
+      const s = tf.broadcastTo(sigma, [1, z.shape[1]!]);
+      const sy = tf.slice(s, [0, 0], [1, rays]);
+      const sw = tf.reshape(tf.slice(s, [0, rays], [1, -1]), [1, n, n, 2]);
+      const y = tf.slice(z, [0, 0], [b, rays]);
+      const w = tf.reshape(tf.slice(z, [0, rays], [b, -1]), [b, n, n, 2]);
+      const yp = tf.div(tf.sub(y, tf.mul(tf.reshape(d.u, [b, rays]), tf.div(sy, scale))), tf.add(1, sy));
+      // the ball projection couples a pixel's two entries: their steps are equal (absoluteSums takes the pair's max)
+      const ws = tf.div(w, tf.add(1, tf.mul(sw, epsilon)));
+      const mag = tf.sqrt(tf.add(tf.sum(tf.square(ws), 3, true), 1e-12));
+      return tf.concat([yp, tf.reshape(tf.div(ws, tf.maximum(1, mag)), [b, -1])], 1);
+    },
+    absoluteSums: (alpha, th) => {
+      const a = A.absoluteSums!(alpha);
+      const g = gradientAbsoluteSums(n, n);
+      const tv = Math.exp(th.logAlpha.dataSync()[0]);
+      const primal = tf.add(tf.mul(a.columns, scale ** (alpha - 2)), tf.mul(g.columns, tv ** (2 - alpha)));
+      const pair = tf.broadcastTo(tf.max(g.rows, 3, true), [1, n, n, 2]);
+      const dual = tf.concat([tf.reshape(tf.mul(a.rows, scale ** -alpha), [1, -1]), tf.reshape(tf.mul(pair, tv ** alpha), [1, -1])], 1);
+      return { primal, dual };
+    },
   });
 }
 
@@ -65,10 +89,17 @@ export function reconstruct(ctx: CtContext, problem: SaddleProblem<CtSet>, logAl
 
 /** PDHG reconstruction of a set at numeric θ entries (scalars) to evalTol / evalMaxIter, cold start. */
 export function reconstructWith(ctx: CtContext, problem: SaddleProblem<CtSet>, values: Record<string, number>, set: CtSet): { x: tf.Tensor; iterations: number } {
-  const strategy = piggyback({ warmStart: false });
+  const strategy = piggyback({ warmStart: false, precondition: tvPrecondition(ctx) });
   const theta: Params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, tf.scalar(v)]));
   const r = strategy.solve({ problem: problem as never, theta, data: set, tol: Number(ctx.flags.evalTol), maxIter: Number(ctx.flags.evalMaxIter) });
   tf.dispose(Object.values(theta));
   strategy.dispose();
   return { x: r.x, iterations: r.work.innerIterations };
+}
+
+/** The `--tvPrecondition` flag as piggyback's `precondition` option (TV rows only). */
+export function tvPrecondition(ctx: CtContext): 'diagonal' | false {
+  const v = String(ctx.flags.tvPrecondition ?? 'diagonal');
+  if (v !== 'diagonal' && v !== 'false') throw new Error(`ct-sparse-view: --tvPrecondition must be diagonal or false, got '${v}'.`);
+  return v === 'diagonal' ? 'diagonal' : false;
 }
