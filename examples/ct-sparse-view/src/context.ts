@@ -4,7 +4,7 @@
  * sinograms, and the scoring. A method (one file in `methods/`) reads this and returns table rows.
  */
 import { tf } from '@bilevel/core';
-import { radon, ctPhantoms, psnr, ssim } from '@bilevel/imaging';
+import { radon, ctPhantoms, psnr, ssim, fbp } from '@bilevel/imaging';
 import type { RadonOperator } from '@bilevel/imaging';
 
 /** Flags of the example (`parseFlags` defaults in `main.ts`). */
@@ -22,6 +22,8 @@ export interface CtFlags {
 export interface CtSet {
   u: tf.Tensor;
   t: tf.Tensor;
+  /** FBP images of u `[B, n, n, 1]`: the anchor of `--tvAnchor fbp` (tv-problem.ts); absent in sets built elsewhere. */
+  fbp?: tf.Tensor;
 }
 
 /** The shared context. */
@@ -79,6 +81,7 @@ export function ctContext(flags: CtFlags): CtContext {
     }
   });
   const { train, test } = ctPhantoms({ size: n, count: flags.count, testCount: flags.test, seed: flags.seed });
+  const withFbp = (u: tf.Tensor, t: tf.Tensor): CtSet => ({ u, t, fbp: fbp(A, u) });
   const measure = (clean: tf.Tensor, seed: number) => tf.tidy(() => {
     const s = A.apply(clean);
     const peak = tf.max(s).dataSync()[0];
@@ -86,8 +89,8 @@ export function ctContext(flags: CtFlags): CtContext {
   });
   return {
     flags, n, A, scale, rays: A.outShape[0] * A.outShape[1],
-    train: { u: measure(train, 1 + flags.seed), t: train },
-    test: { u: measure(test, 1001 + flags.seed), t: test },
+    train: withFbp(measure(train, 1 + flags.seed), train),
+    test: withFbp(measure(test, 1001 + flags.seed), test),
     scores(x, clean) {
       const c = tf.clipByValue(x, 0, 1);
       const p = psnr(c, clean).mean;
@@ -100,6 +103,6 @@ export function ctContext(flags: CtFlags): CtContext {
 
 /** Releases the context's tensors. */
 export function disposeContext(ctx: CtContext): void {
-  tf.dispose([ctx.train.u, ctx.train.t, ctx.test.u, ctx.test.t]);
+  tf.dispose([ctx.train.u, ctx.train.t, ctx.test.u, ctx.test.t, ...[ctx.train.fbp, ctx.test.fbp].filter((t): t is tf.Tensor => t != null)]);
   ctx.A.dispose();
 }

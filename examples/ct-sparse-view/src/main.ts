@@ -27,7 +27,7 @@ const flags = parseFlags({
   // ≈ 15 min of single-threaded CPU at 32² (README, "Measured"); tv-grid, acr and lpd are selected with --methods
   methods: 'fbp,tv-maid,foe,icnn',
   mu: 0.01, // μ_g: strong convexity of g (the paper's μg), relative to ‖Â‖ = 1
-  epsilon: 0.002, // Huber ε of the TV dual (quadratic where |∇x| < ε/α)
+  epsilon: 0.0002, // Huber ε of the TV dual (quadratic where |∇x| < ε/α; 0.002 made TV-MAID near-quadratic at α ≈ 0.005)
   grid: '0.001,0.002,0.003,0.005,0.01', // α grid of plain TV (the paper's TV α was hand-tuned); README, "Converged TV"
   alpha0: 0.02, // initial α of the learned models
   iterations: 10, // MAID iterations
@@ -40,6 +40,8 @@ const flags = parseFlags({
   // piggyback's precondition for the TV rows: 'diagonal' (Pock & Chambolle 2011 elementwise steps; tv-problem.ts
   // declares |K|'s sums) or 'false' (constant steps)
   tvPrecondition: 'diagonal',
+  // where TV-MAID's (μ/2)‖x − x₀‖² pulls: 'zero' (x₀ = 0) or 'fbp' (x₀ = the FBP image; README, "Converged TV")
+  tvAnchor: 'fbp',
   evalTol: 1e-3,
   evalMaxIter: 800,
   seed: 0,

@@ -5,7 +5,8 @@
  *   min_x max_{y,z} ⟨Âx, y⟩ + ⟨α∇x, z⟩ + (μ/2)‖x‖² − (½‖y‖² + ⟨û, y⟩) − (δ_{‖z_i‖₂ ≤ 1}(z) + (ε/2)‖z‖²),
  *
  * i.e. x̂ = argmin ½‖Âx − û‖² + α Huber_ε(∇x) + (μ/2)‖x‖², with Â = A/‖A‖ and û = u/‖A‖. μ = ε = 0 is
- * plain TV (no strong convexity: no hypergradient bound).
+ * plain TV (no strong convexity: no hypergradient bound). With `anchor` 'fbp', g(x) = (μ/2)‖x − x_FBP‖² (the
+ * set's FBP images): the same μ and bound constants, without shrinking x towards 0 (README, "Converged TV").
  */
 import { tf, defineSaddle } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
@@ -14,8 +15,12 @@ import { piggyback } from '@bilevel/piggyback';
 import type { CtContext, CtSet } from './context.js';
 
 /** The saddle problem for strong convexity μ of g and Huber ε of the TV dual; dual weights per entry 1 (data block), ε (TV block). */
-export function tvProblem(ctx: CtContext, mu: number, epsilon: number): SaddleProblem<CtSet> {
+export function tvProblem(ctx: CtContext, mu: number, epsilon: number, anchor: 'zero' | 'fbp' = 'zero'): SaddleProblem<CtSet> {
   const { A, scale, rays, n } = ctx;
+  const anchorOf = (d: CtSet): tf.Tensor => {
+    if (d.fbp == null) throw new Error('ct-sparse-view tvProblem: anchor \'fbp\' needs the set\'s FBP images (CtSet.fbp, made by ctContext).');
+    return d.fbp;
+  };
   const alphaOf = (th: Params) => tf.exp(th.logAlpha);
   return defineSaddle<CtSet>({
     // K x = (Âx, α∇x), packed as one dual vector [b, rays + 2n²] (flattened per sample).
@@ -31,7 +36,7 @@ export function tvProblem(ctx: CtContext, mu: number, epsilon: number): SaddlePr
       const w = tf.reshape(tf.slice(z, [0, rays], [b, -1]), [b, n, n, 2]);
       return tf.add(tf.div(A.adjoint(y), scale), tf.mul(tf.neg(divergence(w)), alphaOf(th)));
     },
-    proxG: (v, tau) => tf.div(v, 1 + tau * mu),
+    proxG: (v, tau, _th, d) => (anchor === 'fbp' ? tf.div(tf.add(v, tf.mul(anchorOf(d), tau * mu)), 1 + tau * mu) : tf.div(v, 1 + tau * mu)),
     proxFStar: (z, sigma, _th, d) => {
       const b = z.shape[0];
       const y = tf.slice(z, [0, 0], [b, rays]);
@@ -54,9 +59,9 @@ export function tvProblem(ctx: CtContext, mu: number, epsilon: number): SaddlePr
     dualHessianLipschitz: 0,
     // ∂K/∂logα [w] = w·α∇, ‖∇‖ ≤ √8.
     operatorDerivativeNorm: (th) => Math.sqrt(8) * Math.exp(th.logAlpha.dataSync()[0]),
-    name: `sparse-view CT, ${epsilon > 0 ? `Huber-TV (ε = ${epsilon})` : 'TV'}`,
+    name: `sparse-view CT, ${epsilon > 0 ? `Huber-TV (ε = ${epsilon})` : 'TV'}${anchor === 'fbp' ? ', anchored at FBP' : ''}`,
     // piggyback({ precondition: 'diagonal' }) (Pock & Chambolle 2011): elementwise steps and |K|'s sums, K = (Â, α∇)
-    proxGDiagonal: (v, tau) => tf.div(v, tf.add(1, tf.mul(tau, mu))),
+    proxGDiagonal: (v, tau, _th, d) => tf.div(anchor === 'fbp' ? tf.add(v, tf.mul(anchorOf(d), tf.mul(tau, mu))) : v, tf.add(1, tf.mul(tau, mu))),
     proxFStarDiagonal: (z, sigma, _th, d) => {
       const b = z.shape[0];
       const s = tf.broadcastTo(sigma, [1, z.shape[1]!]);
@@ -102,4 +107,11 @@ export function tvPrecondition(ctx: CtContext): 'diagonal' | false {
   const v = String(ctx.flags.tvPrecondition ?? 'diagonal');
   if (v !== 'diagonal' && v !== 'false') throw new Error(`ct-sparse-view: --tvPrecondition must be diagonal or false, got '${v}'.`);
   return v === 'diagonal' ? 'diagonal' : false;
+}
+
+/** The `--tvAnchor` flag: where the TV rows' (μ/2)‖x − x₀‖² pulls, 0 or the FBP image. */
+export function tvAnchor(ctx: CtContext): 'zero' | 'fbp' {
+  const v = String(ctx.flags.tvAnchor ?? 'zero');
+  if (v !== 'zero' && v !== 'fbp') throw new Error(`ct-sparse-view: --tvAnchor must be zero or fbp, got '${v}'.`);
+  return v;
 }
