@@ -1,7 +1,9 @@
 /**
  * The closed-form cubic saddle batch of the bound-validity tests (bound.test.ts, precondition.test.ts).
  */
-import { tf, defineSaddle } from '@bilevel/core';
+import { tf, defineSaddle, valueAndGradParams } from '@bilevel/core';
+import { certifySaddle } from '../src/internal/certify.js';
+import type { SaddleBoundConstants } from '../src/bound.js';
 import type { Params } from '@bilevel/core';
 import { mulberry32Uniform } from '@bilevel/testing';
 
@@ -152,3 +154,25 @@ export const CASES: Case[] = [
   { muG: 1, muF: 1, cG: 0.5, cF: 0.5, scale: 0.7, itF: 14, itA: 14 },
 ];
 export const B = 125;
+
+/**
+ * Bound / true error of each sample's certified piggyback hypergradient (∂K of ⟨K X, z⟩ + ⟨K x, Y⟩ by autodiff,
+ * certifySaddle's bound with the batch's constants, the float64 truth): the 1,000-trial validity loops' shared core.
+ */
+export function boundOverError(
+  c: Case, q: ReturnType<typeof buildBatch>, theta: Params, data: D,
+  fwd: { x: tf.Tensor; z: tf.Tensor; last: { rp: tf.Tensor; rd: tf.Tensor } },
+  al: { X: tf.Tensor; Y: tf.Tensor; ra: tf.Tensor; rb: tf.Tensor }, lossGrad: tf.Tensor,
+): number[] {
+  const { value, grad } = valueAndGradParams((th: Params) => tf.add(
+    tf.sum(tf.mul(q.problem.apply(al.X, th, data), fwd.z)), tf.sum(tf.mul(q.problem.apply(fwd.x, th, data), al.Y))), theta);
+  const floor = Math.min(c.muG, c.muF);
+  const constants: SaddleBoundConstants = { weightFloor: floor, hessianLipschitz: 2 * c.cG, dualHessianLipschitz: 2 * c.cF, lossLipschitz: 1 / floor, operatorDerivativeNorm: 1 };
+  const certs = certifySaddle({ x: fwd.x, z: fwd.z, rp: fwd.last.rp, rd: fwd.last.rd, X: al.X, Y: al.Y, ra: al.ra, rb: al.rb, lossGrad }, constants, true);
+  const zs = grad.K.arraySync() as number[][][];
+  tf.dispose([value, grad.K]);
+  return zs.map((z, s) => {
+    const tr = truth(c, q.Ks[s], q.bs[s], q.ds[s], q.ts[s]);
+    return certs[s].bound / nrm(z.flat().map((v, i) => v - tr.grad[i]));
+  });
+}
