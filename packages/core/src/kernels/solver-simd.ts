@@ -1,6 +1,6 @@
 /**
  * The loops of the fused solver kernels on the wasm backend as WebAssembly SIMD
- * (solver-simd.wat, compiled into solver-simd-module.ts by scripts/build-solver-simd.mjs),
+ * (solver-simd.wat, compiled into solver-simd-module.ts by scripts/build-simd.mjs),
  * instantiated on the backend's own memory so that they read and write the tensors where
  * they lie: `x + a·p`, `⟨a, b⟩` (float64) and CG's update with `‖r‖²`, 4 floats per
  * instruction. Plain JS loops over heap views measured slower than tfjs-wasm's own

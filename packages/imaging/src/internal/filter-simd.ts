@@ -1,7 +1,7 @@
 /**
  * The mixed product's hot loops for one-channel filter regularizers on the wasm backend as
  * WebAssembly SIMD (filter-simd.wat, compiled into filter-simd-module.ts by
- * scripts/build-filter-simd.mjs), run on the backend's own memory, like tv-simd.ts:
+ * scripts/build-simd.mjs), run on the backend's own memory, like tv-simd.ts:
  *
  * - the filter gradient `G[kh, kw, c] = Σ_{n, oh, ow} x̃[n, oh + kh, ow + kw] · dy[n, oh, ow, c]`
  *   (x̃ the input zero-padded by (top, left)) with `dy` read where it lies: the im2col route of

@@ -1,6 +1,6 @@
 /**
  * The hot loops of the fused TV kernels on the wasm backend as WebAssembly SIMD (tv-simd.wat,
- * compiled into tv-simd-module.ts by scripts/build-tv-simd.mjs), instantiated on the backend's
+ * compiled into tv-simd-module.ts by scripts/build-simd.mjs), instantiated on the backend's
  * own memory so that they read and write the tensors where they lie: the gradient
  * `∇ᵀ(α g/s)` (with the smoothed-TV value Σ s and the denoising data term when asked), and the
  * Hessian product `∇ᵀ(M ∇v)`, 4 pixels per instruction in float32, sums in float64.
