@@ -1,6 +1,6 @@
 // The pure part of bench:peer's interleaved timing (benchmarks/src/peer/rounds.ts): no tfjs, no Python.
 import { describe, expect, it } from 'vitest';
-import { median, ratioOfRounds, schedule, summarizeSide, type Block } from '../src/peer/rounds.js';
+import { alternate, median, ratioOfRounds, schedule, summarizeSide, type Block } from '../src/peer/rounds.js';
 
 const blk = (ms: number[], cores = 1): Block => ({ ms, cpuMs: ms.map((m) => m * cores) });
 
@@ -24,6 +24,25 @@ describe('schedule', () => {
   it('refuses a round count that is not a positive integer, naming the knob', () => {
     expect(() => schedule(0, ['a'])).toThrow(/BENCH_ROUNDS/);
     expect(() => schedule(2.5, ['a'])).toThrow(/rounds must be a positive integer/);
+  });
+});
+
+describe('alternate', () => {
+  it('runs one block per side per round in the order of schedule, sync and async sides alike', async () => {
+    const log: string[] = [];
+    const side = (name: string, async: boolean) => ({
+      block: (reps: number) => {
+        log.push(name);
+        const b = blk(Array.from({ length: reps }, () => log.length));
+        return async ? Promise.resolve(b) : b;
+      },
+    });
+    const blocks = await alternate([side('inline', false), side('one', true), side('two', true)], 4, 2);
+    expect(log).toEqual(['inline', 'one', 'two', 'two', 'one', 'inline', 'inline', 'one', 'two', 'two', 'one', 'inline']);
+    expect(blocks.map((b) => b.length)).toEqual([4, 4, 4]);
+    // side 'two' ran 3rd and 4th: its blocks are the ones it returned, in round order
+    expect(blocks[2].map((b) => b.ms)).toEqual([[3, 3], [4, 4], [9, 9], [10, 10]]);
+    await expect(alternate([side('a', false)], 0, 1)).rejects.toThrow(/BENCH_ROUNDS/);
   });
 });
 

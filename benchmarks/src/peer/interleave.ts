@@ -4,7 +4,7 @@
  * cross-check.
  */
 import { block } from './ours.js';
-import { schedule, type Block } from './rounds.js';
+import { alternate, type Block } from './rounds.js';
 import type { PeerWorker } from './peers.js';
 
 /** Our side of a job: one call, and what to do with its result after timing (free it). */
@@ -25,16 +25,12 @@ export async function interleave<T>(ours: OursJob<T>, peers: Array<{ worker: Pee
     if (!p.worker.jobs.includes(p.job)) throw new Error(`bench:peer: ${p.worker.label} has no job ${p.job} (it has ${p.worker.jobs.join(', ')})`);
     outputs.push((await p.worker.block(p.job, 0, { output: true })).output ?? {});
   }
-  const oursBlocks: Block[] = [];
-  const peerBlocks: Block[][] = peers.map(() => []);
-  for (const order of schedule(rounds, [-1, ...peers.map((_, i) => i)])) {
-    for (const side of order) {
-      if (side < 0) oursBlocks.push(block(ours.run, reps, ours.done));
-      else {
-        const r = await peers[side].worker.block(peers[side].job, reps);
-        peerBlocks[side].push({ ms: r.ms, cpuMs: r.cpuMs });
-      }
-    }
-  }
+  const [oursBlocks, ...peerBlocks] = await alternate([
+    { block: (n) => block(ours.run, n, ours.done) },
+    ...peers.map((p) => ({ block: async (n: number) => {
+      const r = await p.worker.block(p.job, n);
+      return { ms: r.ms, cpuMs: r.cpuMs };
+    } })),
+  ], rounds, reps);
   return { out, ours: oursBlocks, peers: peers.map((p, i) => ({ worker: p.worker, blocks: peerBlocks[i], output: outputs[i] })) };
 }

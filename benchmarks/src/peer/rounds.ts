@@ -19,6 +19,21 @@ export function schedule<S>(rounds: number, sides: readonly S[]): S[][] {
   return Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [...sides] : [...sides].reverse()));
 }
 
+/** A side of an interleaved measurement: times one block of `reps` calls (synchronously or not). */
+export interface Side { block(reps: number): Block | Promise<Block> }
+
+/**
+ * Runs `rounds` rounds of one block of `reps` calls per side, in the order of `schedule`
+ * (the sides' order in even rounds, reversed in odd ones); returns each side's blocks, one per round.
+ */
+export async function alternate(sides: readonly Side[], rounds: number, reps: number): Promise<Block[][]> {
+  const blocks: Block[][] = sides.map(() => []);
+  for (const order of schedule(rounds, sides.map((_, i) => i))) {
+    for (const i of order) blocks[i].push(await sides[i].block(reps));
+  }
+  return blocks;
+}
+
 /** The median (mean of the two middle values for an even count). */
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) throw new Error('bench:peer median: no values');

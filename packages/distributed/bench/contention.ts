@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { initBackend, inlinePool, pooledHypergradient, disposeParams } from '@bilevel/core';
-import foeTask, { benchTheta } from '../../pool/bench/foe-task.js';
+import foeTask, { benchTheta } from '../../../benchmarks/src/pool/foe-task.js';
 
 const [role, jobsArg, repsArg] = process.argv.slice(2);
 if (role === 'child') {

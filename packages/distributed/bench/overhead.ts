@@ -13,7 +13,7 @@ import { tf, initBackend, inlinePool, pooledHypergradient, disposeParams, type P
 import { startRedis } from '@bilevel/testing/node';
 import { distributedPool } from '../src/index.js';
 import tiny from './tiny-task.js';
-import foeTask, { benchTheta } from '../../pool/bench/foe-task.js';
+import foeTask, { benchTheta } from '../../../benchmarks/src/pool/foe-task.js';
 
 const reps = Number(process.argv[2] ?? 5);
 const redis = await startRedis();
@@ -102,7 +102,7 @@ let oneCpu = NaN;
 let oneWall = NaN;
 for (const count of [1, 2, 4]) {
   for (const name of ['tiny', 'foe'] as const) {
-    const module = name === 'tiny' ? new URL('./tiny-task.ts', import.meta.url) : new URL('../../pool/bench/foe-task.ts', import.meta.url);
+    const module = name === 'tiny' ? new URL('./tiny-task.ts', import.meta.url) : new URL('../../../benchmarks/src/pool/foe-task.ts', import.meta.url);
     const queue = `bench-${name}-${count}`;
     const t0 = performance.now();
     const group = Array.from({ length: count }, () => spawn(process.execPath, ['--conditions=@bilevel/source', worker, redis.url, queue, fileURLToPath(module)], { stdio: ['ignore', 'pipe', 'inherit'] }));

@@ -6,3 +6,6 @@
  */
 export { workerPool, WORKER_POOL_DEFAULTS } from './worker-pool.js';
 export type { WorkerPoolOptions } from './worker-pool.js';
+export type { WorkerPool } from './worker-pool.js';
+export { summarizeTiming } from './timing.js';
+export type { RunTiming, ThreadTiming } from './timing.js';

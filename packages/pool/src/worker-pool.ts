@@ -8,7 +8,9 @@ import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from '
 import { availableParallelism } from 'node:os';
 import { tf, defineOptions, opt, paramsToPlain, warmStateFromJson, warmStateToJson, packWarm, unpackWarm, type PackedWarm, type PoolRequest, type SampleOutcome, type SamplePool, type SampleWarm } from '@bilevel/core';
 import { BOOT, bootPlan, moduleSpecifier } from './internal/boot.js';
-import type { FromThread, SharedWarm, ThreadJob, ToThread } from './internal/protocol.js';
+import type { FromThread, SharedWarm, ThreadJob, ThreadReport, ToThread } from './internal/protocol.js';
+import { epochMs } from './internal/clock.js';
+import type { RunTiming } from './timing.js';
 
 /** Options of {@link workerPool}. */
 export interface WorkerPoolOptions {
@@ -35,6 +37,12 @@ const WORKER_POOL_OPTIONS = defineOptions<WorkerPoolOptions>('workerPool', {
   startTimeoutMs: opt.number({ gt: 0 }),
 }, workerPool);
 
+/** A {@link SamplePool} on worker threads, which also says where each request's time went. */
+export interface WorkerPool extends SamplePool {
+  /** The per-thread timing of the last `run` (undefined before the first): see {@link RunTiming}. */
+  timing(): RunTiming | undefined;
+}
+
 interface Thread {
   worker: Worker;
   port: MessagePort;
@@ -57,7 +65,8 @@ interface Thread {
  * dependency. A thread that throws fails the request with an error naming the sample.
  *
  * @param options - {@link WorkerPoolOptions}.
- * @returns the pool; `close()` it when done (its threads do not keep the process alive).
+ * @returns the pool; `close()` it when done (its threads do not keep the process alive);
+ *   `timing()` says, after each `run`, how long each thread was busy, its CPU time and its wait for a CPU.
  * @example
  * ```ts
  * import { workerPool } from '@bilevel/pool';
@@ -68,7 +77,7 @@ interface Thread {
  * await pool.close();
  * ```
  */
-export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool> {
+export async function workerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
   const where = 'workerPool';
   const o = WORKER_POOL_OPTIONS.withDefaults(options, WORKER_POOL_DEFAULTS);
   if (o.module == null) throw new Error(`${where}: option 'module' is required (the task module the threads import).`);
@@ -135,6 +144,7 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
   const warm = new Map<number, SharedWarm>();
   let nextId = 1;
   let closed = false;
+  let last: RunTiming | undefined;
 
   function run(request: PoolRequest): SampleOutcome[] {
     if (closed) throw new Error(`${where}: the pool is closed.`);
@@ -145,7 +155,9 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
     const outcomes: Array<SampleOutcome | undefined> = new Array(order.length);
     const errors: Array<{ k: number; sample: number; message: string }> = [];
     const done = new Set<number>();
+    const reports: ThreadReport[] = new Array(count);
     let seen = Atomics.load(signal, 0);
+    const postedAt = epochMs();
     for (const t of threads) t.port.postMessage(message);
     while (done.size < count) {
       for (const [index, t] of threads.entries()) {
@@ -155,7 +167,10 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
             outcomes[msg.k] = msg.outcome;
             if (msg.warm != null) warm.set(order[msg.k], storeWarm(msg.warm));
           } else if (msg.type === 'error' && msg.id === id) errors.push(msg);
-          else if (msg.type === 'done' && msg.id === id) done.add(index);
+          else if (msg.type === 'done' && msg.id === id) {
+            done.add(index);
+            reports[index] = msg.timing;
+          }
         }
         if (!done.has(index) && Atomics.load(signal, 1 + index) === 0) {
           throw new Error(`${where}: thread ${index} died during a request (samples ${order.join(', ')}); the pool cannot continue — close it and start a new one.`);
@@ -166,6 +181,10 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
         seen = Atomics.load(signal, 0);
       }
     }
+    last = {
+      wallMs: epochMs() - postedAt,
+      threads: reports.map((r, thread) => ({ thread, startMs: r.startedAt - postedAt, busyMs: r.endedAt - r.startedAt, cpuMs: r.cpuMs, waitMs: r.waitMs, samples: r.samples })),
+    };
     if (errors.length > 0) {
       errors.sort((a, b) => a.k - b.k);
       throw new Error(`${where}: ${errors[0].message}${errors.length > 1 ? ` (and ${errors.length - 1} more failed samples: ${errors.slice(1).map((e) => e.sample).join(', ')})` : ''}`);
@@ -179,6 +198,7 @@ export async function workerPool(options: WorkerPoolOptions): Promise<SamplePool
     size: count,
     samples,
     run,
+    timing: () => last,
     saveState: () => warmStateToJson(new Map<number, SampleWarm>([...warm].map(([k, v]) => [k, unpackWarm(v.layout, new Float32Array(v.buffer))]))),
     loadState(state) {
       warm.clear();

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tf, initBackend, inlinePool, pooledHypergradient, type SamplePool, type PooledResult } from '@bilevel/core';
-import { workerPool } from '../src/index.js';
+import { workerPool, summarizeTiming, type WorkerPool } from '../src/index.js';
 import { testPoolTask as makeTask, TEST_POOL_TASK } from '@bilevel/testing/node';
 
 const MODULE = TEST_POOL_TASK;
@@ -24,7 +24,7 @@ function trajectory(pool: SamplePool, samples = SAMPLES): Array<{ value: number;
 }
 
 describe('workerPool', () => {
-  let pool: SamplePool;
+  let pool: WorkerPool;
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', log: false });
     pool = await workerPool({ module: MODULE, threads: 2, setup: { badSample: 9, samples: 10, size: 32 } });
@@ -95,6 +95,37 @@ describe('workerPool', () => {
     } finally {
       theta.logAlpha.dispose();
     }
+  });
+
+  it('timing() says which thread ran which sample, for how long, and how busy each thread was', () => {
+    const before = tf.memory().numTensors;
+    const theta = { logAlpha: tf.scalar(-1) };
+    const t0 = performance.now();
+    pooledHypergradient(pool, { theta, samples: [0, 1, 2, 3, 4, 5], warmStart: false }).dispose();
+    const outer = performance.now() - t0;
+    theta.logAlpha.dispose();
+    const t = pool.timing()!;
+    expect(t.threads.map((x) => x.thread)).toEqual([0, 1]);
+    // every sample ran exactly once, on one of the threads
+    expect(t.threads.flatMap((x) => x.samples.map((s) => s.sample)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(t.wallMs).toBeLessThanOrEqual(outer);
+    // epoch clocks of different threads agree to well under a millisecond; 5 ms leaves room for a coarse clock
+    for (const x of t.threads) {
+      expect(x.startMs).toBeGreaterThan(-5);
+      expect(x.startMs + x.busyMs).toBeLessThanOrEqual(t.wallMs + 5);
+      expect(x.samples.reduce((a, s) => a + s.ms, 0)).toBeLessThanOrEqual(x.busyMs + 5);
+      if (process.platform === 'linux') {
+        // schedstat: CPU time and run-queue wait of the thread while busy, nanosecond counters
+        expect(x.cpuMs!).toBeGreaterThan(0);
+        expect(x.cpuMs! + x.waitMs!).toBeLessThanOrEqual(x.busyMs + 5);
+      }
+    }
+    const s = summarizeTiming(t);
+    expect(s.busiestMs).toBe(Math.max(...t.threads.map((x) => x.busyMs)));
+    expect(s.balance).toBeGreaterThan(0);
+    expect(s.balance).toBeLessThanOrEqual(1);
+    expect(s.overheadMs).toBeGreaterThan(-5);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('a failing sample fails the request with its index, leaks nothing, and the pool serves the next request', () => {

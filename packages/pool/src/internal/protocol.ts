@@ -36,7 +36,16 @@ export type FromThread =
   | { type: 'failed'; index: number; message: string }
   | { type: 'result'; id: number; k: number; outcome: SampleOutcome; warm?: PackedWarm }
   | { type: 'error'; id: number; k: number; sample: number; message: string }
-  | { type: 'done'; id: number; index: number };
+  | { type: 'done'; id: number; index: number; timing: ThreadReport };
+
+/** What a thread measured of one request (epoch ms, comparable between threads; CPU and wait from schedstat). */
+export interface ThreadReport {
+  startedAt: number;
+  endedAt: number;
+  cpuMs?: number;
+  waitMs?: number;
+  samples: Array<{ sample: number; ms: number }>;
+}
 
 /** Posts `message` and wakes a pool waiting on the signal word. */
 export function post(port: MessagePort, signal: Int32Array, message: FromThread): void {

@@ -3,7 +3,8 @@
 // threads balance the load; the result of a sample does not depend on which thread ran it.
 import { workerData } from 'node:worker_threads';
 import { initBackend, sampleRunner, taskFromModule, paramsFromPlain, disposeParams, packWarm, unpackWarm, sameLayout, type BackendName, type PackedWarm, type SampleRunner } from '@bilevel/core';
-import { post, type ThreadData, type ToThread } from './protocol.js';
+import { post, type ThreadData, type ThreadReport, type ToThread } from './protocol.js';
+import { epochMs, threadClock } from './clock.js';
 
 const data = workerData as ThreadData;
 const signal = new Int32Array(data.signal);
@@ -16,6 +17,9 @@ process.on('exit', () => {
 });
 
 function run(message: Extract<ToThread, { type: 'run' }>): void {
+  const startedAt = epochMs();
+  const clock0 = threadClock();
+  const samples: ThreadReport['samples'] = [];
   const next = new Int32Array(message.next);
   const theta = paramsFromPlain(message.theta);
   try {
@@ -23,6 +27,7 @@ function run(message: Extract<ToThread, { type: 'run' }>): void {
       const k = Atomics.add(next, 0, 1);
       if (k >= message.jobs.length) break;
       const { sample, warm } = message.jobs[k];
+      const t0 = epochMs();
       let fresh: PackedWarm | undefined;
       try {
         const outcome = runner!.run({ ...message.job, sample }, theta, {
@@ -35,15 +40,20 @@ function run(message: Extract<ToThread, { type: 'run' }>): void {
           },
         });
         post(port, signal, { type: 'result', id: message.id, k, outcome, warm: fresh });
+        samples.push({ sample, ms: epochMs() - t0 });
       } catch (e) {
         post(port, signal, { type: 'error', id: message.id, k, sample, message: e instanceof Error ? e.message : String(e) });
+        samples.push({ sample, ms: epochMs() - t0 });
         // the other threads stop pulling new samples of this request
         Atomics.store(next, 0, message.jobs.length);
       }
     }
   } finally {
     disposeParams(theta);
-    post(port, signal, { type: 'done', id: message.id, index });
+    const clock = threadClock();
+    const timing: ThreadReport = { startedAt, endedAt: epochMs(), samples };
+    if (clock0 != null && clock != null) Object.assign(timing, { cpuMs: clock.cpuMs - clock0.cpuMs, waitMs: clock.waitMs - clock0.waitMs });
+    post(port, signal, { type: 'done', id: message.id, index, timing });
   }
 }
 
