@@ -54,7 +54,7 @@ interface Thread {
  *
  * `run` is synchronous (the upper-level methods call their oracle synchronously): the calling
  * thread posts the request, then sleeps in `Atomics.wait` until the threads have answered.
- * Each thread pulls the next sample from a shared counter (load balancing); each sample's
+ * Each thread pulls the next sample from a shared counter, longest first by the previous request's timing (load balancing); each sample's
  * warm start (its x and the strategy's own, e.g. the adjoint q) lives in a `SharedArrayBuffer`
  * that whichever thread runs the sample reads and overwrites in place, so results do not depend on the assignment: `run` returns exactly
  * what {@link inlinePool} returns for the same task, θ and history.
@@ -145,13 +145,17 @@ export async function workerPool(options: WorkerPoolOptions): Promise<WorkerPool
   let nextId = 1;
   let closed = false;
   let last: RunTiming | undefined;
+  // ms each sample took last time, per request kind: the threads take the longest first
+  const cost = new Map<string, number>();
 
   function run(request: PoolRequest): SampleOutcome[] {
     if (closed) throw new Error(`${where}: the pool is closed.`);
     const { theta, samples: order, ...job } = request;
     const id = nextId++;
     const jobs: ThreadJob[] = order.map((sample) => ({ sample, warm: job.warmStart === false ? undefined : warm.get(sample) }));
-    const message: ToThread = { type: 'run', id, theta: paramsToPlain(theta), job, jobs, next: new SharedArrayBuffer(4) };
+    const costOf = (k: number) => cost.get(`${job.kind}:${order[k]}`) ?? Infinity;
+    const pull = order.map((_, k) => k).sort((a, b) => costOf(b) - costOf(a) || a - b);
+    const message: ToThread = { type: 'run', id, theta: paramsToPlain(theta), job, jobs, pull, next: new SharedArrayBuffer(4) };
     const outcomes: Array<SampleOutcome | undefined> = new Array(order.length);
     const errors: Array<{ k: number; sample: number; message: string }> = [];
     const done = new Set<number>();
@@ -181,6 +185,7 @@ export async function workerPool(options: WorkerPoolOptions): Promise<WorkerPool
         seen = Atomics.load(signal, 0);
       }
     }
+    for (const r of reports) for (const x of r.samples) cost.set(`${job.kind}:${x.sample}`, x.ms);
     last = {
       wallMs: epochMs() - postedAt,
       threads: reports.map((r, thread) => ({ thread, startMs: r.startedAt - postedAt, busyMs: r.endedAt - r.startedAt, cpuMs: r.cpuMs, waitMs: r.waitMs, samples: r.samples })),

@@ -120,6 +120,18 @@ describe('workerPool', () => {
         expect(x.cpuMs! + x.waitMs!).toBeLessThanOrEqual(x.busyMs + 5);
       }
     }
+    // the next request hands the samples out longest first (by the ms each took in this one):
+    // each thread's samples follow that order, and the longest is some thread's first
+    const pull = t.threads.flatMap((x) => x.samples).sort((a, b) => b.ms - a.ms || a.sample - b.sample).map((x) => x.sample);
+    const again = { logAlpha: tf.scalar(-1) };
+    pooledHypergradient(pool, { theta: again, samples: [0, 1, 2, 3, 4, 5], warmStart: false }).dispose();
+    again.logAlpha.dispose();
+    const t2 = pool.timing()!;
+    for (const x of t2.threads) {
+      const at = x.samples.map((y) => pull.indexOf(y.sample));
+      expect(at).toEqual([...at].sort((a, b) => a - b));
+    }
+    expect(t2.threads.map((x) => x.samples[0]?.sample)).toContain(pull[0]);
     const s = summarizeTiming(t);
     expect(s.busiestMs).toBe(Math.max(...t.threads.map((x) => x.busyMs)));
     expect(s.balance).toBeGreaterThan(0);

@@ -27,8 +27,9 @@ export interface ThreadJob {
   warm?: SharedWarm;
 }
 
+/** `pull`: the order in which the threads take the jobs (indices into `jobs`; the longest first). */
 export type ToThread =
-  | { type: 'run'; id: number; theta: PlainParams; job: Omit<SampleJob, 'sample'>; jobs: ThreadJob[]; next: SharedArrayBuffer }
+  | { type: 'run'; id: number; theta: PlainParams; job: Omit<SampleJob, 'sample'>; jobs: ThreadJob[]; pull: number[]; next: SharedArrayBuffer }
   | { type: 'close' };
 
 export type FromThread =

@@ -24,8 +24,9 @@ function run(message: Extract<ToThread, { type: 'run' }>): void {
   const theta = paramsFromPlain(message.theta);
   try {
     for (;;) {
-      const k = Atomics.add(next, 0, 1);
-      if (k >= message.jobs.length) break;
+      const at = Atomics.add(next, 0, 1);
+      if (at >= message.jobs.length) break;
+      const k = message.pull[at];
       const { sample, warm } = message.jobs[k];
       const t0 = epochMs();
       let fresh: PackedWarm | undefined;
