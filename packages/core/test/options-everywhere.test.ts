@@ -186,6 +186,7 @@ const NO_OPTIONS: Record<string, string> = {
   'core.luFactor': 'dense float64 helper: a matrix and a pivot tolerance, positional',
   'core.checkStrongConvexity': 'certificate check: positional problem, point, θ, data, μ, steps',
   'core.wasmHeapModule': 'kernel authoring: base64 module bytes and a bind function, positional',
+  'pool.summarizeTiming': 'timing summary: one RunTiming in, its figures out, positional',
   'core.base64Bytes': 'kernel authoring: one string in, bytes out',
   ...Object.fromEntries(
     ['addParams', 'assertSameStructure', 'axpyParams', 'cloneParams', 'disposeParams', 'dotParams', 'finiteParams', 'flattenParams', 'keepParams', 'keysOf', 'mapParams',
