@@ -10,31 +10,17 @@
  *
  * `--step h` moves θ one normalised gradient step of length h first (the networks' filters grow after training starts).
  */
-import { tf, initBackend, defineSaddle, hypergradient, disposeParams } from '@bilevel/core';
+import { tf, initBackend, hypergradient, disposeParams } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
-import { convexNetworkSaddle, gradientAbsoluteSums } from '@bilevel/imaging';
-import type { LinearOperator } from '@bilevel/imaging';
 import { piggyback } from '@bilevel/piggyback';
 import type { PiggybackOptions } from '@bilevel/piggyback';
 import { parseFlags } from '@bilevel/cli';
-import { ctContext, disposeContext, type CtContext, type CtSet } from '../src/context.js';
+import { ctContext, disposeContext, type CtSet } from '../src/context.js';
 import { tvProblem } from '../src/tv-problem.js';
-import { CONVEX_NETWORK_FLAGS } from '../src/methods/convex-network.js';
+import { CONVEX_NETWORK_FLAGS, networkSetup } from '../src/network-saddle.js';
 
-const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 1, seed: 0, mu: 0.01, epsilon: 0.002, alpha: 0.02, tol: 1e-4, refTol: 1e-6, maxIter: 30000, models: 'tv,foe,icnn', step: 0, variants: 'diagonal,constant,balance,diagonal+balance,search', reference: 'diagonal' });
-
-/** Â = A/‖A‖ with its absoluteSums (|A/c|^p = c^{−p}|A|^p), as the networks' operator. */
-function scaledOperator(ctx: CtContext): LinearOperator {
-  const { A, scale } = ctx;
-  return {
-    name: 'A/‖A‖', inShape: A.inShape, normBound: 1, dispose: () => {},
-    apply: (x) => tf.tidy(() => tf.div(A.apply(x), scale)), adjoint: (y) => tf.tidy(() => tf.div(A.adjoint(y), scale)),
-    absoluteSums: (alpha) => tf.tidy(() => {
-      const s = A.absoluteSums!(alpha);
-      return { rows: tf.mul(s.rows, scale ** -alpha), columns: tf.mul(s.columns, scale ** (alpha - 2)) };
-    }),
-  };
-}
+// the networks as the FoE / ICNN rows build them (network-saddle.ts: Â = scaledOperator(A, 1/‖A‖), --netAnchor, --netInit)
+const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 1, seed: 0, mu: 0.01, epsilon: 0.0002, alpha: 0.02, tol: 1e-4, refTol: 1e-6, maxIter: 30000, models: 'tv,foe,icnn', step: 0, variants: 'diagonal,constant,balance,diagonal+balance,search', reference: 'diagonal', ...CONVEX_NETWORK_FLAGS });
 
 const VARIANTS: Record<string, PiggybackOptions> = {
   constant: {}, balance: { adaptiveSteps: 'balance' }, search: { adaptiveSteps: 'search' },
@@ -43,7 +29,7 @@ const VARIANTS: Record<string, PiggybackOptions> = {
 
 async function main() {
   await initBackend();
-  const ctx = ctContext({ size: Number(flags.size), angles: Number(flags.angles), noise: Number(flags.noise), count: Number(flags.count), test: Number(flags.test), seed: Number(flags.seed) } as never);
+  const ctx = ctContext(flags as never);
   const count = ctx.train.t.shape[0]!;
   const mu = Number(flags.mu);
   const tol = Number(flags.tol);
@@ -63,18 +49,14 @@ async function main() {
       loss = (x, _th, d: CtSet) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(x, d.t)))));
       lossWeight = mu;
     } else {
-      const f = CONVEX_NETWORK_FLAGS;
-      const saddle = convexNetworkSaddle({
-        operator: scaledOperator(ctx), operatorNorm: 1, layers: model === 'foe' ? 1 : 2, channels: f.channels, outChannels: f.outChannels, size: f.filterSize,
-        gamma: f.gamma, smoothing: f.smoothing, scale: f.filterScale, mu, zWeight: f.zWeight, dualSmoothing: f.dualSmoothing,
-      });
+      const setup = networkSetup(ctx, model === 'foe' ? 1 : 2);
+      const saddle = setup.saddle;
       problem = saddle.problem as never;
-      theta = saddle.theta;
-      const d = { y: tf.div(ctx.train.u, ctx.scale), t: ctx.train.t };
-      data = d as never;
+      theta = setup.theta0;
+      data = setup.train as never;
       loss = (u, _th, dd: { t: tf.Tensor }) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), dd.t)))));
       lossWeight = mu;
-      free = () => tf.dispose([d.y]);
+      free = () => tf.dispose([setup.train.y, setup.test.y]);
     }
     const run = (opts: PiggybackOptions, t: number, th: Params) => {
       const strategy = piggyback({ lossLipschitz: 1 / count, lossWeight, warmStart: false, maxIter, linearMaxIter: maxIter, ...opts });

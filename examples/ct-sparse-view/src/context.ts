@@ -38,6 +38,8 @@ export interface CtContext {
   rays: number;
   train: CtSet;
   test: CtSet;
+  /** Results one method leaves for the later ones of the same run: `tvAlpha`, TV-MAID's learned α (the FoE / ICNN start). */
+  shared: Record<string, number>;
   /** PSNR / SSIM (means over the batch) of x clipped to [0, 1] against clean. */
   scores(x: tf.Tensor, clean: tf.Tensor): { psnr: number; ssim: number };
 }
@@ -88,7 +90,7 @@ export function ctContext(flags: CtFlags): CtContext {
     return tf.add(s, tf.mul(tf.randomNormal(s.shape, 0, 1, 'float32', seed), flags.noise * peak));
   });
   return {
-    flags, n, A, scale, rays: A.outShape[0] * A.outShape[1],
+    flags, n, A, scale, rays: A.outShape[0] * A.outShape[1], shared: {},
     train: withFbp(measure(train, 1 + flags.seed), train),
     test: withFbp(measure(test, 1001 + flags.seed), test),
     scores(x, clean) {

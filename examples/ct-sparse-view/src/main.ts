@@ -13,7 +13,7 @@ import { tf, initBackend } from '@bilevel/core';
 import { parseFlags, outputFolder, writeJson, markdownTable } from '@bilevel/cli';
 import { ctContext, disposeContext, type CtRow } from './context.js';
 import { METHODS } from './methods/index.js';
-import { CONVEX_NETWORK_FLAGS } from './methods/convex-network.js';
+import { CONVEX_NETWORK_FLAGS } from './network-saddle.js';
 import { ACR_FLAGS } from './methods/acr.js';
 import { LPD_FLAGS } from './methods/lpd.js';
 

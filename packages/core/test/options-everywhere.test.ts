@@ -175,6 +175,7 @@ const CASES: Record<string, Call> = {
   'imaging.convexNetwork': (o) => imagingPkg.convexNetwork(o),
   'imaging.learnedPrimalDual': (o) => imagingPkg.learnedPrimalDual({ name: 'I', inShape: [4, 4, 1], apply: (t: tf.Tensor) => t.clone(), adjoint: (t: tf.Tensor) => t.clone(), dispose: () => {} }, o),
   'imaging.adversarialLoss': (o) => imagingPkg.adversarialLoss(imagingPkg.tikhonov(1), {}, image, image, o),
+  'imaging.scaledOperator': (o) => imagingPkg.scaledOperator(imagingPkg.identity(), 2, o),
   'imaging.convexNetworkSaddle': (o) => imagingPkg.convexNetworkSaddle({
     operator: { name: 'I', inShape: [4, 4, 1], normBound: 1, apply: (t: tf.Tensor) => t.clone(), adjoint: (t: tf.Tensor) => t.clone(), dispose: () => {} }, ...o,
   }),

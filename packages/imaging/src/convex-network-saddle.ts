@@ -14,13 +14,21 @@ import { resolveConvexNetwork, secondLayer, conv, convAdjoint, convolutionNormBo
 import { convolutionAbsoluteSums } from './operators/absolute-sums.js';
 
 /** Options of {@link convexNetworkSaddle}: the network's ({@link ConvexNetworkOptions}) and these. */
-export interface ConvexNetworkSaddleOptions extends ConvexNetworkOptions {
+export interface ConvexNetworkSaddleOptions<D extends ConvexNetworkSaddleData = ConvexNetworkSaddleData> extends ConvexNetworkOptions {
   /** The forward operator A (images `[b, h, w, 1]`; it must declare `inShape`). */
   operator: LinearOperator;
   /** An upper bound on ‖A‖ for the PDHG steps; default `operator.normBound`. */
   operatorNorm?: number;
-  /** μ_g > 0 of (μ_g/2)‖x‖² (the paper's μg). */
+  /** μ_g > 0 of (μ_g/2)‖x − x₀‖² (the paper's μg; x₀ = 0 unless `anchor`). */
   mu?: number;
+  /**
+   * The anchor (prior image) x₀ of g's (μ_g/2)‖x − x₀‖², per sample from the data: `(data) => x₀`
+   * (`[b, h, w, 1]`, or broadcastable to x; the problem does not own it), e.g. an FBP image, so that
+   * the strong convexity the bound needs pulls x towards an estimate instead of shrinking it towards
+   * 0. Default none (x₀ = 0). The same μ_g and bound constants either way (g's Hessian is unchanged).
+   */
+  anchor?: (data: D) => tf.Tensor;
+
   /** ε_z ≥ 0 of an added (ε_z/2)‖z‖² (2 layers): 0 is (32) exactly; > 0 makes g strongly convex in z, which the bound needs. */
   zWeight?: number;
   /** ε₂ ≥ 0 of an added (ε₂/2)‖y₂‖² in f₂* (2 layers; f₂ = dist²_C/(2ε₂) instead of δ_C): 0 is (33) exactly; > 0 for the bound. */
@@ -61,11 +69,11 @@ export interface ConvexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexN
 
 const SCHEMA = {
   operator: opt.custom('a LinearOperator with inShape (radon(n), identity() needs inShape)', (v) => v !== null && typeof v === 'object' && typeof (v as { apply?: unknown }).apply === 'function'),
-  operatorNorm: opt.number(), mu: opt.number(), zWeight: opt.number(), dualSmoothing: opt.number(), dualHessianLipschitz: opt.number(), name: opt.string(),
+  operatorNorm: opt.number(), mu: opt.number(), anchor: opt.func('pass (data) => the anchor image x₀ [b, h, w, 1], e.g. (d) => d.fbp'), zWeight: opt.number(), dualSmoothing: opt.number(), dualHessianLipschitz: opt.number(), name: opt.string(),
 };
 
 /**
- * The lower level `min_x ½‖Ax − y‖² + (μ_g/2)‖x‖² + R(x; θ)` with the convex filter network R
+ * The lower level `min_x ½‖Ax − y‖² + (μ_g/2)‖x − x₀‖² + R(x; θ)` (x₀ = 0 unless `anchor`) with the convex filter network R
  * (see `convexNetwork`), dualised as in Bogensperger et al. (2024):
  * ```
  * 2 layers (33): min_{x,z} max_{y₁,y₂,y₃} ⟨Ax, y₁⟩ − f₁*(y₁) + ⟨(Vx, z), y₂⟩ − f₂*(y₂) + ⟨Wz, y₃⟩ − f₃*(y₃) + g(x, z)
@@ -73,13 +81,13 @@ const SCHEMA = {
  * ```
  * with f₁*(y) = ½‖y‖² + ⟨y, y_data⟩, f₂ = δ_C, C = {(p, q): ψ_w(p) ≤ q} (prox of f₂* by Moreau from
  * the projection onto C, `proxEpigraphConjugate`), f₃* = (γψ_w)* = w‖·‖²/(2γ) on [0, γ]
- * (`proxSmoothedReluConjugate`), g = (μ_g/2)‖x‖² + (ε_z/2)‖z‖². So K(θ)(x, z) = (Ax, Vx, z, Wz) and
+ * (`proxSmoothedReluConjugate`), g = (μ_g/2)‖x − x₀‖² + (ε_z/2)‖z‖². So K(θ)(x, z) = (Ax, Vx, z, Wz) and
  * θ = (V, omega) enters K only; W = softplus(omega) ≥ 0 keeps R convex for every θ.
  * Constants declared: ‖K‖ ≤ √max(‖A‖² + ‖V‖², 1 + ‖W‖²); per-entry moduli (μ_g on x, ε_z on z;
  * 1, ε₂, w/γ on the dual blocks); Lip ∇²g = 0; c_K = S (‖∇_θ⟨K(θ)a, b⟩‖ ≤ S‖a‖‖b‖ for S×S filters,
  * softplus' ≤ 1). With ε_z = ε₂ = 0 the problem is (32)/(33) exactly and piggyback runs uncertified.
  *
- * @param options - operator, network options, μ_g, ε_z, ε₂ (see {@link CONVEX_NETWORK_SADDLE_DEFAULTS}).
+ * @param options - operator, network options, μ_g, the anchor x₀, ε_z, ε₂ (see {@link CONVEX_NETWORK_SADDLE_DEFAULTS}).
  * @returns the problem, initial θ and `image(u)`.
  * @example
  * ```ts
@@ -89,7 +97,7 @@ const SCHEMA = {
  *   loss: (u) => tf.mul(0.5, tf.sum(tf.square(tf.sub(image(u), clean)))) });
  * ```
  */
-export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNetworkSaddleData>(options: ConvexNetworkSaddleOptions): ConvexNetworkSaddle<D> {
+export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNetworkSaddleData>(options: ConvexNetworkSaddleOptions<D>): ConvexNetworkSaddle<D> {
   const where = 'convexNetworkSaddle';
   if (options == null || typeof options !== 'object') throw new Error(`${where}: pass one options object { operator, layers, channels, ... }.`);
   const o = resolveConvexNetwork(where, options, SCHEMA);
@@ -124,7 +132,18 @@ export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNe
   const flat = (t: tf.Tensor, b: number) => tf.reshape(t, [b, -1]);
   const image = (u: tf.Tensor) => (two ? tf.slice(u, [0, 0, 0, 0], [-1, -1, -1, 1]) : u.clone());
   type Step = number | tf.Tensor;
-  const proxG = (u: tf.Tensor, tau: Step) => {
+  const anchorOf = options.anchor;
+  // prox of τg at u: (u + τ μ x₀)/(1 + τ μ) on x, u/(1 + τ ε_z) on z; without an anchor x₀ = 0
+  const shifted = (u: tf.Tensor, tau: Step, d: D): tf.Tensor => {
+    if (anchorOf == null) return u;
+    const x0 = anchorOf(d);
+    if (!(x0 instanceof tf.Tensor)) throw new Error(`${where}: option 'anchor' must return a tf.Tensor (the image x₀ [b, h, w, 1]), got ${typeof x0}.`);
+    const tauX = typeof tau === 'number' || !two ? tau : tf.slice(tau, [0, 0, 0, 0], [-1, -1, -1, 1]);
+    const pull = tf.mul(x0, tf.mul(tauX, s.mu));
+    return tf.add(u, two ? tf.pad(pull, [[0, 0], [0, 0], [0, 0], [0, c1]]) : pull);
+  };
+  const proxG = (u0: tf.Tensor, tau: Step, d: D) => {
+    const u = shifted(u0, tau, d);
     if (typeof tau === 'number') {
       if (!two) return tf.div(u, 1 + tau * s.mu);
       return tf.mul(u, tf.concat([tf.fill([1, 1, 1, 1], 1 / (1 + tau * s.mu)), tf.fill([1, 1, 1, c1], 1 / (1 + tau * s.zWeight))], 3));
@@ -161,10 +180,10 @@ export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNe
       const z = tf.add(tf.reshape(y22, [b, h, wd, c1]), convAdjoint(tf.reshape(y3, [b, h, wd, c2]), secondLayer(th, where), c1));
       return tf.concat([x, z], 3);
     },
-    proxG: (u, tau) => proxG(u, tau),
+    proxG: (u, tau, _th, d) => proxG(u, tau, d),
     proxFStar: (y, sigma, _th, d) => proxFStar(y, sigma, d),
     // g and f₁*, f₃* are separable and f₂* separable over the pairs (y₂ᵢ, y₂₂ᵢ), whose steps absoluteSums makes equal
-    proxGDiagonal: (u, tau) => proxG(u, tau),
+    proxGDiagonal: (u, tau, _th, d) => proxG(u, tau, d),
     proxFStarDiagonal: (y, sigma, _th, d) => proxFStar(y, sigma, d),
     absoluteSums: A.absoluteSums == null ? undefined : (alpha, th) => {
       const a = A.absoluteSums!(alpha, A.inShape);
@@ -177,7 +196,11 @@ export function convexNetworkSaddle<D extends ConvexNetworkSaddleData = ConvexNe
       const pair = flat(tf.maximum(v.rows, 1), 1);
       return { primal: tf.concat([primalX, tf.add(ws.columns, 1)], 3), dual: tf.concat([flat(a.rows, 1), pair, pair, flat(ws.rows, 1)], 1) };
     },
-    init: (_th, d) => tf.zeros([d.y.shape[0], h, wd, two ? 1 + c1 : 1]),
+    // from x₀ where there is one (the PDHG start only; the solution does not depend on it)
+    init: (_th, d) => tf.tidy(() => {
+      const zero = tf.zeros([d.y.shape[0], h, wd, two ? 1 + c1 : 1]);
+      return anchorOf == null ? zero : shifted(zero, 1 / s.mu, d);
+    }),
     operatorNorm: (th) => {
       const nv = convolutionNormBound(V(th));
       if (!two) return Math.sqrt(normA * normA + nv * nv);

@@ -12,6 +12,8 @@
 // Linear operators
 export type { LinearOperator } from './operators/types.js';
 export { identity } from './operators/identity.js';
+export { scaledOperator } from './operators/scaled.js';
+export type { ScaledOperatorOptions } from './operators/scaled.js';
 export { gaussianKernel, boxKernel, motionKernel } from './operators/kernels.js';
 export { convolution, blur, BLUR_DEFAULTS } from './operators/convolution.js';
 export type { BlurOptions } from './operators/convolution.js';

@@ -1,7 +1,7 @@
 import { it, expect } from 'vitest';
 import { tf } from '@bilevel/core';
 import { describeEachBackend } from '@bilevel/testing/vitest';
-import { radon, finiteDifference, convolution, convolutionAbsoluteSums } from '../src/index.js';
+import { radon, finiteDifference, convolution, convolutionAbsoluteSums, scaledOperator } from '../src/index.js';
 import { conv } from '../src/internal/convex-network.js';
 
 /** The dense matrix of a linear map on [1, ...inShape] by unit vectors (small sizes only). */
@@ -27,7 +27,7 @@ function sums(A: number[][], alpha: number): { rows: number[]; columns: number[]
 }
 
 describeEachBackend('absoluteSums of the operators (Pock & Chambolle diagonal steps)', () => {
-  it('radon, finite differences, convolution and convolutionAbsoluteSums match the dense |A| row/column power sums for α = 0, 0.7, 1, 2', () => {
+  it('radon, finite differences, convolution, convolutionAbsoluteSums and scaledOperator (Â = sA) match the dense |A| row/column power sums for α = 0, 0.7, 1, 2', () => {
     const before = tf.memory().numTensors;
     const R = radon(6, { angles: 4 });
     const D = finiteDifference();
@@ -38,6 +38,9 @@ describeEachBackend('absoluteSums of the operators (Pock & Chambolle diagonal st
       { name: 'radon', apply: (x) => R.apply(x), inShape: [6, 6, 1], sums: (a) => R.absoluteSums!(a) },
       { name: 'finite difference', apply: (x) => D.apply(x), inShape: [4, 5, 1], sums: (a) => D.absoluteSums!(a, [4, 5, 1]) },
       { name: 'convolution', apply: (x) => C.apply(x), inShape: [4, 5, 1], sums: (a) => C.absoluteSums!(a, [4, 5, 1]) },
+      // |sA|^p = |s|^p |A|^p: a negative, non-power-of-two s; the difference operator takes inShape through it
+      { name: 'radon scaled by −1/3.7', apply: (x) => scaledOperator(R, -1 / 3.7).apply(x), inShape: [6, 6, 1], sums: (a) => scaledOperator(R, -1 / 3.7).absoluteSums!(a) },
+      { name: 'finite difference scaled by 2.5', apply: (x) => scaledOperator(D, 2.5).apply(x), inShape: [4, 5, 1], sums: (a) => scaledOperator(D, 2.5).absoluteSums!(a, [4, 5, 1]) },
       { name: 'conv 2→3 channels', apply: (x) => conv(x, filters), inShape: [4, 5, 2], sums: (a) => { const s = convolutionAbsoluteSums(filters, a, 4, 5); return s; } },
     ];
     for (const c of cases) {
@@ -57,6 +60,13 @@ describeEachBackend('absoluteSums of the operators (Pock & Chambolle diagonal st
     }
     expect(() => R.absoluteSums!(2.5)).toThrow(/radon.absoluteSums: 'alpha' must lie in \[0, 2\]/);
     expect(() => D.absoluteSums!(1)).toThrow(/pass the image shape 'inShape'/);
+    expect(() => scaledOperator(R, 2).absoluteSums!(-1)).toThrow(/scaledOperator.absoluteSums: 'alpha' must lie in \[0, 2\]/);
+    expect(scaledOperator(R, -0.5).normBound).toBeCloseTo(0.5 * R.normBound!, 5);
+    expect(scaledOperator(R, 0.5, { normBound: 1 }).normBound).toBe(1);
+    expect(scaledOperator(finiteDifference(), 2).absoluteSums).toBeDefined();
+    expect(scaledOperator({ ...R, absoluteSums: undefined }, 2).absoluteSums).toBeUndefined();
+    expect(() => scaledOperator(R, 0)).toThrow(/scaledOperator: 'factor' must be a finite non-zero number/);
+    expect(() => scaledOperator(R, 2, { normBund: 1 } as never)).toThrow(/scaledOperator.*normBund.*normBound/);
     R.dispose();
     C.dispose();
     tf.dispose([k, filters]);

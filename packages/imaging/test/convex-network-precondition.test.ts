@@ -3,7 +3,7 @@ import { tf, initBackend, hypergradient, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { piggyback } from '@bilevel/piggyback';
 import { randn } from '@bilevel/testing/vitest';
-import { convexNetworkSaddle, radon, ctPhantoms } from '../src/index.js';
+import { convexNetworkSaddle, radon, ctPhantoms, scaledOperator } from '../src/index.js';
 import type { LinearOperator } from '../src/index.js';
 
 /*
@@ -19,22 +19,11 @@ const n = 8;
 type CtData = { y: tf.Tensor; t: tf.Tensor };
 const network = { channels: 4, outChannels: 2, size: 3, gamma: 0.05, scale: 0.5, seed: 1, smoothing: 0.2 };
 
-/** Â = A/c with its absoluteSums: |A/c|^p = c^{−p}|A|^p. */
+/** Â = A/c (scaledOperator: |A/c|^p = c^{−p}|A|^p), or the same without absoluteSums; dispose() frees A too. */
 function scaledRadon(withSums: boolean): LinearOperator {
   const A = radon(n, { angles: 6 });
-  const c = 1.01 * 4.1;
-  return {
-    name: 'Â', inShape: [n, n, 1], normBound: 1,
-    apply: (x) => tf.tidy(() => tf.div(A.apply(x), c)),
-    adjoint: (y) => tf.tidy(() => tf.div(A.adjoint(y), c)),
-    absoluteSums: withSums ? (alpha) => {
-      const s = A.absoluteSums!(alpha);
-      const out = { rows: tf.mul(s.rows, c ** -alpha), columns: tf.mul(s.columns, c ** (alpha - 2)) };
-      tf.dispose([s.rows, s.columns]);
-      return out;
-    } : undefined,
-    dispose: () => A.dispose(),
-  };
+  const op = scaledOperator(A, 1 / (1.01 * 4.1), { normBound: 1, name: 'Â' });
+  return { ...op, absoluteSums: withSums ? op.absoluteSums : undefined, dispose: () => A.dispose() };
 }
 
 describe('convexNetworkSaddle with precondition: diagonal', () => {

@@ -22,6 +22,7 @@ export const tvMaidMethod: CtMethod = {
     theta0.logAlpha.dispose();
     const logAlpha = learned.theta.logAlpha.dataSync()[0];
     disposeParams(learned.theta);
+    ctx.shared.tvAlpha = Math.exp(logAlpha);
     const evaluate = (la: number) => {
       const r = reconstruct(ctx, problem, la, ctx.test);
       const s = ctx.scores(r.x, ctx.test.t);
