@@ -13,6 +13,7 @@
  */
 import { tf } from './tf.js';
 import { closestName } from './internal/edit-distance.js';
+import { heapAllFinite } from './internal/fused-ops.js';
 
 /** Set on errors that already name a bilevel function, so nested wrappers do not wrap them twice. */
 const NAMED = Symbol.for('bilevel.named-error');
@@ -34,10 +35,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Names of the float tensors among `entries` that hold a NaN or Inf (one device read for all). */
+/**
+ * Names of the float tensors among `entries` that hold a NaN or Inf: read off the backend's
+ * memory where it can be (internal/fused-ops.ts; no kernel), else one device read for all.
+ */
 function nonFinite(entries: Array<[string, tf.Tensor]>): string[] {
   const floats = entries.filter(([, t]) => t.dtype === 'float32' && t.size > 0);
   if (floats.length === 0) return [];
+  const onHeap = floats.map(([, t]) => heapAllFinite(t));
+  if (onHeap.every((ok) => ok != null)) return floats.filter((_, i) => !onHeap[i]).map(([name]) => name);
   const flags = tf.tidy(() => tf.stack(floats.map(([, t]) => tf.all(tf.isFinite(t)))));
   const ok = flags.dataSync();
   flags.dispose();

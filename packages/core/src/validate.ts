@@ -1,4 +1,5 @@
 import { tf } from './tf.js';
+import { heapAllFinite } from './internal/fused-ops.js';
 
 /** Throws unless `value` is a finite number ≥ 0 (or > 0 when `strict`). */
 export function checkNonNegative(where: string, name: string, value: unknown, strict = false): void {
@@ -14,14 +15,20 @@ export function checkPositiveInt(where: string, name: string, value: unknown): v
   }
 }
 
-/** Throws unless `t` is a tensor whose entries are all finite (one device read). */
+/** Throws unless `t` is a tensor whose entries are all finite (read off the backend's memory where it can be, else one device read). */
 export function checkFinite(where: string, name: string, t: tf.Tensor): void {
   if (!(t instanceof tf.Tensor)) throw new Error(`${where}: '${name}' must be a tf.Tensor, got ${typeof t}.`);
   if (t.isDisposed) throw new Error(`${where}: '${name}' was disposed before use.`);
+  if (!allFinite(t)) throw new Error(`${where}: '${name}' contains NaN or Inf; clean the input (e.g. tf.where(tf.isFinite(t), t, 0)).`);
+}
+
+function allFinite(t: tf.Tensor): boolean {
+  const onHeap = heapAllFinite(t);
+  if (onHeap != null) return onHeap;
   const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(t))));
   const isBad = bad.dataSync()[0] === 1;
   bad.dispose();
-  if (isBad) throw new Error(`${where}: '${name}' contains NaN or Inf; clean the input (e.g. tf.where(tf.isFinite(t), t, 0)).`);
+  return !isBad;
 }
 
 /** Throws unless two shapes match. */

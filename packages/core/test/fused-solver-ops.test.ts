@@ -1,6 +1,6 @@
 import { it, expect, afterEach } from 'vitest';
-import { tf, defineProblem, gradientDescent, accelerated, lbfgs, cg, richardson, type InnerSolver, type LinearSolver, type MatVec } from '../src/index.js';
-import { axpy, cgUpdate, dotNumber, squaredNormNumber, useFusedSolverOps } from '../src/internal/fused-ops.js';
+import { tf, defineProblem, gradientDescent, accelerated, lbfgs, cg, gmres, richardson, checkFinite, normNumber, type InnerSolver, type LinearSolver, type MatVec } from '../src/index.js';
+import { axpy, cgUpdate, dotNumber, heapAllFinite, squaredNormNumber, useFusedSolverOps } from '../src/internal/fused-ops.js';
 import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 
 /*
@@ -39,6 +39,33 @@ describeEachBackend('fused solver operations', (backend) => {
     tf.dispose([fused, reference]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, p]);
+  });
+
+  it('the finiteness check and ‖t‖ read off the memory agree with tf.isFinite / tf.norm, with no kernel and no tensor', async () => {
+    const base = randn(shape, 21);
+    const n = base.size;
+    const variants: Array<[string, number[]]> = [
+      ['finite', []], ['NaN', [0, Number.NaN]], ['+Inf in the SIMD tail', [n - 1, Infinity]], ['−Inf', [517, -Infinity]],
+      ['the largest floats (their squares overflow float32, not float64)', [3, 3.4e38]],
+    ];
+    for (const [name, change] of variants) {
+      const vals = base.dataSync().slice();
+      if (change.length > 0) { vals[change[0]] = change[1]; vals[(change[0] + 7) % n] = change[1]; }
+      const t = tf.tensor(vals, shape);
+      const before = tf.memory().numTensors;
+      const expected = tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+      const prof = await tf.profile(() => { expect(heapAllFinite(t), name).toBe(expected); return []; });
+      expect(prof.kernels.length, name).toBe(0);
+      if (expected) expect(() => checkFinite('test', 't', t)).not.toThrow();
+      else expect(() => checkFinite('test', 't', t)).toThrow(/'t' contains NaN or Inf/);
+      const opNorm = tf.tidy(() => tf.norm(t).dataSync()[0]);
+      const got = normNumber(t);
+      if (Number.isFinite(opNorm)) expect(Math.abs(got - opNorm), name).toBeLessThanOrEqual(n * EPS32 * opNorm);
+      else expect(got, name).toBe(opNorm); // beyond float32's range: +Inf (or NaN) as tf.norm
+      expect(tf.memory().numTensors).toBe(before);
+      t.dispose();
+    }
+    base.dispose();
   });
 
   it('⟨a, b⟩ and ‖a‖² are float64 sums (1e-12 of a float64 reference; tfjs float32 Sum within n·ε₃₂·Σ|aᵢbᵢ|)', () => {
@@ -162,6 +189,8 @@ describeEachBackend('fused solver operations', (backend) => {
     cg: () => cg({ tol: 1e-5 }),
     'cg (cap)': () => cg({ tol: 1e-12, maxIter: 9 }),
     richardson: () => richardson({ step: 1 / 20, tol: 1e-4, maxIter: 2000 }),
+    gmres: () => gmres({ tol: 1e-5 }),
+    'gmres (restart 5)': () => gmres({ tol: 1e-5, restart: 5 }),
   };
   for (const [name, make] of Object.entries(linear)) {
     it(`${name}: same status and iterations with and without the fused operations; the solutions within (r₁ + r₂)/λ_min`, () => {

@@ -199,6 +199,7 @@ const NO_OPTIONS: Record<string, string> = {
     'requireBackend', 'checkTheta', 'checkData', 'checkStart', 'checkScalarOutput', 'callUser', 'withAllocationHint', 'checkRequest', 'guardLoss'].map((k) => [`core.${k}`, 'validation helper: checks one value'])),
   ...Object.fromEntries(['checkOptions', 'defineOptions', 'optionsOf', 'registerOptions', 'resetOptionWarnings', 'explicitOptions', 'recordExplicit', 'resolveAccuracy'].map((k) => [`core.${k}`, 'the option mechanism itself'])),
   ...Object.fromEntries(['addWork', 'emptyWork', 'workUnits'].map((k) => [`core.${k}`, 'work counters'])),
+  'core.normNumber': 'reads one tensor\'s norm to a number',
   ...Object.fromEntries(['formatNumber', 'isOk', 'statusEntry', 'statusMessage', 'isUnconverged', 'notConvergedMessage'].map((k) => [`core.${k}`, 'status table: a code and the context a solver fills, not user options'])),
   'core.convergencePolicy': "takes a mode ('warn' | 'error' | 'tighten' | policy), validated by checkOnNotConverged",
   'core.convergenceReport': 'no arguments',

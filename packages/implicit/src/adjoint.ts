@@ -1,4 +1,4 @@
-import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, slotsWarmState, loadSlotsWarmState, explicitStopping, formatNumber as fmt, checkOptions, opt, checkStrongConvexity } from '@bilevel/core';
+import { tf, addWork, scaleParams, disposeParams, valueAndGradParams, WarmSlot, slotsWarmState, loadSlotsWarmState, explicitStopping, formatNumber as fmt, checkOptions, opt, checkStrongConvexity, normNumber } from '@bilevel/core';
 import type { Data, Problem, LinearSolver, DifferentiationRule, RuleVjpRequest, RuleVjpOutcome, RuleValueRequest, RuleValueOutcome } from '@bilevel/core';
 import type { BoundConstants } from './bound.js';
 import { implicitErrorBound, CONSTANTS_SCHEMA } from './bound.js';
@@ -124,11 +124,7 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
   function bound<D>(problem: Problem<D>, request: RuleVjpRequest<D>, delta: number, q: tf.Tensor): { bound?: number; valueBound?: number; note: string; hvps: number } {
     const mu = problem.mu(request.theta, request.data);
     if (!(mu != null && mu > 0)) return { note: ". No bound: the problem's strongConvexity (μ) is unknown", hvps: 0 };
-    const [adjointNorm, lossGradNorm] = tf.tidy(() => [tf.norm(q), tf.norm(request.cotangent)]).map((t) => {
-      const value = t.dataSync()[0];
-      t.dispose();
-      return value;
-    });
+    const [adjointNorm, lossGradNorm] = [normNumber(q), normNumber(request.cotangent)];
     const b = implicitErrorBound({ epsilon: request.forward.residual / mu, delta, mu, adjointNorm, lossGradNorm, constants: options.constants ?? {} });
     const note = b.missing.length > 0 ? `. No bound: missing constant(s) ${b.missing.join(', ')} (option 'constants' of implicit)` : '';
     // A bound is reported: cross-check the declared μ on the Hessian at x̂ (throws when it is too large).
@@ -143,9 +139,7 @@ export function implicitAdjoint(linear: LinearSolver, options: ImplicitAdjointOp
     const mu = problem.mu(request.theta, request.data);
     if (!(mu != null && mu > 0)) return { note: "No value bound: the problem's strongConvexity (μ) is unknown" };
     if (options.constants?.lossLipschitz == null) return {};
-    const normT = tf.norm(request.cotangent);
-    const lossGradNorm = normT.dataSync()[0];
-    normT.dispose();
+    const lossGradNorm = normNumber(request.cotangent);
     const b = implicitErrorBound({ epsilon: request.forward.residual / mu, delta: 0, mu, adjointNorm: 0, lossGradNorm, constants: options.constants });
     if (b.valueBound == null) return {};
     const hvps = checkStrongConvexity('implicit', problem, request.forward.x, request.theta, request.data, mu).hvps;

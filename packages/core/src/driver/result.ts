@@ -5,11 +5,14 @@ import type { Work } from '../work.js';
 import type { HypergradientResult, HypergradientStatus } from '../strategy.js';
 import type { ForwardOutcome, RuleVjpOutcome } from './types.js';
 import { formatNumber as fmt } from '../status.js';
+import { heapAllFinite } from '../internal/fused-ops.js';
 
-/** Whether every entry of every tensor of `grad` is finite (one device read). */
+/** Whether every entry of every tensor of `grad` is finite (off the backend's memory where it can be read, else one device read). */
 export function finiteParams(grad: Params): boolean {
   const keys = keysOf(grad);
   if (keys.length === 0) return true;
+  const onHeap = keys.map((k) => heapAllFinite(grad[k]));
+  if (onHeap.every((ok) => ok != null)) return onHeap.every((ok) => ok);
   const ok = tf.tidy(() => tf.all(tf.stack(keys.map((k) => tf.all(tf.isFinite(grad[k]))))));
   const v = ok.dataSync()[0] === 1;
   ok.dispose();

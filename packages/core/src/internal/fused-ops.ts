@@ -103,6 +103,24 @@ export function heapSquaredNorm(a: tf.Tensor): number | null {
   return heapDot(a, a);
 }
 
+/**
+ * Whether every entry of `t` is finite, read off the backend's memory (no kernel, no download),
+ * or null where it cannot be read there. Σt² in float64 is finite exactly when every float32
+ * entry is: a square is at most 1.2e77, so even 2³¹ of them cannot overflow, while a NaN or
+ * ±Inf entry makes the sum NaN or +Inf.
+ */
+export function heapAllFinite(t: tf.Tensor): boolean | null {
+  if (t.size === 0) return true;
+  const s = heapDotRaw(t, t);
+  return s == null ? null : Number.isFinite(s);
+}
+
+/** `‖a‖` as a number (float64 sum where read off the heap; the op form's `tf.norm` elsewhere). */
+export function normNumber(a: tf.Tensor): number {
+  const s = heapDot(a, a);
+  return s == null ? readScalars(tf.tidy(() => tf.norm(a)))[0] : Math.sqrt(s);
+}
+
 /** `‖a‖²` as a number (float64 sum where read off the heap). */
 export function squaredNormNumber(a: tf.Tensor): number {
   return heapDot(a, a) ?? readScalars(tf.tidy(() => tf.sum(tf.square(a))))[0];

@@ -9,7 +9,7 @@ import { tf } from '../tf.js';
 import { emptyWork, type Work } from '../work.js';
 import { statusMessage } from '../status.js';
 import { checkFinite, checkShape } from '../validate.js';
-import { readScalars } from '../internal/solver-utils.js';
+import { normNumber } from '../internal/fused-ops.js';
 import type { LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './types.js';
 import { checkOptions, opt } from '../options.js';
 import { LINEAR_STOPPING_SCHEMA } from '../internal/solver-options.js';
@@ -66,7 +66,7 @@ export function setupLinear(
   const tol = opts.tol ?? defaults.tol;
   const tolMode = opts.tolMode ?? defaults.tolMode;
   const maxIter = opts.maxIter ?? defaults.maxIter;
-  const [bNorm] = readScalars(tf.tidy(() => tf.norm(b)));
+  const bNorm = normNumber(b);
   const work = emptyWork();
   const apply: MatVec = (v) => {
     work.hvps += 1;

@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
-import { readScalars, withCleanup } from '../internal/solver-utils.js';
-import { axpy } from '../internal/fused-ops.js';
+import { withCleanup } from '../internal/solver-utils.js';
+import { axpy, normNumber } from '../internal/fused-ops.js';
 import { iterate } from '../iterate/loop.js';
 import type { LinearSolver } from './types.js';
 import { finishLinear, residual, setupLinear, type LinearBaseOptions } from './common.js';
@@ -79,7 +79,7 @@ export function neumann(options: NeumannOptions = {}): LinearSolver {
       const x = axpy(x0, step, state.sum);
       tf.dispose([state.term, state.sum, x0]);
       const r = residual(setup, b, x);
-      const [rNorm] = readScalars(tf.tidy(() => tf.norm(r)));
+      const rNorm = normNumber(r);
       r.dispose();
       const status = !Number.isFinite(rNorm) ? 'nan' : rNorm <= setup.threshold ? 'converged' : 'max-iterations';
       return finishLinear(setup, x, K, rNorm, status, '',
