@@ -49,6 +49,10 @@ export function reportPool(m: PoolMeasurement, info: { tfjs: string; warmup: num
   const twoCalls = two.calls.flat();
   const mid = [...twoCalls].sort((a, b) => a.timing.wallMs - b.timing.wallMs)[twoCalls.length >> 1];
   console.log(`  split of the median 2-worker call (${f0(mid.timing.wallMs)} ms): ${mid.timing.threads.map((t) => `thread ${t.thread} ran ${t.samples.map((x) => x.sample).join(',')} — started after ${f2(t.startMs)} ms, busy ${f0(t.busyMs)}, CPU ${f0(t.cpuMs ?? NaN)}, waited for a CPU ${f0(t.waitMs ?? NaN)}`).join('; ')}`);
+  const wall = ratioOfRounds(one.blocks, two.blocks).wall;
+  const busy = two.calls.flat().flatMap((c) => c.timing.threads);
+  const waited = busy.reduce((a, t) => a + (t.waitMs ?? NaN), 0) / busy.reduce((a, t) => a + t.busyMs, 0);
+  console.log(`  target (issue 12: 8 problems on 2 workers ≥ 1.7× faster than on 1): ${wall >= 1.7 ? 'met' : 'NOT met'}, ${f2(wall)}×; the 2 workers waited for a CPU ${(100 * waited).toFixed(0)} % of their busy time${waited > 0.1 ? ' — the machine was not idle: other jobs took the cores (see the CPU ratio)' : ''}`);
   const calls = m.sides.flatMap((s) => s.calls.flat());
   const same = calls.filter((c) => c.same).length;
   console.log(`  same hypergradient bit for bit as the first warm-up call: ${same} of ${calls.length} timed calls${same === calls.length ? '' : ' — MISMATCH'}`);

@@ -115,9 +115,10 @@ describe('workerPool', () => {
       expect(x.startMs + x.busyMs).toBeLessThanOrEqual(t.wallMs + 5);
       expect(x.samples.reduce((a, s) => a + s.ms, 0)).toBeLessThanOrEqual(x.busyMs + 5);
       if (process.platform === 'linux') {
-        // schedstat: CPU time and run-queue wait of the thread while busy, nanosecond counters
+        // schedstat: CPU time and run-queue wait of the thread while busy, nanosecond counters that
+        // the kernel brings up to date at scheduler ticks: 12 ms allows one tick at HZ = 100 per end
         expect(x.cpuMs!).toBeGreaterThan(0);
-        expect(x.cpuMs! + x.waitMs!).toBeLessThanOrEqual(x.busyMs + 5);
+        expect(x.cpuMs! + x.waitMs!).toBeLessThanOrEqual(x.busyMs + 12);
       }
     }
     // the next request hands the samples out longest first (by the ms each took in this one):
