@@ -1,6 +1,6 @@
 import { it, expect, afterEach } from 'vitest';
 import { tf, defineProblem, gradientDescent, accelerated, lbfgs, cg, gmres, richardson, checkFinite, normNumber, type InnerSolver, type LinearSolver, type MatVec } from '../src/index.js';
-import { axpy, cgUpdate, dotNumber, heapAllFinite, squaredNormNumber, useFusedSolverOps } from '../src/internal/fused-ops.js';
+import { axpy, cgUpdate, combine, dotNumber, gramSchmidt, heapAllFinite, squaredNormNumber, useFusedSolverOps } from '../src/internal/fused-ops.js';
 import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 
 /*
@@ -39,6 +39,34 @@ describeEachBackend('fused solver operations', (backend) => {
     tf.dispose([fused, reference]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, p]);
+  });
+
+  it("GMRES's Gram–Schmidt and x + Σ aᵢvᵢ run as one kernel each and equal a dot and an axpy per vector bit for bit", async () => {
+    const w = randn(shape, 31);
+    // unit vectors (not orthogonal to each other: the kernel does not assume it)
+    const basis = [32, 33, 34, 35].map((seed) => tf.tidy(() => { const v = randn(shape, seed); return tf.div(v, tf.norm(v)); }));
+    const a = [0.5, -1.25, 3e-3, 7];
+    const before = tf.memory().numTensors;
+    const prof = await tf.profile(() => gramSchmidt(w, basis).w);
+    expect(prof.kernels.map((k) => k.name)).toEqual(['BilevelGramSchmidt']);
+    const fused = prof.result as tf.Tensor;
+    const { w: fusedAgain, h } = gramSchmidt(w, basis);
+    expect(values(fusedAgain)).toEqual(values(fused));
+    // the per-vector form, as GMRES ran it before the kernel
+    const hRef: number[] = [];
+    const ref = tf.tidy(() => basis.reduce((acc: tf.Tensor, v) => { const hi = dotNumber(acc, v); hRef.push(hi); return axpy(acc, -hi, v); }, w));
+    expect(h).toEqual(hRef);
+    expect(values(fused)).toEqual(values(ref));
+    // and the last projection leaves w orthogonal to the last unit vector, to float32 rounding of w
+    expect(Math.abs(dotNumber(fused, basis[3]))).toBeLessThanOrEqual(10 * EPS32 * Math.sqrt(squaredNormNumber(w)));
+    const prof2 = await tf.profile(() => combine(w, a, basis));
+    expect(prof2.kernels.map((k) => k.name)).toEqual(['BilevelCombine']);
+    const sum = prof2.result as tf.Tensor;
+    const sumRef = tf.tidy(() => basis.reduce((acc: tf.Tensor, v, i) => axpy(acc, a[i], v), w));
+    expect(values(sum)).toEqual(values(sumRef));
+    tf.dispose([fused, fusedAgain, ref, sum, sumRef]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([w, ...basis]);
   });
 
   it('the finiteness check and ‖t‖ read off the memory agree with tf.isFinite / tf.norm, with no kernel and no tensor', async () => {

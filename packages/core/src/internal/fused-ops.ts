@@ -15,7 +15,7 @@
  */
 import { tf } from '../tf.js';
 import { readScalars } from './solver-utils.js';
-import { SOLVER_KERNELS, cgStepSums, registerSolverKernels } from '../kernels/solver-kernels.js';
+import { SOLVER_KERNELS, asFloat32Range, cgStepSums, gramSchmidtSums, registerSolverKernels } from '../kernels/solver-kernels.js';
 import { solverSimdOf } from '../kernels/solver-simd.js';
 
 /** Whether the fused forms may be used at all (tests switch them off to run the op form). */
@@ -61,15 +61,6 @@ export function axpy(x: tf.Tensor, a: number, p: tf.Tensor): tf.Tensor {
 
 interface CpuData { data: { get(dataId: object): { values?: unknown } | undefined } }
 
-/** The largest finite float32. */
-const FLOAT32_MAX = 3.4028234663852886e38;
-
-/**
- * A float64 sum as the solvers may see it: beyond the float32 range it is ±Infinity, as
- * tfjs's float32 Sum would be, so a diverging iteration is stopped as 'nan' at the same
- * iteration as with the op form (measured: 21 gradient-descent steps, not 41).
- */
-const asFloat32Range = (s: number) => (Math.abs(s) > FLOAT32_MAX ? s * Infinity : s);
 
 /** Σ a·b in float64 from the backend's memory, or null when it cannot be read there. */
 function heapDot(a: tf.Tensor, b: tf.Tensor): number | null {
@@ -148,4 +139,46 @@ export function cgUpdate(x: tf.Tensor, r: tf.Tensor, p: tf.Tensor, ap: tf.Tensor
   const rNew = tf.tidy(() => tf.sub(r, tf.mul(ap, alpha)));
   const rrNew = squaredNormNumber(rNew);
   return tf.tidy(() => ({ x: tf.add(x, tf.mul(p, alpha)), r: rNew, p: tf.add(rNew, tf.mul(p, rrNew / rr)), rr: rrNew }));
+}
+
+/** The basis as the kernels' inputs `{ v0, v1, … }` plus the named first operand. */
+const withBasis = (name: string, t: tf.Tensor, basis: tf.Tensor[]) => Object.fromEntries([[name, t], ...basis.map((v, i) => [`v${i}`, v])]);
+
+/**
+ * Modified Gram–Schmidt of `w` against `basis` (GMRES's Arnoldi step): `hᵢ = ⟨w, vᵢ⟩` then
+ * `w ← w − hᵢvᵢ` for i in order, with the hᵢ as float64 sums; one kernel where fused (before:
+ * a BilevelAxpy per vector, with the same float32 operations in the same order, so the
+ * result is the same bit for bit), else a {@link dotNumber} and an {@link axpy} per vector.
+ * Returns the projected w (a new tensor) and the coefficients.
+ */
+export function gramSchmidt(w: tf.Tensor, basis: tf.Tensor[]): { w: tf.Tensor; h: number[] } {
+  if (basis.length > 0 && kernelsApply([w, ...basis])) {
+    registerSolverKernels();
+    gramSchmidtSums.h = [];
+    const out = tf.engine().runKernel(SOLVER_KERNELS.gramSchmidt, withBasis('w', w, basis), {}) as tf.Tensor;
+    return { w: out, h: gramSchmidtSums.h };
+  }
+  const h: number[] = [];
+  const out = tf.tidy(() => {
+    let acc = w;
+    for (const v of basis) {
+      const hi = dotNumber(acc, v);
+      h.push(hi);
+      acc = axpy(acc, -hi, v);
+    }
+    return acc === w ? tf.clone(w) : acc;
+  });
+  return { w: out, h };
+}
+
+/** `x + Σᵢ aᵢvᵢ` in order (GMRES's `x + Vy`): one kernel where fused, else an {@link axpy} per vector. */
+export function combine(x: tf.Tensor, a: number[], basis: tf.Tensor[]): tf.Tensor {
+  if (basis.length > 0 && kernelsApply([x, ...basis])) {
+    registerSolverKernels();
+    return tf.engine().runKernel(SOLVER_KERNELS.combine, withBasis('x', x, basis), { a }) as tf.Tensor;
+  }
+  return tf.tidy(() => {
+    const acc = basis.reduce((sum: tf.Tensor, v, i) => axpy(sum, a[i], v), x);
+    return acc === x ? tf.clone(x) : acc;
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * Fused solver kernels: `x + a·p` (a gradient-descent step) and CG's whole update (`x + αp`,
- * `r − αAp`, `‖r‖²`, `r + βp`) each as ONE tfjs kernel, registered for the wasm backend
+ * Fused solver kernels: `x + a·p` (a gradient-descent step), CG's whole update (`x + αp`,
+ * `r − αAp`, `‖r‖²`, `r + βp`), GMRES's modified Gram–Schmidt of `w` against `v₀ … v_j` and its
+ * `x + Σ yᵢvᵢ`, each as ONE tfjs kernel, registered for the wasm backend
  * (WebAssembly SIMD on the heap, solver-simd.ts) and the cpu backend (a JS loop over the
  * stored arrays), with the step sizes as attributes, so no scalar tensor is made per step.
  *
@@ -20,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { solverSimdOf } from './solver-simd.js';
 
 /** The kernel names (one registry entry per backend). */
-export const SOLVER_KERNELS = { axpy: 'BilevelAxpy', cgStep: 'BilevelCGStep' } as const;
+export const SOLVER_KERNELS = { axpy: 'BilevelAxpy', cgStep: 'BilevelCGStep', gramSchmidt: 'BilevelGramSchmidt', combine: 'BilevelCombine' } as const;
 
 type Info = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, Info>; backend: unknown; attrs: Record<string, unknown> };
@@ -30,6 +31,26 @@ type KernelArgs = { inputs: Record<string, Info>; backend: unknown; attrs: Recor
  * only; kernels run synchronously, so this is read right after the call).
  */
 export const cgStepSums = { rr: Number.NaN };
+
+/** The float64 coefficients `hᵢ` of the last {@link SOLVER_KERNELS}.gramSchmidt run (read right after the call, as cgStepSums). */
+export const gramSchmidtSums = { h: [] as number[] };
+
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A float64 sum as the solvers may see it: beyond the float32 range it is ±Infinity, as
+ * tfjs's float32 Sum would be, so a diverging iteration is stopped as 'nan' at the same
+ * iteration as with the op form (measured: 21 gradient-descent steps, not 41).
+ */
+export const asFloat32Range = (s: number) => (Math.abs(s) > FLOAT32_MAX ? s * Infinity : s);
+
+/** The basis inputs `v0, v1, …` of the Gram–Schmidt and combination kernels, in order. */
+const basisOf = (inputs: Record<string, Info>) => {
+  const out: Info[] = [];
+  for (let i = 0; inputs[`v${i}`] != null; i++) out.push(inputs[`v${i}`]);
+  return out;
+};
 
 interface WasmLike { makeOutput(shape: number[], dtype: 'float32'): Info }
 interface CpuLike { makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): Info; readSync(dataId: tf.DataId): unknown }
@@ -64,6 +85,36 @@ function wasmKernels(): Record<string, (args: KernelArgs) => Info | Info[]> {
       cgStepSums.rr = rr;
       return outs;
     },
+    // Modified Gram–Schmidt of w against v0 … vj, in place on one output: hᵢ = ⟨w, vᵢ⟩ (float64),
+    // w ← w + (−hᵢ)·vᵢ, the same loops in the same order as a dot and a BilevelAxpy per i.
+    [SOLVER_KERNELS.gramSchmidt]: ({ inputs, backend }) => {
+      const simd = simdOf(backend);
+      const n = tf.util.sizeFromShape(inputs.w.shape);
+      const out = (backend as WasmLike).makeOutput(inputs.w.shape, 'float32');
+      const o = at(simd, out);
+      let src = at(simd, inputs.w);
+      gramSchmidtSums.h = basisOf(inputs).map((v) => {
+        const vAt = at(simd, v);
+        const h = asFloat32Range(simd.dot(src, vAt, n));
+        simd.axpy(o, src, vAt, n, -h);
+        src = o;
+        return h;
+      });
+      return out;
+    },
+    // x + Σᵢ aᵢvᵢ, in place on one output, as a BilevelAxpy per i in order.
+    [SOLVER_KERNELS.combine]: ({ inputs, backend, attrs }) => {
+      const simd = simdOf(backend);
+      const n = tf.util.sizeFromShape(inputs.x.shape);
+      const out = (backend as WasmLike).makeOutput(inputs.x.shape, 'float32');
+      const o = at(simd, out);
+      let src = at(simd, inputs.x);
+      basisOf(inputs).forEach((v, i) => {
+        simd.axpy(o, src, at(simd, v), n, (attrs.a as number[])[i]);
+        src = o;
+      });
+      return out;
+    },
   };
 }
 
@@ -94,6 +145,28 @@ function cpuKernels(): Record<string, (args: KernelArgs) => Info | Info[]> {
       for (let i = 0; i < n; i++) po[i] = ro[i] + Math.fround(beta * p[i]);
       cgStepSums.rr = rr;
       return [xo, ro, po].map((v) => make(backend, inputs.x.shape, v));
+    },
+    [SOLVER_KERNELS.gramSchmidt]: ({ inputs, backend }) => {
+      const out = Float32Array.from(read(backend, inputs.w));
+      gramSchmidtSums.h = basisOf(inputs).map((info) => {
+        const v = read(backend, info);
+        let s = 0;
+        for (let i = 0; i < out.length; i++) s += out[i] * v[i];
+        const h = asFloat32Range(s);
+        const a = Math.fround(-h);
+        for (let i = 0; i < out.length; i++) out[i] = out[i] + Math.fround(a * v[i]);
+        return h;
+      });
+      return make(backend, inputs.w.shape, out);
+    },
+    [SOLVER_KERNELS.combine]: ({ inputs, backend, attrs }) => {
+      const out = Float32Array.from(read(backend, inputs.x));
+      basisOf(inputs).forEach((info, k) => {
+        const v = read(backend, info);
+        const a = Math.fround((attrs.a as number[])[k]);
+        for (let i = 0; i < out.length; i++) out[i] = out[i] + Math.fround(a * v[i]);
+      });
+      return make(backend, inputs.x.shape, out);
     },
   };
 }
