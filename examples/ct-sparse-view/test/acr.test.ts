@@ -35,14 +35,19 @@ describe('ICNN-ACR pieces', () => {
   it('selectLambda extends the grid past an edge until the training MSE has an interior minimum', () => {
     const trial = (mse: (l: number) => number) => (lambda: number): LambdaTrial => ({ lambda, mse: mse(lambda), iterations: 1, converged: true, status: 'converged', relativeGradient: 0 });
     const bowl = selectLambda([0.1, 0.01], trial((l) => (Math.log(l) - Math.log(0.7)) ** 2));
-    expect(bowl.trials.map((t) => t.lambda)).toEqual([0.01, 0.1, 0.25, 0.625, 1.5625]);
+    const tried = bowl.trials.map((t) => t.lambda);
+    expect(tried.slice(0, 5)).toEqual([0.01, 0.1, 0.25, 0.625, 1.5625]);
+    // then one refinement: the geometric midpoints next to the best
+    expect(tried.slice(5)).toHaveLength(2);
+    expect(tried.slice(5)).toEqual([0.395, 0.988]); // √(0.25·0.625), √(0.625·1.5625) to 3 digits
     expect(bowl.best.lambda).toBeCloseTo(0.625, 12);
     expect(bowl.atEdge).toBe(false);
     const low = selectLambda([1, 2], trial((l) => l), 10, 2);
     expect(low.trials.map((t) => t.lambda)).toEqual([1, 2, 0.1, 0.01]);
     expect(low.atEdge).toBe(true);
-    const inside = selectLambda([1, 2, 4], trial((l) => (l - 2) ** 2));
-    expect(inside.trials).toHaveLength(3);
+    const inside = selectLambda([1, 2, 4], trial((l) => (l - 2.5) ** 2));
+    expect(inside.trials.map((t) => t.lambda).slice(3)).toEqual([1.41, 2.83]);
+    expect(inside.best.lambda).toBe(2.83);
     expect(() => selectLambda([0, 1], trial((l) => l))).toThrow(/acrLambdas/);
   });
 });

@@ -7,7 +7,7 @@
  * a Wasserstein critic (`acr-critic.ts`), then used variationally,
  *   x̂ = argmin_x ½‖Âx − û‖² + λ R_θ(x) + (ξ/2)‖x‖²   (Â = A/‖A‖, û = u/‖A‖, L-BFGS from the FBP),
  * λ chosen on the training MSE over `--acrLambdas` (extended past an edge of the grid while the MSE
- * still falls there), and scored held out. Flags: {@link ACR_FLAGS}.
+ * still falls there, then refined once between the best and its neighbours), and scored held out. Flags: {@link ACR_FLAGS}.
  */
 import { tf, lbfgs } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
@@ -18,11 +18,11 @@ import { trainCritic, type CriticSettings } from './acr-critic.js';
 
 /** Flags of the ACR row (merged into main.ts's); the architecture flags are the `icnn` row's. */
 export const ACR_FLAGS = {
-  acrInit: 'tv', // the critic's start: 'tv' (TV-like first layer) or 'random' (convexNetwork's), both calibrated to mean ‖∇R‖ = 1
+  acrInit: 'tv', // the critic's start: 'tv' (the 8-direction TV FoE as an ICNN) or 'random' (convexNetwork's), both calibrated to mean ‖∇R‖ = 1
   acrSteps: 500, // Adam steps of the adversarial training (one augmented batch of the training phantoms each; paper: 20 epochs of 25 images)
   acrRate: 1e-4, // Adam learning rate, β₁ = 0.5, β₂ = 0.9 (paper: 2e-5 on a critic of unit-scale weights)
   acrPenalty: 10, // gradient-penalty weight λ_gp (paper: 10)
-  acrOneSided: 'false', // 'false': the two-sided (‖∇R‖ − 1)² of the ACR code; 'true': Lunz et al.'s one-sided (‖∇R‖ − 1)₊²
+  acrOneSided: 'true', // 'true': Lunz et al.'s one-sided (‖∇R‖ − 1)₊² (adversarialLoss's default); 'false': the two-sided (‖∇R‖ − 1)² of the ACR code
   acrEvery: 25, // steps per point of the training curve
   acrLambdas: '0.01,0.02,0.05,0.1,0.2,0.5', // λ grid (extended by ×2.5 past an edge while the training MSE still falls there)
   acrXi: 1e-4, // ξ of (ξ/2)‖x‖²: strong convexity of the reconstruction energy (so its ‖∇E‖/ξ bounds ‖x − x̂‖)
@@ -45,10 +45,13 @@ export interface LambdaTrial {
  * λ by the training MSE over a grid: every grid value is tried; while the best is at an end of the
  * (sorted) grid, one more value `factor`× beyond that end is tried, at most `extend` times, so that
  * the chosen λ is an interior minimum of the values tried unless the cap is reached (then
- * `atEdge` says so).
+ * `atEdge` says so). An interior best is then refined once: the geometric midpoints (to 3 digits)
+ * between it and its two neighbours are tried too.
  *
  * @param grid - the λ values (positive).
  * @param trial - trains nothing: reconstructs the training set at λ and returns the trial.
+ * @param factor - the step of an extension past an edge.
+ * @param extend - the most extensions.
  * @returns the trials in the order tried, the best, and whether it is still at an edge.
  */
 export function selectLambda(grid: number[], trial: (lambda: number) => LambdaTrial, factor = 2.5, extend = 3) {
@@ -67,7 +70,14 @@ export function selectLambda(grid: number[], trial: (lambda: number) => LambdaTr
     if (next == null) break;
     trials.push(trial(next));
   }
-  return { trials, best: best(), atEdge: edge() != null };
+  const atEdge = edge() != null;
+  if (!atEdge) {
+    const l = best().lambda;
+    const sorted = trials.map((t) => t.lambda).sort((a, b) => a - b);
+    const i = sorted.indexOf(l);
+    for (const neighbour of [sorted[i - 1], sorted[i + 1]]) trials.push(trial(Number(Math.sqrt(l * neighbour).toPrecision(3))));
+  }
+  return { trials, best: best(), atEdge };
 }
 
 /** The scaled operator Â = A/‖A‖ (as the other rows). */
