@@ -13,15 +13,19 @@ const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 /** Per call: the summary of its timing. */
 const summaries = (s: PoolSide) => s.calls.flat().map((c) => summarizeTiming(c.timing));
 
-/** The side's blocks with cpuMs replaced by the busiest thread's CPU ms (the critical path in CPU time). */
+/**
+ * The side's blocks with cpuMs replaced by the workers' CPU ms per thread (their sum / thread
+ * count): the wall time of a call on free cores with an even split. Under load the threads that
+ * got a core take more problems, so the busiest thread's CPU would measure the load again.
+ */
 function criticalBlocks(s: PoolSide): Block[] {
-  return s.blocks.map((b, r) => ({ ms: b.ms, cpuMs: s.calls[r].map((c) => Math.max(...c.timing.threads.map((t) => t.cpuMs ?? NaN))) }));
+  return s.blocks.map((b, r) => ({ ms: b.ms, cpuMs: s.calls[r].map((c) => c.timing.threads.reduce((a, t) => a + (t.cpuMs ?? NaN), 0) / c.timing.threads.length) }));
 }
 
 function ratio(a: PoolSide, b: PoolSide): string {
   const r = ratioOfRounds(a.blocks, b.blocks);
   const c = ratioOfRounds(criticalBlocks(a), criticalBlocks(b));
-  return `wall **${f2(r.wall)}×** (rounds ${f2(r.wallMin)}–${f2(r.wallMax)}), from CPU time ${f2(c.cpu)}×`;
+  return `wall **${f2(r.wall)}×** (rounds ${f2(r.wallMin)}–${f2(r.wallMax)}); from CPU time (CPU per worker thread, i.e. free cores and an even split) ${f2(c.cpu)}×`;
 }
 
 /** Prints the section. */
