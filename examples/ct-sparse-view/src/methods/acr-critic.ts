@@ -80,7 +80,7 @@ export function calibrateCritic(network: ConvexNetworkOptions, theta: Params, re
  * training phantoms (truth) and their FBP (fake) per step.
  *
  * @returns θ (tfjs variables, the caller disposes them), the calibrated network options, the
- *   calibration factor c, the start's W, and the training curve.
+ *   calibration factor c and the training curve.
  */
 export function trainCritic(ctx: CtContext, base: ConvexNetworkOptions, settings: CriticSettings) {
   const seed = 5000 + Number(ctx.flags.seed);
