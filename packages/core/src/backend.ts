@@ -36,7 +36,8 @@ export interface BackendOptions {
    * On wasm, use bilevel's replacement kernels for `Conv2DBackpropInput` and
    * `Conv2DBackpropFilter` (im2col/col2im over the wasm heap + the backend's XNNPACK matMul;
    * default `true`). They agree with the stock kernels to float32 rounding and made the FoE
-   * gradient and HVP about 2× faster; `false` restores the kernels tfjs (and bilevel's
+   * gradient and HVP about 2× faster; `Slice` copies contiguous runs heap to heap (bit for
+   * bit the stock kernel, without its per-row views); `false` restores the kernels tfjs (and bilevel's
    * composite filter gradient) registered, e.g. to compare or to rule them out.
    */
   wasmKernels?: boolean;

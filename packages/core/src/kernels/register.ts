@@ -1,6 +1,6 @@
 /**
  * Registration of bilevel's replacement kernels on the wasm backend (see
- * conv2d-backprop-input.ts and conv2d-backprop-filter.ts). Each replacement keeps the kernel
+ * conv2d-backprop-input.ts, conv2d-backprop-filter.ts, conv2d-cached.ts and slice-runs.ts). Each replacement keeps the kernel
  * it replaces as its fallback for configurations it does not cover, and
  * {@link useWasmKernels}(false) puts those kernels back.
  *
@@ -11,11 +11,13 @@ import { conv2dBackpropInputCol2im } from './conv2d-backprop-input.js';
 import { conv2dBackpropFilterIm2col, type KernelFunc } from './conv2d-backprop-filter.js';
 import { clearFilterCache } from './filter-cache.js';
 import { conv2dCached } from './conv2d-cached.js';
+import { sliceByRuns } from './slice-runs.js';
 
 const REPLACEMENTS: Record<string, (fallback: KernelFunc | undefined) => KernelFunc> = {
   Conv2DBackpropInput: conv2dBackpropInputCol2im,
   Conv2DBackpropFilter: conv2dBackpropFilterIm2col,
   Conv2D: conv2dCached,
+  Slice: sliceByRuns,
 };
 
 /** The kernel configs that were registered before bilevel's replacements, by kernel name. */
@@ -28,7 +30,7 @@ export function wasmKernelsActive(): boolean {
 
 /**
  * Registers (`on = true`) or removes (`false`) bilevel's replacement kernels for the wasm
- * backend's `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `Conv2D` (new filter buffers through the filter cache). Idempotent. Removing them
+ * backend's `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `Conv2D` (new filter buffers through the filter cache) and `Slice` (one copy per contiguous run). Idempotent. Removing them
  * also frees the filter buffers they keep (filter-cache.ts).
  *
  * @param on - whether the replacements should be active.
