@@ -29,8 +29,12 @@ import { startPeers, root, type PeerWorker } from './peer/peers.js';
 import { interleave, type Interleaved } from './peer/interleave.js';
 import { summarizeSide, type SideSummary } from './peer/rounds.js';
 import { report, type Row } from './peer/report.js';
+import { ownRatios } from './peer/own-ratios.js';
 
 const HG_REPEATS = Number(process.env.BENCH_HG_REPEATS ?? 5);
+/** Rounds and calls per block of ours-against-ours (HVP / gradient, src/peer/own-ratios.ts). */
+const RATIO_ROUNDS = Number(process.env.BENCH_RATIO_ROUNDS ?? 9);
+const RATIO_REPEATS = Number(process.env.BENCH_RATIO_REPEATS ?? 5);
 const TRAIN_REPEATS = Number(process.env.BENCH_TRAIN_REPEATS ?? 3);
 const TRAIN = [
   { model: 'tv' as const, count: 4, size: 64, outer: 10, lr: 0.1 },
@@ -135,6 +139,8 @@ async function main(): Promise<void> {
         tf.dispose(r.out);
         rows.push({ kind: 'primitive', batch: c.batch, op, before: oursBefore[i][op], measured: r, ours: out });
       }
+      // the peers idle meanwhile
+      rows.push({ kind: 'own', batch: c.batch, ratios: await ownRatios(p.calls, RATIO_ROUNDS, RATIO_REPEATS) });
       p.dispose();
     }
     const foeNow = foe(true);
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
       built.dispose();
       rows.push({ kind: 'training', model: run.model, measured: r, losses: r.out.losses, theta });
     }
-    report(rows, { tfjs: tf.version.tfjs, rounds: ROUNDS, reps: REPEATS, hgRounds: HG_REPEATS, trainRounds: TRAIN_REPEATS });
+    report(rows, { tfjs: tf.version.tfjs, rounds: ROUNDS, reps: REPEATS, ratioRounds: RATIO_ROUNDS, ratioReps: RATIO_REPEATS, hgRounds: HG_REPEATS, trainRounds: TRAIN_REPEATS });
     if (tf.memory().numTensors !== before) console.warn(`bench:peer: ${tf.memory().numTensors - before} tensors not freed by the measured code`);
   } finally {
     await Promise.all(workers.map((w: PeerWorker) => w.close()));

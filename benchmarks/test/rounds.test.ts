@@ -79,6 +79,9 @@ describe('ratioOfRounds', () => {
     expect(r.wall).toBeCloseTo(1.05, 12);
     expect(r.wallMin).toBeCloseTo(0.9, 12);
     expect(r.wallMax).toBeCloseTo(4, 12);
+    // the per-round values in time order, CPU as wall here (cores 1), with their range
+    expect(r.perRound.wall.map((x) => Number(x.toFixed(12)))).toEqual([0.9, 1.1, 1, 4, 1.05]);
+    expect([r.cpuMin, r.cpuMax].map((x) => Number(x.toFixed(12)))).toEqual([0.9, 4]);
   });
 
   it('takes the CPU ratio from CPU time, so time preempted on one side drops out', () => {

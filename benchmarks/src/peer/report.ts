@@ -8,12 +8,14 @@ import { SIZE, FILTERS, KERNEL } from './workloads.js';
 import { relDiff } from './peers.js';
 import { ratioOfRounds, summarizeSide, type SideSummary } from './rounds.js';
 import type { Interleaved } from './interleave.js';
+import type { OwnRatios } from './own-ratios.js';
 
 type Arrays = Record<string, Float32Array>;
 export type Row =
   | { kind: 'primitive'; batch: number; op: string; before: SideSummary; measured: Interleaved<unknown>; ours: Float32Array[] }
   | { kind: 'hypergradient'; work: string; before: SideSummary; beforeGrad: Arrays; measured: Interleaved<unknown>; grad: Arrays }
-  | { kind: 'training'; model: string; measured: Interleaved<unknown>; losses: number[]; theta: Arrays };
+  | { kind: 'training'; model: string; measured: Interleaved<unknown>; losses: number[]; theta: Arrays }
+  | { kind: 'own'; batch: number; ratios: OwnRatios };
 
 const MIXED = ['filters', 'logAlpha', 'logNu'];
 
@@ -46,7 +48,7 @@ function header(first: string[], m: Interleaved<unknown>, extra: string[]): void
 }
 
 /** Prints the three tables. */
-export function report(rows: Row[], info: { tfjs: string; rounds: number; reps: number; hgRounds: number; trainRounds: number }): void {
+export function report(rows: Row[], info: { tfjs: string; rounds: number; reps: number; ratioRounds: number; ratioReps: number; hgRounds: number; trainRounds: number }): void {
   const prims = rows.filter((r): r is Extract<Row, { kind: 'primitive' }> => r.kind === 'primitive');
   if (prims.length > 0) {
     const m0 = prims[0].measured;
@@ -62,10 +64,12 @@ export function report(rows: Row[], info: { tfjs: string; rounds: number; reps: 
       });
       console.log(`| ${r.batch} | ${r.op} | ${fmt(r.before.ms)} | ${s.ms} | ${s.ratio} | ${s.cores} | ${diff.join(' / ')} |`);
     }
-    for (const batch of [...new Set(prims.map((r) => r.batch))]) {
-      const of = (op: string) => summarizeSide(prims.find((r) => r.batch === batch && r.op === op)!.measured.ours);
-      const g = of('gradient');
-      console.log(`  batch ${batch}: HVP / gradient (ours now, wall / CPU) = ${(of('hvp').ms / g.ms).toFixed(2)} / ${(of('hvp').cpuMs / g.cpuMs).toFixed(2)} one-shot, ${(of('hvp in CG').ms / g.ms).toFixed(2)} / ${(of('hvp in CG').cpuMs / g.cpuMs).toFixed(2)} per CG iteration`);
+    const own = rows.filter((r): r is Extract<Row, { kind: 'own' }> => r.kind === 'own');
+    if (own.length > 0) console.log(`\nHVP / our own gradient, interleaved (gradient, one-shot HVP, one prepared-Hessian product per round; ${info.ratioRounds} rounds of ${info.ratioReps} calls each; median over rounds of the per-round ratio, (range), then the per-round CPU ratios in time order):`);
+    for (const { batch, ratios: o } of own) {
+      const range = (r: typeof o.hvp) => `CPU ${r.cpu.toFixed(2)} (${r.cpuMin.toFixed(2)}–${r.cpuMax.toFixed(2)}), wall ${r.wall.toFixed(2)} (${r.wallMin.toFixed(2)}–${r.wallMax.toFixed(2)})`;
+      const rounds = (r: typeof o.hvp) => r.perRound.cpu.map((x) => x.toFixed(2)).join(' ');
+      console.log(`  batch ${batch}: gradient ${fmt(o.ms.gradient)} / HVP ${fmt(o.ms.hvp)} / per CG iteration ${fmt(o.ms['hvp in CG'])} CPU ms; HVP / gradient one-shot ${range(o.hvp)} [${rounds(o.hvp)}]; per CG iteration ${range(o.cg)} [${rounds(o.cg)}]`);
     }
   }
   const hg = rows.find((r): r is Extract<Row, { kind: 'hypergradient' }> => r.kind === 'hypergradient');

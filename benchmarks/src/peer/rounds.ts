@@ -51,14 +51,23 @@ export function summarizeSide(blocks: readonly Block[]): SideSummary {
   return { ms: median(all('ms')), cpuMs: median(all('cpuMs')), cores: median(cores) };
 }
 
-/** ours / peer: the median over rounds of the per-round ratio of block medians (wall and CPU), with its range. */
-export interface Ratio { wall: number; cpu: number; wallMin: number; wallMax: number; rounds: number }
+/**
+ * ours / peer: the median over rounds of the per-round ratio of block medians (wall and CPU), with
+ * their ranges and the per-round values in time order (`perRound`).
+ */
+export interface Ratio {
+  wall: number; cpu: number; wallMin: number; wallMax: number; cpuMin: number; cpuMax: number; rounds: number;
+  perRound: { wall: number[]; cpu: number[] };
+}
 
 export function ratioOfRounds(ours: readonly Block[], peer: readonly Block[]): Ratio {
   if (ours.length !== peer.length || ours.length === 0) throw new Error(`bench:peer ratioOfRounds: ${ours.length} blocks of ours against ${peer.length} of the peer; both sides need one block per round`);
   const wall = ours.map((b, r) => median(b.ms) / median(peer[r].ms));
   const cpu = ours.map((b, r) => median(b.cpuMs) / median(peer[r].cpuMs));
-  return { wall: median(wall), cpu: median(cpu), wallMin: Math.min(...wall), wallMax: Math.max(...wall), rounds: wall.length };
+  return {
+    wall: median(wall), cpu: median(cpu), wallMin: Math.min(...wall), wallMax: Math.max(...wall),
+    cpuMin: Math.min(...cpu), cpuMax: Math.max(...cpu), rounds: wall.length, perRound: { wall, cpu },
+  };
 }
 
 function sum(xs: readonly number[]): number {

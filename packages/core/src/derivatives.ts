@@ -42,6 +42,12 @@ export interface Derivatives<D> {
   valueAndGradient?(x: tf.Tensor, theta: Params, data: D): { value: tf.Scalar; grad: tf.Tensor };
   /** The Hessian prepared at x (see {@link HessianAt}). */
   hessian?(x: tf.Tensor, theta: Params, data: D): HessianAt;
+  /**
+   * One Hessian-vector product `∇²ₓₓΦ(x; θ) v` at a new x, for when a single product shares work that a
+   * prepared Hessian cannot (for FoE on wasm: `C x` and `C v` in one pass, no `ψ''(C x)` written out).
+   * `problem.hvp` uses it; linear solves keep {@link Derivatives.hessian}. Default: `hessian(x).apply(v)`.
+   */
+  hvp?(x: tf.Tensor, theta: Params, data: D, v: tf.Tensor): tf.Tensor;
   /** The mixed product `∇_θ⟨∇ₓΦ(x; θ), v⟩`, a tree shaped like θ. */
   mixed?(x: tf.Tensor, theta: Params, data: D, v: tf.Tensor): Params;
 }
@@ -67,6 +73,7 @@ export const DERIVATIVES_SCHEMA = {
     gradient: opt.nullable(opt.func('pass (x, theta, data) => ∇ₓΦ')),
     valueAndGradient: opt.nullable(opt.func('pass (x, theta, data) => ({ value, grad })')),
     hessian: opt.nullable(opt.func('pass (x, theta, data) => ({ apply(v), dispose() })')),
+    hvp: opt.nullable(opt.func('pass (x, theta, data, v) => ∇²ₓₓΦ v')),
     mixed: opt.nullable(opt.func('pass (x, theta, data, v) => ∇_θ⟨∇ₓΦ, v⟩ as a tree like theta')),
   })),
   verify: opt.nullable(opt.union([opt.boolean(), opt.object({ tol: opt.number({ gt: 0 }), seed: opt.integer() })])),
@@ -127,7 +134,7 @@ export function buildDerivatives<D>(
     return auto.gradient(x, theta, data);
   };
   const checks = verify ? verifier(name, { ...VERIFY_DEFAULTS, ...(typeof verify === 'object' ? verify : {}) }) : null;
-  const checked = { gradient: false, hessian: false, mixed: false };
+  const checked = { gradient: false, hessian: false, hvp: false, mixed: false };
   const check = (kind: keyof typeof checked, x: tf.Tensor, run: (xr: tf.Tensor, v: tf.Tensor) => [tf.Tensor[], tf.Tensor[]]) => {
     if (checks == null || checked[kind]) return;
     checked[kind] = true;
@@ -169,6 +176,10 @@ export function buildDerivatives<D>(
       return { apply: (v) => auto.hvp(x, theta, data, v), dispose: () => {} };
     },
     hvp(x, theta, data, v) {
+      if (s.hvp != null) {
+        check('hvp', x, (xr, w) => [[s.hvp!(xr, theta, data, w)], [auto.hvp(xr, theta, data, w)]]);
+        return s.hvp(x, theta, data, v);
+      }
       const h = built.hessianAt(x, theta, data);
       try {
         return h.apply(v);

@@ -88,6 +88,36 @@ describeEachBackend('structured derivatives (defineProblem derivatives / verify)
     free(s);
   });
 
+  it('a supplied one-shot hvp is what problem.hvp uses (hessianAt keeps the prepared form), and verify checks it', () => {
+    const s = setup();
+    const before = tf.memory().numTensors;
+    let shots = 0;
+    // the diagonal Hessian applied without preparing it: H v = (1 + e^a + 2b²(1 − u)/(1 + u)²) ⊙ v, u = b²x²
+    const hvp = (x: tf.Tensor, th: Params, _d: { y: tf.Tensor }, v: tf.Tensor) => {
+      shots += 1;
+      return tf.tidy(() => {
+        const u = tf.mul(tf.square(th.b), tf.square(x));
+        return tf.mul(tf.addN([tf.onesLike(x), tf.mul(tf.exp(th.a), tf.onesLike(x)), tf.div(tf.mul(tf.mul(2, tf.square(th.b)), tf.sub(1, u)), tf.square(tf.add(1, u)))]), v);
+      });
+    };
+    const auto = defineProblem({ energy });
+    const fast = defineProblem({ energy, derivatives: { gradient, hessian, hvp }, verify: true });
+    prepared = 0;
+    const [a, b] = [fast.hvp(s.x, s.theta, s.data, s.v), auto.hvp(s.x, s.theta, s.data, s.v)];
+    expect(relErr(a, b)).toBeLessThan(TOL);
+    // verify's one check + the product itself; the Hessian was not prepared for either
+    expect([shots, prepared]).toEqual([2, 0]);
+    const h = fast.hessianAt(s.x, s.theta, s.data);
+    h.apply(s.v).dispose();
+    h.dispose();
+    expect(prepared).toBe(2); // verify's check of the Hessian, then the one prepared
+    const bad = defineProblem({ energy, name: 'twice', derivatives: { hvp: (x, th, d, v) => tf.tidy(() => tf.mul(2, hvp(x, th, d, v))) }, verify: true });
+    expect(() => bad.hvp(s.x, s.theta, s.data, s.v)).toThrow(/twice: the supplied derivatives\.hvp disagrees with autodiff/);
+    tf.dispose([a, b]);
+    expect(tf.memory().numTensors).toBe(before);
+    free(s);
+  });
+
   it('verify rejects a wrong derivative with an error naming it, once, without leaking', () => {
     const s = setup();
     const before = tf.memory().numTensors;

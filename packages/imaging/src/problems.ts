@@ -150,6 +150,20 @@ function composeDerivatives(R: Regularizer, A: LinearOperator, xi: number): Deri
       };
     };
   }
+  if (R.hvp != null) {
+    out.hvp = (x, th, _d, v) => {
+      const hR = R.hvp!(x, th, v);
+      try {
+        return tf.tidy(() => {
+          const terms = [normal(v), hR];
+          if (xi > 0) terms.push(tf.mul(xi, v));
+          return tf.addN(terms);
+        });
+      } finally {
+        hR.dispose();
+      }
+    };
+  }
   if (R.mixed != null) out.mixed = (x, th, _d, v) => R.mixed!(x, th, v);
   // denoising: R's one-kernel derivatives of the whole energy where it has them (TV)
   const fused = A.isIdentity ? denoisingOf(R) : undefined;

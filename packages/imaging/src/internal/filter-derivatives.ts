@@ -23,6 +23,7 @@ import { tf } from '@bilevel/core';
 import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
+import { curvatureProduct, curvatureProductApplies } from './filter-hvp.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -72,6 +73,8 @@ export interface FilterModel {
   valueAndGradient(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor };
   gradient(x: tf.Tensor, theta: Params): tf.Tensor;
   hessian(x: tf.Tensor, theta: Params): HessianAt;
+  /** One Hessian-vector product at a new x (filter-hvp.ts on wasm; else the Hessian prepared and applied once). */
+  hvp(x: tf.Tensor, theta: Params, v: tf.Tensor): tf.Tensor;
   mixed(x: tf.Tensor, theta: Params, v: tf.Tensor): Params;
 }
 
@@ -243,6 +246,25 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
         apply: (v) => tf.tidy(() => c.adjoint(tf.mul(curvature, c.apply(v, filters)), adjoint, v.shape)),
         dispose: () => tf.dispose([curvature, adjoint]),
       };
+    },
+    hvp(x, theta, v) {
+      // the one-pass SIMD route (no gradient, so not while a tape records; Student-t experts only)
+      const taping = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+      const simd = taping || expert.studentT == null ? null : filterSimdOf(tf.backend());
+      if (simd != null && curvatureProductApplies(x, v, filtersOf(theta))) {
+        return tf.tidy(() => {
+          const c = conv(theta);
+          const second = expert.studentT!(theta).second;
+          const scale = expert.scale != null ? expert.scale(theta) : tf.onesLike(second);
+          return curvatureProduct(simd, x, v, { filters: filtersOf(theta), weights: expert.weights(theta), scale, second, padded: c.padded, mode: c.mode, adjoint: c.adjoint });
+        });
+      }
+      const h = model.hessian(x, theta);
+      try {
+        return h.apply(v);
+      } finally {
+        h.dispose();
+      }
     },
     mixed(x, theta, v) {
       // the SIMD route builds its results from JS arrays: while a tape records, the tfjs route runs, which fails

@@ -23,6 +23,7 @@ import { FILTER_SIMD_WASM } from './filter-simd-module.js';
 interface Exports {
   filterGradient(xp: number, wp: number, dy: number, g: number, oh: number, ow: number, kh: number, kwr: number, co: number, cor: number): void;
   studentFactors(t: number, u: number, d1: number, d2: number, n: number): void;
+  curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
 }
 
 /** The geometry of a one-channel, stride-1 filter gradient. */
@@ -41,6 +42,11 @@ export interface FilterSimd {
   filterGradient(x: tf.Tensor, dy: tf.Tensor | number, g: FilterGeometry): Float32Array | null;
   /** The Student-t factors of `t` and `u` (n floats each) into two scratch buffers; returns their heap offsets (valid until the next call). */
   studentFactors(t: tf.Tensor, u: tf.Tensor): { d1: number; d2: number };
+  /**
+   * The Student-t curvature product `((1 − t²)/(1 + t²)²) ⊙ u` with `t = scale ⊙ (C x)`, `u = C v` (C: the one-channel
+   * convolution with `filters` in the geometry g, zero padding (top, left)) into `out` (`[n, oh, ow, co]`, a heap offset).
+   */
+  curvature(x: tf.Tensor, v: tf.Tensor, filters: Float32Array, scale: Float32Array, out: number, g: FilterGeometry): void;
 }
 
 /**
@@ -75,7 +81,40 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     if (d == null) throw new Error('filter-simd: a tensor is not on this wasm backend');
     return d.memoryOffset;
   };
+  const curvatureScratch = scratchBlock(b);
   return {
+    curvature(x, v, filters, scale, outAt, g) {
+      const cor = Math.ceil(g.co / 16) * 16;
+      const wp = g.ow + g.kw - 1;
+      const hp = g.oh + g.kh - 1;
+      const padded = hp * wp;
+      const fSize = g.kh * g.kw * cor;
+      const base = curvatureScratch(4 * (2 * padded + fSize + cor));
+      const xAt = offset(x);
+      const vAt = offset(v);
+      const heap = b.wasm.HEAPF32;
+      const fAt = (base >> 2) + 2 * padded;
+      const sAt = fAt + fSize;
+      heap.fill(0, fAt, sAt + cor);
+      // the filters [kh, kw, 1, co] with each tap's channels padded to cor
+      for (let tap = 0; tap < g.kh * g.kw; tap++) heap.set(filters.subarray(tap * g.co, (tap + 1) * g.co), fAt + tap * cor);
+      heap.set(scale.subarray(0, g.co), sAt);
+      const xp = heap.subarray(base >> 2, (base >> 2) + padded);
+      const vp = heap.subarray((base >> 2) + padded, (base >> 2) + 2 * padded);
+      const rows = Math.min(g.h, hp - g.top);
+      const cols = Math.min(g.w, wp - g.left);
+      for (let i = 0; i < g.n; i++) {
+        xp.fill(0);
+        vp.fill(0);
+        const xs = (xAt >> 2) + i * g.h * g.w;
+        const vs = (vAt >> 2) + i * g.h * g.w;
+        for (let r = 0; r < rows; r++) {
+          xp.set(heap.subarray(xs + r * g.w, xs + r * g.w + cols), (r + g.top) * wp + g.left);
+          vp.set(heap.subarray(vs + r * g.w, vs + r * g.w + cols), (r + g.top) * wp + g.left);
+        }
+        e.curvature(base, base + 4 * padded, wp, 4 * fAt, 4 * sAt, outAt + 4 * i * g.oh * g.ow * g.co, g.oh, g.ow, g.kh, g.kw, g.co, cor);
+      }
+    },
     filterGradient(x, dy, g) {
       const kwr = Math.ceil(g.kw / 4) * 4;
       const cor = Math.ceil(g.co / 8) * 8;

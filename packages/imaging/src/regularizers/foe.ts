@@ -140,6 +140,7 @@ export function fieldsOfExperts(options: FieldsOfExpertsOptions = {}): Regulariz
     gradient: derivatives.gradient,
     valueAndGradient: derivatives.valueAndGradient,
     hessian: derivatives.hessian,
+    hvp: derivatives.hvp,
     mixed: derivatives.mixed,
     mu: (theta) => (charbonnier ? 0 : -total(theta) / 4),
     lipschitz: (theta) => (charbonnier ? total(theta) : 2 * total(theta)),

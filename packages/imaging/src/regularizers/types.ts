@@ -10,7 +10,7 @@ import type { tf, Params, HessianAt } from '@bilevel/core';
  *   Fields of Experts; undefined when nothing is known.
  * - `lipschitz(θ)`: a Lipschitz constant of `∇ₓR`, undefined when none is known.
  *
- * Analytic derivatives are optional (`gradient`, `valueAndGradient`, `hessian`, `mixed`):
+ * Analytic derivatives are optional (`gradient`, `valueAndGradient`, `hessian`, `hvp`, `mixed`):
  * {@link reconstructionProblem} passes them to `defineProblem`'s `derivatives`, and autodiff
  * of `value` supplies whatever is missing.
  */
@@ -33,6 +33,8 @@ export interface Regularizer {
   valueAndGradient?(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor };
   /** `∇²ₓₓR` prepared at x, its per-x parts computed once (see core's HessianAt). */
   hessian?(x: tf.Tensor, theta: Params): HessianAt;
+  /** One `∇²ₓₓR(x; θ) v` at a new x, when it shares work a prepared Hessian cannot (see core's `Derivatives.hvp`). */
+  hvp?(x: tf.Tensor, theta: Params, v: tf.Tensor): tf.Tensor;
   /** The mixed product `∇_θ⟨∇ₓR(x; θ), v⟩`, a tree shaped like θ. */
   mixed?(x: tf.Tensor, theta: Params, v: tf.Tensor): Params;
 }
