@@ -22,6 +22,8 @@ const flags = parseFlags({
 await initBackend({ log: false });
 const ctx = ctContext(flags as never);
 ctx.flags.netInitAlpha = String(flags.alpha);
+// the same μ and ε for every model (network-saddle.ts reads the FoE's from --foeMu / --foeEpsilon)
+Object.assign(ctx.flags, { foeMu: flags.mu, foeEpsilon: flags.epsilon });
 const solve = (problem: SaddleProblem<never>, theta: Params, data: unknown, options: object) => {
   const s = piggyback({ warmStart: false, ...options });
   const r = s.solve({ problem, theta, data: data as never, tol: Number(flags.tol), maxIter: Number(flags.maxIter) });

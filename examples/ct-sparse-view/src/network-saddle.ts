@@ -13,6 +13,7 @@ import type { ConvexNetworkSaddle } from '@bilevel/imaging';
 import type { PiggybackOptions } from '@bilevel/piggyback';
 import type { CtContext } from './context.js';
 import { tvFilters, tvGamma, tvSecondLayer } from './methods/tv-filters.js';
+import { withFilterMeanScale, meanScaled, meanUnscaled } from './filter-mean.js';
 
 /** Data of the network saddles: û = u/‖A‖, the phantoms, and the FBP images (the anchor). */
 export interface NetworkData { y: tf.Tensor; t: tf.Tensor; fbp: tf.Tensor }
@@ -34,6 +35,12 @@ export const CONVEX_NETWORK_FLAGS = {
   icnnOff: -8, // ω of the other taps of the 'tv' ICNN (W = softplus(−8) ≈ 3.4e-4)
   netAnchor: 'fbp', // x₀ of g = (μ/2)‖x − x₀‖²: 'fbp' (as TV-MAID) or 'zero' (the rows before)
   netPrecondition: 'diagonal', // PDHG steps: 'diagonal' (Pock & Chambolle on Â's and the filters' absoluteSums) or 'false' (constant)
+  // FoE only: MAID's variable φ with V = (φ − mean) + c·mean per filter (filter-mean.ts): 1 = V itself, 0 < c < 1 a
+  // preconditioner on the filters' means (the stiff directions), 0 = zero-mean filters
+  netMeanScale: 1,
+  // the FoE's μ_g and Huber ε of its 'tv' start (the ICNN reads --mu / --epsilon)
+  foeMu: 0.01,
+  foeEpsilon: 0.0002,
   netIterations: 30, // MAID iterations per network (the budget that ends a run is --netWork or relativeGradTol)
   netWork: 6000, // MAID's budget of PDHG + adjoint iterations for the FoE (checked inside an iteration too)
   icnnWork: 6000, // the same for the ICNN
@@ -57,8 +64,8 @@ export interface NetworkSetup {
   test: NetworkData;
   /** piggyback options for the solves (steps). */
   steps: PiggybackOptions;
-  /** The start and its α (for the rows' labels). */
-  start: { init: string; alpha?: number; gamma: number };
+  /** The start and its α (for the rows' labels), and μ_g of g. */
+  start: { init: string; alpha?: number; gamma: number; mu: number };
   dispose(): void;
 }
 
@@ -77,6 +84,9 @@ export function networkSetup(ctx: CtContext, layers: 1 | 2): NetworkSetup {
   const precondition = choice(f, 'netPrecondition', ['diagonal', 'false']);
   const adaptive = choice(f, 'adaptiveSteps', ['balance', 'search', 'false']);
   const w = num('smoothing');
+  // μ_g and the 'tv' start's Huber ε: the FoE's own flags, the ICNN's --mu / --epsilon
+  const mu = layers === 1 ? num('foeMu') : Number(f.mu);
+  const epsilon = layers === 1 ? num('foeEpsilon') : Number(f.epsilon);
   let alpha: number | undefined;
   let gamma = num('gamma');
   if (init === 'tv') {
@@ -84,7 +94,7 @@ export function networkSetup(ctx: CtContext, layers: 1 | 2): NetworkSetup {
     alpha = a === 'tv-maid' ? (ctx.shared.tvAlpha ?? TV_MAID_ALPHA) : Number(a);
     if (!(alpha > 0)) throw new Error(`ct-sparse-view: --netInitAlpha must be 'tv-maid' or a number > 0, got '${a}'.`);
     // the FoE's γ that matches Huber_ε (tv-filters.ts); the ICNN carries it as γ_I·gain
-    gamma = tvGamma(Number(f.epsilon), w) / (layers === 2 ? num('icnnGain') : 1);
+    gamma = tvGamma(epsilon, w) / (layers === 2 ? num('icnnGain') : 1);
   }
   const operator = scaledOperator(ctx.A, 1 / ctx.scale, { normBound: 1, name: 'A/‖A‖' });
   const data = (set: CtContext['train']): NetworkData => {
@@ -93,7 +103,7 @@ export function networkSetup(ctx: CtContext, layers: 1 | 2): NetworkSetup {
   };
   const saddle = convexNetworkSaddle<NetworkData>({
     operator, operatorNorm: 1, layers, channels: num('channels'), outChannels: num('outChannels'), size: num('filterSize'),
-    gamma, smoothing: w, scale: num('filterScale'), mu: Number(f.mu), zWeight: num('zWeight'), dualSmoothing: num('dualSmoothing'),
+    gamma, smoothing: w, scale: num('filterScale'), mu, zWeight: num('zWeight'), dualSmoothing: num('dualSmoothing'),
     ...(anchor === 'fbp' ? { anchor: (d: NetworkData) => d.fbp } : {}),
   });
   const theta0 = saddle.theta;
@@ -107,12 +117,20 @@ export function networkSetup(ctx: CtContext, layers: 1 | 2): NetworkSetup {
       theta0.omega = tvSecondLayer(num('filterSize'), num('channels'), num('outChannels'), num('icnnGain'), num('icnnOff'));
     }
   }
+  // FoE: MAID's variable φ (filter-mean.ts); θ₀ = P⁻¹V₀, or V₀'s zero-mean part for c = 0
+  const meanScale = num('netMeanScale');
+  if (layers === 1 && meanScale !== 1) {
+    const v0 = theta0.V;
+    theta0.V = meanScale > 0 ? meanUnscaled(v0, meanScale) : meanScaled(v0, 0);
+    v0.dispose();
+    saddle.problem = withFilterMeanScale(saddle.problem, meanScale);
+  }
   const train = data(ctx.train);
   const test = data(ctx.test);
   return {
     saddle, theta0, train, test,
     steps: { precondition: precondition === 'diagonal' ? 'diagonal' : false, adaptiveSteps: adaptive === 'false' ? false : (adaptive as 'balance' | 'search') },
-    start: { init, alpha, gamma },
+    start: { init, alpha, gamma, mu },
     dispose: () => {
       disposeParams(theta0);
       tf.dispose([train.y, test.y]);

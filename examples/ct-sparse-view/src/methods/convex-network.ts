@@ -25,8 +25,8 @@ function network(layers: 1 | 2): CtMethod {
       const t0 = performance.now();
       const f = ctx.flags;
       const num = (k: keyof typeof CONVEX_NETWORK_FLAGS) => Number(f[k] ?? CONVEX_NETWORK_FLAGS[k]);
-      const mu = Number(f.mu);
       const setup = networkSetup(ctx, layers);
+      const mu = setup.start.mu;
       const { saddle, steps } = setup;
       const trainData = setup.train;
       const testData = setup.test;

@@ -13,8 +13,8 @@ export const tvMaidMethod: CtMethod = {
   async run(ctx) {
     const t0 = performance.now();
     const f = ctx.flags;
-    const mu = Number(f.mu);
-    const epsilon = Number(f.epsilon);
+    const mu = Number(f.tvMu);
+    const epsilon = Number(f.tvEpsilon);
     const anchor = tvAnchor(ctx);
     const problem = tvProblem(ctx, mu, epsilon, anchor);
     const theta0 = { logAlpha: tf.scalar(Math.log(Number(f.alpha0))) };
