@@ -23,7 +23,7 @@ import { tf } from '@bilevel/core';
 import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
-import { curvatureProduct, curvatureProductApplies } from './filter-hvp.js';
+import { passesFor, responsePass, curvatureProduct, type PassParams } from './filter-passes.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -154,6 +154,9 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     const k = rho.shape[3]!;
     return tf.sum(tf.matMul(tf.reshape(rho, [-1, k]), tf.reshape(w, [k, 1]))) as tf.Scalar;
   };
+  const studentT = expert.studentT != null;
+  // the filters and the per-filter scale of the SIMD passes (filter-passes.ts)
+  const passParams = (theta: Params): PassParams => ({ filters: filtersOf(theta), scale: expert.scale != null ? expert.scale(theta) : tf.ones([filtersOf(theta).shape[3]!]) });
   const gradient = (x: tf.Tensor, theta: Params, want: { value?: boolean }) => {
     const filters = filtersOf(theta);
     const c = conv(theta);
@@ -238,25 +241,31 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     hessian(x, theta) {
       const filters = filtersOf(theta);
       const c = conv(theta);
+      // ρ''(t)/f₂ once per x by one pass where it applies (filter-passes.ts), else by the expert's ops
       const [curvature, adjoint] = tf.tidy(() => {
+        const simd = passesFor(studentT, filters, x);
+        if (simd != null) return [responsePass(simd, x, passParams(theta), c, 'second')!, tf.mul(filters, tf.mul(expert.weights(theta), expert.studentT!(theta).second))];
         const second = expert.rho(responses(x, theta, c), theta, { second: true }).second!;
         return [second.tensor, adjointFilters(filters, expert.weights(theta), second)];
       });
+      const unit = { filters, scale: tf.ones([filters.shape[3]!]) };
       return {
-        apply: (v) => tf.tidy(() => c.adjoint(tf.mul(curvature, c.apply(v, filters)), adjoint, v.shape)),
-        dispose: () => tf.dispose([curvature, adjoint]),
+        apply: (v) => tf.tidy(() => {
+          // ρ''/f₂ ⊙ C v from the taps (no tape: the pass has no gradient), else a Conv2D and a product
+          const simd = passesFor(studentT, filters, v);
+          const product = (simd != null ? responsePass(simd, v, unit, c, 'times', curvature) : null) ?? tf.mul(curvature, c.apply(v, filters));
+          return c.adjoint(product, adjoint, v.shape);
+        }),
+        dispose: () => tf.dispose([curvature, adjoint, unit.scale]),
       };
     },
     hvp(x, theta, v) {
-      // the one-pass SIMD route (no gradient, so not while a tape records; Student-t experts only)
-      const taping = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
-      const simd = taping || expert.studentT == null ? null : filterSimdOf(tf.backend());
-      if (simd != null && curvatureProductApplies(x, v, filtersOf(theta))) {
+      // C x, C v and the curvature in one pass (filter-passes.ts), else the Hessian prepared and applied once
+      const simd = passesFor(studentT, filtersOf(theta), x, v);
+      if (simd != null) {
         return tf.tidy(() => {
-          const c = conv(theta);
-          const second = expert.studentT!(theta).second;
-          const scale = expert.scale != null ? expert.scale(theta) : tf.onesLike(second);
-          return curvatureProduct(simd, x, v, { filters: filtersOf(theta), weights: expert.weights(theta), scale, second, padded: c.padded, mode: c.mode, adjoint: c.adjoint });
+          const w = curvatureProduct(simd, x, v, passParams(theta), conv(theta));
+          return conv(theta).adjoint(w, tf.mul(filtersOf(theta), tf.mul(expert.weights(theta), expert.studentT!(theta).second)), x.shape);
         });
       }
       const h = model.hessian(x, theta);

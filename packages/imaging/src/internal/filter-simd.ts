@@ -24,7 +24,18 @@ interface Exports {
   filterGradient(xp: number, wp: number, dy: number, g: number, oh: number, ow: number, kh: number, kwr: number, co: number, cor: number): void;
   studentFactors(t: number, u: number, d1: number, d2: number, n: number): void;
   curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
+  convolve(xp: number, wp: number, f: number, s: number, aux: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number, mode: number): void;
 }
+
+/** The epilogues of {@link FilterSimd.convolve} on z = C x, t = scale ⊙ z (filter-simd.wat `convolve`). */
+export const CONVOLVE = {
+  /** `aux ⊙ z`: a prepared Student-t Hessian's `ρ''(t)/f₂ ⊙ C v`. */
+  times: 0,
+  /** `t/(1 + t²)`: the Student-t `ρ'(t)/f₁`. */
+  first: 1,
+  /** `(1 − t²)/(1 + t²)²`: the Student-t `ρ''(t)/f₂`. */
+  second: 2,
+} as const;
 
 /** The geometry of a one-channel, stride-1 filter gradient. */
 export interface FilterGeometry {
@@ -47,6 +58,11 @@ export interface FilterSimd {
    * convolution with `filters` in the geometry g, zero padding (top, left)) into `out` (`[n, oh, ow, co]`, a heap offset).
    */
   curvature(x: tf.Tensor, v: tf.Tensor, filters: Float32Array, scale: Float32Array, out: number, g: FilterGeometry): void;
+  /**
+   * One convolution `z = C x` with the epilogue `mode` ({@link CONVOLVE}) into `out` (`[n, oh, ow, co]`, a heap offset);
+   * `aux` is read for mode `times`. False (nothing written) where `aux` lies too close to the heap's end for its vector reads.
+   */
+  convolve(x: tf.Tensor, filters: Float32Array, scale: Float32Array, aux: tf.Tensor | null, out: number, g: FilterGeometry, mode: number): boolean;
 }
 
 /**
@@ -81,39 +97,52 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     if (d == null) throw new Error('filter-simd: a tensor is not on this wasm backend');
     return d.memoryOffset;
   };
-  const curvatureScratch = scratchBlock(b);
+  const convolutionScratch = scratchBlock(b);
+  // scratch for `images` zero-padded images (row stride wp = ow + kw: convolve's odd last pixel), then the
+  // filters [kh, kw, 1, co] with each tap's channels padded to cor = 16·⌈co/16⌉, then the scale [cor]
+  const layout = (g: FilterGeometry, images: number, filters: Float32Array, scale: Float32Array) => {
+    const cor = Math.ceil(g.co / 16) * 16;
+    const wp = g.ow + g.kw;
+    const hp = g.oh + g.kh - 1;
+    const padded = hp * wp;
+    const fSize = g.kh * g.kw * cor;
+    const base = convolutionScratch(4 * (images * padded + fSize + cor)) >> 2;
+    const heap = b.wasm.HEAPF32;
+    const fAt = base + images * padded;
+    const sAt = fAt + fSize;
+    heap.fill(0, fAt, sAt + cor);
+    for (let tap = 0; tap < g.kh * g.kw; tap++) heap.set(filters.subarray(tap * g.co, (tap + 1) * g.co), fAt + tap * cor);
+    heap.set(scale.subarray(0, g.co), sAt);
+    const rows = Math.min(g.h, hp - g.top);
+    const cols = Math.min(g.w, wp - 1 - g.left);
+    // image i of tensor t into padded slot `slot` (a fresh view: the caller may have allocated since)
+    const pad = (t: tf.Tensor, i: number, slot: number) => {
+      const h = b.wasm.HEAPF32;
+      const dst = h.subarray(base + slot * padded, base + (slot + 1) * padded);
+      dst.fill(0);
+      const src = (offset(t) >> 2) + i * g.h * g.w;
+      for (let r = 0; r < rows; r++) dst.set(h.subarray(src + r * g.w, src + r * g.w + cols), (r + g.top) * wp + g.left);
+      return 4 * (base + slot * padded);
+    };
+    return { cor, wp, pad, f: 4 * fAt, s: 4 * sAt };
+  };
   return {
     curvature(x, v, filters, scale, outAt, g) {
-      const cor = Math.ceil(g.co / 16) * 16;
-      const wp = g.ow + g.kw - 1;
-      const hp = g.oh + g.kh - 1;
-      const padded = hp * wp;
-      const fSize = g.kh * g.kw * cor;
-      const base = curvatureScratch(4 * (2 * padded + fSize + cor));
-      const xAt = offset(x);
-      const vAt = offset(v);
-      const heap = b.wasm.HEAPF32;
-      const fAt = (base >> 2) + 2 * padded;
-      const sAt = fAt + fSize;
-      heap.fill(0, fAt, sAt + cor);
-      // the filters [kh, kw, 1, co] with each tap's channels padded to cor
-      for (let tap = 0; tap < g.kh * g.kw; tap++) heap.set(filters.subarray(tap * g.co, (tap + 1) * g.co), fAt + tap * cor);
-      heap.set(scale.subarray(0, g.co), sAt);
-      const xp = heap.subarray(base >> 2, (base >> 2) + padded);
-      const vp = heap.subarray((base >> 2) + padded, (base >> 2) + 2 * padded);
-      const rows = Math.min(g.h, hp - g.top);
-      const cols = Math.min(g.w, wp - g.left);
+      const l = layout(g, 2, filters, scale);
       for (let i = 0; i < g.n; i++) {
-        xp.fill(0);
-        vp.fill(0);
-        const xs = (xAt >> 2) + i * g.h * g.w;
-        const vs = (vAt >> 2) + i * g.h * g.w;
-        for (let r = 0; r < rows; r++) {
-          xp.set(heap.subarray(xs + r * g.w, xs + r * g.w + cols), (r + g.top) * wp + g.left);
-          vp.set(heap.subarray(vs + r * g.w, vs + r * g.w + cols), (r + g.top) * wp + g.left);
-        }
-        e.curvature(base, base + 4 * padded, wp, 4 * fAt, 4 * sAt, outAt + 4 * i * g.oh * g.ow * g.co, g.oh, g.ow, g.kh, g.kw, g.co, cor);
+        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, outAt + 4 * i * g.oh * g.ow * g.co, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
       }
+    },
+    convolve(x, filters, scale, aux, outAt, g, mode) {
+      const perImage = 4 * g.oh * g.ow * g.co;
+      // the last pixel's vector reads of aux: up to 3 floats past it
+      if (aux != null && offset(aux) + g.n * perImage + 12 > b.wasm.HEAPF32.byteLength) return false;
+      const l = layout(g, 1, filters, scale);
+      const auxAt = aux == null ? 0 : offset(aux);
+      for (let i = 0; i < g.n; i++) {
+        e.convolve(l.pad(x, i, 0), l.wp, l.f, l.s, auxAt + i * perImage, outAt + i * perImage, g.oh, g.ow, g.kh, g.kw, g.co, l.cor, mode);
+      }
+      return true;
     },
     filterGradient(x, dy, g) {
       const kwr = Math.ceil(g.kw / 4) * 4;

@@ -5,12 +5,13 @@ import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 import { foeProblem } from '../src/index.js';
 
 /*
- * The one-shot FoE Hessian-vector product (filter-hvp.ts: C x, C v and the Student-t curvature
- * in one SIMD pass on wasm) against autodiff of the same energy and against the Hessian
- * prepared at x (the route of linear solves), on every padding, with channel counts around the
- * pass's 16-channel tiles and 4-channel vectors (6, 8, 24, 30) and a batch of 2. Each entry is
- * a float32 sum of ≤ 2·49 products in different orders on the three routes: 1e-5 relative
- * (~100 ulp) is far above their rounding and far below an indexing or factor error (O(1)).
+ * The Student-t FoE derivatives as SIMD passes on wasm (filter-passes.ts): the gradient
+ * (C x with ρ' from the taps), the prepared Hessian (ρ'' once per x, ρ'' ⊙ C v per product) and
+ * the one-shot HVP (C x, C v and the curvature in one pass), each against autodiff of the same
+ * energy, on every padding, with channel counts around the passes' 16-channel tiles and
+ * 4-channel vectors (6, 8, 24, 30), an odd output width (the 2-pixel tiles) and a batch of 2.
+ * Each entry is a float32 sum of ≤ 2·49 products in different orders on the routes: 1e-5
+ * relative (~100 ulp) is far above their rounding and far below an indexing or factor error (O(1)).
  */
 const TOL = 1e-5;
 
@@ -30,16 +31,16 @@ const CASES: Record<string, { options: Options; filters?: () => tf.Tensor; stude
   'Charbonnier, same, 3×3 (prepared route)': { options: { size: 3, alpha: 0.05, nu: 0.3, padding: 'same', expert: 'charbonnier' }, studentT: false },
 };
 
-describeEachBackend('imaging: one-shot Hessian-vector product of the Fields of Experts', (backend) => {
+describeEachBackend('imaging: SIMD passes of the Fields-of-Experts derivatives', (backend) => {
   for (const [name, c] of Object.entries(CASES)) {
-    it(`${name}: problem.hvp matches autodiff and the prepared Hessian; on wasm (Student-t) no forward Conv2D runs`, async () => {
+    it(`${name}: gradient, problem.hvp and the prepared Hessian match autodiff; on wasm (Student-t) no forward Conv2D runs`, async () => {
       const before = tf.memory().numTensors;
       const filters = c.filters?.();
       const options = { ...c.options, ...(filters != null ? { filters } : {}) };
       const fast = foeProblem({ ...options, verify: true });
       const auto = foeProblem({ ...options, derivatives: false });
       filters?.dispose(); // foeProblem copies it
-      const shape = [2, 17, 13, 1];
+      const shape = [2, 17, 13, 1]; // 13: odd output widths on every padding
       const x = tf.tidy(() => tf.add(0.5, tf.mul(0.3, randn(shape, 3))));
       const v = randn(shape, 4);
       const data = { y: randn(shape, 5) };
@@ -54,11 +55,20 @@ describeEachBackend('imaging: one-shot Hessian-vector product of the Fields of E
         h.dispose();
         expect(one.shape).toEqual(shape);
         expect(relErr(one, ref)).toBeLessThan(TOL);
-        expect(relErr(one, prepared)).toBeLessThan(TOL);
-        tf.dispose([one, ref, prepared]);
-        const kernels = await kernelsOf(() => fast.problem.hvp(x, theta, data, v));
-        expect(kernels.includes('Conv2D')).toBe(!(backend === 'wasm' && c.studentT));
-        expect(kernels.includes('Conv2DBackpropInput')).toBe(true);
+        expect(relErr(prepared, ref)).toBeLessThan(TOL);
+        const [g, gRef] = [fast.problem.gradient(x, theta, data), auto.problem.gradient(x, theta, data)];
+        expect(relErr(g, gRef)).toBeLessThan(TOL);
+        tf.dispose([one, ref, prepared, g, gRef]);
+        const passes = backend === 'wasm' && c.studentT;
+        for (const run of [() => fast.problem.hvp(x, theta, data, v)]) {
+          const kernels = await kernelsOf(run);
+          expect(kernels.includes('Conv2D')).toBe(!passes);
+          expect(kernels.includes('Conv2DBackpropInput')).toBe(true);
+        }
+        const h2 = fast.problem.hessianAt(x, theta, data);
+        const applied = await kernelsOf(() => h2.apply(v));
+        h2.dispose();
+        expect(applied.includes('Conv2D')).toBe(!passes);
       } finally {
         fast.dispose();
         auto.dispose();
@@ -69,7 +79,7 @@ describeEachBackend('imaging: one-shot Hessian-vector product of the Fields of E
     });
   }
 
-  it('while a tape records, problem.hvp takes the differentiable route: ∇_v Σ(H v) = H 1 (H symmetric)', () => {
+  it('while a tape records, gradient, hvp and a prepared Hessian take the differentiable route: ∇_v Σ(H v) = H 1 (H symmetric)', () => {
     const before = tf.memory().numTensors;
     const fast = foeProblem({ size: 5, alpha: 0.05, nu: 0.3, padding: 'same' });
     const shape = [1, 11, 9, 1];
@@ -81,7 +91,15 @@ describeEachBackend('imaging: one-shot Hessian-vector product of the Fields of E
       const g = tf.grad((w: tf.Tensor) => tf.sum(fast.problem.hvp(x, fast.theta, data, w)))(v);
       const h1 = fast.problem.hvp(x, fast.theta, data, ones);
       expect(relErr(g, h1)).toBeLessThan(TOL);
-      tf.dispose([g, h1]);
+      // the Hessian prepared outside the tape (its curvature by a pass), applied inside it
+      const h = fast.problem.hessianAt(x, fast.theta, data);
+      const gh = tf.grad((w: tf.Tensor) => tf.sum(h.apply(w)))(v);
+      h.dispose();
+      expect(relErr(gh, h1)).toBeLessThan(TOL);
+      // ∇_x Σ ∇Φ(x) = H 1 through the gradient's differentiable route
+      const gg = tf.grad((z: tf.Tensor) => tf.sum(fast.problem.gradient(z, fast.theta, data)))(x);
+      expect(relErr(gg, h1)).toBeLessThan(TOL);
+      tf.dispose([g, h1, gh, gg]);
     } finally {
       fast.dispose();
       tf.dispose([x, v, data.y, ones]);
