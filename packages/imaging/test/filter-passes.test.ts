@@ -60,7 +60,7 @@ describeEachBackend('imaging: SIMD passes of the Fields-of-Experts derivatives',
         expect(relErr(g, gRef)).toBeLessThan(TOL);
         tf.dispose([one, ref, prepared, g, gRef]);
         const passes = backend === 'wasm' && c.studentT;
-        for (const run of [() => fast.problem.hvp(x, theta, data, v)]) {
+        for (const run of [() => fast.problem.hvp(x, theta, data, v), () => fast.problem.gradient(x, theta, data)]) {
           const kernels = await kernelsOf(run);
           expect(kernels.includes('Conv2D')).toBe(!passes);
           expect(kernels.includes('Conv2DBackpropInput')).toBe(true);

@@ -161,6 +161,12 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     const filters = filtersOf(theta);
     const c = conv(theta);
     const w = expert.weights(theta);
+    const simd = want.value ? null : passesFor(studentT, filters, x);
+    if (simd != null) {
+      // ρ'(t)/f₁ from the taps (filter-passes.ts), f₁ with w on the filters
+      const first = responsePass(simd, x, passParams(theta), c, 'first')!;
+      return { value: undefined, grad: c.adjoint(first, tf.mul(filters, tf.mul(w, expert.studentT!(theta).first)), x.shape) };
+    }
     const r = expert.rho(responses(x, theta, c), theta, { value: want.value, first: true });
     return { value: want.value ? weightedSum(r.value!, w) : undefined, grad: c.adjoint(r.first!.tensor, adjointFilters(filters, w, r.first!), x.shape) };
   };
