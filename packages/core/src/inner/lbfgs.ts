@@ -3,6 +3,7 @@ import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
 import { axpy } from '../internal/fused-ops.js';
+import { twoLoopOnHeap } from '../internal/lbfgs-two-loop.js';
 import { readScalars } from '../internal/solver-utils.js';
 import { BACKTRACKING_DEFAULTS, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
 import { defineOptions, opt, recordExplicit } from '../options.js';
@@ -42,6 +43,9 @@ interface LbfgsState extends InnerState {
 
 /** Two-loop recursion: `−H g` with H the L-BFGS inverse-Hessian approximation. */
 function direction(g: tf.Tensor, state: LbfgsState): tf.Tensor {
+  // on wasm: the same float32 arithmetic in one pass over the heap, bit for bit (internal/lbfgs-two-loop.ts)
+  const fused = twoLoopOnHeap(g, state.s, state.y, state.rho, state.gamma);
+  if (fused != null) return fused;
   return tf.tidy(() => {
     const m = state.s.length;
     const alphas: tf.Tensor[] = new Array(m);

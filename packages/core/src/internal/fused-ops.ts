@@ -36,6 +36,9 @@ export function useFusedSolverOps(on: boolean): boolean {
   return was;
 }
 
+/** Whether the fused forms are switched on ({@link useFusedSolverOps}; other fused loops read it too). */
+export const fusedSolverOpsOn = (): boolean => state.enabled;
+
 const tapeOn = () => (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
 
 /** `'wasm'` (with SIMD), `'cpu'`, or null where only the op form runs. */
