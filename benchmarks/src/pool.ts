@@ -9,7 +9,8 @@
  * first one's bit for bit. Run it pinned to both CPUs:
  *
  *   cd benchmarks && taskset -c 0,1 npx tsx --conditions=@bilevel/source src/pool.ts
- *   BENCH_POOL_ROUNDS=8 BENCH_POOL_REPEATS=2 BENCH_POOL_WARMUP=3 (the defaults)
+ *   BENCH_POOL_ROUNDS=8 BENCH_POOL_REPEATS=2 BENCH_POOL_WARMUP=8 (the defaults; 3 before 2026-12-02 04:00:
+ *   V8's background compilation and GC settle only after ~8 calls, see benchmarks/README.md)
  */
 import { loadavg } from 'node:os';
 import { tf, initBackend, disposeParams } from '@bilevel/core';
@@ -19,7 +20,7 @@ import { reportPool } from './pool/report.js';
 
 const ROUNDS = Number(process.env.BENCH_POOL_ROUNDS ?? 8);
 const REPEATS = Number(process.env.BENCH_POOL_REPEATS ?? 2);
-const WARMUP = Number(process.env.BENCH_POOL_WARMUP ?? 3);
+const WARMUP = Number(process.env.BENCH_POOL_WARMUP ?? 8);
 
 async function main(): Promise<void> {
   await initBackend({ backend: 'wasm', log: false });

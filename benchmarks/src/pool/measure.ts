@@ -28,6 +28,8 @@ export interface PoolSide {
   calls: Call[][];
   /** The warm-up calls (untimed), wall ms each: the pool's start-up cost after `workerPool` resolved. */
   warmupMs: number[];
+  /** The warm-up calls' process CPU outside the workers (inline: outside the calling thread), ms each: V8's GC and compiler threads settling. */
+  warmupOutsideMs: number[];
   startMs: number;
 }
 
@@ -70,10 +72,17 @@ export async function measurePool(theta: Params, rounds: number, reps: number, w
   try {
     let reference: Float32Array | undefined;
     let work = 0;
-    const warmups = made.map(({ pool }) => Array.from({ length: warmup }, () => {
+    const outside: number[][] = made.map(() => []);
+    const warmups = made.map(({ pool }, s) => Array.from({ length: warmup }, () => {
+      const c0 = process.cpuUsage();
+      const clock = mainClock();
       const w0 = performance.now();
       const r = pooledHypergradient(pool, request);
       const ms = performance.now() - w0;
+      const c = process.cpuUsage(c0);
+      const worker = (pool as SamplePool & { timing?: () => RunTiming | undefined }).timing?.();
+      const inside = worker != null ? worker.threads.reduce((a, t) => a + (t.cpuMs ?? NaN), 0) : mainClock().cpuMs - clock.cpuMs;
+      outside[s].push((c.user + c.system) / 1000 - inside);
       const g = flat(r);
       reference ??= g;
       work = r.work.innerIterations + r.work.linearIterations;
@@ -105,7 +114,7 @@ export async function measurePool(theta: Params, rounds: number, reps: number, w
     }));
     const blocks = await alternate(sides, rounds, reps);
     return {
-      sides: made.map((m, s) => ({ label: m.label, threads: m.threads, blocks: blocks[s], calls: calls[s], warmupMs: warmups[s], startMs: m.startMs })),
+      sides: made.map((m, s) => ({ label: m.label, threads: m.threads, blocks: blocks[s], calls: calls[s], warmupMs: warmups[s], warmupOutsideMs: outside[s], startMs: m.startMs })),
       work, grad: reference!, rounds, reps,
     };
   } finally {

@@ -32,7 +32,7 @@ function ratio(a: PoolSide, b: PoolSide): string {
 export function reportPool(m: PoolMeasurement, info: { tfjs: string; warmup: number; load: string }): void {
   const [inline, one, two] = m.sides;
   console.log(`\nPool: one pooled hypergradient of a batch of 8 FoE denoising problems (64×64, 24 filters 5×5, L-BFGS tol 1e-4 + CG tol 1e-4, cold start: ${m.work} inner + linear iterations in every call), tfjs ${info.tfjs} wasm, process on CPUs 0–1; ${m.rounds} interleaved rounds of ${m.reps} calls per side (order alternating), every pool started and warmed by ${info.warmup} calls before the rounds; load average ${info.load}`);
-  console.log('| side | wall ms | process CPU ms | cores | busiest thread: busy / CPU / waiting for a CPU ms | split (mean/max busy) | pool overhead ms | process CPU outside the workers ms | start ms | warm-up calls ms |');
+  console.log('| side | wall ms | process CPU ms | cores | busiest thread: busy / CPU / waiting for a CPU ms | split (mean/max busy) | pool overhead ms | process CPU outside the workers ms | start ms | warm-up calls: ms (CPU outside the workers ms) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of m.sides) {
     const side = summarizeSide(s.blocks);
@@ -41,7 +41,7 @@ export function reportPool(m: PoolMeasurement, info: { tfjs: string; warmup: num
     const med = (xs: number[]) => median(xs);
     // process CPU of a call minus what its worker threads (inline: the calling thread) used: the calling thread, GC and compiler threads
     const outside = s.blocks.flatMap((b, r) => b.cpuMs.map((cpu, i) => cpu - s.calls[r][i].timing.threads.reduce((a, t) => a + (t.cpuMs ?? NaN), 0)));
-    console.log(`| ${s.label} | ${f0(side.ms)} | ${f0(side.cpuMs)} | ${f2(side.cores)} | ${f0(med(busiest.map((t) => t.busyMs)))} / ${f0(med(busiest.map((t) => t.cpuMs ?? NaN)))} / ${f0(med(busiest.map((t) => t.waitMs ?? NaN)))} | ${s.threads > 1 ? f2(med(sum.map((x) => x.balance))) : '–'} | ${s.threads > 0 ? f0(med(sum.map((x) => x.overheadMs))) : '–'} | ${f0(med(outside))} | ${f0(s.startMs)} | ${s.warmupMs.map(f0).join(', ')} |`);
+    console.log(`| ${s.label} | ${f0(side.ms)} | ${f0(side.cpuMs)} | ${f2(side.cores)} | ${f0(med(busiest.map((t) => t.busyMs)))} / ${f0(med(busiest.map((t) => t.cpuMs ?? NaN)))} / ${f0(med(busiest.map((t) => t.waitMs ?? NaN)))} | ${s.threads > 1 ? f2(med(sum.map((x) => x.balance))) : '–'} | ${s.threads > 0 ? f0(med(sum.map((x) => x.overheadMs))) : '–'} | ${f0(med(outside))} | ${f0(s.startMs)} | ${s.warmupMs.map((x, i) => `${f0(x)} (${f0(s.warmupOutsideMs[i])})`).join(', ')} |`);
   }
   console.log(`  speed-up, 1 worker → 2 workers (median over rounds of the per-round ratio): ${ratio(one, two)}`);
   console.log(`  per round, in time order: ${one.blocks.map((b, r) => f2(median(b.ms) / median(two.blocks[r].ms))).join(', ')}`);
