@@ -31,7 +31,7 @@ export const CONVEX_NETWORK_FLAGS = {
   netInit: 'tv', // FoE start: 'tv' (8-direction Huber-TV at --netInitAlpha, Huber ε = --epsilon, tv-filters.ts) or 'random' (± pairs of random filters)
   icnnInit: 'tv', // the ICNN's start: 'tv' (first layer as the FoE's, W = --icnnGain at the centre taps into output 0, softplus(--icnnOff) elsewhere) or 'random'
   netInitAlpha: 'tv-maid', // α of the 'tv' start: 'tv-maid' (TV-MAID's learned α of this run; 4.26e-3, its default-run value, if tv-maid did not run) or a number
-  icnnGain: 10, // the 'tv' ICNN's centre taps W (γ_I = γ_FoE / gain)
+  icnnGain: 1, // the 'tv' ICNN's centre taps W (γ_I = γ_FoE / gain); 10 (before) is G× sharper in its outer ψ and contracts ≈ 8× slower (README, "ICNN: the gain")
   icnnOff: -8, // ω of the other taps of the 'tv' ICNN (W = softplus(−8) ≈ 3.4e-4)
   netAnchor: 'fbp', // x₀ of g = (μ/2)‖x − x₀‖²: 'fbp' (as TV-MAID) or 'zero' (the rows before)
   netPrecondition: 'diagonal', // PDHG steps: 'diagonal' (Pock & Chambolle on Â's and the filters' absoluteSums) or 'false' (constant)

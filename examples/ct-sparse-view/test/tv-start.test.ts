@@ -38,31 +38,35 @@ describe("ct-sparse-view 'tv' start", () => {
     const gamma = tvGamma(epsilon, w);
     const V = tvFilters(size, 16, alpha, gamma);
     const foe = convexNetwork({ layers: 1, channels: 16, size, gamma, smoothing: w });
-    const [gain, off] = [10, -8];
-    const omega = tvSecondLayer(size, 16, 4, gain, off);
-    const icnn = convexNetwork({ layers: 2, channels: 16, outChannels: 4, size, gamma: gamma / gain, smoothing: w });
+    const off = -8;
     const lines: string[] = [];
-    // amplitude 1e-3: every |α∇x| < ε/5 (quadratic piece); 30: |α∇x| ≫ ε on the slopes (linear piece)
-    for (const [amplitude, tolerance] of [[1e-3, 0.08], [30, 0.05]] as const) {
-      const x = bump(amplitude);
-      const tv = huberTv(x);
-      const r = tf.tidy(() => foe.value(x, { V }).dataSync()[0]);
-      const ri = tf.tidy(() => icnn.value(x, { V, omega }).dataSync()[0]);
-      lines.push(`amplitude ${amplitude}: Huber-TV ${tv.toExponential(4)}, FoE ${r.toExponential(4)} (${((r / tv - 1) * 100).toFixed(2)} %), ICNN ${ri.toExponential(4)} (${((ri / r - 1) * 100).toFixed(2)} % of the FoE)`);
-      // the 8 directions approximate the isotropic |∇x| (Cauchy–Crofton, linear piece) and |∇x|² (M ≈ κI,
-      // quadratic piece) to a few per cent on a smooth image; forward against ±-pair differences adds O(h)
-      expect(Math.abs(r / tv - 1)).toBeLessThan(tolerance);
-      // the ICNN: (γ/g)ψ_w(g S + e) with S = Σ_k ψ_w(V_k x) and e ≥ 0 from the softplus(off) taps; since
-      // t − w/2 ≤ ψ_w(t) ≤ t on t ≥ 0 and ψ_w is 1-Lipschitz, −(γw/2g) per pixel ≤ R_I − R_F ≤ (γ/g)Σe, and Σe ≤
-      // softplus(off)·S²·C₂·ΣS (each z_k meets at most S²·C₂ taps): exact inequalities (float32 sums: 1e-6 R_F slack)
-      const lower = -(n * n * gamma * w) / (2 * gain);
-      const upper = (Math.log1p(Math.exp(off)) * size * size * 4 / gain) * r;
-      expect(ri - r).toBeGreaterThanOrEqual(lower - 1e-6 * r);
-      expect(ri - r).toBeLessThanOrEqual(upper + 1e-6 * r);
-      x.dispose();
+    // gain 1: the ICNN row's start (--icnnGain 1); 10: the start before (README, "ICNN: the gain")
+    for (const gain of [1, 10]) {
+      const omega = tvSecondLayer(size, 16, 4, gain, off);
+      const icnn = convexNetwork({ layers: 2, channels: 16, outChannels: 4, size, gamma: gamma / gain, smoothing: w });
+      // amplitude 1e-3: every |α∇x| < ε/5 (quadratic piece); 30: |α∇x| ≫ ε on the slopes (linear piece)
+      for (const [amplitude, tolerance] of [[1e-3, 0.08], [30, 0.05]] as const) {
+        const x = bump(amplitude);
+        const tv = huberTv(x);
+        const r = tf.tidy(() => foe.value(x, { V }).dataSync()[0]);
+        const ri = tf.tidy(() => icnn.value(x, { V, omega }).dataSync()[0]);
+        lines.push(`gain ${gain}, amplitude ${amplitude}: Huber-TV ${tv.toExponential(4)}, FoE ${r.toExponential(4)} (${((r / tv - 1) * 100).toFixed(2)} %), ICNN ${ri.toExponential(4)} (${((ri / r - 1) * 100).toFixed(2)} % of the FoE)`);
+        // the 8 directions approximate the isotropic |∇x| (Cauchy–Crofton, linear piece) and |∇x|² (M ≈ κI,
+        // quadratic piece) to a few per cent on a smooth image; forward against ±-pair differences adds O(h)
+        expect(Math.abs(r / tv - 1)).toBeLessThan(tolerance);
+        // the ICNN: (γ/g)ψ_w(g S + e) with S = Σ_k ψ_w(V_k x) and e ≥ 0 from the softplus(off) taps; since
+        // t − w/2 ≤ ψ_w(t) ≤ t on t ≥ 0 and ψ_w is 1-Lipschitz, −(γw/2g) per pixel ≤ R_I − R_F ≤ (γ/g)Σe, and Σe ≤
+        // softplus(off)·S²·C₂·ΣS (each z_k meets at most S²·C₂ taps): exact inequalities (float32 sums: 1e-6 R_F slack)
+        const lower = -(n * n * gamma * w) / (2 * gain);
+        const upper = (Math.log1p(Math.exp(off)) * size * size * 4 / gain) * r;
+        expect(ri - r).toBeGreaterThanOrEqual(lower - 1e-6 * r);
+        expect(ri - r).toBeLessThanOrEqual(upper + 1e-6 * r);
+        x.dispose();
+      }
+      omega.dispose();
     }
     console.log(lines.join('\n'));
-    tf.dispose([V, omega]);
+    V.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
