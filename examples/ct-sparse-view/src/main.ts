@@ -28,8 +28,8 @@ const flags = parseFlags({
   methods: 'fbp,tv-maid,foe,icnn',
   mu: 0.01, // μ_g: strong convexity of g (the paper's μg), relative to ‖Â‖ = 1
   epsilon: 0.0002, // Huber ε of the TV dual (quadratic where |∇x| < ε/α; 0.002 made TV-MAID near-quadratic at α ≈ 0.005)
-  tvMu: 0.01, // TV-MAID's μ_g (the ICNN reads --mu, the FoE --foeMu)
-  tvEpsilon: 0.0002, // TV-MAID's Huber ε (the ICNN's 'tv' start reads --epsilon, the FoE's --foeEpsilon)
+  tvMu: 0.001, // TV-MAID's μ_g (the ICNN reads --mu, the FoE --foeMu)
+  tvEpsilon: 0.00002, // TV-MAID's Huber ε (the ICNN's 'tv' start reads --epsilon, the FoE's --foeEpsilon)
   grid: '0.001,0.002,0.003,0.005,0.01', // α grid of plain TV (the paper's TV α was hand-tuned); README, "Converged TV"
   alpha0: 0.02, // initial α of the learned models
   iterations: 10, // MAID iterations

@@ -37,15 +37,15 @@ export const CONVEX_NETWORK_FLAGS = {
   netPrecondition: 'diagonal', // PDHG steps: 'diagonal' (Pock & Chambolle on Â's and the filters' absoluteSums) or 'false' (constant)
   // FoE only: MAID's variable φ with V = (φ − mean) + c·mean per filter (filter-mean.ts): 1 = V itself, 0 < c < 1 a
   // preconditioner on the filters' means (the stiff directions), 0 = zero-mean filters
-  netMeanScale: 1,
+  netMeanScale: 0.2,
   // the FoE's μ_g and Huber ε of its 'tv' start (the ICNN reads --mu / --epsilon)
-  foeMu: 0.01,
-  foeEpsilon: 0.0002,
+  foeMu: 0.001,
+  foeEpsilon: 0.0001,
   netIterations: 30, // MAID iterations per network (the budget that ends a run is --netWork or relativeGradTol)
-  netWork: 6000, // MAID's budget of PDHG + adjoint iterations for the FoE (checked inside an iteration too)
+  netWork: 10000, // MAID's budget of PDHG + adjoint iterations for the FoE (checked inside an iteration too)
   icnnWork: 6000, // the same for the ICNN
   netTol0: 1e-3, // MAID ε₀ = δ₀ for the networks
-  netStep0: 1e-3, // MAID α₀ for the FoE
+  netStep0: 1e-2, // MAID α₀ for the FoE (on φ, --netMeanScale)
   icnnStep0: 1e-3, // MAID α₀ for the ICNN
   netEvalTol: 1e-4, // held-out solves: PDHG residual tolerance
   netEvalMaxIter: 2000, // held-out solves: PDHG iteration cap
