@@ -179,22 +179,6 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     if (ci !== 1 || x.shape.length !== 4 || x.shape[3] !== 1 || x.dtype !== 'float32' || v.dtype !== 'float32' || filters.dtype !== 'float32') return null;
     const out = tf.tidy(() => {
       const c = conv(theta);
-      const u = c.apply(v, filters);
-      const z = responses(x, theta, c);
-      const w = expert.weights(theta).dataSync();
-      const factorArray = (f: tf.Tensor | number) => (typeof f === 'number' ? new Float32Array(co).fill(f) : f.dataSync());
-      let dyA: tf.Tensor | number;
-      let dyB: tf.Tensor | number;
-      let f1: ArrayLike<number>;
-      let f2: ArrayLike<number>;
-      if (expert.studentT != null) {
-        const f = expert.studentT(theta);
-        const d = simd.studentFactors(z, u);
-        [dyA, dyB, f1, f2] = [d.d1, d.d2, f.first.dataSync(), f.second.dataSync()];
-      } else {
-        const r = expert.rho(z, theta, { first: true, second: true });
-        [dyA, dyB, f1, f2] = [tf.mul(r.second!.tensor, u), r.first!.tensor, factorArray(r.first!.factor), factorArray(r.second!.factor)];
-      }
       const xin = c.padded(x);
       const [n, h, wd] = xin.shape as number[];
       const same = c.mode === 'same';
@@ -202,6 +186,22 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
         n, h, w: wd, kh, kw, co, oh: same ? h : h - kh + 1, ow: same ? wd : wd - kw + 1,
         top: same ? Math.floor((kh - 1) / 2) : 0, left: same ? Math.floor((kw - 1) / 2) : 0,
       };
+      const w = expert.weights(theta).dataSync();
+      const factorArray = (f: tf.Tensor | number) => (typeof f === 'number' ? new Float32Array(co).fill(f) : f.dataSync());
+      let dyA: tf.Tensor | number;
+      let dyB: tf.Tensor | number;
+      let f1: ArrayLike<number>;
+      let f2: ArrayLike<number>;
+      if (expert.studentT != null && v.shape.every((d, i) => d === x.shape[i])) {
+        // C x, C v and both Student-t factors in one pass over the taps (filter-passes.ts)
+        const f = expert.studentT(theta);
+        const d = simd.curvatureFactors(xin, c.padded(v), filters.dataSync() as Float32Array, passParams(theta).scale.dataSync() as Float32Array, g);
+        [dyA, dyB, f1, f2] = [d.d1, d.d2, f.first.dataSync(), f.second.dataSync()];
+      } else {
+        const u = c.apply(v, filters);
+        const r = expert.rho(responses(x, theta, c), theta, { first: true, second: true });
+        [dyA, dyB, f1, f2] = [tf.mul(r.second!.tensor, u), r.first!.tensor, factorArray(r.first!.factor), factorArray(r.second!.factor)];
+      }
       // A = ∂_c⟨F₂ ⊙ u, C x⟩, B = ∂_c⟨F₁, C v⟩ (see the tfjs route below)
       const a = simd.filterGradient(xin, dyA, g);
       const b = a == null ? null : simd.filterGradient(c.padded(v), dyB, g);

@@ -23,7 +23,7 @@ import { FILTER_SIMD_WASM } from './filter-simd-module.js';
 interface Exports {
   filterGradient(xp: number, wp: number, dy: number, g: number, oh: number, ow: number, kh: number, kwr: number, co: number, cor: number): void;
   studentFactors(t: number, u: number, d1: number, d2: number, n: number): void;
-  curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
+  curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, out2: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
   convolve(xp: number, wp: number, f: number, s: number, aux: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number, mode: number): void;
 }
 
@@ -58,6 +58,12 @@ export interface FilterSimd {
    * convolution with `filters` in the geometry g, zero padding (top, left)) into `out` (`[n, oh, ow, co]`, a heap offset).
    */
   curvature(x: tf.Tensor, v: tf.Tensor, filters: Float32Array, scale: Float32Array, out: number, g: FilterGeometry): void;
+  /**
+   * The mixed product's Student-t factors straight from the taps: the pass of {@link FilterSimd.curvature} into one
+   * scratch buffer (`d1`: `((1 − t²)/(1 + t²)²) ⊙ C v`) and, from the same t, `d2`: `t/(1 + t²)`, as {@link FilterSimd.studentFactors}
+   * returns them (heap offsets, valid until the next call).
+   */
+  curvatureFactors(x: tf.Tensor, v: tf.Tensor, filters: Float32Array, scale: Float32Array, g: FilterGeometry): { d1: number; d2: number };
   /**
    * One convolution `z = C x` with the epilogue `mode` ({@link CONVOLVE}) into `out` (`[n, oh, ow, co]`, a heap offset);
    * `aux` is read for mode `times`. False (nothing written) where `aux` lies too close to the heap's end for its vector reads.
@@ -130,8 +136,18 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     curvature(x, v, filters, scale, outAt, g) {
       const l = layout(g, 2, filters, scale);
       for (let i = 0; i < g.n; i++) {
-        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, outAt + 4 * i * g.oh * g.ow * g.co, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
+        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, outAt + 4 * i * g.oh * g.ow * g.co, 0, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
       }
+    },
+    curvatureFactors(x, v, filters, scale, g) {
+      const n = g.n * g.oh * g.ow * g.co;
+      const at = factorScratch(8 * n);
+      const l = layout(g, 2, filters, scale);
+      const perImage = 4 * g.oh * g.ow * g.co;
+      for (let i = 0; i < g.n; i++) {
+        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, at + i * perImage, at + 4 * n + i * perImage, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
+      }
+      return { d1: at, d2: at + 4 * n };
     },
     convolve(x, filters, scale, aux, outAt, g, mode) {
       const perImage = 4 * g.oh * g.ow * g.co;

@@ -119,14 +119,15 @@
   ;; each tap's 16-channel filter vectors are loaded once for both images. f is [kh][kw][cor] with
   ;; cor a multiple of 16 (zero beyond co), s is [cor]; xp and vp are zero-padded with row stride wp.
   ;; Channels ≥ co are computed and not stored (the last vector of a pixel is stored lane by lane).
+  ;; With out2 ≠ 0 it also stores t/(1 + t²) there (the mixed product's ρ'/f₁, laid out like out).
   (func $curvature (export "curvature")
-    (param $xp i32) (param $vp i32) (param $wp i32) (param $f i32) (param $s i32) (param $out i32)
+    (param $xp i32) (param $vp i32) (param $wp i32) (param $f i32) (param $s i32) (param $out i32) (param $out2 i32)
     (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $co i32) (param $cor i32)
     (local $i i32) (local $j i32) (local $c0 i32) (local $r i32) (local $fp i32) (local $fstep i32)
     (local $xa i32) (local $va i32) (local $xend i32) (local $o i32) (local $k i32) (local $rem i32)
     (local $z0 v128) (local $z1 v128) (local $z2 v128) (local $z3 v128)
     (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
-    (local $sx v128) (local $sv v128) (local $f0 v128) (local $one v128) (local $t v128) (local $t2 v128) (local $d v128) (local $w v128)
+    (local $sx v128) (local $sv v128) (local $f0 v128) (local $one v128) (local $t v128) (local $t2 v128) (local $d v128) (local $w v128) (local $w2 v128) (local $o2 i32)
     (local.set $one (f32x4.splat (f32.const 1)))
     (local.set $fstep (i32.shl (local.get $cor) (i32.const 2)))
     (local.set $i (i32.const 0))
@@ -178,13 +179,22 @@
             (local.set $t2 (f32x4.mul (local.get $t) (local.get $t)))
             (local.set $d (f32x4.add (local.get $t2) (local.get $one)))
             (local.set $w (f32x4.mul (f32x4.div (f32x4.sub (local.get $one) (local.get $t2)) (f32x4.mul (local.get $d) (local.get $d))) (local.get $u0)))
+            (local.set $w2 (f32x4.div (local.get $t) (local.get $d)))
+            (local.set $o2 (i32.add (local.get $out2) (i32.sub (local.get $o) (local.get $out))))
             (local.set $rem (i32.sub (local.get $co) (i32.add (local.get $c0) (i32.shl (local.get $k) (i32.const 2)))))
             (if (i32.ge_s (local.get $rem) (i32.const 4))
-              (then (v128.store (local.get $o) (local.get $w)))
+              (then
+                (v128.store (local.get $o) (local.get $w))
+                (if (local.get $out2) (then (v128.store (local.get $o2) (local.get $w2)))))
               (else
                 (if (i32.gt_s (local.get $rem) (i32.const 0)) (then (f32.store offset=0 (local.get $o) (f32x4.extract_lane 0 (local.get $w)))))
                 (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $o) (f32x4.extract_lane 1 (local.get $w)))))
-                (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $o) (f32x4.extract_lane 2 (local.get $w)))))))
+                (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $o) (f32x4.extract_lane 2 (local.get $w)))))
+                (if (local.get $out2)
+                  (then
+                    (if (i32.gt_s (local.get $rem) (i32.const 0)) (then (f32.store offset=0 (local.get $o2) (f32x4.extract_lane 0 (local.get $w2)))))
+                    (if (i32.gt_s (local.get $rem) (i32.const 1)) (then (f32.store offset=4 (local.get $o2) (f32x4.extract_lane 1 (local.get $w2)))))
+                    (if (i32.gt_s (local.get $rem) (i32.const 2)) (then (f32.store offset=8 (local.get $o2) (f32x4.extract_lane 2 (local.get $w2)))))))))
             (local.set $o (i32.add (local.get $o) (i32.const 16)))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br_if $kl (i32.lt_u (local.get $k) (i32.const 4))))
