@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-import { tf } from '../tf.js';
+import type { tf } from '../tf.js';
+import { normNumber } from '../internal/fused-ops.js';
 import { emptyWork } from '../work.js';
 import { statusMessage } from '../status.js';
 import { checkNonNegative, checkPositiveInt } from '../validate.js';
@@ -23,12 +24,13 @@ export function stopping(where: string, defaults: FixedPointSolveOptions, call?:
   return { tol, maxIter };
 }
 
-/** ‖t‖ read to a number (t is not disposed). */
+/**
+ * ‖t‖ read to a number (t is not disposed): off the backend's memory in float64 where it can be
+ * (core's normNumber: no Norm kernel, no scalar tensor, no download; ~0.3 ms a read on wasm
+ * before), else `tf.norm`.
+ */
 export function readNorm(t: tf.Tensor): number {
-  const n = tf.tidy(() => tf.norm(t));
-  const v = n.dataSync()[0];
-  n.dispose();
-  return v;
+  return normNumber(t);
 }
 
 /**
