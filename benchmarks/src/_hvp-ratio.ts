@@ -1,6 +1,6 @@
 // Profiling aid (not part of bench:peer): ours against ours at 96², 30 filters 7×7, CPU ms per call, R interleaved rounds of N calls of each op
 // (order alternating), per-round ratio over the gradient: one-shot HVP (problem.hvp), one prepared-Hessian product (cg),
-// and the one-shot as it was before filter-hvp.ts (the Hessian prepared at x and applied once).
+// and the one-shot as it was before filter-passes.ts (the Hessian prepared at x and applied once).
 //   taskset -c 0 npx tsx --conditions=@bilevel/source src/_hvp-ratio.ts     (R=9 N=5 BS=1,8)
 import { tf, initBackend } from '@bilevel/core';
 import { foe, foeInputs } from './peer/workloads.js';

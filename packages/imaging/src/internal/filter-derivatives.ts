@@ -73,7 +73,7 @@ export interface FilterModel {
   valueAndGradient(x: tf.Tensor, theta: Params): { value: tf.Scalar; grad: tf.Tensor };
   gradient(x: tf.Tensor, theta: Params): tf.Tensor;
   hessian(x: tf.Tensor, theta: Params): HessianAt;
-  /** One Hessian-vector product at a new x (filter-hvp.ts on wasm; else the Hessian prepared and applied once). */
+  /** One Hessian-vector product at a new x (filter-passes.ts on wasm; else the Hessian prepared and applied once). */
   hvp(x: tf.Tensor, theta: Params, v: tf.Tensor): tf.Tensor;
   mixed(x: tf.Tensor, theta: Params, v: tf.Tensor): Params;
 }

@@ -9,7 +9,9 @@
  *   `ρ''/f₂ ⊙ C v` from the taps, then `Cᵀ` with `w f₂` on the filters;
  * - the one-shot HVP (`problem.hvp` at a new x): `C x`, `C v` and `((1 − t²)/(1 + t²)²) ⊙ C v` in
  *   ONE pass, each tap's filter vectors loaded once for both images and neither response written
- *   out, where the prepared form would pay two convolutions and six elementwise kernels.
+ *   out, where the prepared form would pay two convolutions and six elementwise kernels;
+ * - the mixed product (filter-derivatives.ts `mixedSimd`): the same pass also writing `t/(1 + t²)`
+ *   (filter-simd.ts `curvatureFactors`), the two factors its filter gradients read.
  *
  * The passes compute the same products as XNNPACK's convolution, summed tap by tap (the values
  * agree with the tfjs route to float32 rounding; tested). They have no gradient: {@link passesFor}

@@ -9,6 +9,8 @@
  *   every call. Measured (CPU, pinned, 96², 30 filters 7×7, batch 1, machine shared):
  *   0.92–1.06 → 0.70–0.76 ms, the same values to float32 rounding (3.4e-6 of the largest against
  *   a float64 sum, as the im2col route);
+ * - the convolution passes of filter-passes.ts (`curvature`: C x and C v with the Student-t
+ *   curvature, optionally both mixed-product factors; `convolve`: C x with one elementwise epilogue);
  * - the Student-t factors `t/(1 + t²)` and `((1 − t²)/(1 + t²)²) ⊙ u` in one pass, the same
  *   operations in the same order as the seven tfjs kernels they replace.
  *
