@@ -1,8 +1,8 @@
 import { it, expect } from 'vitest';
 import { tf, disposeParams } from '@bilevel/core';
-import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 import { foeProblem } from '../src/index.js';
+import { randomFilterCase } from './helpers.js';
 
 /*
  * The Student-t FoE derivatives as SIMD passes on wasm (filter-passes.ts): the gradient
@@ -41,12 +41,7 @@ describeEachBackend('imaging: SIMD passes of the Fields-of-Experts derivatives',
       const auto = foeProblem({ ...options, derivatives: false });
       filters?.dispose(); // foeProblem copies it
       const shape = [2, 17, 13, 1]; // 13: odd output widths on every padding
-      const x = tf.tidy(() => tf.add(0.5, tf.mul(0.3, randn(shape, 3))));
-      const v = randn(shape, 4);
-      const data = { y: randn(shape, 5) };
-      const theta: Params = {};
-      // ν_k and α_k away from 1 and from each other, so that a factor on the wrong filter shows
-      for (const [k, t] of Object.entries(fast.theta)) theta[k] = tf.tidy(() => tf.add(t, tf.mul(0.1, randn(t.shape, 6 + k.length))));
+      const { x, v, data, theta } = randomFilterCase(shape, fast.theta); // θ perturbed: ν_k, α_k away from 1 and each other
       try {
         const one = fast.problem.hvp(x, theta, data, v); // verify checks it against autodiff first
         const ref = auto.problem.hvp(x, theta, data, v);
@@ -83,9 +78,7 @@ describeEachBackend('imaging: SIMD passes of the Fields-of-Experts derivatives',
     const before = tf.memory().numTensors;
     const fast = foeProblem({ size: 5, alpha: 0.05, nu: 0.3, padding: 'same' });
     const shape = [1, 11, 9, 1];
-    const x = tf.tidy(() => tf.add(0.5, tf.mul(0.3, randn(shape, 3))));
-    const v = randn(shape, 4);
-    const data = { y: randn(shape, 5) };
+    const { x, v, data } = randomFilterCase(shape);
     const ones = tf.onesLike(x);
     try {
       const g = tf.grad((w: tf.Tensor) => tf.sum(fast.problem.hvp(x, fast.theta, data, w)))(v);

@@ -1,9 +1,9 @@
 import { it, expect } from 'vitest';
 import { tf, disposeParams } from '@bilevel/core';
-import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn, relErr } from '@bilevel/testing/vitest';
 import { foeProblem } from '../src/index.js';
 import { filterSimdOf } from '../src/internal/filter-simd.js';
+import { randomFilterCase } from './helpers.js';
 
 /*
  * The mixed product's SIMD route for one-channel filters (filter-simd.ts): the filter gradient
@@ -64,11 +64,7 @@ describeEachBackend('imaging: SIMD route of the filter mixed product', (backend)
       const auto = foeProblem({ ...options, derivatives: false });
       options?.filters?.dispose(); // foeProblem copies it
       const shape = [2, 12, 10, 1];
-      const x = tf.tidy(() => tf.add(0.5, tf.mul(0.3, randn(shape, 3))));
-      const v = randn(shape, 4);
-      const data = { y: randn(shape, 5) };
-      const theta: Params = {};
-      for (const [k, t] of Object.entries(fast.theta)) theta[k] = tf.tidy(() => tf.add(t, tf.mul(0.1, randn(t.shape, 6 + k.length))));
+      const { x, v, data, theta } = randomFilterCase(shape, fast.theta);
       try {
         const m = fast.problem.mixed(x, theta, data, v);
         const ref = auto.problem.mixed(x, theta, data, v);

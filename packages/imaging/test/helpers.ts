@@ -73,3 +73,17 @@ export function expectDerivativesMatchAutodiff(
   expect(tf.memory().numTensors).toBe(before);
   return { keys, supplied: [fast.problem.supplied, auto.problem.supplied] };
 }
+
+/**
+ * A random point for a filter energy's derivative tests: x = 0.5 + 0.3·N(0, 1) (seed 3), a direction v (seed 4),
+ * data y (seed 5), and, when `base` is given, θ = base + 0.1·N(0, 1) leafwise (ν_k and α_k away from 1 and from each
+ * other, so that a factor applied to the wrong filter shows). The caller disposes x, v, data.y and theta.
+ */
+export function randomFilterCase(shape: number[], base?: Params): { x: tf.Tensor; v: tf.Tensor; data: { y: tf.Tensor }; theta: Params } {
+  const x = tf.tidy(() => tf.add(0.5, tf.mul(0.3, randn(shape, 3))));
+  const v = randn(shape, 4);
+  const data = { y: randn(shape, 5) };
+  const theta: Params = {};
+  for (const [k, t] of Object.entries(base ?? {})) theta[k] = tf.tidy(() => tf.add(t, tf.mul(0.1, randn(t.shape, 6 + k.length))));
+  return { x, v, data, theta };
+}
