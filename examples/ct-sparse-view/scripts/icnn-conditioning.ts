@@ -7,7 +7,7 @@
  *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/icnn-conditioning.ts \
  *     --size 16 --angles 12 --settings 1e-4/0.01/10,1e-3/1/10 [--tol 1e-3] [--score]
  *
- * `--preconditionAlpha` is Pock & Chambolle's α of the diagonal steps (1). `--layers 1` measures the FoE (35) instead (ε_z, ε₂, gain unused). A setting is `zWeight/dualSmoothing/gain` (any other flag of the ICNN row, e.g. --netPrecondition, applies to all).
+ * `--mu` / `--epsilon` are the network's μ_g and the Huber ε of its 'tv' start (one number each, for every setting). `--preconditionAlpha` is Pock & Chambolle's α of the diagonal steps (1). `--layers 1` measures the FoE (35) instead (ε_z, ε₂, gain unused). A setting is `zWeight/dualSmoothing/gain` (any other flag of the ICNN row, e.g. --netPrecondition, applies to all).
  */
 import { tf, initBackend, hypergradient } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
@@ -34,7 +34,7 @@ async function main() {
   for (const setting of String(flags.settings).split(',')) {
     const [zWeight, dualSmoothing, gain] = setting.split('/').map(Number);
     const ctx = { ...base, flags: { ...base.flags, zWeight, dualSmoothing, icnnGain: gain } };
-    const setup = networkSetup(ctx as never, Number(flags.layers) === 1 ? 1 : 2);
+    const setup = networkSetup(ctx as never, Number(flags.layers) === 1 ? 1 : 2, { mu: Number(flags.mu), epsilon: Number(flags.epsilon) });
     const { saddle } = setup;
     const loss = (u: tf.Tensor, _th: Params, d: { t: tf.Tensor }) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), d.t)))));
     const strategy = piggyback({ lossLipschitz: 1 / count, lossWeight: Number(flags.mu), certificate: 'estimated', maxIter, linearMaxIter: maxIter, ...setup.steps, preconditionAlpha: Number(flags.preconditionAlpha) });

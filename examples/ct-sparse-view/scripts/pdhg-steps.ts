@@ -8,6 +8,7 @@
  *
  *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/pdhg-steps.ts [--size 32] [--tol 1e-4] [--models tv,foe,icnn] [--step 0]
  *
+ * `--mu` / `--epsilon` (one number each) are μ_g and the Huber ε of every model (TV's dual, the networks' 'tv' start).
  * `--step h` moves θ one normalised gradient step of length h first (the networks' filters grow after training starts).
  */
 import { tf, initBackend, hypergradient, disposeParams } from '@bilevel/core';
@@ -49,7 +50,7 @@ async function main() {
       loss = (x, _th, d: CtSet) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(x, d.t)))));
       lossWeight = mu;
     } else {
-      const setup = networkSetup(ctx, model === 'foe' ? 1 : 2);
+      const setup = networkSetup(ctx, model === 'foe' ? 1 : 2, { mu, epsilon: Number(flags.epsilon) });
       const saddle = setup.saddle;
       problem = saddle.problem as never;
       theta = setup.theta0;

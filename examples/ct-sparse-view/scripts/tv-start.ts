@@ -4,7 +4,9 @@
  * FoE with the 8-direction filters of `tv-filters.ts` at the same α, ε, anchor and μ, and the ICNN built on
  * that FoE — every solve to the same PDHG residual `--tol`.
  *
- *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/tv-start.ts [--alpha 4.26e-3] [--tol 1e-5] [--models tv,foe,icnn]
+ *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/tv-start.ts [--alpha 4.26e-3] [--tol 1e-5] [--models tv,foe,icnn] [--mu 0.01] [--epsilon 2e-4]
+ *
+ * `--mu` / `--epsilon` (one number each) are μ_g and the Huber ε of every model.
  */
 import { tf, initBackend } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
@@ -22,8 +24,8 @@ const flags = parseFlags({
 await initBackend({ log: false });
 const ctx = ctContext(flags as never);
 ctx.flags.netInitAlpha = String(flags.alpha);
-// the same μ and ε for every model (network-saddle.ts reads the FoE's from --foeMu / --foeEpsilon)
-Object.assign(ctx.flags, { foeMu: flags.mu, foeEpsilon: flags.epsilon });
+// the same μ and ε for every model
+const smoothing = { mu: Number(flags.mu), epsilon: Number(flags.epsilon) };
 const solve = (problem: SaddleProblem<never>, theta: Params, data: unknown, options: object) => {
   const s = piggyback({ warmStart: false, ...options });
   const r = s.solve({ problem, theta, data: data as never, tol: Number(flags.tol), maxIter: Number(flags.maxIter) });
@@ -43,7 +45,7 @@ console.log(`α = ${flags.alpha}, ε = ${flags.epsilon}, μ = ${flags.mu}, ancho
 console.log('| model | held-out PSNR | SSIM | training loss | PDHG iterations (train + test) |');
 for (const model of String(flags.models).split(',')) {
   if (model === 'tv') {
-    const problem = tvProblem(ctx, Number(flags.mu), Number(flags.epsilon), 'fbp') as SaddleProblem<never>;
+    const problem = tvProblem(ctx, smoothing.mu, smoothing.epsilon, 'fbp') as SaddleProblem<never>;
     const theta = { logAlpha: tf.scalar(Math.log(Number(flags.alpha))) };
     score('TV-MAID\'s Huber-TV (isotropic)', (set) => {
       const r = solve(problem, theta, set === 'train' ? ctx.train : ctx.test as CtSet, { precondition: 'diagonal' });
@@ -51,7 +53,7 @@ for (const model of String(flags.models).split(',')) {
     });
     theta.logAlpha.dispose();
   } else {
-    const setup = networkSetup(ctx, model === 'foe' ? 1 : 2);
+    const setup = networkSetup(ctx, model === 'foe' ? 1 : 2, smoothing);
     score(`${model} 'tv' start (γ = ${setup.start.gamma.toExponential(3)})`, (set) => {
       const r = solve(setup.saddle.problem as never, setup.theta0, set === 'train' ? setup.train : setup.test, setup.steps);
       const x = setup.saddle.image(r.x);

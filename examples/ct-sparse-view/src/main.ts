@@ -8,6 +8,7 @@
  *   npx --yes pnpm@9 --filter @bilevel/example-ct-sparse-view start
  *   npx --yes pnpm@9 --filter @bilevel/example-ct-sparse-view start -- --methods fbp,tv-grid
  *   npx --yes pnpm@9 --filter @bilevel/example-ct-sparse-view start -- --size 48 --angles 30 --count 8 --iterations 20
+ *   npx --yes pnpm@9 --filter @bilevel/example-ct-sparse-view start -- --methods icnn --mu icnn=0.001 --epsilon icnn=1e-4
  */
 import { tf, initBackend } from '@bilevel/core';
 import { parseFlags, outputFolder, writeJson, markdownTable } from '@bilevel/cli';
@@ -16,6 +17,7 @@ import { METHODS } from './methods/index.js';
 import { CONVEX_NETWORK_FLAGS } from './network-saddle.js';
 import { ACR_FLAGS } from './methods/acr.js';
 import { LPD_FLAGS } from './methods/lpd.js';
+import { SMOOTHING_FLAGS, parseRowValues } from './smoothing.js';
 
 const flags = parseFlags({
   size: 32, // image side
@@ -26,10 +28,10 @@ const flags = parseFlags({
   // which methods, in this order: by default FBP, TV (α by MAID), FoE and ICNN (bilevel, MAID), within
   // ≈ 15 min of single-threaded CPU at 32² (README, "Measured"); tv-grid, acr and lpd are selected with --methods
   methods: 'fbp,tv-maid,foe,icnn',
-  mu: 0.01, // μ_g: strong convexity of g (the paper's μg), relative to ‖Â‖ = 1
-  epsilon: 0.0002, // Huber ε of the TV dual (quadratic where |∇x| < ε/α; 0.002 made TV-MAID near-quadratic at α ≈ 0.005)
-  tvMu: 0.001, // TV-MAID's μ_g (the ICNN reads --mu, the FoE --foeMu)
-  tvEpsilon: 0.00002, // TV-MAID's Huber ε (the ICNN's 'tv' start reads --epsilon, the FoE's --foeEpsilon)
+  // per row (smoothing.ts), row=value pairs over the defaults, e.g. --mu icnn=0.001: μ_g, the strong convexity of g
+  // (the paper's μg, relative to ‖Â‖ = 1), and the Huber ε (TV-MAID's TV dual, quadratic where |∇x| < ε/α; the Huber-TV
+  // that the FoE / ICNN 'tv' start imitates)
+  ...SMOOTHING_FLAGS,
   grid: '0.001,0.002,0.003,0.005,0.01', // α grid of plain TV (the paper's TV α was hand-tuned); README, "Converged TV"
   alpha0: 0.02, // initial α of the learned models
   iterations: 10, // MAID iterations
@@ -53,6 +55,9 @@ const flags = parseFlags({
   ...LPD_FLAGS, // the LPD row (methods/lpd.ts)
 });
 
+// a misspelt row or a bad value in --mu / --epsilon stops the run here, not after the rows before it
+parseRowValues('mu', flags.mu);
+parseRowValues('epsilon', flags.epsilon);
 await initBackend();
 const started = performance.now();
 const out = outputFolder(flags.out);

@@ -14,6 +14,7 @@ import type { PiggybackOptions } from '@bilevel/piggyback';
 import type { CtContext } from './context.js';
 import { tvFilters, tvGamma, tvSecondLayer } from './methods/tv-filters.js';
 import { withFilterMeanScale, meanScaled, meanUnscaled } from './filter-mean.js';
+import type { RowSmoothing } from './smoothing.js';
 
 /** Data of the network saddles: û = u/‖A‖, the phantoms, and the FBP images (the anchor). */
 export interface NetworkData { y: tf.Tensor; t: tf.Tensor; fbp: tf.Tensor }
@@ -28,9 +29,9 @@ export const CONVEX_NETWORK_FLAGS = {
   filterScale: 0.05, // norm of each initial first-layer filter (± pairs: a smoothed ℓ1 analysis prior), 'random' start
   zWeight: 1e-4, // ε_z (ICNN): (ε_z/2)‖z‖² in g, so that the bound is defined (0.01 before the 'tv' start: next to γ ≈ 3e-3 it added a quadratic prior on ψ(Vx))
   dualSmoothing: 0.01, // ε₂ (ICNN): δ_C → dist²_C/(2ε₂), so that the bound is defined
-  netInit: 'tv', // FoE start: 'tv' (8-direction Huber-TV at --netInitAlpha, Huber ε = --epsilon, tv-filters.ts) or 'random' (± pairs of random filters)
+  netInit: 'tv', // FoE start: 'tv' (8-direction Huber-TV at --netInitAlpha, the row's Huber ε of --epsilon, tv-filters.ts) or 'random' (± pairs of random filters)
   icnnInit: 'tv', // the ICNN's start: 'tv' (first layer as the FoE's, W = --icnnGain at the centre taps into output 0, softplus(--icnnOff) elsewhere) or 'random'
-  netInitAlpha: 'tv-maid', // α of the 'tv' start: 'tv-maid' (TV-MAID's learned α of this run; 4.26e-3, its default-run value, if tv-maid did not run) or a number
+  netInitAlpha: 'tv-maid', // α of the 'tv' start: 'tv-maid' (TV-MAID's learned α of this run; 3.0285e-3, its value at the defaults, if tv-maid did not run) or a number
   icnnGain: 1, // the 'tv' ICNN's centre taps W (γ_I = γ_FoE / gain); 10 (before) is G× sharper in its outer ψ and contracts ≈ 8× slower (README, "ICNN: the gain")
   icnnOff: -8, // ω of the other taps of the 'tv' ICNN (W = softplus(−8) ≈ 3.4e-4)
   netAnchor: 'fbp', // x₀ of g = (μ/2)‖x − x₀‖²: 'fbp' (as TV-MAID) or 'zero' (the rows before)
@@ -38,9 +39,6 @@ export const CONVEX_NETWORK_FLAGS = {
   // FoE only: MAID's variable φ with V = (φ − mean) + c·mean per filter (filter-mean.ts): 1 = V itself, 0 < c < 1 a
   // preconditioner on the filters' means (the stiff directions), 0 = zero-mean filters
   netMeanScale: 0.2,
-  // the FoE's μ_g and Huber ε of its 'tv' start (the ICNN reads --mu / --epsilon)
-  foeMu: 0.001,
-  foeEpsilon: 0.0001,
   netIterations: 30, // MAID iterations per network (the budget that ends a run is --netWork or relativeGradTol)
   netWork: 10000, // MAID's budget of PDHG + adjoint iterations for the FoE (checked inside an iteration too)
   icnnWork: 6000, // the same for the ICNN
@@ -53,8 +51,12 @@ export const CONVEX_NETWORK_FLAGS = {
   adaptiveSteps: 'balance',
 };
 
-/** TV-MAID's learned α of the default run (README, "Measured"): the 'tv' start when tv-maid did not run. */
-export const TV_MAID_ALPHA = 4.26e-3;
+/**
+ * TV-MAID's learned α at the defaults (README, "TV-MAID and FoE at the defaults now"; 4.26e-3 at the old μ 0.01,
+ * ε 2e-4): the 'tv' start when tv-maid did not run, so that `--methods foe` or `--methods icnn` alone starts where
+ * the default run's row starts.
+ */
+export const TV_MAID_ALPHA = 0.003028481133303217;
 
 /** What {@link networkSetup} returns; `dispose()` frees the data and θ₀. */
 export interface NetworkSetup {
@@ -75,8 +77,15 @@ function choice(f: CtContext['flags'], key: string, allowed: string[]): string {
   return v;
 }
 
-/** The FoE (layers 1) or ICNN (layers 2) saddle, data and start for the example's flags. */
-export function networkSetup(ctx: CtContext, layers: 1 | 2): NetworkSetup {
+/**
+ * The FoE (layers 1) or ICNN (layers 2) saddle, data and start for the example's flags.
+ *
+ * @param ctx - the example's context (its flags give the architecture, start, anchor and steps).
+ * @param layers - 1 (FoE) or 2 (ICNN).
+ * @param smoothing - μ of g and the Huber ε the 'tv' start imitates (the rows: `rowSmoothing`, smoothing.ts).
+ * @returns the saddle, θ₀, the data and the steps; the caller calls `dispose()`.
+ */
+export function networkSetup(ctx: CtContext, layers: 1 | 2, smoothing: RowSmoothing): NetworkSetup {
   const f = ctx.flags;
   const num = (k: keyof typeof CONVEX_NETWORK_FLAGS) => Number(f[k] ?? CONVEX_NETWORK_FLAGS[k]);
   const init = choice(f, layers === 2 ? 'icnnInit' : 'netInit', ['tv', 'random']);
@@ -84,9 +93,8 @@ export function networkSetup(ctx: CtContext, layers: 1 | 2): NetworkSetup {
   const precondition = choice(f, 'netPrecondition', ['diagonal', 'false']);
   const adaptive = choice(f, 'adaptiveSteps', ['balance', 'search', 'false']);
   const w = num('smoothing');
-  // μ_g and the 'tv' start's Huber ε: the FoE's own flags, the ICNN's --mu / --epsilon
-  const mu = layers === 1 ? num('foeMu') : Number(f.mu);
-  const epsilon = layers === 1 ? num('foeEpsilon') : Number(f.epsilon);
+  const { mu, epsilon } = smoothing;
+  if (!(mu > 0) || !(epsilon > 0)) throw new Error(`ct-sparse-view networkSetup: μ and ε must be > 0 (the piggyback bound needs them), got μ = ${mu}, ε = ${epsilon}.`);
   let alpha: number | undefined;
   let gamma = num('gamma');
   if (init === 'tv') {

@@ -4,7 +4,7 @@
  * (`convexNetworkSaddle` of @bilevel/imaging: FoE = 1 layer (35), ICNN = 2 layers (33), W ≥ 0 by
  * construction), trained by MAID (Algorithm 3) on inexact piggyback hypergradients (Algorithm 2), the
  * bound chosen by `--certificate`, and scored held out. Flags: {@link CONVEX_NETWORK_FLAGS} (main.ts
- * merges them); the FoE uses MAID's defaults (the paper's FoE settings ρ̲ = 0.5, ρ̄ = 10/9), the ICNN
+ * merges them) and the row's `--mu` / `--epsilon` (smoothing.ts); the FoE uses MAID's defaults (the paper's FoE settings ρ̲ = 0.5, ρ̄ = 10/9), the ICNN
  * `ICNN_MAID_OPTIONS` (ρ̲ = 0.1, ρ̄ = 1.1).
  */
 import { tf, disposeParams } from '@bilevel/core';
@@ -14,6 +14,7 @@ import { maid, train } from '@bilevel/outer';
 import { ICNN_MAID_OPTIONS } from '@bilevel/imaging';
 import type { CtContext, CtMethod, CtRow } from '../context.js';
 import { CONVEX_NETWORK_FLAGS, networkSetup, type NetworkData } from '../network-saddle.js';
+import { rowSmoothing } from '../smoothing.js';
 
 export { CONVEX_NETWORK_FLAGS };
 
@@ -25,7 +26,7 @@ function network(layers: 1 | 2): CtMethod {
       const t0 = performance.now();
       const f = ctx.flags;
       const num = (k: keyof typeof CONVEX_NETWORK_FLAGS) => Number(f[k] ?? CONVEX_NETWORK_FLAGS[k]);
-      const setup = networkSetup(ctx, layers);
+      const setup = networkSetup(ctx, layers, rowSmoothing(f, which));
       const mu = setup.start.mu;
       const { saddle, steps } = setup;
       const trainData = setup.train;

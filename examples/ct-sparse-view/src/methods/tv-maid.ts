@@ -1,20 +1,20 @@
 /**
  * TV with α learned bilevel: Huber-TV (μ > 0 in g, ε > 0 in the TV dual, so that the piggyback
- * bound is defined) with θ = log α trained by adaptive piggyback-MAID (`../maid-train.ts`), the bound
+ * bound is defined; the row's `--mu` / `--epsilon`, smoothing.ts) with θ = log α trained by adaptive piggyback-MAID (`../maid-train.ts`), the bound
  * chosen by `--certificate`. Reports the initial and the learned α held out.
  */
 import { tf, disposeParams } from '@bilevel/core';
 import type { CtMethod } from '../context.js';
 import { tvProblem, tvAnchor, reconstruct } from '../tv-problem.js';
 import { learnByMaid } from '../maid-train.js';
+import { rowSmoothing } from '../smoothing.js';
 
 export const tvMaidMethod: CtMethod = {
   name: 'tv-maid',
   async run(ctx) {
     const t0 = performance.now();
     const f = ctx.flags;
-    const mu = Number(f.tvMu);
-    const epsilon = Number(f.tvEpsilon);
+    const { mu, epsilon } = rowSmoothing(f, 'tv-maid');
     const anchor = tvAnchor(ctx);
     const problem = tvProblem(ctx, mu, epsilon, anchor);
     const theta0 = { logAlpha: tf.scalar(Math.log(Number(f.alpha0))) };
