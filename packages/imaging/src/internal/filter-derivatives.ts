@@ -22,6 +22,7 @@
 import { tf } from '@bilevel/core';
 import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
+import { symmetricPadAdjointKernel } from './symmetric-pad.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
 import { passesFor, responsePass, curvatureProduct, type PassParams } from './filter-passes.js';
 
@@ -85,6 +86,9 @@ export interface FilterModel {
  * @returns `[N, H, W, C]` with `⟨symmetricPad(x), g⟩ = ⟨x, symmetricPadAdjoint(g)⟩`.
  */
 export function symmetricPadAdjoint(g: tf.Tensor, before: number, after: number): tf.Tensor {
+  // one kernel on wasm, the op form's sums in its order (symmetric-pad.ts)
+  const fast = before > 0 || after > 0 ? symmetricPadAdjointKernel(g, before, after) : null;
+  if (fast != null) return fast;
   return tf.tidy(() => {
     let out = g;
     // symmetricPad pads axis 1 then axis 2, so its adjoint folds axis 2 then axis 1

@@ -1,5 +1,6 @@
 import { tf } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
+import { symmetricPadKernel } from './symmetric-pad.js';
 
 /** Returns `theta[key]`, or throws an error that names the regularizer and the missing key. */
 export function param(theta: Params, key: string, where: string): tf.Tensor {
@@ -42,15 +43,22 @@ export function checkPadding(where: string, padding: unknown): void {
 
 /**
  * Mirror-pads `[N, H, W, C]` images along H and W by `before`/`after` pixels, repeating the edge
- * pixel (`… x₁ x₀ | x₀ x₁ …`, NumPy's 'symmetric'). Built from slices, reverses and concats, whose
+ * pixel (`… x₁ x₀ | x₀ x₁ …`, NumPy's 'symmetric'). On wasm (float32) one kernel whose gradient is
+ * the adjoint kernel (symmetric-pad.ts); elsewhere built from slices, reverses and concats, whose
  * gradients (of any order) tfjs gets right; `tf.mirrorPad`'s gradient ignores the reflected copies.
  */
 export function symmetricPad(x: tf.Tensor, before: number, after: number): tf.Tensor {
+  for (const axis of [1, 2]) {
+    const n = x.shape[axis]!;
+    if (before > n || after > n) throw new Error(`symmetricPad: padding ${Math.max(before, after)} exceeds the image side ${n}.`);
+  }
+  // one kernel (and its adjoint as its gradient) on wasm: symmetric-pad.ts
+  const fast = before > 0 || after > 0 ? symmetricPadKernel(x, before, after) : null;
+  if (fast != null) return fast;
   return tf.tidy(() => {
     let out = x;
     for (const axis of [1, 2]) {
       const n = out.shape[axis]!;
-      if (before > n || after > n) throw new Error(`symmetricPad: padding ${Math.max(before, after)} exceeds the image side ${n}.`);
       const edge = (start: number, size: number) => {
         const begin = [0, 0, 0, 0];
         const sizes = [-1, -1, -1, -1];
