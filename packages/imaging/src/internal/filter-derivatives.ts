@@ -24,7 +24,7 @@ import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
 import { symmetricPadAdjointKernel } from './symmetric-pad.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
-import { passesFor, responsePass, curvatureProduct, type PassParams } from './filter-passes.js';
+import { passesFor, responsePass, curvatureProduct, valuePass, type PassParams } from './filter-passes.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -165,11 +165,17 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     const filters = filtersOf(theta);
     const c = conv(theta);
     const w = expert.weights(theta);
-    const simd = want.value ? null : passesFor(studentT, filters, x);
+    const simd = passesFor(studentT, filters, x);
     if (simd != null) {
-      // ρ'(t)/f₁ from the taps (filter-passes.ts), f₁ with w on the filters
+      // ρ'(t)/f₁ from the taps (filter-passes.ts), f₁ with w on the filters; with the value, the pass that
+      // also sums it (the tfjs route's float32 bit for bit, so L-BFGS's line search decides as it would there)
+      const adjoint = () => tf.mul(filters, tf.mul(w, expert.studentT!(theta).first));
+      if (want.value) {
+        const r = valuePass(simd, x, passParams(theta), w, c);
+        return { value: tf.scalar(r.value), grad: c.adjoint(r.first, adjoint(), x.shape) };
+      }
       const first = responsePass(simd, x, passParams(theta), c, 'first')!;
-      return { value: undefined, grad: c.adjoint(first, tf.mul(filters, tf.mul(w, expert.studentT!(theta).first)), x.shape) };
+      return { value: undefined, grad: c.adjoint(first, adjoint(), x.shape) };
     }
     const r = expert.rho(responses(x, theta, c), theta, { value: want.value, first: true });
     return { value: want.value ? weightedSum(r.value!, w) : undefined, grad: c.adjoint(r.first!.tensor, adjointFilters(filters, w, r.first!), x.shape) };

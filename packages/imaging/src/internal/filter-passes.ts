@@ -5,6 +5,8 @@
  * (filter-derivatives.ts for the notation, t_k = s_k C_k x the scaled response):
  *
  * - gradient: `t/(1 + t²)` (= ρ'/f₁) straight from the taps, then `Cᵀ` with `w f₁` on the filters;
+ * - value and gradient (L-BFGS's evaluations): the same pass with the filters pre-scaled, also summing
+ *   `Σ_k w_k log(1 + t_k²)` (the value) with the float32 operations of the tfjs route in its order;
  * - the prepared Hessian: `(1 − t²)/(1 + t²)²` (= ρ''/f₂) once per x, and per product
  *   `ρ''/f₂ ⊙ C v` from the taps, then `Cᵀ` with `w f₂` on the filters;
  * - the one-shot HVP (`problem.hvp` at a new x): `C x`, `C v` and `((1 − t²)/(1 + t²)²) ⊙ C v` in
@@ -93,6 +95,31 @@ export function responsePass(simd: FilterSimd, x: tf.Tensor, p: PassParams, c: P
     if (simd.convolve(xin, p.filters.dataSync() as Float32Array, scale, aux ?? null, out.at, g, CONVOLVE[mode])) return out.t;
     out.t.dispose();
     return null;
+  } finally {
+    if (xin !== x) xin.dispose();
+  }
+}
+
+/**
+ * The gradient factor `t/(1 + t²)` and the value `Σ_k w_k Σ_pixels log(1 + t_k²)` in one pass over x, with
+ * t the response to the pre-scaled filters `s_k c_k` (as the tfjs route's Conv2D reads them): both in float32
+ * exactly as the tfjs route's kernels compute them (Conv2D, Square, Add, Div; Log1p, MatMul, Sum; tested), so
+ * that a line search sees the same values whichever route runs.
+ *
+ * @param weights - w_k, `[K]`.
+ * @returns a new `[N, H', W', K]` tensor and the value as a number (a float32).
+ */
+export function valuePass(simd: FilterSimd, x: tf.Tensor, p: PassParams, weights: tf.Tensor, c: PassConvolution): { first: tf.Tensor; value: number } {
+  const xin = c.padded(x);
+  try {
+    const g = geometry(p.filters, xin, c);
+    const out = output(g);
+    const filters = p.filters.dataSync() as Float32Array;
+    const scale = p.scale.dataSync();
+    // s_k c_k in float32, as tf.mul(filters, scale) rounds it
+    const scaled = Float32Array.from(filters, (f, i) => f * scale[i % g.co]);
+    const value = simd.firstAndValue(xin, scaled, weights.dataSync() as Float32Array, out.at, g);
+    return { first: out.t, value };
   } finally {
     if (xin !== x) xin.dispose();
   }

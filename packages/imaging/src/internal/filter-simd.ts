@@ -10,7 +10,9 @@
  *   0.92–1.06 → 0.70–0.76 ms, the same values to float32 rounding (3.4e-6 of the largest against
  *   a float64 sum, as the im2col route);
  * - the convolution passes of filter-passes.ts (`curvature`: C x and C v with the Student-t
- *   curvature, optionally both mixed-product factors; `convolve`: C x with one elementwise epilogue);
+ *   curvature, optionally both mixed-product factors; `convolve`: C x with one elementwise epilogue;
+ *   `firstAndValue`: C x with the gradient factor and the Student-t value, the latter in float32 as the
+ *   tfjs kernels it replaces compute it);
  * - the Student-t factors `t/(1 + t²)` and `((1 − t²)/(1 + t²)²) ⊙ u` in one pass, the same
  *   operations in the same order as the seven tfjs kernels they replace.
  *
@@ -27,7 +29,24 @@ interface Exports {
   studentFactors(t: number, u: number, d1: number, d2: number, n: number): void;
   curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, out2: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
   convolve(xp: number, wp: number, f: number, s: number, aux: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number, mode: number): void;
+  firstAndValue(xp: number, wp: number, f: number, w: number, tab: number, out: number, sum: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
 }
+
+/**
+ * The table of the wasm backend's float32 logarithm (emscripten's musl `logf`, the `__logf_data` of
+ * the ARM optimized routines): `[1/c_i, log c_i]` for the 16 subintervals of the reduced argument,
+ * read out of tfjs-backend-wasm's binary; filter-simd.wat `firstAndValue` evaluates `logf` with it
+ * (its cubic and ln 2 are constants there), so that its log matches the backend's Log/Log1p kernels
+ * bit for bit (tested on 4·2²⁰ arguments).
+ */
+const LOGF_TABLE = [
+  1.398907162146528, -0.33569133332882284, 1.3403141896637998, -0.2929040563774074, 1.286432210124115, -0.2518726580937369,
+  1.2367150214269895, -0.21245868807117255, 1.1906977166711752, -0.17453945183745634, 1.1479821020556429, -0.1380057072319758,
+  1.1082251448272158, -0.10275976698545139, 1.0711297413057381, -0.06871392447020525, 1.036437278977283, -0.0357891387398228,
+  1, 0, 0.9492859795739057, 0.05204517742929496, 0.8951049428609004, 0.11081431298787942,
+  0.8476821620351103, 0.1652495223695143, 0.8050314851692001, 0.21687389031699977, 0.7664671008843108, 0.2659635028121397,
+  0.731428603316328, 0.3127556664073557,
+];
 
 /** The epilogues of {@link FilterSimd.convolve} on z = C x, t = scale ⊙ z (filter-simd.wat `convolve`). */
 export const CONVOLVE = {
@@ -71,6 +90,12 @@ export interface FilterSimd {
    * `aux` is read for mode `times`. False (nothing written) where `aux` lies too close to the heap's end for its vector reads.
    */
   convolve(x: tf.Tensor, filters: Float32Array, scale: Float32Array, aux: tf.Tensor | null, out: number, g: FilterGeometry, mode: number): boolean;
+  /**
+   * The Student-t gradient factor and value in one convolution (filter-simd.wat `firstAndValue`): with t = C x for the
+   * pre-scaled `filters` (`s_k c_k`), `t/(1 + t²)` into `out` (`[n, oh, ow, co]`, a heap offset), and returns
+   * `Σ_pixels Σ_k w_k log(1 + t_k²)` as the tfjs route's Log1p, MatMul and Sum compute it (the same float32).
+   */
+  firstAndValue(x: tf.Tensor, filters: Float32Array, weights: Float32Array, out: number, g: FilterGeometry): number;
 }
 
 /**
@@ -134,7 +159,23 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     };
     return { cor, wp, pad, f: 4 * fAt, s: 4 * sAt };
   };
+  // the logf table (8-byte aligned for its f64 loads), then the float32 running sum
+  const valueScratch = scratchBlock(b);
   return {
+    firstAndValue(x, filters, weights, outAt, g) {
+      const at = valueScratch(8 * 16 * 2 + 8);
+      if (at % 8 !== 0) throw new Error('filter-simd: the heap block for the logf table is not 8-byte aligned');
+      new Float64Array(b.wasm.HEAPF32.buffer, at, 32).set(LOGF_TABLE);
+      const sumAt = at + 8 * 32;
+      b.wasm.HEAPF32[sumAt >> 2] = 0;
+      const perImage = 4 * g.oh * g.ow * g.co;
+      // the weights take the scale's place in the layout (a [cor] vector, zero beyond co)
+      const l = layout(g, 1, filters, weights);
+      for (let i = 0; i < g.n; i++) {
+        e.firstAndValue(l.pad(x, i, 0), l.wp, l.f, l.s, at, outAt + i * perImage, sumAt, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
+      }
+      return b.wasm.HEAPF32[sumAt >> 2];
+    },
     curvature(x, v, filters, scale, outAt, g) {
       const l = layout(g, 2, filters, scale);
       for (let i = 0; i < g.n; i++) {
