@@ -85,21 +85,33 @@ function adjointLoop(g: Float32Array, out: Float32Array, shape: number[], b: num
   const hp = h + b + a;
   const rowIn = (w + b + a) * c;
   const fround = Math.fround;
+  // the columns [lo, hi) of an interior row add only +0 terms: g + 0 (−0 becomes +0 as in AddN)
+  const lo = Math.min(b, w);
+  const hi = Math.max(lo, w - a);
   let o = 0;
+  const sums = (centre: number, above: number, below: number, from: number, to: number) => {
+    for (let j = from; j < to; j++) {
+      for (let q = 0; q < c; q++) {
+        let s = fround(0 + foldW(g, centre, j, q, c, w, b, a));
+        if (b > 0) s = fround(s + (above >= 0 ? foldW(g, above, j, q, c, w, b, a) : 0));
+        if (a > 0) s = fround(s + (below >= 0 ? foldW(g, below, j, q, c, w, b, a) : 0));
+        out[o++] = s;
+      }
+    }
+  };
   for (let k = 0; k < n; k++) {
     const image = k * hp * rowIn;
     for (let i = 0; i < h; i++) {
       const centre = image + (b + i) * rowIn;
       const above = i < b ? image + (b - 1 - i) * rowIn : -1;
       const below = i >= h - a ? image + (b + 2 * h - 1 - i) * rowIn : -1;
-      for (let j = 0; j < w; j++) {
-        for (let q = 0; q < c; q++) {
-          let s = fround(0 + foldW(g, centre, j, q, c, w, b, a));
-          if (b > 0) s = fround(s + (above >= 0 ? foldW(g, above, j, q, c, w, b, a) : 0));
-          if (a > 0) s = fround(s + (below >= 0 ? foldW(g, below, j, q, c, w, b, a) : 0));
-          out[o++] = s;
-        }
+      if (above >= 0 || below >= 0) {
+        sums(centre, above, below, 0, w);
+        continue;
       }
+      sums(centre, -1, -1, 0, lo);
+      for (let t = centre + (b + lo) * c, end = centre + (b + hi) * c; t < end; t++) out[o++] = g[t] + 0;
+      sums(centre, -1, -1, hi, w);
     }
   }
 }
