@@ -48,6 +48,47 @@ describeEachBackend('imaging: SIMD route of the filter mixed product', (backend)
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('computes the curvature pass and both mixed-product factors of the tfjs ops for every remainder of its 2-pixel × 8-channel tiles', () => {
+    const simd = filterSimdOf(tf.backend());
+    if (simd == null) return;
+    const before = tf.memory().numTensors;
+    type Backend = { dataIdMap: { get(id: object): { memoryOffset: number } }; wasm: { HEAPF32: Float32Array } };
+    const heap = tf.backend() as unknown as Backend;
+    // channel counts around the 4-lane vectors and 8-channel tiles (a tile's second vector partly or wholly past co),
+    // odd and even output widths, batches of 1–3, square and non-square filters, 'same' and 'valid'
+    const cases = [[2, 9, 11, 5, 5, 1, 'same'], [3, 7, 7, 7, 7, 3, 'same'], [1, 8, 6, 3, 3, 5, 'valid'], [2, 10, 9, 3, 5, 10, 'same'],
+      [1, 6, 12, 5, 3, 13, 'valid'], [2, 8, 8, 7, 7, 16, 'same'], [1, 11, 13, 7, 7, 30, 'same'], [2, 6, 5, 3, 3, 8, 'same']] as const;
+    for (const [n, h, w, kh, kw, co, pad] of cases) {
+      const same = pad === 'same';
+      const oh = same ? h : h - kh + 1;
+      const ow = same ? w : w - kw + 1;
+      const g = { n, h, w, kh, kw, co, oh, ow, top: same ? Math.floor((kh - 1) / 2) : 0, left: same ? Math.floor((kw - 1) / 2) : 0 };
+      const x = randn([n, h, w, 1], 11);
+      const v = randn([n, h, w, 1], 12);
+      const f = tf.tidy(() => tf.mul(0.4, randn([kh, kw, 1, co], 13)));
+      const s = tf.tidy(() => tf.exp(tf.mul(0.3, randn([co], 14))));
+      const [curvatureRef, firstRef] = tf.tidy(() => {
+        const t = tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad), s);
+        const d = tf.add(tf.square(t), 1);
+        const u = tf.conv2d(v as tf.Tensor4D, f as tf.Tensor4D, 1, pad);
+        return [tf.mul(tf.div(tf.sub(1, tf.square(t)), tf.square(d)), u), tf.div(t, d)];
+      });
+      const filters = f.dataSync() as Float32Array;
+      const scale = s.dataSync() as Float32Array;
+      const out = tf.fill(curvatureRef.shape, 7);
+      simd.curvature(x, v, filters, scale, heap.dataIdMap.get(out.dataId).memoryOffset, g);
+      expect(relErr(out, curvatureRef)).toBeLessThan(TOL);
+      const size = n * oh * ow * co;
+      const factors = simd.curvatureFactors(x, v, filters, scale, g);
+      const read = (at: number) => tf.tensor(heap.wasm.HEAPF32.slice(at >> 2, (at >> 2) + size), curvatureRef.shape);
+      const [d1, d2] = [read(factors.d1), read(factors.d2)];
+      expect(relErr(d1, curvatureRef)).toBeLessThan(TOL);
+      expect(relErr(d2, firstRef)).toBeLessThan(TOL);
+      tf.dispose([x, v, f, s, curvatureRef, firstRef, out, d1, d2]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   type Options = Parameters<typeof foeProblem>[0];
   // 6 random 7×7 filters: a channel count that is not a multiple of 8 (the DCT banks have 8, 24, 48)
   const CASES: Record<string, Options | (() => Options)> = {

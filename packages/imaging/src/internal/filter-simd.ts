@@ -131,10 +131,11 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     return d.memoryOffset;
   };
   const convolutionScratch = scratchBlock(b);
-  // scratch for `images` zero-padded images (row stride wp = ow + kw: convolve's odd last pixel), then the
-  // filters [kh, kw, 1, co] with each tap's channels padded to cor = 16·⌈co/16⌉, then the scale [cor]
-  const layout = (g: FilterGeometry, images: number, filters: Float32Array, scale: Float32Array) => {
-    const cor = Math.ceil(g.co / 16) * 16;
+  // scratch for `images` zero-padded images (row stride wp = ow + kw: the passes' odd last pixel), then the
+  // filters [kh, kw, 1, co] with each tap's channels padded to cor = tile·⌈co/tile⌉ (the pass's channel tile:
+  // convolve 16, curvature 8), then the scale [cor]
+  const layout = (g: FilterGeometry, images: number, filters: Float32Array, scale: Float32Array, tile = 16) => {
+    const cor = Math.ceil(g.co / tile) * tile;
     const wp = g.ow + g.kw;
     const hp = g.oh + g.kh - 1;
     const padded = hp * wp;
@@ -177,7 +178,7 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
       return b.wasm.HEAPF32[sumAt >> 2];
     },
     curvature(x, v, filters, scale, outAt, g) {
-      const l = layout(g, 2, filters, scale);
+      const l = layout(g, 2, filters, scale, 8);
       for (let i = 0; i < g.n; i++) {
         e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, outAt + 4 * i * g.oh * g.ow * g.co, 0, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
       }
@@ -185,7 +186,7 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     curvatureFactors(x, v, filters, scale, g) {
       const n = g.n * g.oh * g.ow * g.co;
       const at = factorScratch(8 * n);
-      const l = layout(g, 2, filters, scale);
+      const l = layout(g, 2, filters, scale, 8);
       const perImage = 4 * g.oh * g.ow * g.co;
       for (let i = 0; i < g.n; i++) {
         e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, at + i * perImage, at + 4 * n + i * perImage, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
