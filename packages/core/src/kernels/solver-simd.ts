@@ -2,7 +2,7 @@
  * The loops of the fused solver kernels on the wasm backend as WebAssembly SIMD
  * (solver-simd.wat, compiled into solver-simd-module.ts by scripts/build-simd.mjs),
  * instantiated on the backend's own memory so that they read and write the tensors where
- * they lie: `x + a·p`, `⟨a, b⟩` (float64) and CG's update with `‖r‖²`, 4 floats per
+ * they lie: `x + a·p`, `⟨a, b⟩` (float64, or float32 in the op form's order) and CG's update with `‖r‖²`, 4 floats per
  * instruction. Plain JS loops over heap views measured slower than tfjs-wasm's own
  * elementwise kernels (43 µs for the CG update of 4 × 64 × 64 floats against 9 µs per
  * `Sub`), so without SIMD the solvers keep the op form.
@@ -21,6 +21,8 @@ export interface SolverSimd {
   axpy(out: number, x: number, p: number, n: number, a: number): void;
   /** Σ a·b in float64. */
   dot(a: number, b: number, n: number): number;
+  /** Σ a·b as the op form's Sum(Multiply(a, b)): float32 products summed in float32 in index order. */
+  dotFloat32(a: number, b: number, n: number): number;
   /** xo = x + α·p, ro = r − α·ap; returns Σ ro² in float64. */
   cgStep(xo: number, x: number, p: number, ro: number, r: number, ap: number, n: number, alpha: number): number;
   /** The heap offset of a tensor's data, or undefined when it has none on this backend. */
@@ -36,5 +38,5 @@ export interface SolverSimd {
  */
 export const solverSimdOf: (backend: unknown) => SolverSimd | null = wasmHeapModule(
   SOLVER_SIMD_WASM,
-  (b, e: Omit<SolverSimd, 'offset'>): SolverSimd => ({ axpy: e.axpy, dot: e.dot, cgStep: e.cgStep, offset: (dataId) => b.dataIdMap.get(dataId)?.memoryOffset }),
+  (b, e: Omit<SolverSimd, 'offset'>): SolverSimd => ({ axpy: e.axpy, dot: e.dot, dotFloat32: e.dotFloat32, cgStep: e.cgStep, offset: (dataId) => b.dataIdMap.get(dataId)?.memoryOffset }),
 );

@@ -103,4 +103,30 @@
         (br $sLoop)))
     (local.set $acc0 (f64x2.add (local.get $acc0) (local.get $acc1)))
     (f64.add (local.get $sum) (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))))
+
+  ;; Σ a·b over n values as the op form's Sum(Multiply(a, b)) computes it on the wasm backend: each
+  ;; product rounded to float32, the sum accumulated in float32 in index order (one dependent add per
+  ;; value: L-BFGS's two-loop recursion, lbfgs-two-loop.ts, must take the op form's steps bit for bit).
+  (func (export "dotFloat32") (param $a i32) (param $b i32) (param $n i32) (result f32)
+    (local $i i32) (local $at i32) (local $p v128) (local $sum f32)
+    (block $vDone
+      (loop $vLoop
+        (br_if $vDone (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+        (local.set $p (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $at))) (v128.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $p))))
+        (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 1 (local.get $p))))
+        (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 2 (local.get $p))))
+        (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 3 (local.get $p))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vLoop)))
+    (block $sDone
+      (loop $sLoop
+        (br_if $sDone (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $sum (f32.add (local.get $sum)
+          (f32.mul (f32.load (i32.add (local.get $a) (local.get $at))) (f32.load (i32.add (local.get $b) (local.get $at))))))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $sLoop)))
+    (local.get $sum))
 )
