@@ -102,6 +102,47 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
     }
   }
 
+  it('θ\'s per-filter constants are read once per θ and follow it: new θ tensors and a tf.Variable\'s assign give the new value', () => {
+    const before = tf.memory().numTensors;
+    const R = fieldsOfExperts({ size: 3, alpha: 0.05, nu: 0.3 });
+    const base = R.init();
+    const { x, v, data, theta } = randomFilterCase([1, 12, 10, 1], base);
+    const logNu = tf.variable(theta.logNu);
+    const withVariable: Params = { ...theta, logNu };
+    const check = (th: Params) => {
+      const fast = R.valueAndGradient!(x, th);
+      const ref = tfjsRoute(R, x, th);
+      expect(fast.value.dataSync()[0]).toBe(ref.value);
+      expect(Array.from(fast.grad.dataSync())).toEqual(Array.from(ref.grad));
+      const value = ref.value;
+      tf.dispose([fast.value, fast.grad]);
+      return value;
+    };
+    try {
+      const first = check(theta);
+      expect(check(theta)).toBe(first); // the cached constants
+      const other = { ...theta, logAlpha: tf.add(theta.logAlpha, 0.5) };
+      const changed = check(other);
+      expect(changed).not.toBe(first);
+      other.logAlpha.dispose();
+      expect(check(withVariable)).toBe(first);
+      const next = tf.sub(theta.logNu, 0.2);
+      logNu.assign(next);
+      next.dispose();
+      expect(check(withVariable)).not.toBe(first);
+      const assigned = check(withVariable);
+      const copy = { ...theta, logNu: logNu.clone() };
+      expect(check(copy)).toBe(assigned);
+      copy.logNu.dispose();
+    } finally {
+      logNu.dispose();
+      disposeParams(base);
+      disposeParams(theta);
+      tf.dispose([x, v, data.y]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('the pass\'s log is the backend\'s Log1p bit for bit, for arguments from 0 to overflow, inf and NaN', () => {
     const simd = filterSimdOf(tf.backend());
     if (simd == null) return;
@@ -109,23 +150,18 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
     // one 1×1 image per argument t, one unit filter and weight: value = 0 + 1·log(1 + t²), first = t/(1 + t²)
     const args = [0, 1e-30, 1e-12, 2 ** -12, 1e-4, 0.1, 0.6435, 1, 1.0001, 3, 77.7, 1e4, 1.8e19, 1e20, Infinity, -2.5, Number.NaN];
     for (let i = 0; i < 400; i++) args.push(Math.exp(((i * 7919) % 400) / 400 * 60 - 30) * (i % 2 === 0 ? 1 : -1));
-    const unit = { filters: tf.ones([1, 1, 1, 1]), scale: tf.ones([1]) };
-    const w = tf.ones([1]);
+    const unit = { shape: [1, 1, 1, 1], scaled: new Float32Array([1]), weights: new Float32Array([1]) };
     const identity = { mode: 'valid', padded: (t: tf.Tensor) => t };
-    try {
-      for (const a of args) {
-        const x = tf.fill([1, 1, 1, 1], a);
-        const ref = tf.tidy(() => {
-          const t2 = tf.square(x);
-          return [tf.log1p(t2).dataSync()[0], tf.div(x, tf.add(t2, 1)).dataSync()[0]];
-        });
-        const r = valuePass(simd, x, unit, w, identity);
-        expect([a, r.value]).toEqual([a, ref[0]]);
-        expect([a, r.first.dataSync()[0]]).toEqual([a, ref[1]]);
-        tf.dispose([x, r.first]);
-      }
-    } finally {
-      tf.dispose([unit.filters, unit.scale, w]);
+    for (const a of args) {
+      const x = tf.fill([1, 1, 1, 1], a);
+      const ref = tf.tidy(() => {
+        const t2 = tf.square(x);
+        return [tf.log1p(t2).dataSync()[0], tf.div(x, tf.add(t2, 1)).dataSync()[0]];
+      });
+      const r = valuePass(simd, x, unit, identity);
+      expect([a, r.value]).toEqual([a, ref[0]]);
+      expect([a, r.first.dataSync()[0]]).toEqual([a, ref[1]]);
+      tf.dispose([x, r.first]);
     }
     expect(tf.memory().numTensors).toBe(before);
   });

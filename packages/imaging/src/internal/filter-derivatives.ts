@@ -24,7 +24,7 @@ import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
 import { symmetricPadAdjointKernel } from './symmetric-pad.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
-import { passesFor, responsePass, curvatureProduct, valuePass, type PassParams } from './filter-passes.js';
+import { passesFor, responsePass, curvatureProduct, valuePass, type PassParams, type ValueConstants } from './filter-passes.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -161,21 +161,44 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
   const studentT = expert.studentT != null;
   // the filters and the per-filter scale of the SIMD passes (filter-passes.ts)
   const passParams = (theta: Params): PassParams => ({ filters: filtersOf(theta), scale: expert.scale != null ? expert.scale(theta) : tf.ones([filtersOf(theta).shape[3]!]) });
+  // θ's per-filter constants of the value pass (s_k c_k, w_k, and the adjoint's c_k w_k f₁) as the tfjs kernels
+  // compute them, read once per θ, keyed by the θ tensors' data (a tf.Variable's assign gives it new data):
+  // each L-BFGS evaluation would otherwise run ten kernels on [K] and [S, S, 1, K] tensors
+  const valueCache = new WeakMap<object, { ids: object[]; constants: ValueConstants & { adjoint: Float32Array } }>();
+  const valueConstants = (theta: Params) => {
+    const filters = filtersOf(theta);
+    const ids = Object.keys(theta).sort().map((k) => theta[k].dataId as object);
+    const hit = valueCache.get(filters.dataId);
+    if (hit != null && hit.ids.length === ids.length && hit.ids.every((id, i) => id === ids[i])) return hit.constants;
+    const constants = tf.tidy(() => {
+      const w = expert.weights(theta);
+      const read = (t: tf.Tensor) => Float32Array.from(t.dataSync());
+      return {
+        shape: filters.shape,
+        scaled: read(tf.mul(filters, expert.scale != null ? expert.scale(theta) : 1)),
+        weights: read(w),
+        adjoint: read(tf.mul(filters, tf.mul(w, expert.studentT!(theta).first))),
+      };
+    });
+    valueCache.set(filters.dataId, { ids, constants });
+    return constants;
+  };
   const gradient = (x: tf.Tensor, theta: Params, want: { value?: boolean }) => {
     const filters = filtersOf(theta);
     const c = conv(theta);
-    const w = expert.weights(theta);
     const simd = passesFor(studentT, filters, x);
+    if (simd != null && want.value) {
+      // ρ'(t)/f₁ and the value from the taps in one pass (the tfjs route's float32 bit for bit, so that
+      // L-BFGS's line search decides as it would there), f₁ with w on the filters
+      const k = valueConstants(theta);
+      const r = valuePass(simd, x, k, c);
+      return { value: tf.scalar(r.value), grad: c.adjoint(r.first, tf.tensor(k.adjoint, filters.shape), x.shape) };
+    }
+    const w = expert.weights(theta);
     if (simd != null) {
-      // ρ'(t)/f₁ from the taps (filter-passes.ts), f₁ with w on the filters; with the value, the pass that
-      // also sums it (the tfjs route's float32 bit for bit, so L-BFGS's line search decides as it would there)
-      const adjoint = () => tf.mul(filters, tf.mul(w, expert.studentT!(theta).first));
-      if (want.value) {
-        const r = valuePass(simd, x, passParams(theta), w, c);
-        return { value: tf.scalar(r.value), grad: c.adjoint(r.first, adjoint(), x.shape) };
-      }
+      // ρ'(t)/f₁ from the taps (filter-passes.ts), f₁ with w on the filters
       const first = responsePass(simd, x, passParams(theta), c, 'first')!;
-      return { value: undefined, grad: c.adjoint(first, adjoint(), x.shape) };
+      return { value: undefined, grad: c.adjoint(first, tf.mul(filters, tf.mul(w, expert.studentT!(theta).first)), x.shape) };
     }
     const r = expert.rho(responses(x, theta, c), theta, { value: want.value, first: true });
     return { value: want.value ? weightedSum(r.value!, w) : undefined, grad: c.adjoint(r.first!.tensor, adjointFilters(filters, w, r.first!), x.shape) };

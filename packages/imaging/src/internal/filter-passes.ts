@@ -63,7 +63,7 @@ export function passesFor(studentT: boolean, filters: tf.Tensor, ...like: tf.Ten
 }
 
 /** The pass geometry of the padded input `xin` (`[N, H, W, 1]`). */
-function geometry(filters: tf.Tensor, xin: tf.Tensor, c: PassConvolution): FilterGeometry {
+function geometry(filters: { shape: number[] }, xin: tf.Tensor, c: PassConvolution): FilterGeometry {
   const [kh, kw, , co] = filters.shape as number[];
   const [n, h, w] = xin.shape as number[];
   const same = c.mode === 'same';
@@ -100,26 +100,30 @@ export function responsePass(simd: FilterSimd, x: tf.Tensor, p: PassParams, c: P
   }
 }
 
+/** θ's per-filter constants of {@link valuePass}, float32 as the tfjs kernels compute them. */
+export interface ValueConstants {
+  /** The filters' shape `[S, S, 1, K]`. */
+  shape: number[];
+  /** The pre-scaled filters `s_k c_k` (tf.mul(filters, scale)), `[S, S, 1, K]` in order. */
+  scaled: Float32Array;
+  /** w_k, `[K]`. */
+  weights: Float32Array;
+}
+
 /**
  * The gradient factor `t/(1 + t²)` and the value `Σ_k w_k Σ_pixels log(1 + t_k²)` in one pass over x, with
  * t the response to the pre-scaled filters `s_k c_k` (as the tfjs route's Conv2D reads them): both in float32
  * exactly as the tfjs route's kernels compute them (Conv2D, Square, Add, Div; Log1p, MatMul, Sum; tested), so
  * that a line search sees the same values whichever route runs.
  *
- * @param weights - w_k, `[K]`.
  * @returns a new `[N, H', W', K]` tensor and the value as a number (a float32).
  */
-export function valuePass(simd: FilterSimd, x: tf.Tensor, p: PassParams, weights: tf.Tensor, c: PassConvolution): { first: tf.Tensor; value: number } {
+export function valuePass(simd: FilterSimd, x: tf.Tensor, k: ValueConstants, c: PassConvolution): { first: tf.Tensor; value: number } {
   const xin = c.padded(x);
   try {
-    const g = geometry(p.filters, xin, c);
+    const g = geometry(k, xin, c);
     const out = output(g);
-    const filters = p.filters.dataSync() as Float32Array;
-    const scale = p.scale.dataSync();
-    // s_k c_k in float32, as tf.mul(filters, scale) rounds it
-    const scaled = Float32Array.from(filters, (f, i) => f * scale[i % g.co]);
-    const value = simd.firstAndValue(xin, scaled, weights.dataSync() as Float32Array, out.at, g);
-    return { first: out.t, value };
+    return { first: out.t, value: simd.firstAndValue(xin, k.scaled, k.weights, out.at, g) };
   } finally {
     if (xin !== x) xin.dispose();
   }
