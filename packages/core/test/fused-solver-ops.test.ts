@@ -1,6 +1,6 @@
 import { it, expect, afterEach } from 'vitest';
 import { tf, defineProblem, gradientDescent, accelerated, lbfgs, cg, gmres, richardson, checkFinite, normNumber, type InnerSolver, type LinearSolver, type MatVec } from '../src/index.js';
-import { axpy, cgUpdate, combine, dotNumber, gramSchmidt, heapAllFinite, squaredNormNumber, useFusedSolverOps } from '../src/internal/fused-ops.js';
+import { axpy, cgUpdate, combine, dotFloat32Number, dotNumber, gramSchmidt, heapAllFinite, squaredNormNumber, useFusedSolverOps } from '../src/internal/fused-ops.js';
 import { describeEachBackend, randn } from '@bilevel/testing/vitest';
 
 /*
@@ -39,6 +39,30 @@ describeEachBackend('fused solver operations', (backend) => {
     tf.dispose([fused, reference]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, p]);
+  });
+
+  it('the float32 dot (L-BFGS\'s sᵀy, yᵀy, gᵀd) equals the op form Sum(Multiply) bit for bit, off the heap with no kernel on wasm', async () => {
+    const [a, b] = [randn(shape, 3), tf.tidy(() => tf.add(0.5, randn(shape, 4)))];
+    const odd = [randn([37], 5), randn([37], 6)];
+    const nan = tf.tensor([1, Number.NaN, 2, 3, 4]);
+    const before = tf.memory().numTensors;
+    const op = (u: tf.Tensor, v: tf.Tensor) => {
+      const t = tf.tidy(() => tf.sum(tf.mul(u, v)));
+      const value = t.dataSync()[0];
+      t.dispose();
+      return value;
+    };
+    for (const [u, v] of [[a, b], [a, a], [b, b], odd, [nan, nan]]) {
+      expect(dotFloat32Number(u, v)).toEqual(op(u, v));
+      const prof = await tf.profile(() => { dotFloat32Number(u, v); return [] as tf.Tensor[]; });
+      expect(prof.kernels.map((k) => k.name)).toEqual(backend === 'wasm' ? [] : ['Multiply', 'Sum']);
+    }
+    // the float32 sum in index order, not a float64 one: they differ at n ≈ 4·10³
+    if (backend === 'wasm') expect(dotFloat32Number(a, b)).not.toBe(dot64(a, b));
+    useFusedSolverOps(false);
+    expect(dotFloat32Number(a, b)).toBe(op(a, b));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, b, ...odd, nan]);
   });
 
   it("GMRES's Gram–Schmidt and x + Σ aᵢvᵢ run as one kernel each and equal a dot and an axpy per vector bit for bit", async () => {

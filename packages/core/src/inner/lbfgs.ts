@@ -2,15 +2,14 @@ import { tf } from '../tf.js';
 import type { InnerSolver } from './types.js';
 import { INNER_DEFAULTS, resolveStopping, runInner, type Evaluated, type InnerBaseOptions, type InnerContext, type InnerState } from './run.js';
 import { acceptStep, lineSearchNoise } from './line-search.js';
-import { axpy } from '../internal/fused-ops.js';
+import { axpy, dotFloat32Number } from '../internal/fused-ops.js';
 import { twoLoopOnHeap } from '../internal/lbfgs-two-loop.js';
-import { readScalars } from '../internal/solver-utils.js';
 import { BACKTRACKING_DEFAULTS, resolveBacktracking, type BacktrackingOptions } from './gradient-descent.js';
 import { defineOptions, opt, recordExplicit } from '../options.js';
 import { BACKTRACKING_SCHEMA, INNER_STOPPING_SCHEMA } from '../internal/solver-options.js';
 
-/** ⟨a, b⟩ by tfjs's float32 Sum (see the note on sᵀy below). */
-const opDot = (a: tf.Tensor, b: tf.Tensor) => readScalars(tf.tidy(() => tf.sum(tf.mul(a, b))))[0];
+/** ⟨a, b⟩ by tfjs's float32 Sum (see the note on sᵀy below), off the heap on wasm with the same bits. */
+const opDot = dotFloat32Number;
 
 /** Options of {@link lbfgs}. */
 export interface LbfgsOptions extends InnerBaseOptions {
@@ -125,7 +124,7 @@ export function lbfgs(options: LbfgsOptions = {}): InnerSolver {
       d.dispose();
       const yNew = tf.tidy(() => tf.sub(next!.grad, grad));
       // float32 sums kept on purpose: L-BFGS's pairs amplify their round-off (float64 sums changed iteration counts by ±1 and one status in the tests)
-      const [sy, yy, ss] = readScalars(tf.tidy(() => tf.sum(tf.mul(sNew, yNew))), tf.tidy(() => tf.sum(tf.square(yNew))), tf.tidy(() => tf.sum(tf.square(sNew))));
+      const [sy, yy, ss] = [opDot(sNew, yNew), opDot(yNew, yNew), opDot(sNew, sNew)];
       if (ss === 0) {
         // x + αd rounded back to x: no float32 progress is possible along d.
         tf.dispose([sNew, yNew, next.x, next.grad]);

@@ -94,6 +94,21 @@ export function dotNumber(a: tf.Tensor, b: tf.Tensor): number {
   return heapDot(a, b) ?? readScalars(tf.tidy(() => tf.sum(tf.mul(a, b))))[0];
 }
 
+/**
+ * `⟨a, b⟩` as the op form `Sum(Multiply(a, b))` computes it on the wasm backend (float32 products
+ * summed in float32 in index order), read off the heap by a SIMD loop with no kernel; the op form
+ * elsewhere. For solvers that keep float32 sums on purpose (L-BFGS's pairs): their bits must not
+ * depend on whether the fused forms run.
+ */
+export function dotFloat32Number(a: tf.Tensor, b: tf.Tensor): number {
+  if (fusedBackend() === 'wasm' && float32Alike([a, b])) {
+    const simd = solverSimdOf(tf.backend())!;
+    const [pa, pb] = [simd.offset(a.dataId), simd.offset(b.dataId)];
+    if (pa !== undefined && pb !== undefined) return simd.dotFloat32(pa, pb, a.size);
+  }
+  return readScalars(tf.tidy(() => tf.sum(tf.mul(a, b))))[0];
+}
+
 /** `‖a‖²` read off the backend's memory in float64, or null where the op form must run. */
 export function heapSquaredNorm(a: tf.Tensor): number | null {
   return heapDot(a, a);
