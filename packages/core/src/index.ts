@@ -21,7 +21,7 @@ export type { IterativeMethod, IterateOptions, IterateOutcome, IterationInfo, St
 export { emptyWork, addWork, workUnits } from './work.js';
 export type { Work } from './work.js';
 export { checkNonNegative, checkPositiveInt, checkFinite, checkShape, readScalar } from './validate.js';
-export { normNumber } from './norm.js';
+export { normNumber, dotFloat32 } from './norm.js';
 export { requireBackend, checkTheta, checkData, checkStart, checkScalarOutput, callUser, withAllocationHint } from './inputs.js';
 export type { InnerSolver, InnerResult, InnerSolveOptions, InnerStatus } from './inner/types.js';
 export type { LinearSolver, LinearResult, LinearSolveOptions, LinearStatus, MatVec } from './linear/types.js';

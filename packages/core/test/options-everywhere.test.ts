@@ -200,6 +200,7 @@ const NO_OPTIONS: Record<string, string> = {
   ...Object.fromEntries(['checkOptions', 'defineOptions', 'optionsOf', 'registerOptions', 'resetOptionWarnings', 'explicitOptions', 'recordExplicit', 'resolveAccuracy'].map((k) => [`core.${k}`, 'the option mechanism itself'])),
   ...Object.fromEntries(['addWork', 'emptyWork', 'workUnits'].map((k) => [`core.${k}`, 'work counters'])),
   'core.normNumber': 'reads one tensor\'s norm to a number',
+  'core.dotFloat32': 'reads one inner product to a number (the op form\'s float32 bits)',
   ...Object.fromEntries(['formatNumber', 'isOk', 'statusEntry', 'statusMessage', 'isUnconverged', 'notConvergedMessage'].map((k) => [`core.${k}`, 'status table: a code and the context a solver fills, not user options'])),
   'core.convergencePolicy': "takes a mode ('warn' | 'error' | 'tighten' | policy), validated by checkOnNotConverged",
   'core.convergenceReport': 'no arguments',

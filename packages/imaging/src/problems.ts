@@ -1,4 +1,4 @@
-import { tf, defineProblem } from '@bilevel/core';
+import { tf, defineProblem, dotFloat32 } from '@bilevel/core';
 import type { Params, Problem, Derivatives, VerifyOptions } from '@bilevel/core';
 import type { LinearOperator } from './operators/types.js';
 import type { Regularizer } from './regularizers/types.js';
@@ -101,6 +101,8 @@ export function reconstructionProblem(regularizer: Regularizer, options: Reconst
   return reconstructionBundle(problem, theta, regularizer, parts);
 }
 
+const taping = () => (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+
 /** `Aᵀ(Ax − y) + ∇R + ξx` etc. from R's analytic derivatives; undefined when R has none. */
 function composeDerivatives(R: Regularizer, A: LinearOperator, xi: number): Derivatives<ReconstructionData> | undefined {
   if (R.gradient == null && R.valueAndGradient == null && R.mixed == null) return undefined;
@@ -126,6 +128,15 @@ function composeDerivatives(R: Regularizer, A: LinearOperator, xi: number): Deri
     out.valueAndGradient = (x, th, d) => {
       const r = R.valueAndGradient!(x, th);
       try {
+        if (A.isIdentity && xi === 0 && tf.getBackend() === 'wasm' && !taping()) {
+          // denoising on wasm: the op form's float32 operations below on one residual, ½Σ(x − y)² by a loop off
+          // the heap in the Sum's order (dotFloat32), x − y + ∇R as one Add: 2 kernels instead of 8 per evaluation
+          return tf.tidy(() => {
+            const res = tf.sub(x, d.y);
+            const data = Math.fround(0.5 * dotFloat32(res, res));
+            return { value: tf.scalar(Math.fround(data + r.value.dataSync()[0])), grad: tf.add(res, r.grad) };
+          });
+        }
         const value = tf.tidy(() => {
           const terms = [tf.mul(0.5, tf.sum(tf.square(tf.sub(A.apply(x), d.y)))), r.value];
           if (xi > 0) terms.push(tf.mul(xi / 2, tf.sum(tf.square(x))));

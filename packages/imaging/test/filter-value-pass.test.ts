@@ -2,7 +2,7 @@ import { it, expect } from 'vitest';
 import { tf, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { describeEachBackend, randn } from '@bilevel/testing/vitest';
-import { fieldsOfExperts } from '../src/index.js';
+import { fieldsOfExperts, foeProblem } from '../src/index.js';
 import type { Regularizer } from '../src/index.js';
 import { filterSimdOf } from '../src/internal/filter-simd.js';
 import { valuePass } from '../src/internal/filter-passes.js';
@@ -101,6 +101,40 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
       });
     }
   }
+
+  it('foeProblem\'s valueAndGradient (½‖x − y‖² + R, the L-BFGS evaluation) equals the op form bit for bit, with 2 kernels for the data term on wasm', async () => {
+    const before = tf.memory().numTensors;
+    const { problem, theta: base, dispose } = foeProblem({ size: 5, alpha: 0.05, nu: 0.3 });
+    const { x, v, data, theta } = randomFilterCase([2, 14, 11, 1], base);
+    try {
+      const fast = problem.valueAndGradient(x, theta, data);
+      let ref!: { value: number; grad: number[] };
+      let kept!: tf.Tensor;
+      tf.grad((z: tf.Tensor) => {
+        const r = problem.valueAndGradient(z, theta, data);
+        ref = { value: r.value.dataSync()[0], grad: Array.from(r.grad.dataSync()) };
+        r.grad.dispose();
+        kept = r.value;
+        return r.value;
+      })(x).dispose();
+      kept.dispose();
+      expect(fast.value.dataSync()[0]).toBe(ref.value);
+      expect(Array.from(fast.grad.dataSync())).toEqual(ref.grad);
+      tf.dispose([fast.value, fast.grad]);
+      const info = await tf.profile(() => {
+        const r = problem.valueAndGradient(x, theta, data);
+        return [r.value, r.grad];
+      });
+      tf.dispose(info.result as tf.Tensor[]);
+      const kernels = info.kernels.map((k) => k.name);
+      for (const k of ['Square', 'Sum', 'AddN', 'Identity']) expect(kernels.includes(k)).toBe(backend !== 'wasm');
+    } finally {
+      dispose();
+      disposeParams(theta);
+      tf.dispose([x, v, data.y]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   it('θ\'s per-filter constants are read once per θ and follow it: new θ tensors and a tf.Variable\'s assign give the new value', () => {
     const before = tf.memory().numTensors;
