@@ -10,8 +10,8 @@ import { parseRowValues, rowSmoothing, ROW_SMOOTHING, SMOOTHING_FLAGS } from '..
  */
 describe('ct-sparse-view --mu / --epsilon per row', () => {
   it('the defaults are the rows\' μ and ε, and a pair changes its row alone', () => {
-    expect(parseRowValues('mu', SMOOTHING_FLAGS.mu)).toEqual({ 'tv-maid': 0.001, foe: 0.001, icnn: ROW_SMOOTHING.icnn.mu });
-    expect(parseRowValues('epsilon', SMOOTHING_FLAGS.epsilon)).toEqual({ 'tv-maid': 0.00002, foe: 0.0001, icnn: ROW_SMOOTHING.icnn.epsilon });
+    expect(parseRowValues('mu', SMOOTHING_FLAGS.mu)).toEqual({ 'tv-maid': 0.001, foe: 0.001, icnn: 0.001 });
+    expect(parseRowValues('epsilon', SMOOTHING_FLAGS.epsilon)).toEqual({ 'tv-maid': 0.00002, foe: 0.0001, icnn: 0.0001 });
     expect(parseRowValues('mu', 'icnn=3e-3')).toEqual({ 'tv-maid': 0.001, foe: 0.001, icnn: 0.003 });
     expect(parseRowValues('epsilon', ' foe = 5e-5 , tv-maid=1e-5')).toEqual({ 'tv-maid': 1e-5, foe: 5e-5, icnn: ROW_SMOOTHING.icnn.epsilon });
     expect(rowSmoothing({ mu: 'icnn=0.002', epsilon: SMOOTHING_FLAGS.epsilon }, 'icnn')).toEqual({ mu: 0.002, epsilon: ROW_SMOOTHING.icnn.epsilon });
