@@ -92,8 +92,9 @@ function start(script: string, cpus: string, env: Record<string, string>, input:
 /**
  * Starts every peer on the spec in `input` (PyTorch and JAX on 1 thread; PyTorch on 2 threads
  * with `twoInput`, the spec without training): the workers stay up until `close()`.
+ * `only` keeps the workers of those labels ('PyTorch', 'JAX', 'PyTorch 2 thr'; all by default).
  */
-export async function startPeers(input: string, twoInput: string): Promise<PeerWorker[]> {
+export async function startPeers(input: string, twoInput: string, only?: readonly string[]): Promise<PeerWorker[]> {
   const pin = hasTaskset();
   if (!pin) console.warn('bench:peer: taskset not found; the peers run unpinned (install util-linux)');
   const one = { PEER_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', XLA_FLAGS: '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' };
@@ -105,6 +106,7 @@ export async function startPeers(input: string, twoInput: string): Promise<PeerW
   ];
   const workers: PeerWorker[] = [];
   for (const [script, cpus, env, file, label] of jobs) {
+    if (only != null && !only.includes(label)) continue;
     console.log(`bench:peer: ${script} worker on CPU ${cpus}${env.PEER_THREADS === '2' ? ' (2 threads)' : ''}`);
     workers.push(await start(script, cpus, env, file, pin, label));
   }

@@ -45,7 +45,7 @@ export function foeInputs(batch: number, size: number) {
     y: tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 1),
     v: tf.randomNormal([batch, size, size, 1], 0, 1, 'float32', 3),
     theta: {
-      filters: tf.mul(tf.randomNormal([KERNEL, KERNEL, 1, FILTERS], 0, 1, 'float32', 4), 0.1),
+      filters: tf.tidy(() => tf.mul(tf.randomNormal([KERNEL, KERNEL, 1, FILTERS], 0, 1, 'float32', 4), 0.1)),
       logAlpha: tf.fill([FILTERS], -2),
       logNu: tf.zeros([FILTERS]),
     } as Params,
