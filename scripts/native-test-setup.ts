@@ -9,7 +9,7 @@ const forced = process.env.BILEVEL_BACKEND;
 if (forced == null || forced === '') throw new Error('native-test-setup: set BILEVEL_BACKEND (e.g. tensorflow) for this config.');
 
 vi.mock('../packages/core/src/index.ts', async (importOriginal) => {
-  const core = await importOriginal<typeof import('@bilevel/core')>();
+  const core = await importOriginal<typeof import('../packages/core/src/index.ts')>();
   return {
     ...core,
     initBackend: (options: Parameters<typeof core.initBackend>[0] = {}) => core.initBackend({ ...options, backend: forced as never, wasmPaths: undefined }),

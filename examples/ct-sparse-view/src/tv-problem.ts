@@ -96,7 +96,7 @@ export function reconstruct(ctx: CtContext, problem: SaddleProblem<CtSet>, logAl
 export function reconstructWith(ctx: CtContext, problem: SaddleProblem<CtSet>, values: Record<string, number>, set: CtSet): { x: tf.Tensor; iterations: number } {
   const strategy = piggyback({ warmStart: false, precondition: tvPrecondition(ctx) });
   const theta: Params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, tf.scalar(v)]));
-  const r = strategy.solve({ problem: problem as never, theta, data: set, tol: Number(ctx.flags.evalTol), maxIter: Number(ctx.flags.evalMaxIter) });
+  const r = strategy.solve({ problem, theta, data: set, tol: Number(ctx.flags.evalTol), maxIter: Number(ctx.flags.evalMaxIter) });
   tf.dispose(Object.values(theta));
   strategy.dispose();
   return { x: r.x, iterations: r.work.innerIterations };

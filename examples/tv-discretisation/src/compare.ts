@@ -131,7 +131,7 @@ if (flags.merge === '') {
 function heldOut(theta: Params) {
   const problem = theta.stencils == null ? tvProblem : learnedProblem;
   const strategy = piggyback({ warmStart: false, adaptiveSteps, precondition });
-  const s = strategy.solve({ problem: problem as never, theta, data: testSet, tol: flags.evalTol, maxIter: 20000 });
+  const s = strategy.solve({ problem, theta, data: testSet, tol: flags.evalTol, maxIter: 20000 });
   strategy.dispose();
   const x = tf.tidy(() => tf.clipByValue(imageOf(s.x), 0, 1));
   s.x.dispose();

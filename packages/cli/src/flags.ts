@@ -154,6 +154,14 @@ export function flagsHelp(flags: Record<string, FlagSpec>): string {
 }
 
 /**
+ * What {@link parseFlags} returns for `defaults` of type `T`: each flag typed by its kind, not by its default's
+ * literal (the constraint keeps `false`, `0`, `'maid'` literal in `T`; the command line can give any value).
+ */
+export type FlagValues<T extends Record<string, string | number | boolean>> = {
+  [K in keyof T]: T[K] extends boolean ? boolean : T[K] extends number ? number : T[K] extends string ? string : T[K];
+};
+
+/**
  * Flags of an example script: the defaults give each flag's name and kind (numbers, strings,
  * booleans); returns the defaults overridden by `argv`. `--help` prints the flags and exits
  * 0; a bad flag prints one line and exits 2 (no stack trace).
@@ -161,7 +169,7 @@ export function flagsHelp(flags: Record<string, FlagSpec>): string {
  * @param defaults - every flag with its default value.
  * @param argv - the arguments (default `process.argv.slice(2)`).
  * @param name - the script's name for messages (default `'flags'`).
- * @returns the flag values, typed like `defaults`.
+ * @returns the flag values, typed like `defaults` widened to each flag's kind (`compare: false` gives a `boolean`).
  * @example
  * ```ts
  * const flags = parseFlags({ crop: 64, method: 'maid', compare: false });
@@ -169,7 +177,7 @@ export function flagsHelp(flags: Record<string, FlagSpec>): string {
  * // node main.js -- --crop -3          →  the same (`pnpm start -- --crop -3` forwards the `--`)
  * ```
  */
-export function parseFlags<T extends Record<string, string | number | boolean>>(defaults: T, argv: readonly string[] = process.argv.slice(2), name = 'flags'): T {
+export function parseFlags<T extends Record<string, string | number | boolean>>(defaults: T, argv: readonly string[] = process.argv.slice(2), name = 'flags'): FlagValues<T> {
   const specs: Record<string, FlagSpec> = { help: { type: 'boolean', short: 'h', description: 'print the flags and exit' } };
   for (const [k, v] of Object.entries(defaults)) specs[k] = { type: typeof v as FlagSpec['type'], default: v };
   try {
@@ -182,7 +190,7 @@ export function parseFlags<T extends Record<string, string | number | boolean>>(
       process.exit(0);
     }
     if (positionals.length > 0) throw new UsageError(`${name}: unexpected argument '${positionals[0]}'; every setting is a flag (--name value, see --help).`);
-    return { ...defaults, ...values } as T;
+    return { ...defaults, ...values } as FlagValues<T>;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(e.message);

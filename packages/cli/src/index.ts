@@ -11,7 +11,7 @@ export { runCli } from './cli.js';
 export type { RunCliOptions } from './cli.js';
 export { UsageError, FailureError, describeError, EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED } from './errors.js';
 export { parseArgv, parseFlags, flagsHelp, suggest } from './flags.js';
-export type { FlagSpec, ParsedArgv } from './flags.js';
+export type { FlagSpec, ParsedArgv, FlagValues } from './flags.js';
 export { progressReporter } from './progress.js';
 export type { ProgressOptions, ProgressReporter } from './progress.js';
 export { plotLossVersusWork, plotTraining, renderVegaLite } from './plot.js';

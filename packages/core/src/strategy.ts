@@ -1,6 +1,7 @@
 import type { tf } from './tf.js';
 import type { Params } from './params.js';
 import type { Problem, FixedPointProblem, Data } from './problem.js';
+import type { SaddleProblem } from './saddle-problem.js';
 import type { Work } from './work.js';
 import type { WarmState } from './driver/warm.js';
 
@@ -120,7 +121,8 @@ export interface Strategy {
 
 /** What {@link Strategy.solve} is asked: the forward solve of `argmin`. */
 export interface SolveRequest<D = Data> {
-  problem: Problem<D> | FixedPointProblem<D>;
+  /** The lower level: an energy, a fixed-point map or (piggyback) a saddle point, as `hypergradient` takes. */
+  problem: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
   theta: Params;
   data: D;
   /** Warm start (not consumed). */
@@ -141,7 +143,7 @@ export interface SolveResult {
 
 /** What {@link Strategy.vjpSolution} is asked. */
 export interface SolutionVjpRequest<D = Data> {
-  problem: Problem<D> | FixedPointProblem<D>;
+  problem: Problem<D> | FixedPointProblem<D> | SaddleProblem<D>;
   theta: Params;
   data: D;
   /** The forward solution (not consumed). */

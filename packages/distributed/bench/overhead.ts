@@ -103,7 +103,7 @@ const ready = (p: ChildProcess) =>
 console.log(`Distributed pool (BullMQ on a local redis-server), load average ${f2(load0)}; ${rounds} interleaved rounds of ${reps} requests per configuration (order alternating), every configuration started and warmed by 2 requests first; ratios: median over rounds of the per-round ratio (range)`);
 for (const name of ['tiny', 'foe'] as const) {
   const module = name === 'tiny' ? new URL('./tiny-task.ts', import.meta.url) : new URL('../../../benchmarks/src/pool/foe-task.ts', import.meta.url);
-  const configs: Config[] = [{ label: 'in process', count: 0, pool: inlinePool(name === 'tiny' ? tiny : foeTask()), pids: [], startMs: 0, cold: NaN }];
+  const configs: Config[] = [{ label: 'in process', count: 0, pool: name === 'tiny' ? inlinePool(tiny) : inlinePool(foeTask()), pids: [], startMs: 0, cold: NaN }];
   for (const count of [1, 2, 4]) {
     const queue = `bench-${name}-${count}`;
     const t0 = performance.now();

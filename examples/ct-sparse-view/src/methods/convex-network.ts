@@ -35,7 +35,7 @@ function network(layers: 1 | 2): CtMethod {
       const loss = (u: tf.Tensor, _th: Params, d: NetworkData) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), d.t)))));
       const evaluate = (theta: Params) => {
         const s = piggyback({ warmStart: false, ...steps });
-        const r = s.solve({ problem: saddle.problem as never, theta, data: testData, tol: num('netEvalTol'), maxIter: num('netEvalMaxIter') });
+        const r = s.solve({ problem: saddle.problem, theta, data: testData, tol: num('netEvalTol'), maxIter: num('netEvalMaxIter') });
         const x = saddle.image(r.x);
         const score = ctx.scores(x, ctx.test.t);
         tf.dispose([x, r.x]);
