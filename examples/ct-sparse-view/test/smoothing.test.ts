@@ -38,4 +38,17 @@ describe('ct-sparse-view --mu / --epsilon per row', () => {
     // it stopped before the backend and the rows
     expect(r.stdout).not.toMatch(/fbp: .* s CPU/);
   });
+
+  it('scripts/anchor.ts reads the same flags: a misspelt row, and its old --mus, stop it before the backend', () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--conditions=@bilevel/source', '--import', 'tsx', 'scripts/anchor.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const row = run('--epsilon', 'tv=2e-5');
+    expect(row.status).not.toBe(0);
+    expect(row.stderr).toMatch(/--epsilon names the row 'tv', which is not one of tv-maid, foe, icnn/);
+    expect(row.stdout).not.toMatch(/FBP held out/);
+    const old = run('--mus', '0.01');
+    expect(old.status).toBe(2);
+    expect(old.stderr).toMatch(/--mus/);
+    expect(old.stdout).not.toMatch(/FBP held out/);
+  });
 });
