@@ -17,6 +17,7 @@ import { parseFlags } from '@bilevel/cli';
 import { ctContext, type CtSet } from '../src/context.js';
 import { tvProblem, reconstruct } from '../src/tv-problem.js';
 import { SMOOTHING_FLAGS, parseRowValues } from '../src/smoothing.js';
+import { rowConvergence } from '../src/held-out.js';
 
 const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 2, seed: 0, ...SMOOTHING_FLAGS, zero: 1, alphas: '0.003,0.01,0.03', evalTol: 1e-3, evalMaxIter: 3000, tvPrecondition: 'diagonal' });
 // a misspelt row or a bad value stops the script here, before the backend starts
@@ -33,11 +34,15 @@ if (Number(flags.zero) !== 0) variants.push([`μ = ${mu}, toward 0`, tvProblem(c
 variants.push([`μ = ${mu}, toward FBP`, tvProblem(ctx, mu, 0, 'fbp')]);
 variants.push([`μ = ${mu}, toward FBP, ε = ${eps}`, tvProblem(ctx, mu, eps, 'fbp')]);
 for (const alpha of String(flags.alphas).split(',').map(Number)) {
+  const held = rowConvergence(`anchor.ts α = ${alpha}`, 'piggyback', `--evalMaxIter ${flags.evalMaxIter}`);
   const row = variants.map(([name, problem]) => {
     const r = reconstruct(ctx, problem, Math.log(alpha), ctx.test);
+    held.check(r, Number(flags.evalTol));
     const s = ctx.scores(r.x, ctx.test.t);
     r.x.dispose();
-    return `${name}: ${s.psnr.toFixed(2)} dB / ${s.ssim.toFixed(3)} (${r.iterations} it)`;
+    return `${name}: ${s.psnr.toFixed(2)} dB / ${s.ssim.toFixed(3)} (${r.iterations} it${r.converged ? '' : ', not converged'})`;
   });
-  console.log(`α = ${alpha}: ${row.join(' | ')}`);
+  console.log(`α = ${alpha}: ${row.join(' | ')}; ${held.text()}`);
+  const warning = held.warning();
+  if (warning != null) console.warn(warning);
 }

@@ -55,6 +55,8 @@ export interface CtRow {
   work: string;
   /** Wall seconds of this method (training and evaluation). */
   seconds: string;
+  /** Whether the solves behind this row's figures converged (`rowConvergence(...).text()`), or 'no solve'. */
+  converged: string;
 }
 
 /**

@@ -87,19 +87,22 @@ export function tvProblem(ctx: CtContext, mu: number, epsilon: number, anchor: '
   });
 }
 
+/** A reconstruction: x (the caller's), PDHG iterations, and whether it met `--evalTol` (check it: `rowConvergence`). */
+export interface Reconstruction { x: tf.Tensor; iterations: number; converged: boolean; residual: number; message: string }
+
 /** PDHG reconstruction of a set at θ = { logAlpha } to the flags' evalTol / evalMaxIter (cold start). */
-export function reconstruct(ctx: CtContext, problem: SaddleProblem<CtSet>, logAlpha: number, set: CtSet): { x: tf.Tensor; iterations: number } {
+export function reconstruct(ctx: CtContext, problem: SaddleProblem<CtSet>, logAlpha: number, set: CtSet): Reconstruction {
   return reconstructWith(ctx, problem, { logAlpha }, set);
 }
 
 /** PDHG reconstruction of a set at numeric θ entries (scalars) to evalTol / evalMaxIter, cold start. */
-export function reconstructWith(ctx: CtContext, problem: SaddleProblem<CtSet>, values: Record<string, number>, set: CtSet): { x: tf.Tensor; iterations: number } {
+export function reconstructWith(ctx: CtContext, problem: SaddleProblem<CtSet>, values: Record<string, number>, set: CtSet): Reconstruction {
   const strategy = piggyback({ warmStart: false, precondition: tvPrecondition(ctx) });
   const theta: Params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, tf.scalar(v)]));
   const r = strategy.solve({ problem, theta, data: set, tol: Number(ctx.flags.evalTol), maxIter: Number(ctx.flags.evalMaxIter) });
   tf.dispose(Object.values(theta));
   strategy.dispose();
-  return { x: r.x, iterations: r.work.innerIterations };
+  return { x: r.x, iterations: r.work.innerIterations, converged: r.converged, residual: r.residual, message: r.message };
 }
 
 /** The `--tvPrecondition` flag as piggyback's `precondition` option (TV rows only). */

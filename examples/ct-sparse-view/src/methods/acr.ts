@@ -15,6 +15,7 @@ import { convexNetwork, reconstructionProblem, fbp } from '@bilevel/imaging';
 import type { LinearOperator, ConvexNetworkOptions } from '@bilevel/imaging';
 import type { CtContext, CtMethod, CtSet } from '../context.js';
 import { trainCritic, type CriticSettings } from './acr-critic.js';
+import { rowConvergence } from '../held-out.js';
 
 /** Flags of the ACR row (merged into main.ts's); the architecture flags are the `icnn` row's. */
 export const ACR_FLAGS = {
@@ -121,8 +122,12 @@ export const acrMethod: CtMethod = {
     console.log(`acr critic: start calibrated by 1/${c.toFixed(2)} (w = ${network.smoothing!.toExponential(2)}), ${settings.steps} steps in ${trainSeconds.toFixed(1)} s`);
     const solve = { xi: num('acrXi', ACR_FLAGS.acrXi), tol: num('acrTol', ACR_FLAGS.acrTol), maxIter: num('acrMaxIter', ACR_FLAGS.acrMaxIter) };
     const grid = String(f.acrLambdas ?? ACR_FLAGS.acrLambdas).split(',').map(Number);
+    const held = rowConvergence('ct-sparse-view acr (the λ grid on the training set, then held out; tol relative to ‖∇E(x_FBP)‖)', 'lbfgs', `--acrMaxIter ${solve.maxIter}`);
+    const checkSolve = (r: { converged: boolean; relativeGradient: number; iterations: number; status: string }) =>
+      held.check({ converged: r.converged, residual: r.relativeGradient, message: `L-BFGS ${r.iterations} iterations, ${r.status}` }, solve.tol);
     const selection = selectLambda(grid, (lambda) => {
       const r = acrReconstruct(ctx, network, theta, lambda, ctx.train, solve);
+      checkSolve(r);
       const m = tf.tidy(() => tf.mean(tf.square(tf.sub(r.x, ctx.train.t))));
       const mse = m.dataSync()[0];
       tf.dispose([m, r.x]);
@@ -132,17 +137,20 @@ export const acrMethod: CtMethod = {
     const best = selection.best;
     if (selection.atEdge) console.warn(`acr: the best λ = ${best.lambda} is still at an edge of the values tried; widen --acrLambdas.`);
     const r = acrReconstruct(ctx, network, theta, best.lambda, ctx.test, solve);
+    checkSolve(r);
+    const warning = held.warning();
+    if (warning != null) console.warn(warning);
     const s = ctx.scores(r.x, ctx.test.t);
     r.x.dispose();
     const parameters = Object.values(theta).reduce((n, t) => n + t.size, 0);
     tf.dispose(Object.values(theta));
     const seconds = (performance.now() - t0) / 1000;
-    console.log(`ACR held out (λ = ${best.lambda}): PSNR ${s.psnr.toFixed(2)} dB, SSIM ${s.ssim.toFixed(3)}; L-BFGS ${r.iterations} iterations, ${r.status}; training ${trainSeconds.toFixed(1)} s, total ${seconds.toFixed(1)} s`);
+    console.log(`ACR held out (λ = ${best.lambda}): PSNR ${s.psnr.toFixed(2)} dB, SSIM ${s.ssim.toFixed(3)}; L-BFGS ${r.iterations} iterations, ${r.status}; λ grid and held out ${held.text()}; training ${trainSeconds.toFixed(1)} s, total ${seconds.toFixed(1)} s`);
     const C = network.channels!, K = network.outChannels!, S = network.size!;
     return {
       rows: [{
         method: `ICNN-ACR (${C} + ${K}×${C} filters ${S}×${S}, ${settings.init} start, ${settings.steps} adversarial Adam steps; λ = ${best.lambda})`, PSNR: s.psnr.toFixed(2), SSIM: s.ssim.toFixed(3),
-        'paper PSNR / SSIM': '29.32 / 0.79', parameters: String(parameters), work: `${settings.steps} Adam steps; ${r.iterations} L-BFGS iterations (${r.status})`, seconds: seconds.toFixed(1),
+        'paper PSNR / SSIM': '29.32 / 0.79', parameters: String(parameters), work: `${settings.steps} Adam steps; ${r.iterations} L-BFGS iterations (${r.status})`, seconds: seconds.toFixed(1), converged: held.text(),
       }],
       summary: {
         settings, calibration: c, smoothing: network.smoothing, curve, lambdas: selection.trials, lambda: best.lambda, lambdaAtEdge: selection.atEdge,

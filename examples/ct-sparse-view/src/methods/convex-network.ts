@@ -15,6 +15,7 @@ import { ICNN_MAID_OPTIONS } from '@bilevel/imaging';
 import type { CtContext, CtMethod, CtRow } from '../context.js';
 import { CONVEX_NETWORK_FLAGS, networkSetup, type NetworkData } from '../network-saddle.js';
 import { rowSmoothing } from '../smoothing.js';
+import { rowConvergence, type RowConvergence } from '../held-out.js';
 
 export { CONVEX_NETWORK_FLAGS };
 
@@ -33,16 +34,20 @@ function network(layers: 1 | 2): CtMethod {
       const testData = setup.test;
       const count = ctx.train.t.shape[0]!;
       const loss = (u: tf.Tensor, _th: Params, d: NetworkData) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), d.t)))));
-      const evaluate = (theta: Params) => {
+      const cap = `--netEvalMaxIter ${num('netEvalMaxIter')}`;
+      const evaluate = (theta: Params, held: RowConvergence) => {
         const s = piggyback({ warmStart: false, ...steps });
         const r = s.solve({ problem: saddle.problem, theta, data: testData, tol: num('netEvalTol'), maxIter: num('netEvalMaxIter') });
+        held.check(r, num('netEvalTol'));
         const x = saddle.image(r.x);
         const score = ctx.scores(x, ctx.test.t);
         tf.dispose([x, r.x]);
         s.dispose();
         return { ...score, iterations: r.work.innerIterations, converged: r.converged };
       };
-      const initial = evaluate(setup.theta0);
+      const heldInitial = rowConvergence(`ct-sparse-view ${which} held out at the initial θ`, 'piggyback', cap);
+      const heldLearned = rowConvergence(`ct-sparse-view ${which} held out at the learned θ`, 'piggyback', cap);
+      const initial = evaluate(setup.theta0, heldInitial);
       const certificate = String(f.certificate) as 'certified' | 'estimated';
       const strategy = piggyback({ lossLipschitz: 1 / count, lossWeight: mu, certificate, ...steps });
       const history: Array<Record<string, number>> = [];
@@ -58,17 +63,18 @@ function network(layers: 1 | 2): CtMethod {
       });
       const trainSeconds = (performance.now() - tTrain) / 1000;
       strategy.dispose();
-      const learned = evaluate(result.theta);
+      const learned = evaluate(result.theta, heldLearned);
+      for (const w of [heldInitial.warning(), heldLearned.warning()]) if (w != null) console.warn(w);
       const parameters = String(Object.values(setup.theta0).reduce((s, t) => s + t.size, 0));
       const S = num('filterSize');
       const name = layers === 1 ? `FoE (${num('channels')} filters ${S}×${S}, ψ_w; (35))` : `ICNN (${num('channels')} + ${num('outChannels')}×${num('channels')} filters ${S}×${S}; (33))`;
       const work = `${result.work.innerIterations} + ${result.work.linearIterations}`;
-      console.log(`${which}: held out ${initial.psnr.toFixed(2)} → ${learned.psnr.toFixed(2)} dB, SSIM ${initial.ssim.toFixed(3)} → ${learned.ssim.toFixed(3)}; ${history.length} MAID iterations, work ${work}, training ${trainSeconds.toFixed(1)} s (${result.status}: ${result.message})`);
+      console.log(`${which}: held out ${initial.psnr.toFixed(2)} → ${learned.psnr.toFixed(2)} dB, SSIM ${initial.ssim.toFixed(3)} → ${learned.ssim.toFixed(3)} (held out ${heldInitial.text()} → ${heldLearned.text()}); ${history.length} MAID iterations, work ${work}, training ${trainSeconds.toFixed(1)} s (${result.status}: ${result.message})`);
       const rows: CtRow[] = [
-        { method: `${name}, initial θ`, PSNR: initial.psnr.toFixed(2), SSIM: initial.ssim.toFixed(3), 'paper PSNR / SSIM': '-', parameters, work: '-', seconds: '-' },
+        { method: `${name}, initial θ`, PSNR: initial.psnr.toFixed(2), SSIM: initial.ssim.toFixed(3), 'paper PSNR / SSIM': '-', parameters, work: '-', seconds: '-', converged: heldInitial.text() },
         {
           method: `${name} learned (MAID, ${certificate} piggyback bound, ${history.length} iterations)`, PSNR: learned.psnr.toFixed(2), SSIM: learned.ssim.toFixed(3),
-          'paper PSNR / SSIM': layers === 1 ? '30.69 / 0.86 (FoE)' : '31.43 / 0.86 (ICNN bilevel)', parameters, work, seconds: ((performance.now() - t0) / 1000).toFixed(1),
+          'paper PSNR / SSIM': layers === 1 ? '30.69 / 0.86 (FoE)' : '31.43 / 0.86 (ICNN bilevel)', parameters, work, seconds: ((performance.now() - t0) / 1000).toFixed(1), converged: heldLearned.text(),
         },
       ];
       disposeParams(result.theta);
