@@ -10,7 +10,7 @@ import { tf, initBackend, gmres, picard, hypergradient, seededNormal, type Linea
 import { useFusedSolverOps } from '../packages/core/src/internal/fused-ops.ts';
 import { equilibrium } from '../packages/equilibrium/src/index.ts';
 import { tv, crops, tvStep } from '../benchmarks/src/peer/workloads.ts';
-import { lossOf } from '../benchmarks/src/peer/ours.ts';
+import { lossOf, fixedWorkPolicy } from '../benchmarks/src/peer/ours.ts';
 
 console.warn = () => {}; // the fixed-work solves are 'not converged' by design
 await initBackend({ backend: (process.env.BILEVEL_BACKEND ?? 'wasm') as 'wasm', log: false });
@@ -59,9 +59,10 @@ const b = tf.randomNormal(d.y.shape, 0, 1, 'float32', 5);
 await ab(`TV Hessian 4×64² (implicit's adjoint solve), ${ITER} iterations`, (linear) => linear.solve((v) => H.apply(v), b).x.dispose());
 
 const loss = lossOf(d.clean);
+const FIXED_WORK = fixedWorkPolicy(`20 Picard + ${ITER} GMRES steps`);
 await ab(`equilibrium backward (I − ∂ₓT)ᵀ on TV 4×64², whole hypergradient (picard 20 steps)`, (linear) => {
   const strategy = equilibrium({ forward: picard({ maxIter: 20 }), backward: { implicit: linear }, stepSize: s, tol: 1e-30, linearTol: 1e-30 });
-  hypergradient({ problem: tvp.problem, theta: tvp.theta, data: { y: d.y }, loss: (x) => loss(x), strategy, onNotConverged: 'warn' }).dispose();
+  hypergradient({ problem: tvp.problem, theta: tvp.theta, data: { y: d.y }, loss: (x) => loss(x), strategy, onNotConverged: FIXED_WORK }).dispose();
 });
 
 const n = 512;

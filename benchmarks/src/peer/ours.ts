@@ -5,7 +5,7 @@
  * time of every call.
  */
 import { performance } from 'node:perf_hooks';
-import { tf, hypergradient, gradientDescent, cg, disposeParams } from '@bilevel/core';
+import { tf, hypergradient, gradientDescent, cg, disposeParams, convergencePolicy } from '@bilevel/core';
 import type { Params, Problem } from '@bilevel/core';
 import { implicit } from '@bilevel/implicit';
 import { GD_STEPS, CG_STEPS } from './workloads.js';
@@ -38,8 +38,23 @@ type Data = { y: tf.Tensor };
 export const lossOf = (clean: tf.Tensor) => (x: tf.Tensor) => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, clean)))), x.shape[0]!);
 
 /**
+ * The convergence policy of a run at fixed work: core's `'warn'` as for every other call (the result stays flagged
+ * unconverged, the first one is printed, the rest counted), its warning saying that stopping at the caps is the
+ * design. gradientDescent and cg have no fixed-steps mode (they always measure a residual, and the peers' loops do
+ * the same work), so the fixed work is tolerances out of reach; what is not by design is checked by the caller.
+ *
+ * @param work - the fixed work, for the warning, e.g. `'100 GD + 30 CG steps'`.
+ * @returns a policy to pass as `onNotConverged`.
+ */
+export const fixedWorkPolicy = (work: string) =>
+  convergencePolicy('warn', `fixed work by design: ${work}, the tolerance 1e-30 out of float32's reach, so stopping at the caps is expected`);
+
+const IDENTICAL_WORK = fixedWorkPolicy(`${GD_STEPS} GD + ${CG_STEPS} CG steps`);
+
+/**
  * One implicit hypergradient at identical work: 100 GD steps from y at a fixed step, 30 CG
  * steps, one mixed product (tolerances far below reach, so the iteration counts decide).
+ * Throws when the solves stopped anywhere but the caps (a NaN, a CG breakdown): that work is not identical.
  */
 export function identicalWork(problem: Problem<Data>, theta: Params, y: tf.Tensor, clean: tf.Tensor, step: number) {
   const strategy = implicit({
@@ -48,8 +63,14 @@ export function identicalWork(problem: Problem<Data>, theta: Params, y: tf.Tenso
     tol: 1e-30, linearTol: 1e-30, warmStart: false,
   });
   const loss = lossOf(clean);
-  const r = hypergradient({ problem, theta, data: { y }, loss: (x) => loss(x), strategy, onNotConverged: 'warn' });
+  const r = hypergradient({ problem, theta, data: { y }, loss: (x) => loss(x), strategy, onNotConverged: IDENTICAL_WORK });
   strategy.dispose();
+  const { innerIterations, linearIterations } = r.work;
+  if (innerIterations !== GD_STEPS || linearIterations !== CG_STEPS || !Number.isFinite(r.value)) {
+    const message = `identicalWork: expected exactly ${GD_STEPS} GD + ${CG_STEPS} CG steps and a finite value, got ${innerIterations} + ${linearIterations}, value ${r.value} (${r.status}: ${r.message}).`;
+    r.dispose();
+    throw new Error(message);
+  }
   return r;
 }
 
