@@ -76,6 +76,13 @@ describe('killed at random moments (inside checkpoint writes too) and resumed wi
   }
 });
 
+/**
+ * The hang detector of one child: a child that has not exited this long after its start is stuck, not slow. Each
+ * child (a tsx start, the wasm backend, ≤ 12 MAID iterations) takes ~5 s at load 2–4 and scales with the load, so
+ * the test waits on each child's exit under its own limit instead of fitting 8 children into the suite's 120 s.
+ */
+const CHILD_LIMIT_MS = 120_000;
+
 /** Runs the child script once; kills it with SIGKILL `delayMs` after it is ready (unless it ends first). */
 function child(file: string, result: string, options: { delayMs?: number; killAt?: string }): Promise<{ killed: boolean; code: number | null; ms: number }> {
   const script = fileURLToPath(new URL('./fixtures/resume-child.ts', import.meta.url));
@@ -83,11 +90,23 @@ function child(file: string, result: string, options: { delayMs?: number; killAt
   const p = spawn(process.execPath, ['--conditions=@bilevel/source', '--import', 'tsx', script, 'maid', file, result], { cwd: path.dirname(script), env, stdio: ['ignore', 'pipe', 'inherit'] });
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
+    let output = '';
+    const hung = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`kill test: the child (${JSON.stringify(options)}) did not exit within ${CHILD_LIMIT_MS / 1000} s of its start; its output: ${output}`));
+    }, CHILD_LIMIT_MS);
     p.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
       if (options.delayMs != null && d.toString().includes('ready')) setTimeout(() => p.kill('SIGKILL'), options.delayMs);
     });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => resolve({ killed: signal === 'SIGKILL', code, ms: performance.now() - t0 }));
+    p.on('error', (e) => {
+      clearTimeout(hung);
+      reject(e);
+    });
+    p.on('exit', (code, signal) => {
+      clearTimeout(hung);
+      resolve({ killed: signal === 'SIGKILL', code, ms: performance.now() - t0 });
+    });
   });
 }
 
@@ -135,5 +154,6 @@ describe('real processes: MAID killed with SIGKILL, resumed, equals the uninterr
     // stale temporary files of the killed writers are gone
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     fs.rmSync(dir, { recursive: true, force: true });
-  });
+    // 8 children in sequence, each under its own CHILD_LIMIT_MS (a stuck one fails within it), plus the in-process run
+  }, 8 * CHILD_LIMIT_MS + 60_000);
 });
