@@ -11,13 +11,29 @@ import { randomFilterCase } from './helpers.js';
 /*
  * The Student-t FoE value and gradient as one SIMD pass on wasm (filter-passes.ts `valuePass`,
  * filter-simd.wat `firstAndValue`), what L-BFGS evaluates at every step. The pass claims the
- * tfjs route's float32 results bit for bit (its logf is the backend's Log1p, its sums run in
- * the MatMul's and Sum's order), so the value and the gradient are compared for EQUALITY with
- * the tfjs route (which runs while a tape records), on every padding, batch 1 and 3, channel
- * counts around the pass's 16-channel tiles and 4-channel vectors, odd output widths; and the
- * value against a float64 sum of Σ_k w_k Σ log1p(t²) (1e-6 relative: float32 sums of ≤ 2·10⁴ terms).
+ * tfjs route's float32 value bit for bit (its logf is the backend's Log1p, its sums run in
+ * the MatMul's and Sum's order), so the value is compared for EQUALITY with the tfjs route (which
+ * runs while a tape records), on every padding, batch 1 and 3, channel counts around the pass's
+ * 16-channel tiles and 4-channel vectors, odd output widths; and against a float64 sum of
+ * Σ_k w_k Σ log1p(t²) (1e-6 relative: float32 sums of ≤ 2·10⁴ terms). The gradient's factor
+ * t/(1 + t²) is the tfjs route's bit for bit too, but its Cᵀ on wasm is the SIMD transposed
+ * convolution (filter-transposed.test.ts), which sums the S²·K products in another order than core's
+ * Conv2DBackpropInput: the gradient is compared to GRAD_TOL = 1e-5 relative (as filter-passes.test.ts),
+ * far above the two orders' float32 rounding and far below an indexing or factor error (O(1)).
  */
 const F64_TOL = 1e-6;
+const GRAD_TOL = 1e-5;
+
+/** ‖a − b‖ / ‖b‖ in doubles. */
+function gradErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    n += b[i] ** 2;
+  }
+  return Math.sqrt(d / n);
+}
 
 type Options = Parameters<typeof fieldsOfExperts>[0];
 const random = (size: number, count: number, seed: number) => () => tf.tidy(() => tf.mul(0.3, randn([size, size, 1, count], seed)));
@@ -66,7 +82,7 @@ function float64Value(x: tf.Tensor, theta: Params, padding: string): number {
 describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD pass', (backend) => {
   for (const [name, c] of Object.entries(CASES)) {
     for (const n of [1, 3]) {
-      it(`${name}, batch ${n}: valueAndGradient equals the tfjs route bit for bit, the value a float64 sum to 1e-6; no forward Conv2D, Log1p or MatMul on wasm`, async () => {
+      it(`${name}, batch ${n}: valueAndGradient's value equals the tfjs route bit for bit and a float64 sum to 1e-6, its gradient the tfjs route's to 1e-5; no forward Conv2D, Log1p, MatMul nor Conv2DBackpropInput on wasm`, async () => {
         const before = tf.memory().numTensors;
         const filters = c.filters?.();
         const R = fieldsOfExperts({ ...c.options, ...(filters != null ? { filters } : {}) });
@@ -80,7 +96,7 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
           expect(fast.grad.shape).toEqual(x.shape);
           const value = fast.value.dataSync()[0];
           expect(value).toBe(ref.value);
-          expect(Array.from(fast.grad.dataSync())).toEqual(Array.from(ref.grad));
+          expect(gradErr(fast.grad.dataSync(), ref.grad)).toBeLessThan(GRAD_TOL);
           const exact = float64Value(x, theta, c.options!.padding ?? 'symmetric');
           expect(Math.abs(value - exact) / exact).toBeLessThan(F64_TOL);
           tf.dispose([fast.value, fast.grad]);
@@ -91,7 +107,7 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
           tf.dispose(info.result as tf.Tensor[]);
           const kernels = info.kernels.map((k) => k.name);
           for (const k of ['Conv2D', 'Log1p', 'BatchMatMul']) expect(kernels.includes(k)).toBe(backend !== 'wasm');
-          expect(kernels.includes('Conv2DBackpropInput')).toBe(true);
+          expect(kernels.includes('Conv2DBackpropInput')).toBe(backend !== 'wasm');
         } finally {
           disposeParams(base);
           disposeParams(theta);
@@ -102,7 +118,7 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
     }
   }
 
-  it('foeProblem\'s valueAndGradient (½‖x − y‖² + R, the L-BFGS evaluation) equals the op form bit for bit, with 2 kernels for the data term on wasm', async () => {
+  it('foeProblem\'s valueAndGradient (½‖x − y‖² + R, the L-BFGS evaluation): the value equals the op form bit for bit, the gradient to 1e-5, with 2 kernels for the data term on wasm', async () => {
     const before = tf.memory().numTensors;
     const { problem, theta: base, dispose } = foeProblem({ size: 5, alpha: 0.05, nu: 0.3 });
     const { x, v, data, theta } = randomFilterCase([2, 14, 11, 1], base);
@@ -119,7 +135,7 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
       })(x).dispose();
       kept.dispose();
       expect(fast.value.dataSync()[0]).toBe(ref.value);
-      expect(Array.from(fast.grad.dataSync())).toEqual(ref.grad);
+      expect(gradErr(fast.grad.dataSync(), ref.grad)).toBeLessThan(GRAD_TOL);
       tf.dispose([fast.value, fast.grad]);
       const info = await tf.profile(() => {
         const r = problem.valueAndGradient(x, theta, data);
@@ -147,7 +163,7 @@ describeEachBackend('imaging: the Student-t FoE value and gradient in one SIMD p
       const fast = R.valueAndGradient!(x, th);
       const ref = tfjsRoute(R, x, th);
       expect(fast.value.dataSync()[0]).toBe(ref.value);
-      expect(Array.from(fast.grad.dataSync())).toEqual(Array.from(ref.grad));
+      expect(gradErr(fast.grad.dataSync(), ref.grad)).toBeLessThan(GRAD_TOL);
       const value = ref.value;
       tf.dispose([fast.value, fast.grad]);
       return value;

@@ -24,7 +24,7 @@ import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
 import { symmetricPadAdjointKernel } from './symmetric-pad.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
-import { passesFor, responsePass, curvatureProduct, valuePass, type PassParams, type ValueConstants } from './filter-passes.js';
+import { passesFor, responsePass, curvatureProduct, valuePass, transposedPassFor, transposedPass, type PassParams, type ValueConstants } from './filter-passes.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -130,7 +130,9 @@ function convolution(padding: FilterPadding, size: number) {
     adjoint: (w: tf.Tensor, filters: tf.Tensor, xShape: number[]) => {
       const [n, h, wd, c] = xShape;
       const inner = padding === 'symmetric' ? [n, h + size - 1, wd + size - 1, c] : xShape;
-      const t = tf.conv2dTranspose(w as tf.Tensor4D, filters as tf.Tensor4D, inner as [number, number, number, number], 1, mode);
+      // the SIMD pass where it applies (no tape, wasm, one input channel: filter-passes.ts), else tfjs's differentiable op
+      const simd = transposedPassFor(w, filters);
+      const t = simd != null ? transposedPass(simd, w, filters, mode) : tf.conv2dTranspose(w as tf.Tensor4D, filters as tf.Tensor4D, inner as [number, number, number, number], 1, mode);
       return padding === 'symmetric' ? symmetricPadAdjoint(t, before, after) : t;
     },
   };
@@ -189,7 +191,8 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
     const simd = passesFor(studentT, filters, x);
     if (simd != null && want.value) {
       // ρ'(t)/f₁ and the value from the taps in one pass (the tfjs route's float32 bit for bit, so that
-      // L-BFGS's line search decides as it would there), f₁ with w on the filters
+      // L-BFGS's line search compares the values it would there), f₁ with w on the filters; the gradient's
+      // Cᵀ (the SIMD pass) rounds its sums otherwise than the tfjs route's
       const k = valueConstants(theta);
       const r = valuePass(simd, x, k, c);
       return { value: tf.scalar(r.value), grad: c.adjoint(r.first, tf.tensor(k.adjoint, filters.shape), x.shape) };

@@ -13,12 +13,18 @@
  *   ONE pass, each tap's filter vectors loaded once for both images and neither response written
  *   out, where the prepared form would pay two convolutions and six elementwise kernels;
  * - the mixed product (filter-derivatives.ts `mixedSimd`): the same pass also writing `t/(1 + t²)`
- *   (filter-simd.ts `curvatureFactors`), the two factors its filter gradients read.
+ *   (filter-simd.ts `curvatureFactors`), the two factors its filter gradients read;
+ * - `Cᵀ` itself, the transposed convolution of every route above and of every filter expert's
+ *   gradient and Hessian product ({@link transposedPass}): K channels to 1 in tiles of 6 pixels that
+ *   share each tap's filter vector and slide a window of 4-channel vectors, where core's
+ *   Conv2DBackpropInput runs a 1×S XNNPACK convolution to S channels plus a JS col2im (0.59–0.68× its
+ *   CPU time at 96², 30 filters 7×7, interleaved; benchmarks/README.md, the SIMD Cᵀ).
  *
- * The passes compute the same products as XNNPACK's convolution, summed tap by tap (the values
- * agree with the tfjs route to float32 rounding; tested). They have no gradient: {@link passesFor}
- * is null while a tape records, and then (and on other backends, other experts, several input
- * channels) the differentiable tfjs route runs. Figures: benchmarks/README.md (primitives).
+ * The forward passes compute the same products as XNNPACK's convolution, summed tap by tap (the values
+ * agree with the tfjs route to float32 rounding, the value pass's bit for bit; tested); `Cᵀ` sums the
+ * same products as the tfjs route in another order (float32 rounding: tested against a float64 sum).
+ * They have no gradient: {@link passesFor} and {@link transposedPassFor} are null while a tape records,
+ * and then (and on other backends, other experts, several input channels) the differentiable tfjs route runs. Figures: benchmarks/README.md (primitives).
  *
  * @packageDocumentation
  */
@@ -78,6 +84,47 @@ function output(g: FilterGeometry): { t: tf.Tensor; at: number } {
   const backend = tf.backend() as unknown as Backend;
   const info = backend.makeOutput([g.n, g.oh, g.ow, g.co], 'float32');
   return { t: tf.engine().makeTensorFromTensorInfo(info), at: backend.dataIdMap.get(info.dataId)!.memoryOffset };
+}
+
+/**
+ * The bound SIMD loops where the transposed-convolution pass {@link transposedPass} applies, else null: the wasm
+ * backend with SIMD, no tape recording (the pass has no gradient), float32, one input channel, `dy` `[N, H', W', K]`.
+ * Unlike {@link passesFor} it does not depend on the expert: every filter regularizer's `Cᵀ` is the same.
+ *
+ * @param dy - the responses' cotangent, `[N, H', W', K]`.
+ * @param filters - `[S, S, 1, K]`.
+ * @returns the loops or null.
+ */
+export function transposedPassFor(dy: tf.Tensor, filters: tf.Tensor): FilterSimd | null {
+  if ((tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn()) return null;
+  if (filters.rank !== 4 || filters.shape[2] !== 1 || filters.dtype !== 'float32' || dy.dtype !== 'float32' || dy.rank !== 4) return null;
+  if (dy.shape[3] !== filters.shape[3] || dy.size === 0) return null;
+  return filterSimdOf(tf.backend());
+}
+
+/**
+ * `Cᵀ dy`, the transposed convolution (K channels → 1, stride 1) of the padding `mode` ('same' or 'valid': the
+ * output is the input the convolution reads, symmetric padding not folded back), as tfjs's conv2dTranspose up to
+ * float32 rounding: each output a sum of S²·K products, channels summed in 4 lanes then across them
+ * (filter-simd.wat `transposed`), where core's Conv2DBackpropInput sums a row's K·S products, then the S rows.
+ *
+ * @param dy - `[N, H', W', K]`.
+ * @param filters - `[S, S, 1, K]` (its data is read).
+ * @returns a new `[N, H, W, 1]` tensor.
+ */
+export function transposedPass(simd: FilterSimd, dy: tf.Tensor, filters: tf.Tensor, mode: string): tf.Tensor {
+  const [kh, kw, , co] = filters.shape as number[];
+  const [n, oh, ow] = dy.shape as number[];
+  const same = mode === 'same';
+  const g: FilterGeometry = {
+    n, h: same ? oh : oh + kh - 1, w: same ? ow : ow + kw - 1, kh, kw, co, oh, ow,
+    top: same ? Math.floor((kh - 1) / 2) : 0, left: same ? Math.floor((kw - 1) / 2) : 0,
+  };
+  const backend = tf.backend() as unknown as Backend;
+  const info = backend.makeOutput([g.n, g.h, g.w, 1], 'float32');
+  const out = tf.engine().makeTensorFromTensorInfo(info);
+  simd.transposed(dy, filters.dataSync() as Float32Array, backend.dataIdMap.get(info.dataId)!.memoryOffset, g);
+  return out;
 }
 
 /**

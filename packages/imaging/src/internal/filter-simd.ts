@@ -30,6 +30,8 @@ interface Exports {
   curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, out2: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
   convolve(xp: number, wp: number, f: number, s: number, aux: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number, mode: number): void;
   firstAndValue(xp: number, wp: number, f: number, w: number, tab: number, out: number, sum: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
+  padChannels(dy: number, dp: number, co: number, oh: number, ow: number, prow: number, pcol: number, rowOff: number, colOff: number): void;
+  transposed(dp: number, cs: number, f: number, out: number, h: number, w: number, kh: number, kw: number, groups: number, pcol: number): void;
 }
 
 /**
@@ -96,6 +98,13 @@ export interface FilterSimd {
    * `Σ_pixels Σ_k w_k log(1 + t_k²)` as the tfjs route's Log1p, MatMul and Sum compute it (the same float32).
    */
   firstAndValue(x: tf.Tensor, filters: Float32Array, weights: Float32Array, out: number, g: FilterGeometry): number;
+  /**
+   * The transposed convolution `Cᵀ dy` (filter-simd.wat `planes` and `transposed`): `dy` (`[n, oh, ow, co]`) to the
+   * convolution's input `[n, h, w, 1]` (`out`, a heap offset), the adjoint of the one-channel convolution with
+   * `filters` (`[kh, kw, 1, co]`) in the geometry g (zero padding (top, left)), as tfjs's conv2dTranspose computes it
+   * up to float32 rounding (the channels summed in another order).
+   */
+  transposed(dy: tf.Tensor, filters: Float32Array, out: number, g: FilterGeometry): void;
 }
 
 /**
@@ -162,7 +171,39 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
   };
   // the logf table (8-byte aligned for its f64 loads), then the float32 running sum
   const valueScratch = scratchBlock(b);
+  // Cᵀ's scratch: one image's dy zero-padded (filter-simd.wat `padChannels`), then the flipped filters
+  const transposedScratch = scratchBlock(b);
   return {
+    transposed(dy, filters, outAt, g) {
+      // dy zero-padded with cs floats a pixel, then the flipped filters [groups][kh][kw][4] (filter-simd.wat `transposed`)
+      const cs = Math.max(g.co, 4);
+      const groups = Math.ceil(g.co / 4);
+      const prow = g.h + g.kh - 1;
+      // the 6-pixel tiles read up to 6·⌈w/6⌉ + kw − 1 columns
+      const pcol = Math.ceil(g.w / 6) * 6 + g.kw - 1;
+      const fSize = 4 * groups * g.kh * g.kw;
+      const at = transposedScratch(4 * (prow * pcol * cs + fSize));
+      const fAt = (at >> 2) + prow * pcol * cs;
+      const f = b.wasm.HEAPF32.subarray(fAt, fAt + fSize);
+      f.fill(0);
+      for (let group = 0; group < groups; group++) {
+        // the last group overlaps the one before (its first lanes are zero here, held there)
+        const first = Math.min(4 * group, cs - 4);
+        for (let lane = 0; lane < 4; lane++) {
+          const c = first + lane;
+          if (c < 4 * group || c >= g.co) continue;
+          for (let r = 0; r < g.kh; r++) {
+            for (let q = 0; q < g.kw; q++) f[((group * g.kh + r) * g.kw + q) * 4 + lane] = filters[((g.kh - 1 - r) * g.kw + (g.kw - 1 - q)) * g.co + c];
+          }
+        }
+      }
+      const dyAt = offset(dy);
+      const perImage = 4 * g.oh * g.ow * g.co;
+      for (let i = 0; i < g.n; i++) {
+        e.padChannels(dyAt + i * perImage, at, g.co, g.oh, g.ow, prow, pcol, g.kh - 1 - g.top, g.kw - 1 - g.left);
+        e.transposed(at, cs, 4 * fAt, outAt + 4 * i * g.h * g.w, g.h, g.w, g.kh, g.kw, groups, pcol);
+      }
+    },
     firstAndValue(x, filters, weights, outAt, g) {
       const at = valueScratch(8 * 16 * 2 + 8);
       if (at % 8 !== 0) throw new Error('filter-simd: the heap block for the logf table is not 8-byte aligned');
