@@ -17,15 +17,13 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend, disposeParams } from '../packages/core/src/index.ts';
 import { BATCHES, ROUNDS, REPEATS, SIZE, FILTERS, KERNEL, GD_STEPS, CG_STEPS, foe, foeInputs, foeStep, arrays, treeArrays } from '../benchmarks/src/peer/workloads.ts';
-import { block, settle, identicalWork } from '../benchmarks/src/peer/ours.ts';
+import { block, settle, identicalWork, primitiveCalls, OPS } from '../benchmarks/src/peer/ours.ts';
 import { startPeers, relDiff, root } from '../benchmarks/src/peer/peers.ts';
 import { alternate, ratioOfRounds, summarizeSide, type Block, type Side } from '../benchmarks/src/peer/rounds.ts';
 
 const HG_REPEATS = Number(process.env.BENCH_HG_REPEATS ?? 5);
 const BACKENDS = ['wasm', 'tensorflow'] as const;
 type Backend = (typeof BACKENDS)[number];
-const OPS = ['gradient', 'hvp', 'hvp in CG', 'mixed'] as const;
-type Op = (typeof OPS)[number];
 const MIXED = ['filters', 'logAlpha', 'logNu'];
 
 /** Every tensor of one backend's side: the inputs (seeded, so equal on both), the problem, the prepared Hessians. */
@@ -35,17 +33,7 @@ function sideOf(backend: Backend, step: number) {
   const built = foe(true);
   const { problem } = built;
   const calls = cases.map((c) => {
-    const data = { y: c.y };
-    const hessian = problem.hessianAt(c.clean, c.theta, data);
-    const op: Record<Op, () => tf.Tensor[]> = {
-      gradient: () => [problem.gradient(c.clean, c.theta, data)],
-      hvp: () => [problem.hvp(c.clean, c.theta, data, c.v)],
-      'hvp in CG': () => [hessian.apply(c.v)],
-      mixed: () => {
-        const m = problem.mixed(c.clean, c.theta, data, c.v);
-        return MIXED.map((k) => m[k]);
-      },
-    };
+    const { calls: op, hessian } = primitiveCalls(problem, c);
     return { op, hessian };
   });
   const hypergradient = () => identicalWork(problem, hg.theta, hg.y, hg.clean, step);

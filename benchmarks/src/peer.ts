@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { tf, initBackend, disposeParams } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
 import { BATCHES, ROUNDS, REPEATS, SIZE, FILTERS, GD_STEPS, CG_STEPS, foe, tv, foeInputs, crops, foeStep, tvStep, arrays, treeArrays } from './peer/workloads.js';
-import { block, settle, identicalWork, adam } from './peer/ours.js';
+import { block, settle, identicalWork, adam, primitiveCalls, OPS, type Op } from './peer/ours.js';
 import { startPeers, root, type PeerWorker } from './peer/peers.js';
 import { interleave, type Interleaved } from './peer/interleave.js';
 import { summarizeSide, type SideSummary } from './peer/rounds.js';
@@ -40,8 +40,6 @@ const TRAIN = [
   { model: 'tv' as const, count: 4, size: 64, outer: 10, lr: 0.1 },
   { model: 'foe' as const, count: 2, size: 64, outer: 5, lr: 0.002 },
 ];
-const OPS = ['gradient', 'hvp', 'hvp in CG', 'mixed'] as const;
-type Op = (typeof OPS)[number];
 type Case = ReturnType<typeof foeInputs> & { batch: number };
 
 const read = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync().slice() as Float32Array);
@@ -49,18 +47,7 @@ const read = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync().slice() as Float32A
 /** Our primitives for one case, with the current setting of wasmKernels and derivatives. */
 function primitives(derivatives: boolean, c: Case) {
   const { problem, dispose } = foe(derivatives);
-  const data = { y: c.y };
-  const keys = Object.keys(c.theta);
-  const hessian = problem.hessianAt(c.clean, c.theta, data);
-  const calls: Record<Op, () => tf.Tensor[]> = {
-    gradient: () => [problem.gradient(c.clean, c.theta, data)],
-    hvp: () => [problem.hvp(c.clean, c.theta, data, c.v)],
-    'hvp in CG': () => [hessian.apply(c.v)],
-    mixed: () => {
-      const m = problem.mixed(c.clean, c.theta, data, c.v);
-      return keys.map((k) => m[k]);
-    },
-  };
+  const { calls, hessian } = primitiveCalls(problem, c);
   return { calls, dispose: () => { hessian.dispose(); dispose(); } };
 }
 

@@ -34,6 +34,31 @@ export const settle = (ts: tf.Tensor[]) => {
 
 type Data = { y: tf.Tensor };
 
+/** The primitives every benchmark times, in this order. */
+export const OPS = ['gradient', 'hvp', 'hvp in CG', 'mixed'] as const;
+export type Op = (typeof OPS)[number];
+
+/**
+ * One call of each primitive of `problem` at (clean, θ, y) in direction v: the gradient, the one-shot HVP, one
+ * product of the Hessian prepared at x (what a CG iteration costs), and the mixed product (one tensor per θ key,
+ * in θ's key order). The caller disposes `hessian`.
+ */
+export function primitiveCalls(problem: Problem<Data>, c: { clean: tf.Tensor; y: tf.Tensor; v: tf.Tensor; theta: Params }) {
+  const data = { y: c.y };
+  const keys = Object.keys(c.theta);
+  const hessian = problem.hessianAt(c.clean, c.theta, data);
+  const calls: Record<Op, () => tf.Tensor[]> = {
+    gradient: () => [problem.gradient(c.clean, c.theta, data)],
+    hvp: () => [problem.hvp(c.clean, c.theta, data, c.v)],
+    'hvp in CG': () => [hessian.apply(c.v)],
+    mixed: () => {
+      const m = problem.mixed(c.clean, c.theta, data, c.v);
+      return keys.map((k) => m[k]!);
+    },
+  };
+  return { calls, hessian };
+}
+
 /** ℓ = (1/n)·½‖x − clean‖². */
 export const lossOf = (clean: tf.Tensor) => (x: tf.Tensor) => tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(x, clean)))), x.shape[0]!);
 
