@@ -16,6 +16,7 @@ export const SIMD_MODULES = {
   solver: ['packages/core/src/kernels', 'SOLVER_SIMD_WASM'],
   tv: ['packages/imaging/src/internal', 'TV_SIMD_WASM'],
   filter: ['packages/imaging/src/internal', 'FILTER_SIMD_WASM'],
+  radon: ['packages/imaging/src/internal', 'RADON_SIMD_WASM'],
 };
 const wabt = await createRequire(join(root, 'packages', 'imaging', 'package.json'))('wabt')();
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SIMD_MODULES);

@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import wabt from 'wabt';
 import { TV_SIMD_WASM } from '../src/internal/tv-simd-module.js';
 import { FILTER_SIMD_WASM } from '../src/internal/filter-simd-module.js';
+import { RADON_SIMD_WASM } from '../src/internal/radon-simd-module.js';
 import { SOLVER_SIMD_WASM } from '../../core/src/kernels/solver-simd-module.js';
 
 const MODULES: Array<[string, string, string]> = [
   ['tv', '../src/internal/tv-simd.wat', TV_SIMD_WASM],
   ['filter', '../src/internal/filter-simd.wat', FILTER_SIMD_WASM],
+  ['radon', '../src/internal/radon-simd.wat', RADON_SIMD_WASM],
   ['solver (core)', '../../core/src/kernels/solver-simd.wat', SOLVER_SIMD_WASM],
 ];
 

@@ -1,12 +1,21 @@
-/** Padded gather tables of a ray-driven Radon transform (see `operators/radon.ts`). */
+/**
+ * The matrix of a ray-driven Radon transform (see `operators/radon.ts`) twice in compressed sparse row
+ * form, each entry once: per ray its pixels (A's rows) and per pixel its rays (Aᵀ's rows). Row r's
+ * entries are `start[r] … start[r + 1] − 1`; a ray lists its pixels in the order its samples reach
+ * them, a pixel its rays in increasing order.
+ */
 export interface RayTables {
-  /** Per ray: pixel indices (padding: `n²`) and weights, `rays × rayWidth`. */
+  /** Per ray: `rays + 1` row starts, then the pixel indices and weights of its entries. */
+  rayStart: Int32Array;
   rayPixels: Int32Array;
   rayWeights: Float32Array;
+  /** The most pixels of one ray. */
   rayWidth: number;
-  /** Per pixel: ray indices (padding: `rays`) and weights, `n² × pixelWidth`. */
+  /** Per pixel: `n² + 1` row starts, then the ray indices and weights of its entries. */
+  pixelStart: Int32Array;
   pixelRays: Int32Array;
   pixelWeights: Float32Array;
+  /** The most rays through one pixel. */
   pixelWidth: number;
   /** √(max row sum · max column sum) ≥ ‖A‖₂. */
   normBound: number;
@@ -15,7 +24,7 @@ export interface RayTables {
 /**
  * Builds the weights of `(A x)(φ, s) = h Σ_m x̃(s e + t_m e^⊥)` (bilinear x̃, pixel centres at
  * `(j − (n−1)/2, (n−1)/2 − i)`), merging duplicate (ray, pixel) pairs, in float64, then the two
- * padded tables. Samples cover `|t| ≤ n/√2 + 1`, so every ray crosses the whole image.
+ * compressed tables (weights rounded once to float32). Samples cover `|t| ≤ n/√2 + 1`, so every ray crosses the whole image.
  */
 export function rayTables(n: number, angles: number[], detectors: number, ds: number, h: number): RayTables {
   const c = (n - 1) / 2;
@@ -85,20 +94,47 @@ export function rayTables(n: number, angles: number[], detectors: number, ds: nu
     pixelWidth = Math.max(pixelWidth, counts[p]);
     maxCol = Math.max(maxCol, colSums[p]);
   }
-  const rayPixels = new Int32Array(rays * rayWidth).fill(n * n);
-  const rayWeights = new Float32Array(rays * rayWidth);
-  const pixelRays = new Int32Array(n * n * pixelWidth).fill(rays);
-  const pixelWeights = new Float32Array(n * n * pixelWidth);
-  const fill = new Int32Array(n * n);
+  const rayStart = new Int32Array(rays + 1);
+  perRay.forEach(({ pixels }, r) => { rayStart[r + 1] = rayStart[r] + pixels.length; });
+  const pixelStart = new Int32Array(n * n + 1);
+  for (let p = 0; p < n * n; p++) pixelStart[p + 1] = pixelStart[p] + counts[p];
+  const entries = rayStart[rays];
+  const rayPixels = new Int32Array(entries);
+  const rayWeights = new Float32Array(entries);
+  const pixelRays = new Int32Array(entries);
+  const pixelWeights = new Float32Array(entries);
+  const fill = pixelStart.slice(0, n * n);
   perRay.forEach(({ pixels, weights }, r) => {
     for (let q = 0; q < pixels.length; q++) {
       const p = pixels[q];
-      rayPixels[r * rayWidth + q] = p;
-      rayWeights[r * rayWidth + q] = weights[q];
-      const slot = p * pixelWidth + fill[p]++;
+      rayPixels[rayStart[r] + q] = p;
+      rayWeights[rayStart[r] + q] = weights[q];
+      const slot = fill[p]++;
       pixelRays[slot] = r;
       pixelWeights[slot] = weights[q];
     }
   });
-  return { rayPixels, rayWeights, rayWidth, pixelRays, pixelWeights, pixelWidth, normBound: Math.sqrt(maxRow * maxCol) };
+  return { rayStart, rayPixels, rayWeights, rayWidth, pixelStart, pixelRays, pixelWeights, pixelWidth, normBound: Math.sqrt(maxRow * maxCol) };
+}
+
+/**
+ * One of the compressed tables padded to `width` entries a row, the layout of the tfjs route's
+ * `gather`: padding entries point at `fill` (an appended zero) with weight 0.
+ *
+ * @param start - `rows + 1` row starts.
+ * @param index - the entries' column indices.
+ * @param weight - the entries' weights.
+ * @param width - entries per padded row (≥ the longest row).
+ * @param fill - the padding index.
+ * @returns `rows × width` indices and weights, row-major.
+ */
+export function paddedTable(start: Int32Array, index: Int32Array, weight: Float32Array, width: number, fill: number): { index: Int32Array; weight: Float32Array } {
+  const rows = start.length - 1;
+  const outIndex = new Int32Array(rows * width).fill(fill);
+  const outWeight = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    outIndex.set(index.subarray(start[r], start[r + 1]), r * width);
+    outWeight.set(weight.subarray(start[r], start[r + 1]), r * width);
+  }
+  return { index: outIndex, weight: outWeight };
 }

@@ -17,13 +17,13 @@ export function absolutePower(v: tf.Tensor, p: number): tf.Tensor {
   return tf.tidy(() => tf.where(tf.notEqual(v, 0), tf.pow(tf.abs(v), p), tf.zerosLike(v)));
 }
 
-/** Per slot of a padded gather table (`count × width` weights, padding weight 0): Σ |w|^p. */
-export function tableAbsoluteSums(weights: Float32Array, count: number, width: number, p: number): Float32Array {
-  const out = new Float32Array(count);
-  for (let r = 0; r < count; r++) {
+/** Per row of a compressed sparse row table (row r: weights `start[r] … start[r + 1] − 1`): Σ |w|^p over its nonzero weights. */
+export function tableAbsoluteSums(weights: Float32Array, start: Int32Array, p: number): Float32Array {
+  const out = new Float32Array(start.length - 1);
+  for (let r = 0; r < out.length; r++) {
     let s = 0;
-    for (let k = 0; k < width; k++) {
-      const w = Math.abs(weights[r * width + k]);
+    for (let k = start[r]; k < start[r + 1]; k++) {
+      const w = Math.abs(weights[k]);
       if (w > 0) s += Math.pow(w, p);
     }
     out[r] = s;
