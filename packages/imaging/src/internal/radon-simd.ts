@@ -9,8 +9,10 @@
  *
  * The rows are scalar loops with two independent sums: every entry is a gather (WebAssembly SIMD has
  * no gather), so a 4-lane vector would need four scalar loads and three lane inserts, the scalar
- * loop's work (not tried). With a batch, four images share each entry's index and weight (`rows4`),
- * each image summed in the order `rows1` uses, so its result does not depend on its place in the batch.
+ * loop's work (not tried). With a batch, up to four images are first laid side by side (`interleave`,
+ * a heap scratch), so that one vector load reads an entry's column of all four and the four sums run as
+ * two f64x2 pairs (`rows4`), each lane in the order `rows1` sums one image: an image's result does not
+ * depend on its place in the batch (tested bit for bit).
  *
  * Where WebAssembly or the backend's memory is not available, {@link radonSimdOf} returns null and the
  * tfjs route runs.
@@ -22,7 +24,9 @@ import { RADON_SIMD_WASM } from './radon-simd-module.js';
 
 interface Exports {
   rows1(start: number, index: number, weight: number, rows: number, x: number, out: number): void;
-  rows4(start: number, index: number, weight: number, rows: number, x: number, xStride: number, out: number, outStride: number): void;
+  interleave(x: number, columns: number, count: number, dst: number): void;
+  rows4(start: number, index: number, weight: number, rows: number, src: number, dst: number): void;
+  deinterleave(src: number, rows: number, count: number, out: number): void;
 }
 
 /** Heap offsets of one compressed table's three arrays (row starts, indices, weights). */
@@ -53,11 +57,32 @@ export interface RadonSimd {
 export const radonSimdOf: (backend: unknown) => RadonSimd | null = wasmHeapModule(RADON_SIMD_WASM, bind);
 
 function bind(b: WasmHeapBackend, e: Exports): RadonSimd {
+  // scratch on the backend's heap: up to four images side by side, then their interleaved outputs
+  let scratch = 0;
+  let capacity = 0;
+  const scratchFor = (bytes: number): number => {
+    if (bytes > capacity) {
+      if (scratch !== 0) b.wasm._free(scratch);
+      scratch = b.wasm._malloc(bytes);
+      capacity = bytes;
+    }
+    return scratch;
+  };
   return {
     rows(t, x, columns, out, batch) {
-      let i = 0;
-      for (; i + 4 <= batch; i += 4) e.rows4(t.start, t.index, t.weight, t.rows, x + 4 * i * columns, 4 * columns, out + 4 * i * t.rows, 4 * t.rows);
-      for (; i < batch; i++) e.rows1(t.start, t.index, t.weight, t.rows, x + 4 * i * columns, out + 4 * i * t.rows);
+      if (batch === 1) {
+        e.rows1(t.start, t.index, t.weight, t.rows, x, out);
+        return;
+      }
+      // the heap may grow here: offsets stay valid (they are addresses, not views)
+      const src = scratchFor(16 * (columns + t.rows));
+      const dst = src + 16 * columns;
+      for (let i = 0; i < batch; i += 4) {
+        const count = Math.min(4, batch - i);
+        e.interleave(x + 4 * i * columns, columns, count, src);
+        e.rows4(t.start, t.index, t.weight, t.rows, src, dst);
+        e.deinterleave(dst, t.rows, count, out + 4 * i * t.rows);
+      }
     },
     offset(dataId) {
       return b.dataIdMap.get(dataId)?.memoryOffset ?? null;
