@@ -11,10 +11,12 @@
 export interface ContractionEstimate {
   /** ρ̂: the observed per-iteration contraction of the step norms. */
   rate: number;
-  /** s_k/(1 − ρ̂) ≳ ‖u_k − û‖: the tail sum of the steps, plus one step as margin. */
+  /** max(s_k, floor)/(1 − ρ̂) ≳ ‖u_k − û‖: the tail sum of the steps, plus one step as margin. */
   error: number;
   /** Steps the rate was measured over. */
   window: number;
+  /** Whether the last step is at or below the round-off `floor` (then ρ̂ comes from the steps before it). */
+  atFloor?: boolean;
 }
 
 /**
@@ -25,16 +27,26 @@ export interface ContractionEstimate {
  * returned is `s_k/(1 − ρ̂)` (one step more than the tail, as margin). It is an **estimate**: the rate
  * is observed, not proven, and a later slow-down (a change of active set) breaks it.
  *
+ * **Round-off floor.** In float32 the steps stop contracting near `floor` ≈ a few ε₃₂‖u‖: there they are
+ * rounding noise, their ratios scatter around 1 (measured 0.999, i.e. a factor 1/(1 − ρ̂) = 10³ on the
+ * extrapolated error) or are 0 (error 0). Steps ≤ `floor` therefore carry no rate: ρ̂ is measured over the
+ * steps above it that end the history before the floor was reached, and the error is `max(s_k, floor)/(1 − ρ̂)`
+ * (`atFloor: true`). With fewer than 3 such steps there is no estimate.
+ *
  * @param steps - s_1, …, s_k in order (s_k: the step that produced the returned iterate).
  * @param window - the most recent steps to measure ρ over (default 10).
- * @returns the rate and the error estimate, or undefined with fewer than 3 steps or ρ̂ ≥ 0.9999.
+ * @param floor - step norms at or below it are round-off (default 0: none).
+ * @returns the rate and the error estimate, or undefined with fewer than 3 steps above the floor or ρ̂ ≥ 0.9999.
  * @example
  * ```ts
  * contractionEstimate([1, 0.5, 0.25, 0.125]); // { rate: 0.5, error: 0.25, window: 3 }
+ * contractionEstimate([1, 0.5, 0.25, 1e-6, 2e-6], 10, 1e-5); // rate 0.5 from the first three, error 2e-5, atFloor
  * ```
  */
-export function contractionEstimate(steps: number[], window = 10): ContractionEstimate | undefined {
-  const k = steps.length;
+export function contractionEstimate(steps: number[], window = 10, floor = 0): ContractionEstimate | undefined {
+  let k = steps.length;
+  while (k > 0 && steps[k - 1] <= floor) k--;
+  const atFloor = k < steps.length;
   const w = Math.min(window, k - 1);
   if (w < 2) return undefined;
   const last = steps[k - 1];
@@ -43,8 +55,12 @@ export function contractionEstimate(steps: number[], window = 10): ContractionEs
   const rateOver = (span: number) => (steps[k - 1 - span] > 0 ? (last / steps[k - 1 - span]) ** (1 / span) : Infinity);
   const rate = Math.max(rateOver(w), rateOver(Math.ceil(w / 2)));
   if (!(rate < 0.9999)) return undefined;
-  return { rate, error: last / (1 - rate), window: w };
+  if (!atFloor) return { rate, error: last / (1 - rate), window: w };
+  return { rate, error: Math.max(steps[steps.length - 1], floor) / (1 - rate), window: w, atFloor };
 }
+
+/** The round-off floor of a float32 step norm ‖u_{k+1} − u_k‖ at an iterate of norm ‖u‖: 2·2⁻²⁴·‖u‖ (one rounding per entry) (see {@link contractionEstimate}). */
+export const stepFloor = (iterateNorm: number): number => 2 * 2 ** -24 * iterateNorm;
 
 /** Constants of {@link estimatedSaddleBound} (plain, Euclidean). */
 export interface EstimatedBoundConstants {

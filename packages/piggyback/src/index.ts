@@ -9,5 +9,5 @@ export { piggyback, DEFAULT_PIGGYBACK_OPTIONS } from './piggyback.js';
 export type { PiggybackOptions, PiggybackStrategy } from './piggyback.js';
 export { saddleHypergradientBound, theorem2Bound } from './bound.js';
 export type { SaddleBoundConstants, SaddleBoundInputs, SaddleBound, Theorem2Constants, Theorem2Inputs } from './bound.js';
-export { contractionEstimate, estimatedSaddleBound } from './estimate.js';
+export { contractionEstimate, estimatedSaddleBound, stepFloor } from './estimate.js';
 export type { ContractionEstimate, EstimatedBoundConstants, EstimatedBoundInputs } from './estimate.js';

@@ -4,7 +4,7 @@ import { piggybackAdjoint } from './internal/adjoint.js';
 import { certifySaddle } from './internal/certify.js';
 import { extrapolatedEstimate } from './internal/extrapolate.js';
 import { saddleHypergradientBound } from './bound.js';
-import { contractionEstimate, estimatedSaddleBound } from './estimate.js';
+import { contractionEstimate, estimatedSaddleBound, stepFloor } from './estimate.js';
 import type { PdhgForward, SaddleAux } from './forward.js';
 import type { SaddleWarmStart } from './internal/warm.js';
 
@@ -82,12 +82,13 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
           bound = cert.bound;
           valueBound = cert.valueBound;
           boundNote = `certified ‖z − ∇F‖ ≤ ${fmt(cert.bound)} (ε = ${fmt(cert.eps)}, δ = ${fmt(cert.delta)}; Theorem 2 of Bogensperger et al., joint form)`;
-          if (estimating && e == null) boundNote += '; no estimate (no contraction rate < 1 measured over the last steps): bound is the certified one';
+          if (estimating && e == null) boundNote += '; no estimate (no contraction rate < 1 measured over the last steps above the float32 round-off floor): bound is the certified one, and at that floor no residual-based bound is trustworthy';
           if (e != null) {
             // the estimate never exceeds the certificate, which holds regardless
             bound = Math.min(cert.bound, e.bound);
             valueBound = Math.min(cert.valueBound, e.valueBound);
-            boundNote = `estimated (not certified) ‖z − ∇F‖ ≈ ${fmt(bound)} from the observed contraction (PDHG ρ̂ = ${fmt(e.forward.rate)}, ε̂ = ${fmt(e.forward.error)}; adjoint ρ̂ = ${fmt(e.adjoint.rate)}, δ̂ = ${fmt(e.adjoint.error)}); ${boundNote}`;
+            const floorNote = e.forward.atFloor || e.adjoint.atFloor ? ` (${[e.forward.atFloor ? 'PDHG' : '', e.adjoint.atFloor ? 'adjoint' : ''].filter((w) => w !== '').join(' and ')} at the float32 round-off floor: rate from the steps before it, error from the floor; tightening the tolerance further cannot improve this hypergradient)` : '';
+            boundNote = `estimated (not certified) ‖z − ∇F‖ ≈ ${fmt(bound)} from the observed contraction (PDHG ρ̂ = ${fmt(e.forward.rate)}, ε̂ = ${fmt(e.forward.error)}; adjoint ρ̂ = ${fmt(e.adjoint.rate)}, δ̂ = ${fmt(e.adjoint.error)})${floorNote}; ${boundNote}`;
           }
           adj.work = addWork(adj.work, { vjps: e != null ? 4 : 2, jvps: e != null ? 4 : 2 });
         }
@@ -132,7 +133,8 @@ export function piggybackRule(forward: PdhgForward, warm: SaddleWarmStart, opts:
 function forwardValueBound<D>(problem: SaddleProblem<D>, theta: Params, data: D, x: tf.Tensor, aux: SaddleAux, lossGrad: tf.Tensor): RuleValueOutcome {
   const c = aux.constants as Exclude<SaddleAux['constants'], string>;
   const last = aux.last!;
-  const forward = aux.steps != null ? contractionEstimate(aux.steps.map((r) => r[0])) : undefined;
+  const uNorm = aux.steps != null ? readNorm(x, aux.z) : 0;
+  const forward = aux.steps != null ? contractionEstimate(aux.steps.map((r) => r[0]), 10, stepFloor(uNorm)) : undefined;
   const norms = tf.tidy(() => {
     const wX = problem.strongConvexityWeights != null && problem.dualStrongConvexityWeights != null ? problem.strongConvexityWeights(theta, data) : undefined;
     const wY = wX != null ? problem.dualStrongConvexityWeights!(theta, data) : undefined;
@@ -157,4 +159,12 @@ function forwardValueBound<D>(problem: SaddleProblem<D>, theta: Params, data: D,
   );
   const valueBound = Math.min(cert.valueBound, e.valueBound);
   return { valueBound, note: `estimated (not certified) |ℓ(x̃) − ℓ(x̂)| ≈ ${fmt(valueBound)} (PDHG ρ̂ = ${fmt(forward.rate)}; certified ${fmt(cert.valueBound)}; value-only: no adjoint solve)` };
+}
+
+/** ‖(a, b)‖ as a number. */
+function readNorm(a: tf.Tensor, b: tf.Tensor): number {
+  const n = tf.tidy(() => tf.sqrt(tf.add(tf.sum(tf.square(a)), tf.sum(tf.square(b)))));
+  const v = n.dataSync()[0];
+  n.dispose();
+  return v;
 }

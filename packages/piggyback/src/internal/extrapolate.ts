@@ -1,7 +1,7 @@
 import { tf, valueAndGradParams, keysOf } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
 import type { SaddleBoundConstants } from '../bound.js';
-import { contractionEstimate, estimatedSaddleBound, type ContractionEstimate } from '../estimate.js';
+import { contractionEstimate, estimatedSaddleBound, stepFloor, type ContractionEstimate } from '../estimate.js';
 
 /** What {@link extrapolatedEstimate} reads (none consumed). */
 export interface ExtrapolationInputs {
@@ -39,8 +39,12 @@ export interface Extrapolated {
  * @returns the estimate, or undefined when no rate < 1 was measured.
  */
 export function extrapolatedEstimate<D>(problem: SaddleProblem<D>, theta: Params, data: D, t: ExtrapolationInputs, c: SaddleBoundConstants): Extrapolated | undefined {
-  const forward = contractionEstimate(t.forwardSteps.map((r) => r[0]));
-  const adjoint = contractionEstimate(t.adjointSteps.map((r) => r[0]));
+  // steps at the float32 floor of the iterates' norms are rounding noise, not a rate (contractionEstimate)
+  const norms = tf.tidy(() => tf.stack([tf.sqrt(tf.add(tf.sum(tf.square(t.x)), tf.sum(tf.square(t.z)))), tf.sqrt(tf.add(tf.sum(tf.square(t.X)), tf.sum(tf.square(t.Y))))]));
+  const [forwardNorm, adjointNorm] = norms.dataSync();
+  norms.dispose();
+  const forward = contractionEstimate(t.forwardSteps.map((r) => r[0]), 10, stepFloor(forwardNorm));
+  const adjoint = contractionEstimate(t.adjointSteps.map((r) => r[0]), 10, stepFloor(adjointNorm));
   if (forward == null || adjoint == null) return undefined;
   const ff = 1 / (1 - forward.rate);
   const fa = 1 / (1 - adjoint.rate);
