@@ -24,7 +24,7 @@ import type { Params, HessianAt } from '@bilevel/core';
 import { symmetricPad, param, type FilterPadding } from './params.js';
 import { symmetricPadAdjointKernel } from './symmetric-pad.js';
 import { filterSimdOf, type FilterSimd, type FilterGeometry } from './filter-simd.js';
-import { passesFor, responsePass, curvatureProduct, valuePass, transposedPassFor, transposedPass, type PassParams, type ValueConstants } from './filter-passes.js';
+import { passesFor, responsePass, curvatureProduct, curvatureHessianProduct, valuePass, transposedPassFor, transposedPass, type PassParams, type ValueConstants } from './filter-passes.js';
 
 /** `factor_k · tensor`, the factor per filter (`[K]`) or one number. */
 export interface Scaled {
@@ -123,9 +123,12 @@ function convolution(padding: FilterPadding, size: number) {
   const after = size - 1 - before;
   const mode = padding === 'same' ? 'same' : 'valid';
   const padded = (x: tf.Tensor) => (padding === 'symmetric' ? symmetricPad(x, before, after) : x);
+  // the adjoint of `padded`: Cᵀ's result on the padded grid folded back onto x's
+  const fold = (t: tf.Tensor) => (padding === 'symmetric' ? symmetricPadAdjoint(t, before, after) : t);
   return {
     mode,
     padded,
+    fold,
     apply: (x: tf.Tensor, filters: tf.Tensor) => tf.conv2d(padded(x) as tf.Tensor4D, filters as tf.Tensor4D, 1, mode),
     adjoint: (w: tf.Tensor, filters: tf.Tensor, xShape: number[]) => {
       const [n, h, wd, c] = xShape;
@@ -133,7 +136,7 @@ function convolution(padding: FilterPadding, size: number) {
       // the SIMD pass where it applies (no tape, wasm, one input channel: filter-passes.ts), else tfjs's differentiable op
       const simd = transposedPassFor(w, filters);
       const t = simd != null ? transposedPass(simd, w, filters, mode) : tf.conv2dTranspose(w as tf.Tensor4D, filters as tf.Tensor4D, inner as [number, number, number, number], 1, mode);
-      return padding === 'symmetric' ? symmetricPadAdjoint(t, before, after) : t;
+      return fold(t);
     },
   };
 }
@@ -302,12 +305,16 @@ export function filterModel(expert: FilterExpert, padding: FilterPadding): Filte
       };
     },
     hvp(x, theta, v) {
-      // C x, C v and the curvature in one pass (filter-passes.ts), else the Hessian prepared and applied once
+      // C x, C v and the curvature in one pass whose product Cᵀ reads where it lies (filter-passes.ts), else the
+      // Hessian prepared and applied once
       const simd = passesFor(studentT, filtersOf(theta), x, v);
       if (simd != null) {
         return tf.tidy(() => {
-          const w = curvatureProduct(simd, x, v, passParams(theta), conv(theta));
-          return conv(theta).adjoint(w, tf.mul(filtersOf(theta), tf.mul(expert.weights(theta), expert.studentT!(theta).second)), x.shape);
+          const c = conv(theta);
+          const adjoint = tf.mul(filtersOf(theta), tf.mul(expert.weights(theta), expert.studentT!(theta).second));
+          const fused = curvatureHessianProduct(simd, x, v, passParams(theta), adjoint, c);
+          if (fused != null) return c.fold(fused);
+          return c.adjoint(curvatureProduct(simd, x, v, passParams(theta), c), adjoint, x.shape);
         });
       }
       const h = model.hessian(x, theta);

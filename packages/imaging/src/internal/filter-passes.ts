@@ -190,3 +190,29 @@ export function curvatureProduct(simd: FilterSimd, x: tf.Tensor, v: tf.Tensor, p
     return out.t;
   });
 }
+
+/**
+ * The one-shot HVP's `Cᵀ (((1 − t²)/(1 + t²)²) ⊙ C v)` with t = s ⊙ C x and `adjoint` as Cᵀ's filters (`w f₂ c`), in one
+ * pass over x and v per image whose product lands straight in the zero-padded layout {@link transposedPass} reads
+ * (filter-simd.ts `curvatureTransposed`): the values of {@link curvatureProduct} then {@link transposedPass}, bit for
+ * bit, without their `[N, H', W', K]` tensor and its copy. The result is on the grid of the input the convolution
+ * reads (`c.padded(x)`): the caller folds a symmetric padding back.
+ *
+ * @param adjoint - `[S, S, 1, K]` (its data is read).
+ * @returns a new `[N, H, W, 1]` tensor (H, W those of `c.padded(x)`), or null where K < 4 (then curvatureProduct and transposedPass run).
+ */
+export function curvatureHessianProduct(simd: FilterSimd, x: tf.Tensor, v: tf.Tensor, p: PassParams, adjoint: tf.Tensor, c: PassConvolution): tf.Tensor | null {
+  if (p.filters.shape[3]! < 4) return null;
+  let ran = false;
+  const out = tf.tidy(() => {
+    const xin = c.padded(x);
+    const g = geometry(p.filters, xin, c);
+    const o = output({ ...g, oh: g.h, ow: g.w, co: 1 });
+    ran = simd.curvatureTransposed(xin, c.padded(v), p.filters.dataSync() as Float32Array, p.scale.dataSync() as Float32Array,
+      adjoint.dataSync() as Float32Array, o.at, g);
+    return o.t;
+  });
+  if (ran) return out;
+  out.dispose();
+  return null;
+}

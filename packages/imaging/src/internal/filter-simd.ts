@@ -27,10 +27,11 @@ import { FILTER_SIMD_WASM } from './filter-simd-module.js';
 interface Exports {
   filterGradient(xp: number, wp: number, dy: number, g: number, oh: number, ow: number, kh: number, kwr: number, co: number, cor: number): void;
   studentFactors(t: number, u: number, d1: number, d2: number, n: number): void;
-  curvature(xp: number, vp: number, wp: number, f: number, s: number, out: number, out2: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
+  curvature(xp: number, vp: number, wp: number, f: number, s: number, fb: number, out: number, out2: number, oh: number, ow: number, orow: number, kh: number, kw: number, co: number, cor: number): void;
   convolve(xp: number, wp: number, f: number, s: number, aux: number, out: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number, mode: number): void;
   firstAndValue(xp: number, wp: number, f: number, w: number, tab: number, out: number, sum: number, oh: number, ow: number, kh: number, kw: number, co: number, cor: number): void;
   padChannels(dy: number, dp: number, co: number, oh: number, ow: number, prow: number, pcol: number, rowOff: number, colOff: number): void;
+  zeroBorder(dp: number, cs: number, oh: number, ow: number, prow: number, pcol: number, rowOff: number, colOff: number): void;
   transposed(dp: number, cs: number, f: number, out: number, h: number, w: number, kh: number, kw: number, groups: number, pcol: number): void;
 }
 
@@ -105,6 +106,15 @@ export interface FilterSimd {
    * up to float32 rounding (the channels summed in another order).
    */
   transposed(dy: tf.Tensor, filters: Float32Array, out: number, g: FilterGeometry): void;
+  /**
+   * The one-shot HVP's `Cᵀ (((1 − t²)/(1 + t²)²) ⊙ C v)`, t = scale ⊙ C x (filter-simd.wat `curvature`, `zeroBorder`,
+   * `transposed`), into `out` (`[n, h, w, 1]`, a heap offset) with `adjoint` (`[kh, kw, 1, co]`) as Cᵀ's filters:
+   * per image the curvature pass writes its product straight into the zero-padded layout the transposed pass reads,
+   * where {@link FilterSimd.curvature} then {@link FilterSimd.transposed} write an `[n, oh, ow, co]` tensor and copy
+   * it into that layout (the same values, bit for bit). False (nothing done) where co < 4: that layout pads each
+   * pixel to 4 channels, which the curvature pass does not write.
+   */
+  curvatureTransposed(x: tf.Tensor, v: tf.Tensor, filters: Float32Array, scale: Float32Array, adjoint: Float32Array, out: number, g: FilterGeometry): boolean;
 }
 
 /**
@@ -142,20 +152,32 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
   const convolutionScratch = scratchBlock(b);
   // scratch for `images` zero-padded images (row stride wp = ow + kw: the passes' odd last pixel), then the
   // filters [kh, kw, 1, co] with each tap's channels padded to cor = tile·⌈co/tile⌉ (the pass's channel tile:
-  // convolve 16, curvature 8), then the scale [cor]
+  // convolve 16, curvature 8), then the scale [cor], then (curvature) the last tile's channels c0 + 4, c0 + 5
+  // (c0 = cor − 8) as [kh·kw][f₄, f₄, f₅, f₅] and the scale [s₄, s₄, s₅, s₅] (zero beyond co; filter-simd.wat `curvature`)
   const layout = (g: FilterGeometry, images: number, filters: Float32Array, scale: Float32Array, tile = 16) => {
     const cor = Math.ceil(g.co / tile) * tile;
     const wp = g.ow + g.kw;
     const hp = g.oh + g.kh - 1;
     const padded = hp * wp;
-    const fSize = g.kh * g.kw * cor;
-    const base = convolutionScratch(4 * (images * padded + fSize + cor)) >> 2;
+    const taps = g.kh * g.kw;
+    const fSize = taps * cor;
+    const pairSize = tile === 8 ? 4 * taps + 4 : 0;
+    const base = convolutionScratch(4 * (images * padded + fSize + cor + pairSize)) >> 2;
     const heap = b.wasm.HEAPF32;
     const fAt = base + images * padded;
     const sAt = fAt + fSize;
-    heap.fill(0, fAt, sAt + cor);
-    for (let tap = 0; tap < g.kh * g.kw; tap++) heap.set(filters.subarray(tap * g.co, (tap + 1) * g.co), fAt + tap * cor);
+    const fbAt = sAt + cor;
+    heap.fill(0, fAt, fbAt + pairSize);
+    for (let tap = 0; tap < taps; tap++) heap.set(filters.subarray(tap * g.co, (tap + 1) * g.co), fAt + tap * cor);
     heap.set(scale.subarray(0, g.co), sAt);
+    if (tile === 8) {
+      for (let lane = 0; lane < 4; lane++) {
+        const c = cor - 4 + (lane >> 1);
+        if (c >= g.co) continue;
+        for (let tap = 0; tap < taps; tap++) heap[fbAt + 4 * tap + lane] = filters[tap * g.co + c];
+        heap[fbAt + 4 * taps + lane] = scale[c];
+      }
+    }
     const rows = Math.min(g.h, hp - g.top);
     const cols = Math.min(g.w, wp - 1 - g.left);
     // image i of tensor t into padded slot `slot` (a fresh view: the caller may have allocated since)
@@ -167,42 +189,60 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
       for (let r = 0; r < rows; r++) dst.set(h.subarray(src + r * g.w, src + r * g.w + cols), (r + g.top) * wp + g.left);
       return 4 * (base + slot * padded);
     };
-    return { cor, wp, pad, f: 4 * fAt, s: 4 * sAt };
+    return { cor, wp, pad, f: 4 * fAt, s: 4 * sAt, fb: 4 * fbAt };
   };
   // the logf table (8-byte aligned for its f64 loads), then the float32 running sum
   const valueScratch = scratchBlock(b);
   // Cᵀ's scratch: one image's dy zero-padded (filter-simd.wat `padChannels`), then the flipped filters
   const transposedScratch = scratchBlock(b);
-  return {
-    transposed(dy, filters, outAt, g) {
-      // dy zero-padded with cs floats a pixel, then the flipped filters [groups][kh][kw][4] (filter-simd.wat `transposed`)
-      const cs = Math.max(g.co, 4);
-      const groups = Math.ceil(g.co / 4);
-      const prow = g.h + g.kh - 1;
-      // the 6-pixel tiles read up to 6·⌈w/6⌉ + kw − 1 columns
-      const pcol = Math.ceil(g.w / 6) * 6 + g.kw - 1;
-      const fSize = 4 * groups * g.kh * g.kw;
-      const at = transposedScratch(4 * (prow * pcol * cs + fSize));
-      const fAt = (at >> 2) + prow * pcol * cs;
-      const f = b.wasm.HEAPF32.subarray(fAt, fAt + fSize);
-      f.fill(0);
-      for (let group = 0; group < groups; group++) {
-        // the last group overlaps the one before (its first lanes are zero here, held there)
-        const first = Math.min(4 * group, cs - 4);
-        for (let lane = 0; lane < 4; lane++) {
-          const c = first + lane;
-          if (c < 4 * group || c >= g.co) continue;
-          for (let r = 0; r < g.kh; r++) {
-            for (let q = 0; q < g.kw; q++) f[((group * g.kh + r) * g.kw + q) * 4 + lane] = filters[((g.kh - 1 - r) * g.kw + (g.kw - 1 - q)) * g.co + c];
-          }
+  // Cᵀ's input layout: dy zero-padded with cs floats a pixel (filter-simd.wat `padChannels`; dy's pixel (r, c) at
+  // (r + rowOff, c + colOff)), then the flipped filters [groups][kh][kw][4] (filter-simd.wat `transposed`)
+  const transposedLayout = (filters: Float32Array, g: FilterGeometry) => {
+    const cs = Math.max(g.co, 4);
+    const groups = Math.ceil(g.co / 4);
+    const prow = g.h + g.kh - 1;
+    // the 6-pixel tiles read up to 6·⌈w/6⌉ + kw − 1 columns
+    const pcol = Math.ceil(g.w / 6) * 6 + g.kw - 1;
+    const fSize = 4 * groups * g.kh * g.kw;
+    const at = transposedScratch(4 * (prow * pcol * cs + fSize));
+    const fAt = (at >> 2) + prow * pcol * cs;
+    const f = b.wasm.HEAPF32.subarray(fAt, fAt + fSize);
+    f.fill(0);
+    for (let group = 0; group < groups; group++) {
+      // the last group overlaps the one before (its first lanes are zero here, held there)
+      const first = Math.min(4 * group, cs - 4);
+      for (let lane = 0; lane < 4; lane++) {
+        const c = first + lane;
+        if (c < 4 * group || c >= g.co) continue;
+        for (let r = 0; r < g.kh; r++) {
+          for (let q = 0; q < g.kw; q++) f[((group * g.kh + r) * g.kw + q) * 4 + lane] = filters[((g.kh - 1 - r) * g.kw + (g.kw - 1 - q)) * g.co + c];
         }
       }
+    }
+    return { at, cs, groups, prow, pcol, f: 4 * fAt, rowOff: g.kh - 1 - g.top, colOff: g.kw - 1 - g.left };
+  };
+  return {
+    transposed(dy, filters, outAt, g) {
+      const t = transposedLayout(filters, g);
       const dyAt = offset(dy);
       const perImage = 4 * g.oh * g.ow * g.co;
       for (let i = 0; i < g.n; i++) {
-        e.padChannels(dyAt + i * perImage, at, g.co, g.oh, g.ow, prow, pcol, g.kh - 1 - g.top, g.kw - 1 - g.left);
-        e.transposed(at, cs, 4 * fAt, outAt + 4 * i * g.h * g.w, g.h, g.w, g.kh, g.kw, groups, pcol);
+        e.padChannels(dyAt + i * perImage, t.at, g.co, g.oh, g.ow, t.prow, t.pcol, t.rowOff, t.colOff);
+        e.transposed(t.at, t.cs, t.f, outAt + 4 * i * g.h * g.w, g.h, g.w, g.kh, g.kw, t.groups, t.pcol);
       }
+    },
+    curvatureTransposed(x, v, filters, scale, adjoint, outAt, g) {
+      if (g.co < 4) return false;
+      const l = layout(g, 2, filters, scale, 8);
+      const t = transposedLayout(adjoint, g);
+      // the border once (the pass writes the interior of every image, every channel < co = cs of every pixel)
+      e.zeroBorder(t.at, t.cs, g.oh, g.ow, t.prow, t.pcol, t.rowOff, t.colOff);
+      const interior = t.at + 4 * (t.rowOff * t.pcol + t.colOff) * t.cs;
+      for (let i = 0; i < g.n; i++) {
+        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, l.fb, interior, 0, g.oh, g.ow, t.pcol, g.kh, g.kw, g.co, l.cor);
+        e.transposed(t.at, t.cs, t.f, outAt + 4 * i * g.h * g.w, g.h, g.w, g.kh, g.kw, t.groups, t.pcol);
+      }
+      return true;
     },
     firstAndValue(x, filters, weights, outAt, g) {
       const at = valueScratch(8 * 16 * 2 + 8);
@@ -221,7 +261,7 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
     curvature(x, v, filters, scale, outAt, g) {
       const l = layout(g, 2, filters, scale, 8);
       for (let i = 0; i < g.n; i++) {
-        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, outAt + 4 * i * g.oh * g.ow * g.co, 0, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
+        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, l.fb, outAt + 4 * i * g.oh * g.ow * g.co, 0, g.oh, g.ow, g.ow, g.kh, g.kw, g.co, l.cor);
       }
     },
     curvatureFactors(x, v, filters, scale, g) {
@@ -230,7 +270,7 @@ function bind(b: WasmHeapBackend, e: Exports): FilterSimd {
       const l = layout(g, 2, filters, scale, 8);
       const perImage = 4 * g.oh * g.ow * g.co;
       for (let i = 0; i < g.n; i++) {
-        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, at + i * perImage, at + 4 * n + i * perImage, g.oh, g.ow, g.kh, g.kw, g.co, l.cor);
+        e.curvature(l.pad(x, i, 0), l.pad(v, i, 1), l.wp, l.f, l.s, l.fb, at + i * perImage, at + 4 * n + i * perImage, g.oh, g.ow, g.ow, g.kh, g.kw, g.co, l.cor);
       }
       return { d1: at, d2: at + 4 * n };
     },
