@@ -43,7 +43,8 @@ export interface RowConvergence {
  * ```
  */
 export function rowConvergence(where: string, solver: string, cap: string): RowConvergence {
-  const policy: ConvergencePolicy = convergencePolicy('warn', `the row's converged column counts them; raise ${cap.split(' ')[0]}`);
+  // plain solves, not hypergradients: the policy's own summary counts them as 'solves'
+  const policy: ConvergencePolicy = convergencePolicy('warn', `the row's converged column counts them; raise ${cap.split(' ')[0]}`, { counted: 'solves' });
   const failed = () => policy.counts.unconverged;
   return {
     check(outcome, tol) {

@@ -33,7 +33,7 @@ export {
   resetConvergenceWarnings, convergenceReport, convergencePolicy, DEFAULT_ON_NOT_CONVERGED, TIGHTEN_DEFAULTS,
   isUnconverged, notConvergedMessage, checkOnNotConverged,
 } from './driver/policy.js';
-export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext, TightenOptions } from './driver/policy.js';
+export type { OnNotConverged, ConvergencePolicy, ConvergenceCounts, SettleContext, TightenOptions, ConvergencePolicyOptions } from './driver/policy.js';
 export { defineStrategy } from './driver/define.js';
 export { innerForward, explicitStopping } from './driver/inner-forward.js';
 export { fixedPointForward } from './driver/fixed-point-forward.js';

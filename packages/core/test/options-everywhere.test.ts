@@ -96,6 +96,8 @@ const CASES: Record<string, Call> = {
   // core: hypergradient, argmin and the strategy driver
   'core.hypergradient': (o) => core.hypergradient({ problem, theta, data, loss, strategy, ...o }),
   'core.argmin': (o) => core.argmin(problem, strategy, o),
+  // its mode ('warn' | 'error' | 'tighten' | policy) is validated by checkOnNotConverged; its options object here
+  'core.convergencePolicy': (o) => core.convergencePolicy('warn', '', o),
   'core.defineStrategy': (o) => core.defineStrategy({ name: 's', forward: core.innerForward(core.lbfgs()), rule: implicitPkg.implicitAdjoint(core.cg()), options: {}, ...o }),
   // core: pooled hypergradients (the pool is not run: options are checked first)
   'core.pooledHypergradient': (o) => core.pooledHypergradient({ kind: 'sample-pool', run: notCalled, samples: 4 } as never, { theta, samples: [0], ...o }),
@@ -202,7 +204,6 @@ const NO_OPTIONS: Record<string, string> = {
   'core.normNumber': 'reads one tensor\'s norm to a number',
   'core.dotFloat32': 'reads one inner product to a number (the op form\'s float32 bits)',
   ...Object.fromEntries(['formatNumber', 'isOk', 'statusEntry', 'statusMessage', 'isUnconverged', 'notConvergedMessage'].map((k) => [`core.${k}`, 'status table: a code and the context a solver fills, not user options'])),
-  'core.convergencePolicy': "takes a mode ('warn' | 'error' | 'tighten' | policy), validated by checkOnNotConverged",
   'core.convergenceReport': 'no arguments',
   'core.resetConvergenceWarnings': 'no arguments',
   'core.hypergradientWithPolicy': "the driver entry behind hypergradient/argmin/outer's oracle; its request is the validated hypergradient options",

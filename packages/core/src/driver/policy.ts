@@ -6,6 +6,20 @@ import { checkOptions, opt } from '../options.js';
 // Keys only (values are checked below with the policy's own message).
 const TIGHTEN_SCHEMA = { retries: opt.any(), factor: opt.any(), tolFactor: opt.any(), minTol: opt.any() };
 
+/** Options of {@link convergencePolicy} beyond its mode and label. */
+export interface ConvergencePolicyOptions {
+  /**
+   * What the policy counts, plural, as {@link ConvergencePolicy.summary} names it, e.g. `'held-out solves'`.
+   * Default: by what it checked — `'hypergradients'` (results through `settle`), `'solves'` (`argmin`'s
+   * forward / backward solves through `settleSolve`), `'hypergradients and solves'` when both.
+   */
+  counted?: string;
+}
+
+const POLICY_SCHEMA = {
+  counted: opt.custom("a non-empty string (a plural noun, e.g. 'solves')", (v) => typeof v === 'string' && v.trim() !== '', "it names what the summary counts: '3 of 5 solves did not converge'"),
+};
+
 /**
  * What to do when the forward or backward solve behind a hypergradient (or an `argmin`
  * solve) missed its tolerance. Never silent:
@@ -103,7 +117,10 @@ export interface ConvergencePolicy {
    * warns the first time and counts otherwise. `cleanup` runs before a throw.
    */
   settleSolve(where: string, phase: 'forward' | 'backward', outcome: { converged: boolean; residual?: number; message: string }, strategy: string, tol: number | undefined, cleanup?: () => void): void;
-  /** One line counting the unconverged results, or undefined when there were none. */
+  /**
+   * One line counting the unconverged results, or undefined when there were none; it names them as
+   * {@link ConvergencePolicyOptions.counted} says (by default hypergradients, solves, or both, by what was checked).
+   */
   summary(where: string): string | undefined;
   /** Clears the counters. */
   reset(): void;
@@ -180,22 +197,31 @@ export function checkOnNotConverged(where: string, value: unknown): OnNotConverg
  *
  * @param option - see {@link OnNotConverged} (default `'warn'`).
  * @param label - text appended to the first warning (e.g. where the count will be reported).
+ * @param options - {@link ConvergencePolicyOptions}: `counted`, what the summary calls the results it counts.
  * @returns the {@link ConvergencePolicy}.
  * @example
  * ```ts
  * const policy = convergencePolicy('warn');
  * for (const theta of thetas) hypergradient({ problem, theta, data, loss, strategy, onNotConverged: policy }).dispose();
  * console.log(policy.summary('my loop')); // 'my loop: 12 of 50 hypergradients did not converge ...'
+ * const held = convergencePolicy('warn', '', { counted: 'held-out solves' }); // '… 1 of 2 held-out solves did not converge …'
  * ```
  */
-export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVERGED, label = ''): ConvergencePolicy {
+export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVERGED, label = '', options: ConvergencePolicyOptions = {}): ConvergencePolicy {
   const value = checkOnNotConverged('convergencePolicy', option);
-  if (isPolicy(value)) return value;
+  const { counted } = checkOptions<ConvergencePolicyOptions>('convergencePolicy', options, POLICY_SCHEMA);
+  if (isPolicy(value)) {
+    if (counted != null) throw new Error("convergencePolicy: option 'counted' names what a new policy counts; a policy object passed in keeps its own (create it with { counted }).");
+    return value;
+  }
   const mode: ConvergencePolicy['mode'] =
     value === 'warn' || value === 'error' || value === 'tighten' ? value : 'fallback' in value ? 'fallback' : 'tighten';
   const tighten = { ...TIGHTEN_DEFAULTS, ...(typeof value === 'object' && 'tighten' in value ? value.tighten : {}) };
   const fallback = typeof value === 'object' && 'fallback' in value ? value.fallback : undefined;
   let counts = zeroCounts();
+  // what was checked, for the summary's default noun
+  let checkedResults = 0;
+  let checkedSolves = 0;
 
   function record(phase: 'forward' | 'backward', residual: number | undefined, message: string): boolean {
     const first = counts.unconverged === 0;
@@ -219,6 +245,7 @@ export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVER
     },
     settle(input, context) {
       counts.checked += 1;
+      checkedResults += 1;
       let result = input;
       if (!isUnconverged(result)) return result;
       if (mode === 'tighten' && context.retry != null) {
@@ -268,6 +295,7 @@ export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVER
     },
     settleSolve(where, phase, outcome, strategy, tol, cleanup) {
       counts.checked += 1;
+      checkedSolves += 1;
       const residual = outcome.residual;
       if (outcome.converged && (residual == null || Number.isFinite(residual))) return;
       const fix = phase === 'forward' ? "increase 'maxIter', loosen 'tol', or use a faster inner solver" : "increase 'linearMaxIter' or loosen 'linearTol'";
@@ -284,14 +312,17 @@ export function convergencePolicy(option: OnNotConverged = DEFAULT_ON_NOT_CONVER
       if (counts.unconverged === 0) return undefined;
       const c = counts;
       const retried = c.retried > 0 ? `; 'tighten' made ${c.retried} retries, ${c.recovered} converged` : '';
+      const noun = counted ?? (checkedSolves === 0 ? 'hypergradients' : checkedResults === 0 ? 'solves' : 'hypergradients and solves');
       return (
-        `${where}: ${c.unconverged} of ${c.checked} hypergradients did not converge (${c.forward} forward, ${c.backward} backward; ` +
+        `${where}: ${c.unconverged} of ${c.checked} ${noun} did not converge (${c.forward} forward, ${c.backward} backward; ` +
         `worst residual forward ${fmt(c.worstForward)}, backward ${fmt(c.worstBackward)})${retried}. ` +
         `Fix: raise the iteration caps ('maxIter', 'linearMaxIter'), loosen the accuracies, or pass onNotConverged: 'tighten' / 'error'. First: ${c.first}`
       );
     },
     reset() {
       counts = zeroCounts();
+      checkedResults = 0;
+      checkedSolves = 0;
     },
   };
   return policy;
