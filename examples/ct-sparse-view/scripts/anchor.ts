@@ -16,13 +16,12 @@ import { fbp } from '@bilevel/imaging';
 import { parseFlags } from '@bilevel/cli';
 import { ctContext, type CtSet } from '../src/context.js';
 import { tvProblem, reconstruct } from '../src/tv-problem.js';
-import { SMOOTHING_FLAGS, parseRowValues } from '../src/smoothing.js';
+import { SMOOTHING_FLAGS, smoothingRows } from '../src/smoothing.js';
 import { rowConvergence } from '../src/held-out.js';
 
 const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 2, seed: 0, ...SMOOTHING_FLAGS, zero: 1, alphas: '0.003,0.01,0.03', evalTol: 1e-3, evalMaxIter: 3000, tvPrecondition: 'diagonal' });
 // a misspelt row or a bad value stops the script here, before the backend starts
-const mu = parseRowValues('mu', flags.mu)['tv-maid'];
-const eps = parseRowValues('epsilon', flags.epsilon)['tv-maid'];
+const { mu, epsilon: eps } = smoothingRows(flags)['tv-maid'];
 
 await initBackend({ log: false });
 const ctx = ctContext(flags as never);

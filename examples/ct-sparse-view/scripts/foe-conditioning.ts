@@ -5,10 +5,10 @@
  * (the largest step plain gradient descent can take is ≈ 2/κ of the stiffest direction). Every solve to PDHG
  * residual `--tol`; F = ½‖x̂ − x†‖²/B on the training phantoms.
  *
- *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/foe-conditioning.ts [--mu 0.001] [--epsilon 1e-4] [--netInitAlpha 4.26e-3] [--steps 1e-3,1e-2]
+ *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/foe-conditioning.ts [--mu foe=0.001] [--epsilon foe=1e-4] [--netInitAlpha 4.26e-3] [--steps 1e-3,1e-2]
  *
- * `--mu` / `--epsilon` are the FoE's μ_g and the Huber ε of its 'tv' start (one number each: the example's per-row
- * flags of the same names, smoothing.ts, at the FoE's defaults).
+ * `--mu` / `--epsilon` are main.ts's per-row flags (src/smoothing.ts; a misspelt or repeated row, a bare number or a
+ * value ≤ 0 is an error naming it); this script reads the `foe` row: the FoE's μ_g and the Huber ε of its 'tv' start.
  */
 import { tf, initBackend, hypergradient } from '@bilevel/core';
 import type { Params } from '@bilevel/core';
@@ -17,16 +17,18 @@ import { parseFlags } from '@bilevel/cli';
 import { ctContext, disposeContext } from '../src/context.js';
 import { CONVEX_NETWORK_FLAGS, networkSetup, type NetworkData } from '../src/network-saddle.js';
 import { meanScaled } from '../src/filter-mean.js';
-import { ROW_SMOOTHING } from '../src/smoothing.js';
+import { SMOOTHING_FLAGS, smoothingRows } from '../src/smoothing.js';
 
 const flags = parseFlags({
   size: 32, angles: 20, noise: 0.02, count: 3, test: 2, seed: 0, tol: 1e-5, maxIter: 20000,
-  steps: '1e-3,1e-2', mu: ROW_SMOOTHING.foe.mu, epsilon: ROW_SMOOTHING.foe.epsilon, ...CONVEX_NETWORK_FLAGS, netInitAlpha: '4.26e-3', netMeanScale: 1, tvPrecondition: 'diagonal',
+  steps: '1e-3,1e-2', ...SMOOTHING_FLAGS, ...CONVEX_NETWORK_FLAGS, netInitAlpha: '4.26e-3', netMeanScale: 1, tvPrecondition: 'diagonal',
 });
+// a bad --mu / --epsilon stops the script here, before the backend starts
+const smoothing = smoothingRows(flags).foe;
 
 await initBackend({ log: false });
 const ctx = ctContext(flags as never);
-const setup = networkSetup(ctx, 1, { mu: Number(flags.mu), epsilon: Number(flags.epsilon) });
+const setup = networkSetup(ctx, 1, smoothing);
 const { saddle, steps } = setup;
 const count = ctx.train.t.shape[0]!;
 const loss = (u: tf.Tensor, _th: Params, d: NetworkData) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(saddle.image(u), d.t)))));

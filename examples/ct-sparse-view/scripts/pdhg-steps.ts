@@ -8,7 +8,9 @@
  *
  *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/pdhg-steps.ts [--size 32] [--tol 1e-4] [--models tv,foe,icnn] [--step 0]
  *
- * `--mu` / `--epsilon` (one number each) are μ_g and the Huber ε of every model (TV's dual, the networks' 'tv' start).
+ * `--mu` / `--epsilon` are main.ts's per-row flags (src/smoothing.ts; a misspelt or repeated row, a bare number or a
+ * value ≤ 0 is an error naming it): μ_g and the Huber ε (TV's dual, the networks' 'tv' start) of each model, TV
+ * taking the `tv-maid` row, the FoE `foe`, the ICNN `icnn`.
  * `--step h` moves θ one normalised gradient step of length h first (the networks' filters grow after training starts).
  */
 import { tf, initBackend, hypergradient, disposeParams } from '@bilevel/core';
@@ -19,9 +21,14 @@ import { parseFlags } from '@bilevel/cli';
 import { ctContext, disposeContext, type CtSet } from '../src/context.js';
 import { tvProblem } from '../src/tv-problem.js';
 import { CONVEX_NETWORK_FLAGS, networkSetup } from '../src/network-saddle.js';
+import { SMOOTHING_FLAGS, smoothingRows, modelRow } from '../src/smoothing.js';
 
 // the networks as the FoE / ICNN rows build them (network-saddle.ts: Â = scaledOperator(A, 1/‖A‖), --netAnchor, --netInit)
-const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 1, seed: 0, mu: 0.01, epsilon: 0.0002, alpha: 0.02, tol: 1e-4, refTol: 1e-6, maxIter: 30000, models: 'tv,foe,icnn', step: 0, variants: 'diagonal,constant,balance,diagonal+balance,search', reference: 'diagonal', ...CONVEX_NETWORK_FLAGS });
+const flags = parseFlags({ size: 32, angles: 20, noise: 0.02, count: 3, test: 1, seed: 0, ...SMOOTHING_FLAGS, alpha: 0.02, tol: 1e-4, refTol: 1e-6, maxIter: 30000, models: 'tv,foe,icnn', step: 0, variants: 'diagonal,constant,balance,diagonal+balance,search', reference: 'diagonal', ...CONVEX_NETWORK_FLAGS });
+
+// each model's μ and ε (its row's); a bad --mu / --epsilon or --models stops the script here, before the backend
+const rows = smoothingRows(flags);
+const models = String(flags.models).split(',').map((model) => ({ model, smoothing: rows[modelRow('pdhg-steps.ts', model)] }));
 
 const VARIANTS: Record<string, PiggybackOptions> = {
   constant: {}, balance: { adaptiveSteps: 'balance' }, search: { adaptiveSteps: 'search' },
@@ -32,11 +39,11 @@ async function main() {
   await initBackend();
   const ctx = ctContext(flags as never);
   const count = ctx.train.t.shape[0]!;
-  const mu = Number(flags.mu);
   const tol = Number(flags.tol);
   const maxIter = Number(flags.maxIter);
   console.log(`CT ${flags.size}², ${flags.angles} angles, ${count} phantoms; tol = linearTol = ${tol}; backend ${tf.getBackend()}`);
-  for (const model of String(flags.models).split(',')) {
+  for (const { model, smoothing } of models) {
+    const { mu, epsilon } = smoothing;
     let problem: SaddleProblem<never>;
     let theta: Params;
     let data: never;
@@ -44,13 +51,13 @@ async function main() {
     let lossWeight: number;
     let free = () => {};
     if (model === 'tv') {
-      problem = tvProblem(ctx, mu, Number(flags.epsilon)) as never;
+      problem = tvProblem(ctx, mu, epsilon) as never;
       theta = { logAlpha: tf.scalar(Math.log(Number(flags.alpha))) };
       data = ctx.train as never;
       loss = (x, _th, d: CtSet) => tf.tidy(() => tf.mul(0.5 / count, tf.sum(tf.square(tf.sub(x, d.t)))));
       lossWeight = mu;
     } else {
-      const setup = networkSetup(ctx, model === 'foe' ? 1 : 2, { mu, epsilon: Number(flags.epsilon) });
+      const setup = networkSetup(ctx, model === 'foe' ? 1 : 2, smoothing);
       const saddle = setup.saddle;
       problem = saddle.problem as never;
       theta = setup.theta0;

@@ -4,9 +4,11 @@
  * FoE with the 8-direction filters of `tv-filters.ts` at the same α, ε, anchor and μ, and the ICNN built on
  * that FoE — every solve to the same PDHG residual `--tol`.
  *
- *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/tv-start.ts [--alpha 4.26e-3] [--tol 1e-5] [--models tv,foe,icnn] [--mu 0.01] [--epsilon 2e-4]
+ *   cd examples/ct-sparse-view && npx tsx --conditions=@bilevel/source scripts/tv-start.ts [--alpha 4.26e-3] [--tol 1e-5] [--models tv,foe,icnn] [--mu tv-maid=0.01,foe=0.01,icnn=0.01] [--epsilon tv-maid=2e-4,foe=2e-4,icnn=2e-4]
  *
- * `--mu` / `--epsilon` (one number each) are μ_g and the Huber ε of every model.
+ * `--mu` / `--epsilon` are main.ts's per-row flags (src/smoothing.ts: row=value pairs over the rows' defaults; a
+ * misspelt or repeated row, a bare number or a value ≤ 0 is an error naming it): TV takes the `tv-maid` row, the FoE
+ * `foe`, the ICNN `icnn`. For the start against TV-MAID's model at the same μ and ε, give all three the same values.
  */
 import { tf, initBackend } from '@bilevel/core';
 import type { Params, SaddleProblem } from '@bilevel/core';
@@ -15,17 +17,19 @@ import { parseFlags } from '@bilevel/cli';
 import { ctContext, disposeContext, type CtSet } from '../src/context.js';
 import { tvProblem } from '../src/tv-problem.js';
 import { CONVEX_NETWORK_FLAGS, networkSetup } from '../src/network-saddle.js';
+import { SMOOTHING_FLAGS, smoothingRows, modelRow } from '../src/smoothing.js';
 
 const flags = parseFlags({
-  size: 32, angles: 20, noise: 0.02, count: 3, test: 2, seed: 0, mu: 0.01, epsilon: 0.0002, alpha: 4.26e-3, tol: 1e-5, maxIter: 20000,
+  size: 32, angles: 20, noise: 0.02, count: 3, test: 2, seed: 0, ...SMOOTHING_FLAGS, alpha: 4.26e-3, tol: 1e-5, maxIter: 20000,
   models: 'tv,foe,icnn', ...CONVEX_NETWORK_FLAGS, netInitAlpha: '', tvPrecondition: 'diagonal',
 });
+// each model's μ and ε (its row's); a bad --mu / --epsilon or --models stops the script here, before the backend
+const rows = smoothingRows(flags);
+const models = String(flags.models).split(',').map((model) => ({ model, smoothing: rows[modelRow('tv-start.ts', model)] }));
 
 await initBackend({ log: false });
 const ctx = ctContext(flags as never);
 ctx.flags.netInitAlpha = String(flags.alpha);
-// the same μ and ε for every model
-const smoothing = { mu: Number(flags.mu), epsilon: Number(flags.epsilon) };
 const solve = (problem: SaddleProblem<never>, theta: Params, data: unknown, options: object) => {
   const s = piggyback({ warmStart: false, ...options });
   const r = s.solve({ problem, theta, data: data as never, tol: Number(flags.tol), maxIter: Number(flags.maxIter) });
@@ -41,9 +45,9 @@ const score = (name: string, x: (set: 'train' | 'test') => { x: tf.Tensor; itera
   console.log(`| ${name} | ${s.psnr.toFixed(3)} | ${s.ssim.toFixed(4)} | ${loss.toFixed(4)} | ${tr.iterations} + ${te.iterations} |`);
   tf.dispose([tr.x, te.x]);
 };
-console.log(`α = ${flags.alpha}, ε = ${flags.epsilon}, μ = ${flags.mu}, anchor ${flags.netAnchor}, PDHG to residual ${flags.tol}`);
+console.log(`α = ${flags.alpha}, ${models.map(({ model, smoothing }) => `${model} μ = ${smoothing.mu}, ε = ${smoothing.epsilon}`).join('; ')}, anchor ${flags.netAnchor}, PDHG to residual ${flags.tol}`);
 console.log('| model | held-out PSNR | SSIM | training loss | PDHG iterations (train + test) |');
-for (const model of String(flags.models).split(',')) {
+for (const { model, smoothing } of models) {
   if (model === 'tv') {
     const problem = tvProblem(ctx, smoothing.mu, smoothing.epsilon, 'fbp') as SaddleProblem<never>;
     const theta = { logAlpha: tf.scalar(Math.log(Number(flags.alpha))) };

@@ -17,7 +17,7 @@ import { METHODS } from './methods/index.js';
 import { CONVEX_NETWORK_FLAGS } from './network-saddle.js';
 import { ACR_FLAGS } from './methods/acr.js';
 import { LPD_FLAGS } from './methods/lpd.js';
-import { SMOOTHING_FLAGS, parseRowValues } from './smoothing.js';
+import { SMOOTHING_FLAGS, smoothingRows } from './smoothing.js';
 
 const flags = parseFlags({
   size: 32, // image side
@@ -56,8 +56,7 @@ const flags = parseFlags({
 });
 
 // a misspelt row or a bad value in --mu / --epsilon stops the run here, not after the rows before it
-parseRowValues('mu', flags.mu);
-parseRowValues('epsilon', flags.epsilon);
+smoothingRows(flags);
 await initBackend();
 const started = performance.now();
 const out = outputFolder(flags.out);

@@ -4,7 +4,8 @@
  * the 8-direction Huber-TV that the FoE / ICNN 'tv' start imitates). Both must be > 0 so that the piggyback
  * bound (Bogensperger, Ehrhardt, Pock, Salehi & Wong, Theorem 2) is defined. A flag's value is a list of
  * `row=value` pairs with the rows named as in `--methods`; rows it leaves out keep {@link ROW_SMOOTHING}'s
- * values, so `--mu icnn=0.01` changes the ICNN alone.
+ * values, so `--mu icnn=0.01` changes the ICNN alone. main.ts and every script under `scripts/` read them the same
+ * way ({@link smoothingRows}); a script's model takes its row's values ({@link modelRow}: TV → `tv-maid`).
  */
 
 /** The rows with a smoothed lower level, as `--methods` names them. */
@@ -63,6 +64,44 @@ export function parseRowValues(flag: keyof RowSmoothing, value: string): Record<
 }
 
 /**
+ * Every row's μ and ε from the flags: what main.ts and the scripts (`scripts/*.ts`, one model per row) read right
+ * after `parseFlags`, so that a misspelt or repeated row, a bare number or a bad value stops them before the backend
+ * starts. One parser for all of them: {@link parseRowValues}.
+ *
+ * @param flags - the flags (their `mu` and `epsilon`; missing ones are the defaults).
+ * @returns each row's μ and ε.
+ * @example
+ * ```ts
+ * smoothingRows({ mu: 'icnn=0.01', epsilon: 'foe=5e-5' }).icnn; // { mu: 0.01, epsilon: 0.0001 }
+ * ```
+ */
+export function smoothingRows(flags: Readonly<Record<string, unknown>>): Record<SmoothedRow, RowSmoothing> {
+  const mu = parseRowValues('mu', String(flags.mu ?? SMOOTHING_FLAGS.mu));
+  const epsilon = parseRowValues('epsilon', String(flags.epsilon ?? SMOOTHING_FLAGS.epsilon));
+  return Object.fromEntries(SMOOTHED_ROWS.map((r) => [r, { mu: mu[r], epsilon: epsilon[r] }])) as Record<SmoothedRow, RowSmoothing>;
+}
+
+/** The models the scripts build, each with the row whose μ and ε it takes (TV: TV-MAID's, the one TV lower level). */
+export const MODEL_ROWS = { tv: 'tv-maid', foe: 'foe', icnn: 'icnn' } as const satisfies Record<string, SmoothedRow>;
+
+/**
+ * The row of a script's model (`--models tv,foe,icnn`), or an error naming the script, the flag and the model.
+ *
+ * @param script - the script's name, for the message.
+ * @param model - the model's name as `--models` gives it.
+ * @returns its row.
+ * @example
+ * ```ts
+ * modelRow('tv-start.ts', 'tv'); // 'tv-maid'
+ * ```
+ */
+export function modelRow(script: string, model: string): SmoothedRow {
+  const row = (MODEL_ROWS as Readonly<Record<string, SmoothedRow>>)[model];
+  if (row == null) throw new Error(`ct-sparse-view ${script}: --models lists '${model}', which is not one of ${Object.keys(MODEL_ROWS).join(', ')}.`);
+  return row;
+}
+
+/**
  * μ and ε of one row from the flags.
  *
  * @param flags - the example's flags (their `mu` and `epsilon`).
@@ -74,8 +113,5 @@ export function parseRowValues(flag: keyof RowSmoothing, value: string): Record<
  * ```
  */
 export function rowSmoothing(flags: Readonly<Record<string, unknown>>, row: SmoothedRow): RowSmoothing {
-  return {
-    mu: parseRowValues('mu', String(flags.mu ?? SMOOTHING_FLAGS.mu))[row],
-    epsilon: parseRowValues('epsilon', String(flags.epsilon ?? SMOOTHING_FLAGS.epsilon))[row],
-  };
+  return smoothingRows(flags)[row];
 }
