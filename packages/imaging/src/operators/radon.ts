@@ -71,13 +71,18 @@ export function radon(size: number, options: RadonOptions = {}): RadonOperator {
   if (!Number.isInteger(size) || size < 2) throw new Error(`${where}: 'size' must be an integer ≥ 2 (the image side), got ${String(size)}.`);
   const o = RADON_OPTIONS.withDefaults(options, { ...RADON_DEFAULTS, detectors: 2 * Math.ceil((size * Math.SQRT2) / 2) + 1 }) as Required<RadonOptions>;
   const angles = Array.from({ length: o.angles }, (_, k) => (k * Math.PI) / o.angles);
-  const tables = rayTables(size, angles, o.detectors, o.detectorSpacing, o.sampleSpacing);
+  // The compressed tables as tensors (tfjs owns their memory and moves them between backends); the
+  // padded ones of the tfjs route are made from them on its first call. The host arrays are dropped
+  // once uploaded (at 512² they are ~0.6 GB): only the tensors and these numbers stay.
+  const { forward, backward, rayWidth, pixelWidth, normBound } = ((t) => ({
+    forward: csrTensors(t.rayStart, t.rayPixels, t.rayWeights),
+    backward: csrTensors(t.pixelStart, t.pixelRays, t.pixelWeights),
+    rayWidth: t.rayWidth,
+    pixelWidth: t.pixelWidth,
+    normBound: t.normBound,
+  }))(rayTables(size, angles, o.detectors, o.detectorSpacing, o.sampleSpacing));
   const rays = o.angles * o.detectors;
   const pixels = size * size;
-  // The compressed tables as tensors (tfjs owns their memory and moves them between backends); the
-  // padded ones of the tfjs route are made from them on its first call.
-  const forward = csrTensors(tables.rayStart, tables.rayPixels, tables.rayWeights);
-  const backward = csrTensors(tables.pixelStart, tables.pixelRays, tables.pixelWeights);
   let disposed = false;
   let paddedForward: PaddedTensors | null = null;
   let paddedBackward: PaddedTensors | null = null;
@@ -90,10 +95,10 @@ export function radon(size: number, options: RadonOptions = {}): RadonOperator {
   });
   const project = (x: tf.Tensor): tf.Tensor =>
     fusedRows(forward, x, pixels, rays, [o.angles, o.detectors, 1]) ??
-    gatherRoute(x, (paddedForward ??= paddedTensors(forward, tables.rayWidth, pixels)), pixels, [o.angles, o.detectors, 1]);
+    gatherRoute(x, (paddedForward ??= paddedTensors(forward, rayWidth, pixels)), pixels, [o.angles, o.detectors, 1]);
   const backProject = (y: tf.Tensor): tf.Tensor =>
     fusedRows(backward, y, rays, pixels, [size, size, 1]) ??
-    gatherRoute(y, (paddedBackward ??= paddedTensors(backward, tables.pixelWidth, rays)), rays, [size, size, 1]);
+    gatherRoute(y, (paddedBackward ??= paddedTensors(backward, pixelWidth, rays)), rays, [size, size, 1]);
   // Each direction's gradient is the other direction, itself a customGrad: differentiable to any order.
   // Neither forward is recorded (the engine does not tape inside a customGrad), so the fused pass may run there.
   const applyGrad: (x: tf.Tensor) => tf.Tensor = tf.customGrad((x, save) => {
@@ -114,7 +119,7 @@ export function radon(size: number, options: RadonOptions = {}): RadonOperator {
     detectorSpacing: o.detectorSpacing,
     inShape: [size, size, 1],
     outShape: [o.angles, o.detectors, 1],
-    normBound: tables.normBound,
+    normBound,
     apply(x) {
       live('apply');
       checkImage(`${where}.apply`, 'x', x);
@@ -133,8 +138,8 @@ export function radon(size: number, options: RadonOptions = {}): RadonOperator {
       live('absoluteSums');
       checkAlpha(`${where}.absoluteSums`, alpha);
       return {
-        rows: tf.tensor4d(tableAbsoluteSums(tables.rayWeights, tables.rayStart, alpha), [1, o.angles, o.detectors, 1]),
-        columns: tf.tensor4d(tableAbsoluteSums(tables.pixelWeights, tables.pixelStart, 2 - alpha), [1, size, size, 1]),
+        rows: tf.tensor4d(tableAbsoluteSums(forward.weight.dataSync() as Float32Array, forward.start.dataSync() as Int32Array, alpha), [1, o.angles, o.detectors, 1]),
+        columns: tf.tensor4d(tableAbsoluteSums(backward.weight.dataSync() as Float32Array, backward.start.dataSync() as Int32Array, 2 - alpha), [1, size, size, 1]),
       };
     },
     dispose() {
