@@ -47,7 +47,7 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowLoop))))
 
-;; Up to four images side by side: dst[c] = (x₀[c], x₁[c], x₂[c], x₃[c]) for c < columns, the images
+  ;; Up to four images side by side: dst[c] = (x₀[c], x₁[c], x₂[c], x₃[c]) for c < columns, the images
   ;; `columns` floats apart from x, lanes past `count` zero; so that one vector load reads an entry's
   ;; column of all four (rows4).
   (func $interleave (export "interleave")
